@@ -1,0 +1,165 @@
+"""Config validation: JSON Schema with defaults, unknown keys rejected, messages that name the key.
+
+The Snakefile calls :func:`validate_config` once; rule scripts turn the validated dicts into the
+typed dataclasses below, so package code never does string lookups on a config dict.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# Formats whose archives hold no dermatofibroma at all. ISIC 2020 (the SIIM-ISIC melanoma
+# challenge) lists nevus, melanoma, seborrheic keratosis, lentigo NOS, lichenoid keratosis,
+# solar lentigo, cafe-au-lait macule, atypical melanocytic proliferation and unknown.
+FORMATS_WITHOUT_DF = {"isic2020"}
+
+
+class ConfigError(ValueError):
+    """A config value is missing, of the wrong kind, or not allowed."""
+
+
+def _extend_with_defaults(validator_class: type) -> type:
+    """A validator that fills in ``default`` values while it walks ``properties``.
+
+    Objects declare ``default: {}`` so nested defaults are filled even when the user leaves
+    the whole section out (the recursion into the new ``{}`` happens after it is set).
+    """
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(
+        validator: Any, properties: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+    ) -> Iterator[jsonschema.ValidationError]:
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _extend_with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line per error: the dotted key, the value and what is allowed."""
+    key = _key(error)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = "the top level" if key == "<top level>" else f"'{key}'"
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key(s) {', '.join(map(repr, extra))} under {where}{hint}"
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"config key '{key}': {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "oneOf":
+        # "null or an object": report what is wrong inside the branch of the value's own type,
+        # not that a dict is not null
+        inner = [e for e in error.context if not (e.validator == "type" and not e.path)]
+        if inner:
+            return "; ".join(_describe(e) for e in inner)
+        kinds = [b.get("type", "?") for b in error.validator_value]
+        return f"config key '{key}': {error.instance!r} must be of type {' or '.join(kinds)}"
+    return f"config key '{key}': {error.message}"
+
+
+def check_semantics(config: Mapping[str, Any]) -> list[str]:
+    """Checks a schema cannot express: fractions that sum to one, a dataset that has the class."""
+    problems: list[str] = []
+    data = config["data"]
+    split = data["split"]
+    total = split["train"] + split["val"] + split["test"]
+    if abs(total - 1.0) > 1e-9:
+        problems.append(
+            "config keys 'data.split.train/val/test' must sum to 1, "
+            f"got {split['train']} + {split['val']} + {split['test']} = {total:g}"
+        )
+    if data["minority"] == data["majority"]:
+        problems.append(
+            f"config keys 'data.minority' and 'data.majority' are both {data['minority']!r}; "
+            "they must name two different classes"
+        )
+    if data["format"] in FORMATS_WITHOUT_DF and "dermatofibroma" in (
+        data["minority"],
+        data["majority"],
+    ):
+        problems.append(no_dermatofibroma_message(data["format"]))
+    if data["phantom"] is not None and data["format"] != "isic2019":
+        problems.append(
+            "config key 'data.phantom' writes the ISIC 2019 layout, so 'data.format' must be "
+            f"isic2019, got {data['format']!r}"
+        )
+    if data["phantom"] is not None and data["metadata"] is None:
+        problems.append(
+            "config key 'data.metadata' must name a file when 'data.phantom' is set: the phantom "
+            "set writes its lesion ids there"
+        )
+    return problems
+
+
+def no_dermatofibroma_message(fmt: str) -> str:
+    return (
+        f"data.format {fmt!r}: ISIC 2020 contains no dermatofibroma at all (its diagnoses are "
+        "nevus, melanoma, seborrheic keratosis, lentigo NOS, lichenoid keratosis, solar "
+        "lentigo, cafe-au-lait macule, atypical melanocytic proliferation and unknown). Use "
+        "data.format: isic2019 (ISIC 2019 has 239 DF images) or ham10000 (115 DF images). "
+        "The '300 DF in ISIC 2020' of the original study is wrong."
+    )
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Return a deep copy of ``config`` with defaults filled; raise ConfigError listing every problem."""
+    filled = copy.deepcopy(dict(config))
+    validator = _DefaultingValidator(load_schema(schema_path))
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = check_semantics(filled)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return filled
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float  # fraction of each class's images in the training split (study: 0.70)
+    val: float  # validation: early stopping, threshold and model selection (0.15)
+    test: float  # read once, for the final figures (0.15)
+    seed: int  # permutation of the lesion groups (42)
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    n_minority_lesions: int  # distinct DF lesions to draw
+    n_majority_lesions: int  # distinct NV lesions to draw
+    repeat_fraction: float  # share of lesions photographed twice, so grouping matters
+    mask_fraction: float  # share of images that get a segmentation mask
+    width: int  # raw image width in px, before preprocessing
+    height: int  # raw image height in px
+    jpeg_quality: int  # JPEG quality of the written images
+    seed: int  # every image derives its own generator from (seed, index)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PhantomConfig:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})

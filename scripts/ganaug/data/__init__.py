@@ -1,0 +1,1 @@
+"""Data: ISIC readers, the phantom generator, preprocessing, splits and downloads."""

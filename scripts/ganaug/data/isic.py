@@ -1,0 +1,198 @@
+"""Readers for the ISIC label files, each returning one normalised table.
+
+Every reader returns a DataFrame with :data:`LABEL_COLUMNS`: ``image_id``, the normalised
+``label``, ``lesion_id`` and ``patient_id`` (empty string when unknown) and ``row``, the
+1-based line of the source file (the header is line 1), so later errors can point at it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
+from ganaug.data.labels import normalise_label
+
+log = logging.getLogger(__name__)
+
+LABEL_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row"]
+ISIC2019_CLASSES = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
+
+
+class DataFormatError(ValueError):
+    """A label or metadata file does not have the layout its format promises."""
+
+
+def _read_csv(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    # every cell as text: ids such as '0012' and empty lesion ids must survive unchanged
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    df.columns = [c.strip() for c in df.columns]
+    df["row"] = range(2, len(df) + 2)
+    return df
+
+
+def _require(df: pd.DataFrame, path: str | Path, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataFormatError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected at least "
+            f"{', '.join(columns)}, found {', '.join(c for c in df.columns if c != 'row')}"
+        )
+
+
+def _labels(values: pd.Series, rows: pd.Series, path: str | Path, column: str) -> list[str]:
+    out = []
+    for value, row in zip(values, rows, strict=True):
+        try:
+            out.append(normalise_label(value))
+        except ValueError:
+            raise DataFormatError(f"{path}, row {row}: empty {column}") from None
+    return out
+
+
+def _finish(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    df = df[LABEL_COLUMNS].copy()
+    for col in ("image_id", "lesion_id", "patient_id"):
+        df[col] = df[col].astype(str).str.strip()
+    empty = df[df["image_id"] == ""]
+    if len(empty):
+        raise DataFormatError(f"{path}, row {int(empty['row'].iloc[0])}: empty image id")
+    return df.reset_index(drop=True)
+
+
+def read_isic2019(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+    """ISIC 2019: one-hot ``image,MEL,...,UNK`` plus ``image,...,lesion_id,...`` metadata."""
+    gt = _read_csv(ground_truth)
+    _require(gt, ground_truth, ["image", *ISIC2019_CLASSES])
+    try:
+        onehot = gt[ISIC2019_CLASSES].astype(float)
+    except ValueError as err:
+        raise DataFormatError(f"{ground_truth}: class columns must be 0/1 numbers ({err})") from None
+    hot = (onehot == 1.0).sum(axis=1)
+    bad = gt.loc[(hot != 1) | ~onehot.isin([0.0, 1.0]).all(axis=1), "row"]
+    if len(bad):
+        raise DataFormatError(
+            f"{ground_truth}, row {int(bad.iloc[0])}: expected exactly one class column set to "
+            f"1.0 ({len(bad)} such rows)"
+        )
+    gt["label"] = [normalise_label(ISIC2019_CLASSES[i]) for i in onehot.to_numpy().argmax(axis=1)]
+    gt["image_id"] = gt["image"]
+    gt["lesion_id"] = ""
+    gt["patient_id"] = ""
+    if metadata is not None:
+        meta = _read_csv(metadata)
+        _require(meta, metadata, ["image", "lesion_id"])
+        dup = meta[meta["image"].duplicated()]
+        if len(dup):
+            raise DataFormatError(
+                f"{metadata}, row {int(dup['row'].iloc[0])}: image {dup['image'].iloc[0]!r} listed twice"
+            )
+        lesion = dict(zip(meta["image"], meta["lesion_id"], strict=True))
+        gt["lesion_id"] = gt["image_id"].map(lesion).fillna("")
+        if "patient_id" in meta.columns:
+            gt["patient_id"] = (
+                gt["image_id"].map(dict(zip(meta["image"], meta["patient_id"], strict=True))).fillna("")
+            )
+    return _finish(gt, ground_truth)
+
+
+def read_isic2020(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+    """ISIC 2020: ``image_name,patient_id,[lesion_id,]...,diagnosis,benign_malignant,target``."""
+    gt = _read_csv(ground_truth)
+    _require(gt, ground_truth, ["image_name", "patient_id", "diagnosis"])
+    gt["image_id"] = gt["image_name"]
+    gt["label"] = _labels(gt["diagnosis"], gt["row"], ground_truth, "diagnosis")
+    if "lesion_id" not in gt.columns:
+        gt["lesion_id"] = ""
+    return _finish(gt, ground_truth)
+
+
+def read_ham10000(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+    """HAM10000: ``lesion_id,image_id,dx,dx_type,age,sex,localization`` (no patient ids)."""
+    gt = _read_csv(ground_truth)
+    _require(gt, ground_truth, ["lesion_id", "image_id", "dx"])
+    gt["label"] = _labels(gt["dx"], gt["row"], ground_truth, "dx")
+    gt["patient_id"] = ""
+    return _finish(gt, ground_truth)
+
+
+def read_isic_archive(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+    """ISIC Archive export: ``isic_id``, ``diagnosis_1..3`` and/or legacy ``diagnosis``.
+
+    The label is the most specific diagnosis given: ``diagnosis_3`` (e.g. ``Dermatofibroma``),
+    else the legacy ``diagnosis``; a row with neither is labelled ``unknown`` (and counted in
+    the ingest log), since ``diagnosis_1`` alone says only benign or malignant.
+    """
+    gt = _read_csv(ground_truth)
+    _require(gt, ground_truth, ["isic_id"])
+    if "diagnosis_3" not in gt.columns and "diagnosis" not in gt.columns:
+        raise DataFormatError(f"{ground_truth}: needs a 'diagnosis_3' or a legacy 'diagnosis' column")
+    specific = gt["diagnosis_3"] if "diagnosis_3" in gt.columns else pd.Series("", index=gt.index)
+    legacy = gt["diagnosis"] if "diagnosis" in gt.columns else pd.Series("", index=gt.index)
+    raw = specific.where(specific.str.strip() != "", legacy)
+    gt["label"] = [normalise_label(v) if v.strip() else "unknown" for v in raw]
+    gt["image_id"] = gt["isic_id"]
+    for col in ("lesion_id", "patient_id"):
+        if col not in gt.columns:
+            gt[col] = ""
+    return _finish(gt, ground_truth)
+
+
+READERS: dict[str, Callable[[str | Path, str | Path | None], pd.DataFrame]] = {
+    "isic2019": read_isic2019,
+    "isic2020": read_isic2020,
+    "ham10000": read_ham10000,
+    "isic_archive": read_isic_archive,
+}
+
+
+def read_labels(fmt: str, ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+    if fmt not in READERS:
+        raise ValueError(f"data.format {fmt!r} is not one of {', '.join(READERS)}")
+    return READERS[fmt](ground_truth, metadata)
+
+
+def select_classes(
+    labels: pd.DataFrame, fmt: str, minority: str, majority: str, ground_truth: str | Path
+) -> pd.DataFrame:
+    """Keep the two study classes; fail when either is absent rather than train on nothing."""
+    minority, majority = normalise_label(minority), normalise_label(majority)
+    if fmt in FORMATS_WITHOUT_DF and "dermatofibroma" in (minority, majority):
+        raise DataFormatError(no_dermatofibroma_message(fmt))
+    counts = labels["label"].value_counts()
+    log.info("labels in %s: %s", ground_truth, ", ".join(f"{k}={v}" for k, v in counts.items()))
+    for name, cls in (("minority", minority), ("majority", majority)):
+        if counts.get(cls, 0) == 0:
+            raise DataFormatError(
+                f"{ground_truth}: no image labelled {cls!r} (data.{name}); labels present: "
+                f"{', '.join(sorted(counts.index))}"
+            )
+    kept = labels[labels["label"].isin([minority, majority])].copy()
+    log.info(
+        "selected %d %s + %d %s of %d images; %d images of other classes are not used",
+        counts[minority],
+        minority,
+        counts[majority],
+        majority,
+        len(labels),
+        len(labels) - len(kept),
+    )
+    return kept.reset_index(drop=True)
+
+
+def ingest(
+    fmt: str, ground_truth: str | Path, metadata: str | Path | None, minority: str, majority: str
+) -> pd.DataFrame:
+    """Read, normalise and select: the table the preprocessing step works through."""
+    if fmt in FORMATS_WITHOUT_DF and "dermatofibroma" in (
+        normalise_label(minority),
+        normalise_label(majority),
+    ):
+        raise DataFormatError(no_dermatofibroma_message(fmt))
+    return select_classes(read_labels(fmt, ground_truth, metadata), fmt, minority, majority, ground_truth)

@@ -1,0 +1,263 @@
+"""The embedded phantom data set: dermoscopy-like DF and NV images in the ISIC 2019 layout.
+
+It exists so the whole workflow runs on a laptop with no download, through the same readers and
+preprocessing as the real archive. It is not a model of dermoscopy; it is built so that the two
+classes differ in structure (a central white scar patch and a faint peripheral ring for
+dermatofibroma, a reticular pigment network for nevi) while their colour statistics overlap:
+a logistic regression on per-image mean RGB stays below 0.9 balanced accuracy (tested).
+
+Every image draws from its own generator seeded by ``(seed, image index)``, so the set is
+byte-identical between runs and independent of the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ganaug.config import PhantomConfig
+from ganaug.data.isic import ISIC2019_CLASSES
+from ganaug.io import write_bytes, write_csv
+
+log = logging.getLogger(__name__)
+
+SITES = ["anterior torso", "posterior torso", "lower extremity", "upper extremity", "head/neck"]
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """What stays the same when one lesion is photographed twice."""
+
+    label: str  # "dermatofibroma" or "nevus"
+    lesion_seed: int  # shape, colour and texture of the lesion itself
+    lesion_id: str  # shared by all images of this lesion ("" for a few: metadata gaps happen)
+    age: int
+    site: str
+    sex: str
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One photograph: a lesion plus its own pose, lighting, skin and hairs."""
+
+    image_id: str
+    lesion: Lesion
+    shot_seed: int
+    with_mask: bool
+
+
+def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+    """Low-frequency noise in [-1, 1]: a coarse random grid upsampled with bicubic interpolation."""
+    coarse = rng.uniform(-1.0, 1.0, size=(cells, max(2, int(cells * w / h)))).astype(np.float32)
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC).clip(-1, 1)
+
+
+def _lesion_mask(
+    lrng: np.random.Generator, srng: np.random.Generator, h: int, w: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Soft lesion mask, normalised radius map (0 centre, 1 border) and the radius in px.
+
+    The border is an ellipse whose radius wobbles with a few Fourier harmonics (the lesion's
+    own, from ``lrng``); pose (centre, rotation, scale) comes from the shot (``srng``).
+    """
+    base = min(h, w) * lrng.uniform(0.16, 0.30) * srng.uniform(0.9, 1.1)
+    aspect = lrng.uniform(0.75, 1.0)
+    harmonics = [(k, lrng.uniform(0.0, 0.10 / k), lrng.uniform(0, 2 * np.pi)) for k in range(2, 7)]
+    theta0 = srng.uniform(0, 2 * np.pi)
+    cy = h / 2 + srng.uniform(-0.12, 0.12) * h
+    cx = w / 2 + srng.uniform(-0.12, 0.12) * w
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dy, dx = yy - cy, xx - cx
+    ang = np.arctan2(dy, dx) - theta0
+    rot_x = dx * np.cos(theta0) + dy * np.sin(theta0)
+    rot_y = -dx * np.sin(theta0) + dy * np.cos(theta0)
+    dist = np.sqrt(rot_x**2 + (rot_y / aspect) ** 2)
+    wobble = 1.0 + sum(a * np.cos(k * ang + p) for k, a, p in harmonics)
+    rnorm = dist / (base * wobble)
+    soft = np.clip((1.08 - rnorm) / 0.16, 0.0, 1.0)  # a soft edge about 15 % of the radius wide
+    return soft.astype(np.float32), rnorm.astype(np.float32), float(base)
+
+
+def _skin(srng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Skin background: a tone from a wide range, low-frequency shading and fine grain."""
+    light = np.array([232.0, 196.0, 176.0])
+    dark = np.array([150.0, 104.0, 80.0])
+    tone = light + (dark - light) * srng.beta(1.6, 2.2) + srng.normal(0, 6, 3)
+    shade = 1.0 + 0.06 * _smooth_noise(srng, h, w, 4)
+    img = tone[None, None, :] * shade[..., None]
+    return img + srng.normal(0, 3.0, size=(h, w, 1))
+
+
+def _network(lrng: np.random.Generator, h: int, w: int, radius: float) -> np.ndarray:
+    """A reticular pigment network in [0, 1]: thin lines along a randomly warped grid."""
+    period = radius * lrng.uniform(0.16, 0.26)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    warp = 0.35 * period
+    wy = _smooth_noise(lrng, h, w, 6) * warp
+    wx = _smooth_noise(lrng, h, w, 6) * warp
+    a, b = lrng.uniform(0, np.pi, 2)
+    u = (xx + wx) * np.cos(a) + (yy + wy) * np.sin(a)
+    v = -(xx + wx) * np.sin(b) + (yy + wy) * np.cos(b)
+    lines = np.maximum(np.cos(2 * np.pi * u / period), np.cos(2 * np.pi * v / period))
+    return np.clip((lines - 0.55) / 0.45, 0.0, 1.0)
+
+
+def _draw_hairs(srng: np.random.Generator, img: np.ndarray) -> None:
+    """Dark curved hairs, anti-aliased, drawn in place on a uint8 RGB image."""
+    h, w = img.shape[:2]
+    for _ in range(int(srng.integers(0, 5))):
+        p0, p1, p2 = (srng.uniform([0, 0], [w, h]) for _ in range(3))
+        t = np.linspace(0, 1, 40)[:, None]
+        pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2  # quadratic Bezier
+        colour = tuple(int(c) for c in srng.uniform(20, 70) * np.array([1.0, 0.85, 0.75]))
+        cv2.polylines(img, [pts.astype(np.int32)], False, colour, int(srng.integers(1, 3)), cv2.LINE_AA)
+
+
+def render(shot: Shot, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one phantom image: (uint8 RGB image, uint8 0/255 lesion mask)."""
+    h, w = height, width
+    lrng = np.random.default_rng(shot.lesion.lesion_seed)
+    srng = np.random.default_rng(shot.shot_seed)
+    skin = _skin(srng, h, w)
+    soft, rnorm, radius = _lesion_mask(lrng, srng, h, w)
+    texture = _smooth_noise(lrng, h, w, 8)
+
+    if shot.lesion.label == "dermatofibroma":
+        # pink-brown papule; its colour range overlaps the lighter nevi on purpose
+        body = np.array([178.0, 118.0, 102.0]) * lrng.uniform(0.78, 1.08) + lrng.normal(0, 8, 3)
+        lesion = body[None, None, :] * (1.0 + 0.07 * texture[..., None])
+        # central white scar-like patch: an irregular blob with a few radiating streaks
+        scar_r = lrng.uniform(0.25, 0.45)
+        streaks = 0.5 + 0.5 * np.cos(
+            lrng.integers(3, 7) * np.arctan2(*np.gradient(rnorm)) + lrng.uniform(0, 6)
+        )
+        scar = np.clip((scar_r * (1 + 0.35 * texture + 0.25 * streaks) - rnorm) / 0.12, 0, 1)
+        white = np.array([236.0, 222.0, 214.0])
+        strength = lrng.uniform(0.35, 0.85)  # some scars are faint
+        lesion = lesion * (1 - strength * scar[..., None]) + white * strength * scar[..., None]
+        # faint peripheral pigment ring with a delicate network
+        ring = np.exp(-(((rnorm - 0.82) / 0.12) ** 2)) * (0.5 + 0.5 * _network(lrng, h, w, radius))
+        lesion = lesion * (1 - 0.28 * ring[..., None])
+    else:
+        # round brown lesion with a reticular network that fades towards the border
+        body = np.array([150.0, 102.0, 76.0]) * lrng.uniform(0.72, 1.15) + lrng.normal(0, 8, 3)
+        lesion = body[None, None, :] * (1.0 + 0.08 * texture[..., None])
+        net = _network(lrng, h, w, radius) * np.clip(1.1 - rnorm, 0, 1)
+        lesion = lesion * (1 - 0.38 * net[..., None])
+        if lrng.random() < 0.3:
+            # central hypopigmentation, common in real nevi: a DF look-alike for a colour model
+            pale = np.clip((lrng.uniform(0.2, 0.4) * (1 + 0.3 * texture) - rnorm) / 0.2, 0, 1)
+            amount = lrng.uniform(0.2, 0.45) * pale[..., None]
+            lesion = lesion * (1 - amount) + np.array([222.0, 196.0, 178.0]) * amount
+
+    img = skin * (1 - soft[..., None]) + lesion * soft[..., None]
+    # dermoscope vignette: a dark rim whose radius and strength vary with the device
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rr = np.sqrt(((yy - h / 2) / (h / 2)) ** 2 + ((xx - w / 2) / (w / 2)) ** 2)
+    rim = np.clip((rr - srng.uniform(0.85, 1.15)) / 0.25, 0, 1)
+    img *= (1 - srng.uniform(0.4, 0.9) * rim)[..., None]
+    img *= srng.uniform(0.9, 1.08)  # exposure
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    _draw_hairs(srng, out)
+    mask = (soft > 0.5).astype(np.uint8) * 255
+    return out, mask
+
+
+def plan(cfg: PhantomConfig) -> list[Shot]:
+    """Decide every image before drawing any: labels, lesion ids, repeats and masks."""
+    rng = np.random.default_rng(cfg.seed)
+    lesions: list[Lesion] = []
+    labels = ["dermatofibroma"] * cfg.n_minority_lesions + ["nevus"] * cfg.n_majority_lesions
+    for i, label in enumerate(labels):
+        lesion_id = "" if rng.random() < 0.03 else f"PHL_{i:07d}"
+        lesions.append(
+            Lesion(
+                label=label,
+                lesion_seed=int(rng.integers(2**62)),
+                lesion_id=lesion_id,
+                age=int(rng.integers(3, 17) * 5),
+                site=str(rng.choice(SITES)),
+                sex=str(rng.choice(["male", "female"])),
+            )
+        )
+    shots: list[Shot] = []
+    for lesion in lesions:
+        # a repeat only makes sense when the lesion id links the two photographs
+        repeats = 2 if lesion.lesion_id and rng.random() < cfg.repeat_fraction else 1
+        for _ in range(repeats):
+            shots.append(Shot("", lesion, int(rng.integers(2**62)), bool(rng.random() < cfg.mask_fraction)))
+    order = rng.permutation(len(shots))
+    return [
+        Shot(f"PHANTOM_{k:07d}", shots[j].lesion, shots[j].shot_seed, shots[j].with_mask)
+        for k, j in enumerate(order)
+    ]
+
+
+def _encode_one(args: tuple[Shot, int, int, int]) -> tuple[bytes, bytes | None]:
+    shot, width, height, quality = args
+    img, mask = render(shot, width, height)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=quality)
+    mask_png = None
+    if shot.with_mask:
+        mbuf = io.BytesIO()
+        Image.fromarray(mask).save(mbuf, format="PNG")
+        mask_png = mbuf.getvalue()
+    return buf.getvalue(), mask_png
+
+
+def write_phantom(
+    cfg: PhantomConfig,
+    images_dir: str | Path,
+    ground_truth: str | Path,
+    metadata: str | Path,
+    masks_dir: str | Path | None,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Write the phantom set in the ISIC 2019 layout; return the ground-truth table."""
+    shots = plan(cfg)
+    images_dir = Path(images_dir)
+    images_dir.mkdir(parents=True, exist_ok=True)
+    if masks_dir is not None:
+        Path(masks_dir).mkdir(parents=True, exist_ok=True)
+    jobs = [(s, cfg.width, cfg.height, cfg.jpeg_quality) for s in shots]
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        encoded = list(pool.map(_encode_one, jobs, chunksize=8))
+    for shot, (jpeg, mask_png) in zip(shots, encoded, strict=True):
+        write_bytes(jpeg, images_dir / f"{shot.image_id}.jpg")
+        if mask_png is not None and masks_dir is not None:
+            write_bytes(mask_png, Path(masks_dir) / f"{shot.image_id}_segmentation.png")
+
+    gt = pd.DataFrame({"image": [s.image_id for s in shots]})
+    for cls in ISIC2019_CLASSES:
+        code = {"dermatofibroma": "DF", "nevus": "NV"}
+        gt[cls] = [1.0 if code[s.lesion.label] == cls else 0.0 for s in shots]
+    meta = pd.DataFrame(
+        {
+            "image": [s.image_id for s in shots],
+            "age_approx": [s.lesion.age for s in shots],
+            "anatom_site_general": [s.lesion.site for s in shots],
+            "lesion_id": [s.lesion.lesion_id for s in shots],
+            "sex": [s.lesion.sex for s in shots],
+        }
+    )
+    write_csv(gt, ground_truth)
+    write_csv(meta, metadata)
+    n_df = sum(s.lesion.label == "dermatofibroma" for s in shots)
+    log.info(
+        "phantom set: %d images (%d dermatofibroma, %d nevus) of %d lesions, %d with masks",
+        len(shots),
+        n_df,
+        len(shots) - n_df,
+        cfg.n_minority_lesions + cfg.n_majority_lesions,
+        sum(s.with_mask for s in shots),
+    )
+    return gt

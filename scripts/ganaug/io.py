@@ -1,0 +1,49 @@
+"""Atomic writes: a partial output never looks complete.
+
+Everything is written to a temporary file in the destination folder and moved into place with
+``os.replace``, which is atomic on POSIX within one file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(dest: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; move it onto ``dest`` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix or dest.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_csv(df: pd.DataFrame, dest: str | Path) -> None:
+    # fixed float format and line endings, so reruns give byte-identical files
+    with atomic_path(dest) as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
+
+
+def write_json(obj: Any, dest: str | Path) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_bytes(data: bytes, dest: str | Path) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)

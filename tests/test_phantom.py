@@ -1,0 +1,92 @@
+"""The phantom set: ISIC 2019 layout, determinism, and colour statistics that do not give it away."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from ganaug.config import PhantomConfig
+from ganaug.data.isic import read_isic2019
+from ganaug.data.phantom import plan, render, write_phantom
+
+SMALL = PhantomConfig(
+    n_minority_lesions=6,
+    n_majority_lesions=14,
+    repeat_fraction=0.5,
+    mask_fraction=0.5,
+    width=160,
+    height=120,
+    jpeg_quality=90,
+    seed=42,
+)
+
+
+def write(tmp, cfg=SMALL, workers=1):
+    write_phantom(cfg, tmp / "imgs", tmp / "gt.csv", tmp / "meta.csv", tmp / "masks", workers=workers)
+    return tmp
+
+
+def test_layout_is_read_by_the_isic2019_reader(tmp_path):
+    write(tmp_path)
+    df = read_isic2019(tmp_path / "gt.csv", tmp_path / "meta.csv")
+    counts = df.label.value_counts()
+    assert set(counts.index) == {"dermatofibroma", "nevus"}
+    assert len(df) > SMALL.n_minority_lesions + SMALL.n_majority_lesions  # some lesions imaged twice
+    repeated = df[df.lesion_id != ""].lesion_id.value_counts()
+    assert (repeated == 2).any() and repeated.max() == 2
+    # a repeated lesion keeps its label
+    assert (df[df.lesion_id != ""].groupby("lesion_id").label.nunique() == 1).all()
+    for iid in df.image_id:
+        assert (tmp_path / "imgs" / f"{iid}.jpg").is_file()
+    masks = list((tmp_path / "masks").glob("*_segmentation.png"))
+    assert 0 < len(masks) < len(df)
+
+
+def test_byte_identical_and_independent_of_workers(tmp_path):
+    a = write(tmp_path / "a", workers=1)
+    b = write(tmp_path / "b", workers=2)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_seed_changes_the_set():
+    other = PhantomConfig(**{**SMALL.__dict__, "seed": 7})
+    a, b = plan(SMALL)[0], plan(other)[0]
+    assert not np.array_equal(render(a, 160, 120)[0], render(b, 160, 120)[0])
+
+
+def test_mask_covers_the_lesion():
+    shot = plan(SMALL)[0]
+    img, mask = render(shot, 160, 120)
+    assert set(np.unique(mask)) <= {0, 255}
+    inside, outside = img[mask > 0].mean(), img[mask == 0].mean()
+    assert 0.02 < (mask > 0).mean() < 0.5
+    assert inside != pytest.approx(outside, abs=1.0)
+
+
+def test_mean_rgb_does_not_separate_the_classes():
+    """A logistic regression on per-image mean RGB stays below 0.9 balanced accuracy."""
+    cfg = PhantomConfig(
+        n_minority_lesions=80,
+        n_majority_lesions=80,
+        repeat_fraction=0.0,
+        mask_fraction=0.0,
+        width=160,
+        height=120,
+        jpeg_quality=90,
+        seed=2024,
+    )
+    shots = plan(cfg)
+    x = np.array([render(s, cfg.width, cfg.height)[0].reshape(-1, 3).mean(axis=0) for s in shots])
+    y = np.array([s.lesion.label == "dermatofibroma" for s in shots])
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    pred = cross_val_predict(LogisticRegression(max_iter=2000), x / 255.0, y, cv=cv)
+    assert balanced_accuracy_score(y, pred) < 0.9
+    # ... and not because the features are broken: the lesion itself does differ by class
+    assert x[y].mean(axis=0)[1] != pytest.approx(x[~y].mean(axis=0)[1], abs=0.1)

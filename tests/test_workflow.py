@@ -1,0 +1,156 @@
+"""The workflow as users run it: planning, linting, and the data rules on the demo config."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganaug.config import PhantomConfig
+from ganaug.data.phantom import write_phantom
+
+from .conftest import REPO, run, tool
+
+SNAKEFILE = str(REPO / "workflow" / "Snakefile")
+DEMO = str(REPO / "config" / "demo.yaml")
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600):
+    return run([tool("snakemake"), "-s", SNAKEFILE, "-d", str(workdir), *args], cwd=workdir, timeout=timeout)
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/demo.yaml"])
+def test_dry_run_plans(configfile):
+    res = run([tool("snakemake"), "-n", "--configfile", configfile])
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+def test_lint_is_clean():
+    res = run([tool("snakemake"), "--lint", "--configfile", "config/demo.yaml"])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "Congratulations, your workflow is in a good condition!" in res.stdout + res.stderr
+
+
+def test_snakefmt_is_clean():
+    res = run([tool("snakefmt"), "--check", "workflow"])
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+def test_ruff_is_clean():
+    res = run([tool("ruff"), "check", "."])
+    assert res.returncode == 0, res.stdout[-3000:]
+    res = run([tool("ruff"), "format", "--check", "."])
+    assert res.returncode == 0, res.stdout[-3000:]
+
+
+def test_bad_config_stops_before_anything_runs(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    cfg = yaml.safe_load(Path(DEMO).read_text())
+    cfg["data"]["format"] = "isic2018"
+    cfg["data"]["imagesize"] = 3
+    bad.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "config key 'data.format': 'isic2018' is not allowed" in out
+    assert "unknown key(s) 'imagesize' under 'data'" in out
+
+
+def test_missing_real_data_says_what_to_do(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump({"data": {"images": "nope", "ground_truth": "nope.csv", "download": False}})
+    )
+    res = snakemake(tmp_path, "-n", "--configfile", str(cfg))
+    assert res.returncode != 0
+    assert "data.ground_truth: nope.csv" in res.stdout + res.stderr
+    assert "data.download: true" in res.stdout + res.stderr
+
+
+def _hash_tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.workflow
+def test_demo_data_rules_are_byte_identical_across_runs(tmp_path):
+    """snakemake results/data/metadata.csv on the demo config, twice, in two folders."""
+    trees = []
+    for name in ("a", "b"):
+        wd = tmp_path / name
+        wd.mkdir()
+        res = snakemake(wd, "results/data/metadata.csv", "--configfile", DEMO, "--cores", "2")
+        assert res.returncode == 0, res.stderr[-4000:]
+        trees.append({**_hash_tree(wd / "results" / "data"), **_hash_tree(wd / "resources")})
+        meta = (wd / "results/data/metadata.csv").read_text().splitlines()
+        assert meta[0] == "image_id,path,label,target,split,lesion_id,patient_id,source,crop_method,synthetic"
+        assert (wd / "results/data/summary.json").is_file()
+        assert (wd / "results/data/rejects.csv").read_text() == "image_id,reason\n"
+    assert trees[0] == trees[1]
+    assert "metadata.csv" in trees[0] and "summary.json" in trees[0]
+
+
+class _Static(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.workflow
+def test_download_rule_against_loopback(tmp_path):
+    """data.download: true fetches, verifies and unpacks the archive, then the data rules run."""
+    serve = tmp_path / "serve"
+    src = tmp_path / "src"
+    cfg = PhantomConfig(6, 20, 0.2, 0.0, 160, 120, 90, 3)
+    write_phantom(
+        cfg,
+        src / "ISIC_2019_Training_Input",
+        serve / "ISIC_2019_Training_GroundTruth.csv",
+        serve / "ISIC_2019_Training_Metadata.csv",
+        None,
+    )
+    with zipfile.ZipFile(serve / "ISIC_2019_Training_Input.zip", "w") as zf:
+        for p in sorted((src / "ISIC_2019_Training_Input").iterdir()):
+            zf.write(p, f"ISIC_2019_Training_Input/{p.name}")
+    sha = hashlib.sha256((serve / "ISIC_2019_Training_GroundTruth.csv").read_bytes()).hexdigest()
+
+    def handler(*a, **kw):
+        return _Static(*a, directory=str(serve), **kw)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        wd = tmp_path / "wd"
+        wd.mkdir()
+        conf = wd / "c.yaml"
+        conf.write_text(
+            yaml.safe_dump(
+                {
+                    "data": {
+                        "image_size": 32,
+                        "download": True,
+                        "download_url": f"http://127.0.0.1:{httpd.server_address[1]}/",
+                        "download_sha256": {"ISIC_2019_Training_GroundTruth.csv": sha},
+                        "phantom": None,
+                    }
+                }
+            )
+        )
+        res = snakemake(wd, "results/data/metadata.csv", "--configfile", str(conf), "--cores", "2")
+        assert res.returncode == 0, res.stderr[-4000:]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    images = sorted(p.name for p in (wd / "resources/isic2019/ISIC_2019_Training_Input").glob("*.jpg"))
+    assert images == sorted(p.name for p in (src / "ISIC_2019_Training_Input").iterdir())
+    n_rows = len((wd / "results/data/metadata.csv").read_text().splitlines()) - 1
+    assert n_rows == len(images)
+    shutil.rmtree(wd / "resources")

@@ -1,0 +1,46 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+# the package lives beside the rule scripts; Snakemake adds that folder to sys.path for
+# script jobs, and the Snakefile itself needs it here to validate the config
+sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
+from ganaug.config import ConfigError, validate_config  # noqa: E402
+
+try:
+    config.update(validate_config(config))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+DATA = config["data"]
+RESULTS = "results"
+ENVS = "../../envs"
+
+
+def rule_script(name):
+    return f"../../scripts/{name}.py"
+
+
+def ingest_inputs(wildcards):
+    """Raw inputs of ingest: generated (phantom), downloaded, or the user's own files.
+
+    An input function, so a missing file is reported only when the data rules are needed.
+    """
+    paths = {"ground_truth": DATA["ground_truth"]}
+    if DATA["metadata"] is not None:
+        paths["metadata"] = DATA["metadata"]
+    if DATA["phantom"] is None and not DATA["download"]:
+        wanted = {**paths, "images": DATA["images"]}
+        missing = [f"data.{k}: {v}" for k, v in wanted.items() if not Path(v).exists()]
+        if missing:
+            raise WorkflowError(
+                "input data not found:\n  - " + "\n  - ".join(missing) + "\nPut the ISIC files "
+                "there, point the config at them, set data.download: true to fetch ISIC 2019, "
+                "or run the demo with --configfile config/demo.yaml"
+            )
+    return paths
+
+
+def all_targets():
+    return [f"{RESULTS}/data/metadata.csv", f"{RESULTS}/data/summary.json"]
