@@ -99,6 +99,27 @@ def test_demo_data_rules_are_byte_identical_across_runs(tmp_path):
     assert "metadata.csv" in trees[0] and "summary.json" in trees[0]
 
 
+@pytest.mark.workflow
+def test_gan_rules_train_and_sample_on_the_demo(tmp_path):
+    """snakemake results/synthetic/raw on the demo config, shortened to 12 iterations."""
+    cfg = yaml.safe_load(Path(DEMO).read_text())
+    cfg["gan"].update(
+        total_iterations=12, checkpoint_interval=5, sample_interval=6, log_interval=3, n_samples=20
+    )
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, "results/synthetic/raw", "--configfile", str(conf), "--cores", "2")
+    assert res.returncode == 0, res.stderr[-4000:]
+    raw = sorted(p.name for p in (tmp_path / "results/synthetic/raw").glob("*.png"))
+    assert raw == [f"generated_{i:04d}.png" for i in range(20)]
+    gan = tmp_path / "results/gan"
+    assert len((gan / "history.csv").read_text().splitlines()) == 1 + 4
+    assert sorted(p.name for p in (gan / "grids").iterdir()) == ["iter_000006.png", "iter_000012.png"]
+    assert any((gan / "tensorboard").iterdir())
+    log = (tmp_path / "results/logs/train_gan.log").read_text()
+    assert "training from scratch on 32 minority images" in log
+
+
 class _Static(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

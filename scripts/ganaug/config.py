@@ -21,6 +21,8 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 # challenge) lists nevus, melanoma, seborrheic keratosis, lentigo NOS, lichenoid keratosis,
 # solar lentigo, cafe-au-lait macule, atypical melanocytic proliferation and unknown.
 FORMATS_WITHOUT_DF = {"isic2020"}
+# the generator doubles a 4x4 map: log2(size / 4) transposed convolutions
+GAN_SIZES = (32, 64, 128, 256)
 
 
 class ConfigError(ValueError):
@@ -104,6 +106,11 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
         problems.append(
             "config key 'data.phantom' writes the ISIC 2019 layout, so 'data.format' must be "
             f"isic2019, got {data['format']!r}"
+        )
+    if data["image_size"] not in GAN_SIZES:
+        problems.append(
+            f"config key 'data.image_size': {data['image_size']} is not a size the WGAN-GP can "
+            f"generate; allowed: {', '.join(map(str, GAN_SIZES))}"
         )
     if data["phantom"] is not None and data["metadata"] is None:
         problems.append(

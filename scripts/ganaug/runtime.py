@@ -26,3 +26,21 @@ def setup_logging(log_file: str | Path | None, level: int = logging.INFO) -> log
 
     sys.excepthook = excepthook
     return logger
+
+
+def select_device(preference: str) -> "torch.device":  # noqa: UP037 - torch is imported lazily
+    """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is an error, not a fallback."""
+    import torch
+
+    if preference == "auto":
+        preference = "cuda" if torch.cuda.is_available() else "cpu"
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was configured, but torch sees no CUDA device")
+    device = torch.device(preference)
+    if device.type == "cuda":
+        # TF32 matmuls/convolutions on Ampere and newer: ~same accuracy for GAN/CNN training,
+        # several times the throughput; cudnn.benchmark picks the fastest kernels for fixed shapes
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return device

@@ -42,5 +42,18 @@ def ingest_inputs(wildcards):
     return paths
 
 
+def gan_settings():
+    """The GanConfig fields: the gan section less the sampling keys, at the data's image size."""
+    sampling = {"n_samples", "sample_batch_size"}
+    settings = {k: v for k, v in config["gan"].items() if k not in sampling}
+    return {**settings, "img_size": DATA["image_size"], "seed": config["seed"]}
+
+
 def all_targets():
-    return [f"{RESULTS}/data/metadata.csv", f"{RESULTS}/data/summary.json"]
+    return [
+        f"{RESULTS}/data/metadata.csv",
+        f"{RESULTS}/data/summary.json",
+        f"{RESULTS}/gan/training_curves.png",
+        f"{RESULTS}/gan/samples_grid.png",
+        f"{RESULTS}/synthetic/raw",
+    ]

@@ -1,0 +1,1 @@
+"""Networks: the WGAN-GP generator and critic, their losses, and the classifier registry."""

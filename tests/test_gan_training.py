@@ -1,0 +1,267 @@
+"""WGAN-GP training: learning, exact kill-and-resume, SIGTERM, guards, and sampling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ganaug.training.gan as gan_mod
+from ganaug.config import PhantomConfig
+from ganaug.data.phantom import plan, render
+from ganaug.training.checkpoints import load_checkpoint
+from ganaug.training.gan import (
+    GanConfig,
+    GanOutputs,
+    NonFiniteLoss,
+    flops_per_iteration,
+    train_gan,
+)
+from ganaug.training.sample import generate, image_name, load_generator, sample_images
+
+from .conftest import REPO
+
+TINY = GanConfig(
+    img_size=32,
+    features_g=4,
+    features_d=4,
+    batch_size=4,
+    total_iterations=60,
+    checkpoint_interval=7,
+    sample_interval=30,
+    log_interval=1,
+)
+
+
+def outputs(root: Path) -> GanOutputs:
+    return GanOutputs(
+        root / "ckpt" / "last.pt",
+        root / "generator.pt",
+        root / "history.csv",
+        root / "curves.png",
+        root / "grid.png",
+        root / "samples",
+        root / "tb",
+    )
+
+
+def phantom_df(n: int = 12, size: int = 32) -> torch.Tensor:
+    cfg = PhantomConfig(n, 1, 0.0, 0.0, 96, 96, 90, 5)
+    shots = [s for s in plan(cfg) if s.lesion.label == "dermatofibroma"][:n]
+    imgs = [torch.from_numpy(render(s, 96, 96)[0]).permute(2, 0, 1) for s in shots]
+    x = torch.stack(imgs).float()
+    return torch.nn.functional.interpolate(x, size=size, mode="area").round().to(torch.uint8)
+
+
+DRIVER = """
+import sys, torch
+from pathlib import Path
+sys.path.insert(0, {scripts!r})
+torch.set_num_threads(1)
+from tests.test_gan_training import TINY, outputs
+from ganaug.training.gan import train_gan
+real = torch.load({data!r})
+train_gan(TINY, real, outputs(Path({root!r})), torch.device("cpu"), progress=False)
+"""
+
+
+def start_driver(root: Path, data: Path) -> subprocess.Popen:
+    code = DRIVER.format(scripts=str(REPO / "scripts"), data=str(data), root=str(root))
+    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'scripts'}"}
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
+    t0 = time.monotonic()
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() - t0 < timeout, "no checkpoint appeared"
+        time.sleep(0.005)
+
+
+def generator_weights(root: Path) -> dict[str, torch.Tensor]:
+    return torch.load(root / "generator.pt", weights_only=True)["state_dict"]
+
+
+def max_diff(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, Path]:
+    """An uninterrupted run in its own process (the same thread count as the interrupted ones)."""
+    root = tmp_path_factory.mktemp("ref")
+    data = root / "real.pt"
+    torch.save(phantom_df(), data)
+    proc = start_driver(root / "run", data)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return root / "run", data
+
+
+def test_kill_and_resume_gives_the_same_generator(reference, tmp_path):
+    ref, data = reference
+    root = tmp_path / "run"
+    proc = start_driver(root, data)
+    wait_for_checkpoint(proc, root / "ckpt" / "last.pt")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(root / "ckpt" / "last.pt")["iteration"]
+    assert 0 < killed_at < TINY.total_iterations
+    assert not (root / "generator.pt").exists()
+    proc = start_driver(root, data)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert max_diff(generator_weights(ref), generator_weights(root)) <= 1e-6
+    # the history is whole: one row per iteration, the rows before the kill included
+    hist = np.loadtxt(root / "history.csv", delimiter=",", skiprows=1)
+    ref_hist = np.loadtxt(ref / "history.csv", delimiter=",", skiprows=1)
+    assert hist.shape == ref_hist.shape == (TINY.total_iterations, 5)
+    assert np.allclose(hist, ref_hist, atol=1e-6)
+
+
+def test_sigterm_writes_a_checkpoint_and_exits_nonzero(reference, tmp_path):
+    ref, data = reference
+    root = tmp_path / "run"
+    proc = start_driver(root, data)
+    wait_for_checkpoint(proc, root / "ckpt" / "last.pt")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "Preempted" in err and "checkpoint written" in err
+    stopped_at = load_checkpoint(root / "ckpt" / "last.pt")["iteration"]
+    assert 0 < stopped_at < TINY.total_iterations
+    proc = start_driver(root, data)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert max_diff(generator_weights(ref), generator_weights(root)) <= 1e-6
+
+
+def test_a_few_steps_reduce_the_critic_loss(tmp_path):
+    cfg = replace(TINY, total_iterations=40, checkpoint_interval=100, sample_interval=100)
+    hist = train_gan(cfg, phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False)
+    assert len(hist) == 40
+    assert hist.loss_d.iloc[-5:].mean() < hist.loss_d.iloc[:5].mean()
+    for name in ("generator.pt", "history.csv", "curves.png", "grid.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_diffaugment_trains_too(tmp_path):
+    cfg = replace(TINY, total_iterations=3, diffaugment="color,translation,cutout")
+    hist = train_gan(cfg, phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False)
+    assert np.isfinite(hist.to_numpy()).all()
+
+
+def test_non_finite_loss_stops_with_iteration_and_checkpoint(tmp_path, monkeypatch):
+    real_gp = gan_mod.gradient_penalty
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        gp = real_gp(*args, **kwargs)
+        # iteration 9 is the first whose critic steps include call 41..45
+        return gp * float("nan") if calls["n"] > 40 else gp
+
+    monkeypatch.setattr(gan_mod, "gradient_penalty", flaky)
+    with pytest.raises(
+        NonFiniteLoss,
+        match=r"non-finite loss at iteration 9 .*last good checkpoint: .*last.pt \(iteration 7\)",
+    ):
+        train_gan(TINY, phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False)
+    assert load_checkpoint(tmp_path / "ckpt" / "last.pt")["iteration"] == 7
+
+
+def test_too_few_images_for_a_batch(tmp_path):
+    with pytest.raises(ValueError, match="only 3 minority training images for a batch size of 4"):
+        train_gan(TINY, phantom_df()[:3], outputs(tmp_path), torch.device("cpu"), progress=False)
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    cfg = replace(TINY, total_iterations=2)
+    train_gan(cfg, phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False)
+    with pytest.raises(ValueError, match=r"other settings \(gan.lr_g\).*delete the checkpoint"):
+        train_gan(
+            replace(cfg, lr_g=1e-3), phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False
+        )
+    # a longer run with the same settings continues from the checkpoint
+    hist = train_gan(
+        replace(cfg, total_iterations=4), phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False
+    )
+    assert hist.iteration.tolist() == [1, 2, 3, 4]
+
+
+def test_sampling_is_per_image_deterministic(tmp_path):
+    cfg = replace(TINY, total_iterations=2)
+    train_gan(cfg, phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False)
+    a = sample_images(
+        tmp_path / "generator.pt", tmp_path / "a", tmp_path / "a.csv", 10, 42, 4, torch.device("cpu"), False
+    )
+    sample_images(
+        tmp_path / "generator.pt", tmp_path / "b", tmp_path / "b.csv", 10, 42, 10, torch.device("cpu"), False
+    )
+    assert a.image.tolist() == [f"generated_{i:04d}.png" for i in range(10)]
+    for name in a.image:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    gen = load_generator(tmp_path / "generator.pt", torch.device("cpu"))
+    assert not gen.training
+    alone = generate(gen, [7], 42, torch.device("cpu"))[0]
+    import cv2
+
+    written = cv2.cvtColor(cv2.imread(str(tmp_path / "a" / "generated_0007.png")), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(alone, written)
+    assert not np.array_equal(generate(gen, [7], 43, torch.device("cpu"))[0], alone)
+    assert image_name(12345, 20000) == "generated_12345.png"
+
+
+def test_generator_file_holds_weights_only(tmp_path):
+    train_gan(
+        replace(TINY, total_iterations=1),
+        phantom_df(),
+        outputs(tmp_path),
+        torch.device("cpu"),
+        progress=False,
+    )
+    blob = torch.load(tmp_path / "generator.pt", weights_only=True)
+    assert set(blob) == {"state_dict", "hparams"}
+    assert blob["hparams"] == {"latent_dim": 100, "features_g": 4, "img_size": 32}
+
+
+def test_flop_count_matches_the_issue_estimate():
+    """About 1.6 TFLOP per generator iteration at the study's size (5 critic steps, batch 16)."""
+    flops = flops_per_iteration(GanConfig(img_size=256), torch.device("cpu"))
+    assert 1.4e12 < flops < 1.8e12
+
+
+def test_only_train_split_minority_images_are_read(tmp_path):
+    """Validation, test, majority and synthetic rows point at files that do not exist: the
+    loader must filter before it opens anything."""
+    import cv2
+    import pandas as pd
+
+    rows = []
+    for i, (split, target, synthetic) in enumerate(
+        [("train", 1, False), ("train", 1, False), ("val", 1, False), ("test", 1, False),
+         ("train", 0, False), ("train", 1, True)]
+    ):  # fmt: skip
+        path = tmp_path / f"img{i}.png"
+        if (split, target, synthetic) == ("train", 1, False):
+            cv2.imwrite(str(path), np.full((64, 64, 3), 10 * i, np.uint8))
+        rows.append({"image_id": f"i{i}", "path": str(path), "label": "x", "target": target,
+                     "split": split, "synthetic": synthetic})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "meta.csv", index=False)
+    from ganaug.training.gan import load_minority_train
+
+    real = load_minority_train(tmp_path / "meta.csv", 32)
+    assert real.shape == (2, 3, 32, 32) and real.dtype == torch.uint8
+    assert real[1].float().mean().item() == pytest.approx(10.0)
