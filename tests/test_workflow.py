@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import shutil
 import threading
 import zipfile
@@ -100,24 +101,34 @@ def test_demo_data_rules_are_byte_identical_across_runs(tmp_path):
 
 
 @pytest.mark.workflow
-def test_gan_rules_train_and_sample_on_the_demo(tmp_path):
-    """snakemake results/synthetic/raw on the demo config, shortened to 12 iterations."""
-    cfg = yaml.safe_load(Path(DEMO).read_text())
-    cfg["gan"].update(
-        total_iterations=12, checkpoint_interval=5, sample_interval=6, log_interval=3, n_samples=20
-    )
-    conf = tmp_path / "c.yaml"
-    conf.write_text(yaml.safe_dump(cfg))
-    res = snakemake(tmp_path, "results/synthetic/raw", "--configfile", str(conf), "--cores", "2")
+def test_demo_chain_to_the_curated_set(tmp_path):
+    """snakemake results/synthetic/curated on the demo config: GAN, sampling and every curation
+    stage, with the demo's thresholds, simulated review and random-init backbones."""
+    res = snakemake(tmp_path, "results/synthetic/curated", "--configfile", DEMO, "--cores", "2")
     assert res.returncode == 0, res.stderr[-4000:]
+    demo = yaml.safe_load(Path(DEMO).read_text())
     raw = sorted(p.name for p in (tmp_path / "results/synthetic/raw").glob("*.png"))
-    assert raw == [f"generated_{i:04d}.png" for i in range(20)]
+    assert raw == [f"generated_{i:04d}.png" for i in range(demo["gan"]["n_samples"])]
     gan = tmp_path / "results/gan"
-    assert len((gan / "history.csv").read_text().splitlines()) == 1 + 4
-    assert sorted(p.name for p in (gan / "grids").iterdir()) == ["iter_000006.png", "iter_000012.png"]
+    assert len((gan / "history.csv").read_text().splitlines()) == 1 + 400 // 10
+    assert sorted(p.name for p in (gan / "grids").iterdir()) == [
+        f"iter_{i:06d}.png" for i in (100, 200, 300, 400)
+    ]
     assert any((gan / "tensorboard").iterdir())
-    log = (tmp_path / "results/logs/train_gan.log").read_text()
-    assert "training from scratch on 32 minority images" in log
+    assert (
+        "training from scratch on 32 minority images" in (tmp_path / "results/logs/train_gan.log").read_text()
+    )
+    cur = tmp_path / "results/synthetic/curation"
+    summary = json.loads((cur / "summary.json").read_text())
+    kept = [s["kept"] for s in summary["funnel"]]
+    assert [s["stage"] for s in summary["funnel"]] == ["raw", "blur", "ssim", "lpips", "review", "clusters"]
+    assert kept == sorted(kept, reverse=True) and kept[-1] > 0
+    assert summary["simulated_review"] is True and summary["review_mode"] == "simulate"
+    curated = sorted(p.name for p in (tmp_path / "results/synthetic/curated").glob("*.png"))
+    assert len(curated) == kept[-1] == min(demo["curation"]["final_count"], kept[-2])
+    clusters = (cur / "clusters.csv").read_text()
+    assert "resnet50-random-init (not comparable)" in clusters
+    assert "RANDOM-INIT VGG16" in (tmp_path / "results/logs/curate_lpips.log").read_text()
 
 
 class _Static(http.server.SimpleHTTPRequestHandler):

@@ -37,3 +37,32 @@ def plot_gan_curves(history: pd.DataFrame, path: str | Path) -> None:
             ax.text(0.5, 0.5, "no iterations logged", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     _save(fig, path)
+
+
+def scatter_clusters(syn_xy, clusters, chosen, real_xy, path: str | Path, title: str) -> None:
+    """t-SNE of the synthetic candidates coloured by cluster (selected: filled), real images as x."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    cmap = plt.get_cmap("tab10")
+    for c in np.unique(clusters):
+        m = clusters == c
+        ax.scatter(
+            syn_xy[m & chosen, 0], syn_xy[m & chosen, 1], s=14, color=cmap(int(c) % 10), label=f"cluster {c}"
+        )
+        ax.scatter(
+            syn_xy[m & ~chosen, 0],
+            syn_xy[m & ~chosen, 1],
+            s=14,
+            facecolors="none",
+            edgecolors=cmap(int(c) % 10),
+            alpha=0.6,
+        )
+    if len(real_xy):
+        ax.scatter(real_xy[:, 0], real_xy[:, 1], marker="x", s=22, color="black", label="real (train)")
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=7, loc="best", markerscale=1.2)
+    fig.text(0.01, 0.01, "filled: selected; hollow: not selected", fontsize=8, color="0.4")
+    _save(fig, path)

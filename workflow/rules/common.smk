@@ -49,6 +49,15 @@ def gan_settings():
     return {**settings, "img_size": DATA["image_size"], "seed": config["seed"]}
 
 
+def review_files(wildcards):
+    """The reviewers' CSV exports (review.mode: files), as they are now. An empty list still
+    plans; the rule then stops with what to do. Adding files later reruns the rule."""
+    review = config["curation"]["review"]
+    if review["mode"] != "files":
+        return []
+    return sorted(str(f) for f in Path(review["dir"]).glob("*.csv"))
+
+
 def all_targets():
     return [
         f"{RESULTS}/data/metadata.csv",
@@ -56,4 +65,7 @@ def all_targets():
         f"{RESULTS}/gan/training_curves.png",
         f"{RESULTS}/gan/samples_grid.png",
         f"{RESULTS}/synthetic/raw",
+        f"{RESULTS}/review/index.html",
+        f"{RESULTS}/synthetic/curated",
+        f"{RESULTS}/synthetic/curation/tsne.png",
     ]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ganaug.data.metadata import train_minority
 from ganaug.io import atomic_path, write_csv
 from ganaug.models.discriminator import Discriminator
 from ganaug.models.generator import Generator
@@ -95,18 +96,13 @@ class GanOutputs:
 def load_minority_train(metadata_csv: str | Path, img_size: int) -> torch.Tensor:
     """The real training images of the minority class as uint8 (N, 3, H, W).
 
-    Filters metadata.csv *before* opening any image: validation and test images are never read.
+    ``train_minority`` selects the rows before any image is opened: validation and test images
+    are never read.
     """
     import cv2
 
-    meta = pd.read_csv(metadata_csv, dtype={"image_id": str}, keep_default_na=False)
-    for col in ("path", "split", "target", "synthetic"):
-        if col not in meta.columns:
-            raise ValueError(f"{metadata_csv}: missing column {col!r}")
-    real = meta["synthetic"].astype(str).str.lower().isin(["false", "0"])
-    sel = meta[(meta["split"] == "train") & (meta["target"].astype(int) == 1) & real]
     images = []
-    for path in sel["path"]:
+    for path in train_minority(metadata_csv)["path"]:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise FileNotFoundError(f"{metadata_csv}: cannot read training image {path}")
@@ -114,8 +110,6 @@ def load_minority_train(metadata_csv: str | Path, img_size: int) -> torch.Tensor
             interp = cv2.INTER_AREA if bgr.shape[0] > img_size else cv2.INTER_CUBIC
             bgr = cv2.resize(bgr, (img_size, img_size), interpolation=interp)
         images.append(np.ascontiguousarray(bgr[..., ::-1].transpose(2, 0, 1)))
-    if not images:
-        raise ValueError(f"{metadata_csv}: no minority images in the train split")
     return torch.from_numpy(np.stack(images))
 
 

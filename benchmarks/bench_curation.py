@@ -1,0 +1,156 @@
+"""Curation stages against the per-pair loops they replace, on the same images, in one run.
+
+SSIM stage: the project's batched SSIM (each image decoded once, per-image window statistics
+once, only the product term per pair) against ``skimage.metrics.structural_similarity`` called
+pair by pair with both PNGs read from disk for every pair (the obvious loop).
+LPIPS stage: the project's features-once, matrix-product LPIPS against the lpips package's
+``LPIPS(net='vgg')`` called pair by pair (two VGG passes per pair).
+
+Both stages scale linearly in the number of synthetic images once the real set is prepared,
+and the reference loops linearly in pairs, so both are timed on a part of the study size and
+scaled to it (1,353 x 210 for SSIM, 1,264 x 210 for LPIPS, 256 px). Which numbers are
+measured and which are scaled is printed. The VGG trunk is random-init (offline): its cost is
+the same as the ImageNet one's.
+
+    python benchmarks/bench_curation.py                # ~10 minutes on 2 cores
+    python benchmarks/bench_curation.py --syn-lpips 1264 --syn-ssim 1353   # the full size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from ganaug.curation.lpips_fast import FastLpips, build_lpips, features_in_chunks
+from ganaug.curation.ssim import max_ssim
+
+
+def images(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """Smooth colour fields with noise: realistic SSIM/LPIPS work, no special cases."""
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        coarse = rng.uniform(0, 255, (size // 16 + 1, size // 16 + 1, 3)).astype(np.float32)
+        img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC) + rng.normal(
+            0, 10, (size, size, 3)
+        )
+        out[i] = np.clip(img, 0, 255)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--real", type=int, default=210)
+    ap.add_argument("--syn-ssim", type=int, default=256, help="synthetic images timed in the SSIM stage")
+    ap.add_argument("--syn-lpips", type=int, default=64, help="synthetic images timed in the LPIPS stage")
+    ap.add_argument("--full-ssim", type=int, default=1353)
+    ap.add_argument("--full-lpips", type=int, default=1264)
+    ap.add_argument("--ref-pairs-ssim", type=int, default=200)
+    ap.add_argument("--ref-pairs-lpips", type=int, default=6)
+    ap.add_argument("--stages", default="ssim,lpips")
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/out/curation.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(42)
+    n_syn = max(args.syn_ssim, args.syn_lpips)
+    syn, real = images(rng, n_syn, args.size), images(rng, args.real, args.size)
+    report: dict = {"size": args.size, "real": args.real, "threads": torch.get_num_threads()}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for i, img in enumerate(syn):
+            cv2.imwrite(str(tmp / f"s{i}.png"), img)
+        for i, img in enumerate(real):
+            cv2.imwrite(str(tmp / f"r{i}.png"), img)
+
+        stages = args.stages.split(",")
+        if "ssim" in stages:
+            report["ssim"] = bench_ssim(args, tmp)
+            print(json.dumps({"ssim": report["ssim"]}), flush=True)
+        if "lpips" in stages:
+            report["lpips"] = bench_lpips(args, tmp, syn, real)
+            print(json.dumps({"lpips": report["lpips"]}), flush=True)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def bench_ssim(args: argparse.Namespace, tmp: Path) -> dict:
+    """The stage reads every image once, then works in memory; the loop reads both per pair."""
+    from skimage.metrics import structural_similarity
+
+    t = time.perf_counter()
+    grey = lambda p: cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2GRAY)  # noqa: E731
+    s_grey = np.stack([grey(tmp / f"s{i}.png") for i in range(args.syn_ssim)])
+    r_grey = np.stack([grey(tmp / f"r{i}.png") for i in range(args.real)])
+    max_ssim(torch.from_numpy(s_grey), torch.from_numpy(r_grey), chunk=16)
+    t_ssim = time.perf_counter() - t
+    pairs = [(i % args.syn_ssim, (7 * i) % args.real) for i in range(args.ref_pairs_ssim)]
+    t = time.perf_counter()
+    for i, j in pairs:
+        structural_similarity(grey(tmp / f"s{i}.png"), grey(tmp / f"r{j}.png"))
+    per_pair = (time.perf_counter() - t) / len(pairs)
+    ref_full = per_pair * args.full_ssim * args.real
+    ours_full = t_ssim * args.full_ssim / args.syn_ssim
+    return {
+        "measured_stage_seconds": round(t_ssim, 2),
+        "measured_on": f"{args.syn_ssim} x {args.real}",
+        "reference_ms_per_pair": round(per_pair * 1000, 3),
+        "reference_pairs_timed": len(pairs),
+        "stage_seconds_at_full_size": round(ours_full, 1),
+        "reference_seconds_at_full_size": round(ref_full, 1),
+        "full_size": f"{args.full_ssim} x {args.real}",
+        "speedup": round(ref_full / ours_full, 1),
+    }
+
+
+def bench_lpips(args: argparse.Namespace, tmp: Path, syn: np.ndarray, real: np.ndarray) -> dict:
+    """Features once per image and matrix products, against two VGG passes per pair."""
+    model = build_lpips("random", tmp, seed=42)
+    fast = FastLpips(model, torch.device("cpu"))
+    to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a[..., ::-1].transpose(0, 3, 1, 2)))  # noqa: E731
+    # the stage's two phases, timed apart: the real set's features once, then per synthetic chunk
+    # its features and the distance matrix (what min_lpips does, step by step)
+    t = time.perf_counter()
+    real_feats = features_in_chunks(fast, to_t(real), 16)
+    t_real = time.perf_counter() - t
+    t = time.perf_counter()
+    syn_t = to_t(syn[: args.syn_lpips])
+    for s in range(0, len(syn_t), 16):
+        fast.distances(fast.features(syn_t[s : s + 16]), real_feats).min(dim=1)
+    t_syn = time.perf_counter() - t
+    t_stage = t_real + t_syn
+    ours_full = t_real + t_syn * args.full_lpips / args.syn_lpips
+    t = time.perf_counter()
+    with torch.no_grad():
+        for k in range(args.ref_pairs_lpips):
+            a = torch.from_numpy(syn[k][..., ::-1].transpose(2, 0, 1).copy())[None].float() / 127.5 - 1
+            b = torch.from_numpy(real[k][..., ::-1].transpose(2, 0, 1).copy())[None].float() / 127.5 - 1
+            model(a, b)
+    per_pair = (time.perf_counter() - t) / args.ref_pairs_lpips
+    ref_full = per_pair * args.full_lpips * args.real
+    return {
+        "measured_stage_seconds": round(t_stage, 1),
+        "measured_on": f"{args.syn_lpips} x {args.real}",
+        "real_features_seconds": round(t_real, 1),
+        "synthetic_seconds": round(t_syn, 1),
+        "reference_seconds_per_pair": round(per_pair, 3),
+        "reference_pairs_timed": args.ref_pairs_lpips,
+        "stage_seconds_at_full_size": round(ours_full, 1),
+        "reference_hours_at_full_size": round(ref_full / 3600, 1),
+        "full_size": f"{args.full_lpips} x {args.real}",
+        "speedup": round(ref_full / ours_full, 1),
+    }
+
+
+if __name__ == "__main__":
+    main()

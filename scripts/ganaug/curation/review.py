@@ -1,0 +1,146 @@
+"""Human review: the reviewers' page, ingestion of their scores, and the simulated stand-in.
+
+The study has three people score each candidate on five criteria from 1 to 5: overall realism,
+colour authenticity, texture accuracy, lesion boundary definition and artifacts (5 = none). An
+image is kept when its mean over criteria and reviewers is at least the threshold (3.5).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganaug.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+CRITERIA = {
+    "realism": "Overall realism",
+    "color": "Colour authenticity",
+    "texture": "Texture accuracy",
+    "boundary": "Lesion boundary definition",
+    "artifacts": "Artifacts (5 = none)",
+}
+COLUMNS = ["reviewer", "image", *CRITERIA]
+TEMPLATE = Path(__file__).with_name("review_page.html")
+
+
+class ReviewError(ValueError):
+    """A review file is malformed, incomplete or inconsistent with the candidates."""
+
+
+def write_review_sheet(candidates: list[str], raw_dir: str | Path, out_dir: str | Path, page_id: str) -> Path:
+    """A folder a reviewer opens in a browser: index.html plus the candidate images."""
+    out_dir = Path(out_dir)
+    images = out_dir / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for name in candidates:
+        shutil.copyfile(Path(raw_dir) / name, images / name)
+    data = {
+        "pageId": page_id,
+        "images": candidates,
+        "criteria": [{"key": k, "label": v} for k, v in CRITERIA.items()],
+    }
+    # "<" escaped so that no image name can close the script element
+    payload = json.dumps(data).replace("<", "\\u003c")
+    html = TEMPLATE.read_text(encoding="utf-8").replace("__REVIEW_DATA__", payload)
+    with atomic_path(out_dir / "index.html") as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    log.info("review page for %d images: %s", len(candidates), out_dir / "index.html")
+    return out_dir / "index.html"
+
+
+def read_review_files(files: list[str | Path], candidates: list[str], reviewers: int) -> pd.DataFrame:
+    """Validate every file and row; return one row per (reviewer, image) with integer scores."""
+    if not files:
+        raise ReviewError("no review files given")
+    known = set(candidates)
+    rows: list[dict] = []
+    seen: dict[tuple[str, str], str] = {}
+    for f in sorted(map(Path, files)):
+        with open(f, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            if sorted(header) != sorted(COLUMNS):
+                raise ReviewError(
+                    f"{f}: header must be {','.join(COLUMNS)}, found {','.join(header) or 'nothing'}"
+                )
+            names = set()
+            for line, raw in enumerate(reader, start=2):
+                rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+                where = f"{f}, row {line}"
+                if not rec["reviewer"]:
+                    raise ReviewError(f"{where}: empty reviewer name")
+                if rec["image"] not in known:
+                    raise ReviewError(f"{where}: unknown image {rec['image']!r} (not a review candidate)")
+                for crit in CRITERIA:
+                    value = rec[crit]
+                    if value not in {"1", "2", "3", "4", "5"}:
+                        raise ReviewError(f"{where}: {crit} must be an integer from 1 to 5, got {value!r}")
+                    rec[crit] = int(value)
+                key = (rec["reviewer"], rec["image"])
+                if key in seen:
+                    raise ReviewError(
+                        f"{where}: duplicate row, {rec['reviewer']} already scored "
+                        f"{rec['image']} ({seen[key]})"
+                    )
+                seen[key] = where
+                names.add(rec["reviewer"])
+                rows.append(rec)
+            if len(names) > 1:
+                raise ReviewError(f"{f}: one file per reviewer expected, found {', '.join(sorted(names))}")
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    found = sorted(table["reviewer"].unique())
+    if len(found) < reviewers:
+        raise ReviewError(f"expected {reviewers} reviewers, found {len(found)}: {', '.join(found) or 'none'}")
+    unscored = sorted(known - set(table["image"]))
+    if unscored:
+        raise ReviewError(
+            f"{len(unscored)} candidate image(s) scored by nobody, e.g. {', '.join(unscored[:5])}"
+        )
+    return table
+
+
+def aggregate(scores: pd.DataFrame, candidates: list[str], threshold: float, mode: str) -> pd.DataFrame:
+    """Mean per image over reviewers (per criterion) and over criteria (the score)."""
+    per = scores.groupby("image")[list(CRITERIA)].mean()
+    per["n_reviewers"] = scores.groupby("image")["reviewer"].nunique()
+    per["score"] = scores.groupby("image")[list(CRITERIA)].mean().mean(axis=1)
+    t = per.reindex(candidates).reset_index().rename(columns={"index": "image"})
+    t["kept"] = t["score"] >= threshold
+    t["reason"] = np.where(t["kept"], "", f"review score < {threshold:g}")
+    t["review_mode"] = mode
+    return t
+
+
+def simulate_scores(proxy: pd.DataFrame, reviewers: int, noise: float, seed: int) -> pd.DataFrame:
+    """Scores from an automatic proxy, for the demo only (every output says so).
+
+    Proxy: a realistic image is sharp and resembles the real lesions, so its base score is
+    3 + 0.75 z(log Laplacian variance) + 0.75 z(max SSIM), with z the standardisation over the
+    candidates. Each simulated reviewer adds its own N(0, noise) per criterion; the result is
+    rounded and clipped to 1..5.
+    """
+
+    def z(v: pd.Series) -> np.ndarray:
+        v = v.to_numpy(dtype=float)
+        sd = v.std()
+        return (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
+
+    base = 3.0 + 0.75 * z(np.log1p(proxy["laplacian_var"])) + 0.75 * z(proxy["max_ssim"])
+    rows = []
+    for r in range(reviewers):
+        rng = np.random.default_rng([seed, r])
+        noisy = base[:, None] + rng.normal(0.0, noise, size=(len(base), len(CRITERIA)))
+        s = np.clip(np.rint(noisy), 1, 5).astype(int)
+        for name, vals in zip(proxy["image"], s, strict=True):
+            rows.append(
+                {"reviewer": f"simulated_{r + 1}", "image": name, **dict(zip(CRITERIA, vals, strict=True))}
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,210 @@
+"""The curation funnel: each stage scores the kept images of the stage before and says why each
+image goes. Tables are ``image,<scores>,kept,reason`` under results/synthetic/curation/."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from ganaug.curation.blur import laplacian_variance
+from ganaug.curation.lpips_fast import FastLpips, min_lpips
+from ganaug.curation.ssim import max_ssim
+from ganaug.data.metadata import train_minority
+
+log = logging.getLogger(__name__)
+
+
+class EmptyStage(RuntimeError):
+    """A stage dropped every image: nothing would be left to train the GAN conditions on."""
+
+
+def describe(values: pd.Series) -> str:
+    q = values.quantile([0.0, 0.25, 0.5, 0.75, 1.0]).to_numpy()
+    return (
+        f"n={len(values)}, min={q[0]:.4g}, q25={q[1]:.4g}, median={q[2]:.4g}, q75={q[3]:.4g}, max={q[4]:.4g}"
+    )
+
+
+def check_not_empty(table: pd.DataFrame, stage: str, rule: str, score: str) -> None:
+    log.info("%s: %s", stage, describe(table[score]))
+    log.info("%s: kept %d of %d images (%s)", stage, int(table["kept"].sum()), len(table), rule)
+    if not table["kept"].any():
+        raise EmptyStage(
+            f"curation stage '{stage}' dropped all {len(table)} images (keep if {rule}); "
+            f"{score}: {describe(table[score])}. Adjust the threshold in the config's curation "
+            "section, or train the GAN longer."
+        )
+
+
+def candidates(previous: str | Path | None, raw_dir: str | Path) -> list[str]:
+    """The images this stage looks at: the kept rows of the previous table, or every raw image."""
+    if previous is None:
+        names = sorted(p.name for p in Path(raw_dir).glob("*.png"))
+        if not names:
+            raise EmptyStage(f"{raw_dir}: no synthetic images")
+        return names
+    prev = pd.read_csv(previous)
+    return prev.loc[prev["kept"].astype(bool), "image"].tolist()
+
+
+def read_images(folder: str | Path, names: list[str], grey: bool) -> np.ndarray:
+    """uint8 (N, H, W) greyscale or (N, 3, H, W) RGB, decoded once."""
+    out = []
+    for name in names:
+        bgr = cv2.imread(str(Path(folder) / name), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read image {Path(folder) / name}")
+        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if grey else bgr[..., ::-1].transpose(2, 0, 1))
+    return np.ascontiguousarray(np.stack(out))
+
+
+def real_reference(metadata: str | Path, grey: bool, size: int) -> tuple[list[str], np.ndarray]:
+    """The real minority training images: the only real images curation may read."""
+    rows = train_minority(metadata)
+    paths = [Path(p) for p in rows["path"]]
+    imgs = np.stack([read_images(p.parent, [p.name], grey)[0] for p in paths])
+    if imgs.shape[-1] != size:
+        raise ValueError(f"real images are {imgs.shape[-1]} px, synthetic ones {size} px")
+    return rows["image_id"].tolist(), imgs
+
+
+def blur_stage(raw_dir: str | Path, threshold: float) -> pd.DataFrame:
+    names = candidates(None, raw_dir)
+    grey = read_images(raw_dir, names, grey=True)
+    score = [laplacian_variance(g) for g in grey]
+    t = pd.DataFrame({"image": names, "laplacian_var": score})
+    t["kept"] = t["laplacian_var"] > threshold
+    t["reason"] = np.where(t["kept"], "", f"blurred: Laplacian variance <= {threshold:g}")
+    check_not_empty(t, "blur", f"Laplacian variance > {threshold:g}", "laplacian_var")
+    return t
+
+
+def ssim_stage(
+    previous: str | Path, raw_dir: str | Path, metadata: str | Path, lo: float, hi: float, chunk: int
+) -> pd.DataFrame:
+    names = candidates(previous, raw_dir)
+    syn = read_images(raw_dir, names, grey=True)
+    real_ids, real = real_reference(metadata, grey=True, size=syn.shape[-1])
+    best, arg = max_ssim(torch.from_numpy(syn), torch.from_numpy(real), chunk=chunk, progress=True)
+    t = pd.DataFrame({"image": names, "max_ssim": best.numpy(), "nearest_real": [real_ids[i] for i in arg]})
+    t["kept"] = (t["max_ssim"] > lo) & (t["max_ssim"] < hi)
+    t["reason"] = np.select(
+        [t["max_ssim"] >= hi, t["max_ssim"] <= lo],
+        [f"too close to a real image: max SSIM >= {hi:g}", f"unlike every real image: max SSIM <= {lo:g}"],
+        "",
+    )
+    check_not_empty(t, "ssim", f"{lo:g} < max SSIM < {hi:g}", "max_ssim")
+    return t
+
+
+def lpips_stage(
+    previous: str | Path,
+    raw_dir: str | Path,
+    metadata: str | Path,
+    fast: FastLpips,
+    backbone: str,
+    threshold: float,
+    chunk: int,
+) -> pd.DataFrame:
+    names = candidates(previous, raw_dir)
+    syn = read_images(raw_dir, names, grey=False)
+    real_ids, real = real_reference(metadata, grey=False, size=syn.shape[-1])
+    best, arg = min_lpips(fast, torch.from_numpy(syn), torch.from_numpy(real), chunk=chunk, progress=True)
+    t = pd.DataFrame({"image": names, "min_lpips": best.numpy(), "nearest_real": [real_ids[i] for i in arg]})
+    t["backbone"] = "vgg16-imagenet" if backbone == "imagenet" else "vgg16-random-init (not comparable)"
+    t["kept"] = t["min_lpips"] > threshold
+    t["reason"] = np.where(t["kept"], "", f"near-copy of a real image: min LPIPS <= {threshold:g}")
+    check_not_empty(t, "lpips", f"min LPIPS > {threshold:g}", "min_lpips")
+    return t
+
+
+def review_stage(
+    previous: str | Path,
+    mode: str,
+    files: list[str | Path],
+    reviewers: int,
+    threshold: float,
+    noise: float,
+    seed: int,
+    blur_table: str | Path,
+    ssim_table: str | Path,
+    review_dir: str | Path = "resources/reviews",
+) -> pd.DataFrame:
+    """Scores of the LPIPS survivors: from reviewers' files, simulated, or skipped."""
+    from ganaug.curation.review import ReviewError, aggregate, read_review_files, simulate_scores
+
+    names = candidates(previous, raw_dir="")
+    if mode == "skip":
+        t = pd.DataFrame({"image": names, "score": np.nan, "n_reviewers": 0})
+        t["kept"], t["reason"], t["review_mode"] = True, "", "skip"
+        log.warning("review skipped: all %d candidates pass unscored", len(t))
+        return t
+    if mode == "files":
+        if not files:
+            raise ReviewError(
+                f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the review "
+                "page (snakemake results/review/index.html), have the reviewers score it in a browser and "
+                f"put their exports in {review_dir}/, or set curation.review.mode: simulate (labelled "
+                "as simulated in every output) or skip"
+            )
+        scores = read_review_files(files, names, reviewers)
+    else:
+        proxy = pd.DataFrame({"image": names})
+        proxy = proxy.merge(pd.read_csv(blur_table)[["image", "laplacian_var"]], on="image")
+        proxy = proxy.merge(pd.read_csv(ssim_table)[["image", "max_ssim"]], on="image")
+        scores = simulate_scores(proxy, reviewers, noise, seed)
+        log.warning("review SIMULATED from blur and SSIM scores (demo only): not human judgement")
+    t = aggregate(scores, names, threshold, mode)
+    check_not_empty(t, "review", f"mean review score >= {threshold:g}", "score")
+    return t
+
+
+def cluster_stage(
+    previous: str | Path,
+    raw_dir: str | Path,
+    metadata: str | Path,
+    extractor: torch.nn.Module,
+    backbone: str,
+    n_clusters: int,
+    final_count: int,
+    min_per_cluster: int,
+    seed: int,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Selection table plus the t-SNE coordinates of the real images (for the plot)."""
+    from ganaug.curation.clusters import cluster, embed, extract, select, selection_table
+
+    review = pd.read_csv(previous)
+    review = review[review["kept"].astype(bool)].reset_index(drop=True)
+    names = review["image"].tolist()
+    syn = read_images(raw_dir, names, grey=False)
+    _, real = real_reference(metadata, grey=False, size=syn.shape[-1])
+    feats = extract(extractor, np.concatenate([syn, real]))
+    xy = embed(feats, seed)
+    syn_xy, real_xy = xy[: len(syn)], xy[len(syn) :]
+    labels = cluster(syn_xy, n_clusters, seed)
+    chosen, notes = select(labels, review["score"].to_numpy(dtype=float), final_count, min_per_cluster)
+    for note in notes:
+        log.warning("cluster selection: %s", note)
+    t = selection_table(names, syn_xy, labels, review["score"].to_numpy(dtype=float), chosen)
+    t["backbone"] = "resnet50-imagenet" if backbone == "imagenet" else "resnet50-random-init (not comparable)"
+    t["review_mode"] = review["review_mode"].iloc[0] if len(review) else ""
+    log.info("selected %d of %d images across %d clusters", int(chosen.sum()), len(t), len(np.unique(labels)))
+    return t, syn_xy, real_xy
+
+
+def funnel(tables: dict[str, str | Path]) -> list[dict[str, object]]:
+    """How many images each stage kept, in the order given (the curation funnel)."""
+    out = []
+    for stage, path in tables.items():
+        t = pd.read_csv(path)
+        if stage == "raw":
+            kept = len(t)
+        else:
+            kept = int(t["selected" if stage == "clusters" else "kept"].astype(bool).sum())
+        out.append({"stage": stage, "kept": kept})
+    return out

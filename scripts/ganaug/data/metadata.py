@@ -1,0 +1,35 @@
+"""Reading results/data/metadata.csv, and the one selection every GAN-side stage may make.
+
+GAN training and curation may read only the real minority images of the training split. This
+is the single place that selects them, *before* any image is opened, so validation and test
+images are never read (tested with rows that point at files that do not exist).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+REQUIRED = ("image_id", "path", "split", "target", "synthetic")
+
+
+def read_metadata(path: str | Path) -> pd.DataFrame:
+    meta = pd.read_csv(
+        path, dtype={"image_id": str, "lesion_id": str, "patient_id": str}, keep_default_na=False
+    )
+    missing = [c for c in REQUIRED if c not in meta.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    meta["synthetic"] = meta["synthetic"].astype(str).str.lower().isin(["true", "1"])
+    meta["target"] = meta["target"].astype(int)
+    return meta
+
+
+def train_minority(path: str | Path) -> pd.DataFrame:
+    """Rows of the real minority images in the training split, sorted by image id."""
+    meta = read_metadata(path)
+    sel = meta[(meta["split"] == "train") & (meta["target"] == 1) & ~meta["synthetic"]]
+    if sel.empty:
+        raise ValueError(f"{path}: no real minority images in the train split")
+    return sel.sort_values("image_id").reset_index(drop=True)

@@ -1,0 +1,158 @@
+# Curation: raw synthetic -> blur -> SSIM -> LPIPS -> review -> cluster-balanced selection.
+# Each stage scores the kept images of the stage before; the real images they compare with
+# are the train-split minority images only.
+
+CUR = config["curation"]
+CUR_DIR = f"{RESULTS}/synthetic/curation"
+
+
+rule curate_blur:
+    input:
+        raw=f"{RESULTS}/synthetic/raw",
+    output:
+        f"{CUR_DIR}/blur.csv",
+    log:
+        f"{RESULTS}/logs/curate_blur.log",
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        threshold=CUR["blur_threshold"],
+    script:
+        rule_script("curate_blur")
+
+
+rule curate_ssim:
+    input:
+        previous=f"{CUR_DIR}/blur.csv",
+        raw=f"{RESULTS}/synthetic/raw",
+        metadata=f"{RESULTS}/data/metadata.csv",
+    output:
+        f"{CUR_DIR}/ssim.csv",
+    log:
+        f"{RESULTS}/logs/curate_ssim.log",
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        lo=CUR["ssim_min"],
+        hi=CUR["ssim_max"],
+        chunk=CUR["chunk_size"],
+    script:
+        rule_script("curate_ssim")
+
+
+rule curate_lpips:
+    input:
+        previous=f"{CUR_DIR}/ssim.csv",
+        raw=f"{RESULTS}/synthetic/raw",
+        metadata=f"{RESULTS}/data/metadata.csv",
+    output:
+        f"{CUR_DIR}/lpips.csv",
+    log:
+        f"{RESULTS}/logs/curate_lpips.log",
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=60,
+    params:
+        threshold=CUR["lpips_min"],
+        backbone=CUR["lpips_backbone"],
+        cache_dir=config["weights"]["cache_dir"],
+        chunk=CUR["chunk_size"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        rule_script("curate_lpips")
+
+
+rule review_sheet:
+    input:
+        previous=f"{CUR_DIR}/lpips.csv",
+        raw=f"{RESULTS}/synthetic/raw",
+    output:
+        f"{RESULTS}/review/index.html",
+    log:
+        f"{RESULTS}/logs/review_sheet.log",
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        page_id=f"ganaug-{config['seed']}",
+    script:
+        rule_script("review_sheet")
+
+
+rule ingest_reviews:
+    input:
+        previous=f"{CUR_DIR}/lpips.csv",
+        blur=f"{CUR_DIR}/blur.csv",
+        ssim=f"{CUR_DIR}/ssim.csv",
+        reviews=review_files,
+    output:
+        f"{CUR_DIR}/review.csv",
+    log:
+        f"{RESULTS}/logs/ingest_reviews.log",
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        mode=CUR["review"]["mode"],
+        review_dir=CUR["review"]["dir"],
+        reviewers=CUR["review"]["reviewers"],
+        threshold=CUR["review"]["threshold"],
+        noise=CUR["review"]["simulate_noise"],
+        seed=config["seed"],
+    script:
+        rule_script("ingest_reviews")
+
+
+rule select_clusters:
+    input:
+        previous=f"{CUR_DIR}/review.csv",
+        raw=f"{RESULTS}/synthetic/raw",
+        metadata=f"{RESULTS}/data/metadata.csv",
+        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
+        blur=f"{CUR_DIR}/blur.csv",
+        ssim=f"{CUR_DIR}/ssim.csv",
+        lpips=f"{CUR_DIR}/lpips.csv",
+        review=f"{CUR_DIR}/review.csv",
+    output:
+        curated=directory(f"{RESULTS}/synthetic/curated"),
+        clusters=f"{CUR_DIR}/clusters.csv",
+        tsne=f"{CUR_DIR}/tsne.png",
+        summary=f"{CUR_DIR}/summary.json",
+    log:
+        f"{RESULTS}/logs/select_clusters.log",
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        backbone=CUR["cluster_backbone"],
+        lpips_backbone=CUR["lpips_backbone"],
+        review_mode=CUR["review"]["mode"],
+        cache_dir=config["weights"]["cache_dir"],
+        n_clusters=CUR["n_clusters"],
+        final_count=CUR["final_count"],
+        min_per_cluster=CUR["min_per_cluster"],
+        seed=config["seed"],
+    script:
+        rule_script("select_clusters")
