@@ -101,10 +101,13 @@ def test_demo_data_rules_are_byte_identical_across_runs(tmp_path):
 
 
 @pytest.mark.workflow
-def test_demo_chain_to_the_curated_set(tmp_path):
-    """snakemake results/synthetic/curated on the demo config: GAN, sampling and every curation
-    stage, with the demo's thresholds, simulated review and random-init backbones."""
-    res = snakemake(tmp_path, "results/synthetic/curated", "--configfile", DEMO, "--cores", "2")
+def test_demo_chain_to_a_classifier_target(tmp_path):
+    """snakemake results/resnet50/gan_curated/metrics.json on the demo config: the data rules,
+    GAN, sampling, every curation stage (demo thresholds, simulated review, random-init
+    backbones), one classifier fit and the seed aggregation."""
+    res = snakemake(
+        tmp_path, "results/resnet50/gan_curated/metrics.json", "--configfile", DEMO, "--cores", "2"
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     demo = yaml.safe_load(Path(DEMO).read_text())
     raw = sorted(p.name for p in (tmp_path / "results/synthetic/raw").glob("*.png"))
@@ -129,6 +132,20 @@ def test_demo_chain_to_the_curated_set(tmp_path):
     clusters = (cur / "clusters.csv").read_text()
     assert "resnet50-random-init (not comparable)" in clusters
     assert "RANDOM-INIT VGG16" in (tmp_path / "results/logs/curate_lpips.log").read_text()
+
+    fit_dir = tmp_path / "results/resnet50/gan_curated/seed_42"
+    run = json.loads((fit_dir / "metrics.json").read_text())
+    assert run["simulated_review"] is True and run["weights"] == "none"
+    assert run["composition"]["synthetic_minority"] == min(
+        demo["classifier"]["conditions"]["gan_curated"]["n_synthetic"], len(curated)
+    )
+    agg = json.loads((tmp_path / "results/resnet50/gan_curated/metrics.json").read_text())
+    assert agg["seeds"] == [42] and agg["tuned"]["f1"]["per_seed"] == [run["tuned"]["f1"]]
+    assert agg["simulated_review"] is True
+    lines = (fit_dir / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "image_id,target,prob,pred_argmax,pred_tuned"
+    for name in ("model.pt", "history.csv", "training_curves.png", "confusion_matrix.png", "pr_curve.png"):
+        assert (fit_dir / name).stat().st_size > 0
 
 
 class _Static(http.server.SimpleHTTPRequestHandler):

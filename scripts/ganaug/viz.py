@@ -66,3 +66,68 @@ def scatter_clusters(syn_xy, clusters, chosen, real_xy, path: str | Path, title:
     ax.legend(fontsize=7, loc="best", markerscale=1.2)
     fig.text(0.01, 0.01, "filled: selected; hollow: not selected", fontsize=8, color="0.4")
     _save(fig, path)
+
+
+def plot_classifier_curves(history: pd.DataFrame, best_epoch: int, path: str | Path, title: str) -> None:
+    """Loss and F1 per epoch, train against validation; the kept (best) epoch marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, metric in zip(axes, ("loss", "f1"), strict=True):
+        ax.plot(history["epoch"], history[f"train_{metric}"], marker="o", ms=3, label="train")
+        ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", ms=3, label="validation")
+        ax.axvline(best_epoch, color="0.5", ls="--", lw=1, label=f"best epoch ({best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric if metric == "loss" else "F1 (argmax)", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_confusion(cm_argmax, cm_tuned, threshold: float, path: str | Path) -> None:
+    """Test confusion matrices at the argmax decision and at the validation-tuned threshold."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    for ax, cm, title in zip(
+        axes,
+        (cm_argmax, cm_tuned),
+        ("argmax (p > 0.5)", f"tuned on validation (p > {threshold:.3f})"),
+        strict=True,
+    ):
+        cm = np.asarray(cm)
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
+        ax.set_xticks([0, 1], ["majority", "minority"])
+        ax.set_yticks([0, 1], ["majority", "minority"])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_pr_curve(target, prob, threshold: float, path: str | Path, title: str) -> None:
+    """Test precision-recall curve with its average precision, and the tuned operating point."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    if len(set(target)) == 2:
+        precision, recall, _ = precision_recall_curve(target, prob)
+        ap = average_precision_score(target, prob)
+        ax.step(recall, precision, where="post", label=f"AP = {ap:.3f}")
+        pred = prob > threshold
+        tp = int((pred & (target == 1)).sum())
+        p_at = tp / max(1, int(pred.sum()))
+        r_at = tp / max(1, int((target == 1).sum()))
+        ax.scatter([r_at], [p_at], color="C3", zorder=3, label=f"threshold {threshold:.3f}")
+        ax.axhline(target.mean(), color="0.6", ls=":", lw=1, label="chance")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    _save(fig, path)

@@ -58,6 +58,18 @@ def review_files(wildcards):
     return sorted(str(f) for f in Path(review["dir"]).glob("*.csv"))
 
 
+def classifier_inputs(wildcards):
+    """metadata.csv, plus the synthetic images (and the curation summary) a condition uses."""
+    cond = config["classifier"]["conditions"][wildcards.condition]
+    inputs = {"metadata": f"{RESULTS}/data/metadata.csv"}
+    if cond["synthetic"] == "raw":
+        inputs["raw"] = f"{RESULTS}/synthetic/raw"
+    elif cond["synthetic"] == "curated":
+        inputs["curated"] = f"{RESULTS}/synthetic/curated"
+        inputs["curation_summary"] = f"{RESULTS}/synthetic/curation/summary.json"
+    return inputs
+
+
 def all_targets():
     return [
         f"{RESULTS}/data/metadata.csv",
@@ -68,4 +80,9 @@ def all_targets():
         f"{RESULTS}/review/index.html",
         f"{RESULTS}/synthetic/curated",
         f"{RESULTS}/synthetic/curation/tsne.png",
+        *(
+            f"{RESULTS}/{arch}/{condition}/metrics.json"
+            for arch in config["classifier"]["archs"]
+            for condition in config["classifier"]["conditions"]
+        ),
     ]

@@ -1,0 +1,145 @@
+"""Training sets per condition, and the uint8 image cache the classifier trains from.
+
+Images are decoded once into a uint8 tensor (N, 3, H, W) per split and augmented as tensors, not
+decoded by PIL every epoch (``benchmarks/bench_classifier.py`` measures the difference).
+Validation and test are always real images only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from ganaug.data.metadata import read_metadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str  # the {condition} wildcard
+    synthetic: str  # none | raw | curated: where synthetic minority images come from
+    n_synthetic: int  # how many to add (fewer when fewer exist; recorded)
+    real_minority: bool  # keep the real minority training images (false: synthetic_only)
+    augment: bool  # the study's traditional augmentation on minority images
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
+        return cls(name, d["synthetic"], int(d["n_synthetic"]), bool(d["real_minority"]), bool(d["augment"]))
+
+
+@dataclass
+class ImageSet:
+    ids: list[str]
+    paths: list[str]
+    target: np.ndarray  # 1 = minority
+    synthetic: np.ndarray  # bool
+
+
+def decode_cache(paths: list[str], size: int, progress: bool = False) -> torch.Tensor:
+    """Decode every image once: uint8 (N, 3, size, size) RGB."""
+    out = np.empty((len(paths), 3, size, size), np.uint8)
+    it = enumerate(paths)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, total=len(paths), desc="decode", unit="img", mininterval=2)
+    for i, p in it:
+        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read image {p}")
+        if bgr.shape[:2] != (size, size):
+            bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+        out[i] = bgr[..., ::-1].transpose(2, 0, 1)
+    return torch.from_numpy(out)
+
+
+def real_split(metadata: str | Path, split: str) -> ImageSet:
+    """The real images of one split (validation and test never hold synthetic images)."""
+    meta = read_metadata(metadata)
+    rows = meta[(meta["split"] == split) & ~meta["synthetic"]].sort_values("image_id")
+    if rows.empty:
+        raise ValueError(f"{metadata}: no real images in split {split!r}")
+    return ImageSet(
+        rows["image_id"].tolist(),
+        rows["path"].tolist(),
+        rows["target"].to_numpy(int),
+        np.zeros(len(rows), bool),
+    )
+
+
+def synthetic_pool(cond: Condition, raw_dir: str | Path | None, curated_dir: str | Path | None) -> list[Path]:
+    folder = {"raw": raw_dir, "curated": curated_dir}.get(cond.synthetic)
+    if folder is None:
+        raise ValueError(f"condition {cond.name}: synthetic source {cond.synthetic!r} has no folder")
+    pool = sorted(Path(folder).glob("*.png"))
+    if not pool:
+        raise ValueError(f"condition {cond.name}: no synthetic images in {folder}")
+    return pool
+
+
+def training_set(
+    metadata: str | Path,
+    cond: Condition,
+    seed: int,
+    raw_dir: str | Path | None = None,
+    curated_dir: str | Path | None = None,
+) -> tuple[ImageSet, dict[str, Any]]:
+    """The training images of ``cond`` and its composition (what metrics.json records)."""
+    meta = read_metadata(metadata)
+    train = meta[(meta["split"] == "train") & ~meta["synthetic"]].sort_values("image_id")
+    majority = train[train["target"] == 0]
+    minority = train[train["target"] == 1] if cond.real_minority else train.iloc[0:0]
+    ids, paths = (
+        majority["image_id"].tolist() + minority["image_id"].tolist(),
+        majority["path"].tolist() + minority["path"].tolist(),
+    )
+    target = [0] * len(majority) + [1] * len(minority)
+    n_syn, available = 0, 0
+    if cond.synthetic != "none":
+        pool = synthetic_pool(cond, raw_dir, curated_dir)
+        available = len(pool)
+        n_syn = min(cond.n_synthetic, available)
+        if n_syn < cond.n_synthetic:
+            log.warning("condition %s: %d synthetic images asked for, %d available: using %d",
+                        cond.name, cond.n_synthetic, available, n_syn)  # fmt: skip
+        pick = sorted(np.random.default_rng(seed).choice(available, size=n_syn, replace=False))
+        chosen = [pool[i] for i in pick]
+        ids += [f"synthetic/{p.name}" for p in chosen]
+        paths += [str(p) for p in chosen]
+        target += [1] * n_syn
+    n_min = len(minority) + n_syn
+    if n_min == 0 or len(majority) == 0:
+        raise ValueError(f"condition {cond.name}: the training set needs both classes")
+    composition = {
+        "real_minority": len(minority),
+        "synthetic_minority": n_syn,
+        "majority": len(majority),
+        "minority_total": n_min,
+        "majority_per_minority": round(len(majority) / n_min, 4),
+        "synthetic_source": cond.synthetic,
+        "synthetic_requested": cond.n_synthetic if cond.synthetic != "none" else 0,
+        "synthetic_available": available,
+        "traditional_augmentation": cond.augment,
+    }
+    syn = np.array([i.startswith("synthetic/") for i in ids])
+    return ImageSet(ids, paths, np.array(target, int), syn), composition
+
+
+def class_weights(mode: str | list[float], target: np.ndarray) -> list[float]:
+    """The study's fixed [1.0, 56.7], or ``auto``: N / (2 n_c) from this training set."""
+    if mode == "auto":
+        counts = np.bincount(np.asarray(target, int), minlength=2).astype(float)
+        return [float(len(target) / (2 * c)) for c in counts]
+    return [float(w) for w in mode]
+
+
+def as_frame(s: ImageSet) -> pd.DataFrame:
+    return pd.DataFrame({"image_id": s.ids, "path": s.paths, "target": s.target, "synthetic": s.synthetic})

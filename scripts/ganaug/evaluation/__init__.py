@@ -1,0 +1,1 @@
+"""Evaluation: classification metrics (and, later, GAN metrics and statistical tests)."""

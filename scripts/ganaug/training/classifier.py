@@ -1,0 +1,286 @@
+"""Classifier training and its one evaluation on the test split.
+
+Order of events, which is what keeps the test split honest: decode train and validation ->
+train, choosing the best epoch by validation F1 (early stopping) -> tune the decision threshold
+on validation -> only then decode the test split, predict once, and write the figures.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ganaug.data.datasets import Condition, class_weights, decode_cache, real_split, training_set
+from ganaug.evaluation.classification import decide, metrics, tune_threshold
+from ganaug.io import atomic_path, write_csv, write_json
+from ganaug.models.classifiers import create_classifier
+from ganaug.training.augment import augment
+from ganaug.training.early_stopping import EarlyStopping
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "train_f1", "val_loss", "val_accuracy", "val_f1"]
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    batch_size: int = 32  # the study's
+    lr: float = 1e-4  # Adam learning rate
+    weight_decay: float = 1e-4  # Adam weight decay
+    max_epochs: int = 50
+    patience: int = 10  # epochs without a better validation F1 before stopping
+    class_weights: Any = (1.0, 56.7)  # the study's fixed weights, or "auto" (inverse frequency)
+    bf16: bool = False  # bf16 autocast on CUDA
+    eval_batch_size: int = 128
+
+
+@dataclass(frozen=True)
+class FitOutputs:
+    model: Path
+    history: Path
+    predictions: Path
+    metrics: Path
+    curves: Path
+    confusion: Path
+    pr_curve: Path
+    tensorboard: Path
+
+
+def _normalise(x_float01: torch.Tensor) -> torch.Tensor:
+    return (x_float01 - IMAGENET_MEAN.to(x_float01.device)) / IMAGENET_STD.to(x_float01.device)
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, x_u8: torch.Tensor, device: torch.device, batch: int, bf16: bool = False
+) -> np.ndarray:
+    """Minority-class probabilities (softmax), float64."""
+    model.eval()
+    out = []
+    for s in range(0, len(x_u8), batch):
+        x = _normalise(x_u8[s : s + batch].to(device).float() / 255.0)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
+            logits = model(x)
+        out.append(torch.softmax(logits.float(), dim=1)[:, 1].double().cpu())
+    return torch.cat(out).numpy()
+
+
+def _f1(y: np.ndarray, pred: np.ndarray) -> float:
+    tp = int(((pred == 1) & (y == 1)).sum())
+    denom = int((pred == 1).sum() + (y == 1).sum())
+    return 2 * tp / denom if denom else 0.0
+
+
+def fit(
+    model: torch.nn.Module,
+    train_x: torch.Tensor,
+    train_y: np.ndarray,
+    val_x: torch.Tensor,
+    val_y: np.ndarray,
+    cfg: FitConfig,
+    weights: list[float],
+    do_augment: bool,
+    seed: int,
+    device: torch.device,
+    tensorboard: Path | None = None,
+    progress: bool = True,
+) -> tuple[torch.nn.Module, pd.DataFrame, int]:
+    """Train with early stopping on validation F1; return (best model, history, best epoch)."""
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    w = torch.tensor(weights, dtype=torch.float32, device=device)
+    g = torch.Generator().manual_seed(seed)
+    y_all = torch.from_numpy(np.asarray(train_y, np.int64))
+    stopper = EarlyStopping(cfg.patience)
+    best_state = copy.deepcopy(model.state_dict())
+    rows: list[dict[str, float]] = []
+    writer = None
+    if tensorboard is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(tensorboard))
+    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+    for epoch in range(1, cfg.max_epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_x), generator=g)
+        batches = range(0, len(order), cfg.batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(
+                batches, desc=f"epoch {epoch}/{cfg.max_epochs}", unit="batch", leave=False, mininterval=5
+            )
+        loss_sum, preds = 0.0, torch.empty(len(order), dtype=torch.long)
+        for s in batches:
+            idx = order[s : s + cfg.batch_size]
+            xb_u8, yb = train_x[idx], y_all[idx]
+            if do_augment and bool((yb == 1).any()):
+                # the study's traditional augmentation, on the minority images only
+                xb = xb_u8.float() / 255.0
+                m = yb == 1
+                xb[m] = augment(xb_u8[m], g)
+            else:
+                xb = xb_u8.float() / 255.0
+            xb = _normalise(xb.to(device, non_blocking=True))
+            if device.type == "cuda":
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yb_d = yb.to(device)
+            with torch.autocast(**autocast):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb_d, weight=w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            preds[s : s + len(idx)] = logits.argmax(1).cpu()
+        y_ord = y_all[order].numpy()
+        train_pred = preds.numpy()
+        val_prob = predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16)
+        val_pred = decide(val_prob, 0.5)
+        with torch.no_grad():
+            p = torch.from_numpy(np.stack([1 - val_prob, val_prob], 1)).clamp_min(1e-12)
+            val_loss = float(
+                F.nll_loss(p.log().float(), torch.from_numpy(val_y.astype(np.int64)), weight=w.cpu())
+            )
+        row = {
+            "epoch": epoch,
+            "train_loss": loss_sum / len(order),
+            "train_accuracy": float((train_pred == y_ord).mean()),
+            "train_f1": _f1(y_ord, train_pred),
+            "val_loss": val_loss,
+            "val_accuracy": float((val_pred == val_y).mean()),
+            "val_f1": _f1(val_y, val_pred),
+        }
+        rows.append(row)
+        if writer is not None:
+            for k, v in row.items():
+                if k != "epoch":
+                    writer.add_scalar(f"classifier/{k}", v, epoch)
+        improved, stop = stopper.step(epoch, row["val_f1"])
+        log.info(
+            "epoch %d: train loss %.4f F1 %.3f | val loss %.4f F1 %.3f%s",
+            epoch, row["train_loss"], row["train_f1"], row["val_loss"], row["val_f1"],
+            " (best)" if improved else "",
+        )  # fmt: skip
+        if improved:
+            best_state = copy.deepcopy(model.state_dict())
+        if stop:
+            log.info(
+                "early stop after epoch %d: best validation F1 %.4f at epoch %d",
+                epoch,
+                stopper.best,
+                stopper.best_epoch,
+            )
+            break
+    if writer is not None:
+        writer.close()
+    model.load_state_dict(best_state)
+    return model, pd.DataFrame(rows, columns=HISTORY_COLUMNS), stopper.best_epoch
+
+
+def fit_and_evaluate(
+    arch: str,
+    cond: Condition,
+    seed: int,
+    metadata: str | Path,
+    cfg: FitConfig,
+    weights: str,
+    cache_dir: str | Path,
+    image_size: int,
+    device: torch.device,
+    out: FitOutputs,
+    raw_dir: str | Path | None = None,
+    curated_dir: str | Path | None = None,
+    provenance: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir)
+    val = real_split(metadata, "val")
+    log.info("%s / %s / seed %d: training set %s", arch, cond.name, seed, composition)
+    train_x = decode_cache(train.paths, image_size, progress)
+    val_x = decode_cache(val.paths, image_size, progress)
+    cw = class_weights(cfg.class_weights, train.target)
+
+    torch.manual_seed(seed)  # the head (and, with weights: none, every layer) starts from this seed
+    model = create_classifier(arch, weights, 2, cache_dir)
+    model, history, best_epoch = fit(
+        model,
+        train_x,
+        train.target,
+        val_x,
+        val.target,
+        cfg,
+        cw,
+        cond.augment,
+        seed,
+        device,
+        out.tensorboard,
+        progress,
+    )
+    with atomic_path(out.model, suffix=".tmp") as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_csv(history, out.history)
+
+    # model and threshold are fixed now, from training and validation data alone
+    threshold = tune_threshold(val.target, predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16))
+    test = real_split(metadata, "test")
+    test_prob = predict(
+        model, decode_cache(test.paths, image_size, progress), device, cfg.eval_batch_size, cfg.bf16
+    )
+    pred = pd.DataFrame(
+        {
+            "image_id": test.ids,
+            "target": test.target,
+            "prob": test_prob,
+            "pred_argmax": decide(test_prob, 0.5),
+            "pred_tuned": decide(test_prob, threshold),
+        }
+    )
+    with atomic_path(out.predictions) as tmp:
+        pred.to_csv(tmp, index=False, lineterminator="\n", float_format="%.17g")  # exact round trip
+    result = {
+        "arch": arch,
+        "condition": cond.name,
+        "seed": seed,
+        "weights": weights,
+        "device": str(device),
+        "class_weights": cw,
+        "composition": composition,
+        "epochs_run": len(history),
+        "best_epoch": int(best_epoch),
+        "best_val_f1": float(history.loc[history["epoch"] == best_epoch, "val_f1"].iloc[0]),
+        "threshold": threshold,
+        "argmax": metrics(pred["target"], pred["prob"], pred["pred_argmax"]),
+        "tuned": metrics(pred["target"], pred["prob"], pred["pred_tuned"]),
+        **(provenance or {}),
+    }
+    write_json(result, out.metrics)
+    from ganaug import viz
+
+    viz.plot_classifier_curves(history, best_epoch, out.curves, f"{arch} / {cond.name} / seed {seed}")
+    viz.plot_confusion(
+        result["argmax"]["confusion_matrix"], result["tuned"]["confusion_matrix"], threshold, out.confusion
+    )
+    viz.plot_pr_curve(pred["target"].to_numpy(), pred["prob"].to_numpy(), threshold, out.pr_curve,
+                      f"{arch} / {cond.name} / seed {seed}")  # fmt: skip
+    log.info(
+        "test: F1 %.3f (argmax) / %.3f (threshold %.3f)",
+        result["argmax"]["f1"],
+        result["tuned"]["f1"],
+        threshold,
+    )
+    return result

@@ -1,0 +1,299 @@
+"""Classifiers: registry, conditions, early stopping, class weights, metrics, leakage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn import metrics as skm
+
+import ganaug.training.classifier as clf_mod
+from ganaug.data.datasets import Condition, class_weights, training_set
+from ganaug.evaluation.classification import aggregate_seeds, decide, metrics, tune_threshold
+from ganaug.models.classifiers import REGISTRY, create_classifier
+from ganaug.training.augment import augment
+from ganaug.training.classifier import FitConfig, FitOutputs, fit_and_evaluate
+from ganaug.training.early_stopping import EarlyStopping
+from ganaug.weights import MissingWeights
+
+HEADS = {
+    "resnet50": ("fc", 2048),
+    "densenet121": ("classifier", 1024),
+    "efficientnet_b0": ("classifier.1", 1280),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_architecture_trains_at_64px(name):
+    torch.manual_seed(0)
+    model = create_classifier(name, "none")
+    head = model.get_submodule(HEADS[name][0])
+    assert isinstance(head, torch.nn.Linear) and (head.in_features, head.out_features) == (HEADS[name][1], 2)
+    x = torch.randn(2, 3, 64, 64)
+    out = model(x)
+    assert out.shape == (2, 2)
+    torch.nn.functional.cross_entropy(out, torch.tensor([0, 1])).backward()
+    assert head.weight.grad is not None and torch.isfinite(head.weight.grad).all()
+
+
+def test_imagenet_weights_come_from_the_cache(tmp_path):
+    with pytest.raises(MissingWeights, match=r"densenet121-a639ec97\.pth"):
+        create_classifier("densenet121", "imagenet", cache_dir=tmp_path)
+
+
+def test_weights_from_a_file(tmp_path):
+    torch.manual_seed(3)
+    src = create_classifier("resnet50", "none")
+    torch.save(src.state_dict(), tmp_path / "w.pt")
+    dst = create_classifier("resnet50", str(tmp_path / "w.pt"))
+    assert torch.equal(dst.fc.weight, src.fc.weight)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        create_classifier("vgg11", "none")
+
+
+def test_early_stopping_on_a_scripted_curve():
+    curve = [0.10, 0.30, 0.25, 0.30, 0.50, 0.45, 0.44, 0.49, 0.50, 0.20, 0.90]
+    stopper = EarlyStopping(patience=4)
+    stopped_at = None
+    for epoch, f1 in enumerate(curve, start=1):
+        _, stop = stopper.step(epoch, f1)
+        if stop:
+            stopped_at = epoch
+            break
+    # best 0.50 at epoch 5 (an equal score at epoch 9 is not better): stop at 5 + 4
+    assert (stopper.best_epoch, stopper.best, stopped_at) == (5, 0.50, 9)
+
+
+def test_class_weight_modes():
+    y = np.array([0] * 90 + [1] * 10)
+    assert class_weights([1.0, 56.7], y) == [1.0, 56.7]
+    w = class_weights("auto", y)
+    assert w == pytest.approx([100 / 180, 100 / 20])
+    # auto balances the classes: total weight per class is equal
+    assert w[0] * 90 == pytest.approx(w[1] * 10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_equal_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(300) < 0.15).astype(int)
+    p = np.clip(rng.random(300) * 0.6 + 0.4 * y, 0, 1)
+    t = float(rng.uniform(0.2, 0.8))
+    pred = decide(p, t)
+    m = metrics(y, p, pred)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+    assert m["precision"] == pytest.approx(skm.precision_score(y, pred, zero_division=0), abs=1e-12)
+    assert m["recall"] == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred, zero_division=0), abs=1e-12)
+    assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred), abs=1e-12)
+    assert m["specificity"] == pytest.approx(skm.recall_score(1 - y, 1 - pred), abs=1e-12)
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    assert m["pr_auc"] == pytest.approx(skm.average_precision_score(y, p), abs=1e-12)
+    assert m["confusion_matrix"] == skm.confusion_matrix(y, pred).tolist()
+
+
+def test_tuned_threshold_maximises_validation_f1():
+    rng = np.random.default_rng(7)
+    y = (rng.random(200) < 0.2).astype(int)
+    p = np.clip(rng.normal(0.3 + 0.3 * y, 0.15), 0, 1)
+    t = tune_threshold(y, p)
+    best = metrics(y, p, decide(p, t))["f1"]
+    for cand in np.linspace(0, 1, 201):
+        assert metrics(y, p, decide(p, cand))["f1"] <= best + 1e-12
+
+
+def test_aggregate_seeds():
+    runs = []
+    for seed, f1 in ((1, 0.5), (2, 0.7), (3, 0.9)):
+        m = {
+            k: f1
+            for k in (
+                "accuracy",
+                "precision",
+                "recall",
+                "f1",
+                "specificity",
+                "balanced_accuracy",
+                "roc_auc",
+                "pr_auc",
+            )
+        }
+        runs.append(
+            {
+                "arch": "a",
+                "condition": "c",
+                "seed": seed,
+                "composition": {},
+                "threshold": 0.5,
+                "argmax": m,
+                "tuned": m,
+            }
+        )
+    agg = aggregate_seeds(runs)
+    assert agg["tuned"]["f1"]["mean"] == pytest.approx(0.7)
+    assert agg["tuned"]["f1"]["sd"] == pytest.approx(np.std([0.5, 0.7, 0.9], ddof=1))
+    assert agg["seeds"] == [1, 2, 3] and aggregate_seeds(runs[:1])["tuned"]["f1"]["sd"] is None
+
+
+def test_augment_is_per_image_and_reproducible():
+    x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (4, 3, 32, 32) and a.min() >= 0 and a.max() <= 1
+    same = augment(x[:1].repeat(4, 1, 1, 1), torch.Generator().manual_seed(2))
+    assert not torch.allclose(same[0], same[1])  # each image gets its own parameters
+
+
+# ---------------------------------------------------------------- a small world on disk
+
+
+@pytest.fixture
+def world(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, n_min, n_maj in (("train", 8, 24), ("val", 4, 8), ("test", 4, 8)):
+        for k in range(n_min + n_maj):
+            target = int(k < n_min)
+            img = np.full((32, 32, 3), 180 if target else 90, np.uint8) + rng.integers(
+                0, 40, (32, 32, 3), dtype=np.uint8
+            )
+            path = tmp_path / "img" / f"{split}_{k}.png"
+            path.parent.mkdir(exist_ok=True)
+            cv2.imwrite(str(path), img)
+            rows.append({"image_id": f"{split}_{k}", "path": str(path), "label": "x", "target": target,
+                         "split": split, "lesion_id": "", "patient_id": "", "synthetic": False})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "metadata.csv", index=False)
+    for folder, n in (("raw", 10), ("curated", 5)):
+        (tmp_path / folder).mkdir()
+        for i in range(n):
+            cv2.imwrite(
+                str(tmp_path / folder / f"generated_{i:04d}.png"),
+                rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+            )
+    return tmp_path
+
+
+CONDITIONS = {
+    "baseline": {"synthetic": "none", "n_synthetic": 0, "real_minority": True, "augment": False},
+    "traditional_aug": {"synthetic": "none", "n_synthetic": 0, "real_minority": True, "augment": True},
+    "gan_uncurated": {"synthetic": "raw", "n_synthetic": 6, "real_minority": True, "augment": False},
+    "gan_curated": {"synthetic": "curated", "n_synthetic": 600, "real_minority": True, "augment": False},
+    "synthetic_only": {"synthetic": "curated", "n_synthetic": 1000, "real_minority": False, "augment": False},
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "real_min", "syn", "maj"),
+    [("baseline", 8, 0, 24), ("traditional_aug", 8, 0, 24), ("gan_uncurated", 8, 6, 24),
+     ("gan_curated", 8, 5, 24), ("synthetic_only", 0, 5, 24)],
+)  # fmt: skip
+def test_condition_composition(world, name, real_min, syn, maj):
+    cond = Condition.from_dict(name, CONDITIONS[name])
+    s, comp = training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated")
+    assert (comp["real_minority"], comp["synthetic_minority"], comp["majority"]) == (real_min, syn, maj)
+    assert comp["majority_per_minority"] == pytest.approx(maj / (real_min + syn), abs=1e-4)
+    assert s.synthetic.sum() == syn and (s.target == 1).sum() == real_min + syn
+    assert not any(i.startswith(("val_", "test_")) for i in s.ids)  # training never holds val/test
+    again, _ = training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated")
+    assert again.paths == s.paths  # the synthetic subset is seeded
+
+
+def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypatch):
+    events: list[str] = []
+    real_decode = clf_mod.decode_cache
+    real_fit, real_tune = clf_mod.fit, clf_mod.tune_threshold
+
+    def decode(paths, size, progress=False):
+        splits = {Path(p).name.split("_")[0] for p in paths}
+        events.append("decode:" + ",".join(sorted(splits)))
+        return real_decode(paths, size, progress)
+
+    def fit(*a, **k):
+        out = real_fit(*a, **k)
+        events.append("fit done")
+        return out
+
+    def tune(y, p):
+        events.append("threshold")
+        return real_tune(y, p)
+
+    monkeypatch.setattr(clf_mod, "decode_cache", decode)
+    monkeypatch.setattr(clf_mod, "fit", fit)
+    monkeypatch.setattr(clf_mod, "tune_threshold", tune)
+    out = FitOutputs(
+        *(world / "out" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb"))
+    )
+    cfg = FitConfig(batch_size=8, max_epochs=2, patience=2, class_weights="auto")
+    res = fit_and_evaluate("resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
+                           world / "metadata.csv", cfg, "none", world, 32, torch.device("cpu"), out,
+                           raw_dir=world / "raw", progress=False)  # fmt: skip
+    assert events == ["decode:generated,train", "decode:val", "fit done", "threshold", "decode:test"]
+    # every figure in metrics.json is recomputable from predictions.csv
+    pred = pd.read_csv(out.predictions)
+    saved = json.loads(out.metrics.read_text())
+    assert saved == json.loads(json.dumps(res))
+    for decision, col in (("argmax", "pred_argmax"), ("tuned", "pred_tuned")):
+        again = metrics(
+            pred["target"],
+            pred["prob"],
+            decide(pred["prob"].to_numpy(), 0.5 if decision == "argmax" else saved["threshold"]),
+        )
+        assert (
+            decide(pred["prob"].to_numpy(), 0.5 if decision == "argmax" else saved["threshold"]) == pred[col]
+        ).all()
+        for k, v in again.items():
+            if isinstance(v, float):
+                assert saved[decision][k] == pytest.approx(v, abs=1e-9), (decision, k)
+            else:
+                assert saved[decision][k] == v
+    assert saved["composition"]["synthetic_minority"] == 6
+    history = pd.read_csv(out.history)
+    assert list(history.columns) == [
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "train_f1",
+        "val_loss",
+        "val_accuracy",
+        "val_f1",
+    ]
+    assert 1 <= saved["best_epoch"] <= len(history) <= 2
+    for f in (out.model, out.curves, out.confusion, out.pr_curve):
+        assert f.stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_imagenet_weights_load_from_a_standin_in_the_cache(name, tmp_path):
+    """A stand-in file where torch.hub looks, loaded through torchvision's weights API."""
+    from ganaug.models.classifiers import REGISTRY as R
+    from ganaug.weights import cached_file
+
+    arch = R[name]()
+    torch.manual_seed(5)
+    standin = arch.build().state_dict()
+    if name == "densenet121":  # the published file: 'norm.1'-style keys, no num_batches_tracked
+        standin = {
+            (k.replace("norm1.", "norm.1.").replace("conv1.", "conv.1.") if "denselayer" in k else k): v
+            for k, v in standin.items()
+            if not ("denselayer" in k and k.endswith("num_batches_tracked"))
+        }
+    path = cached_file(arch.imagenet(), tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save(standin, path)
+    model = create_classifier(name, "imagenet", cache_dir=tmp_path)
+    loaded = model.state_dict()
+    stem = {
+        "resnet50": "conv1.weight",
+        "densenet121": "features.conv0.weight",
+        "efficientnet_b0": "features.0.0.weight",
+    }
+    assert torch.equal(loaded[stem[name]], standin[stem[name]])
+    if name == "densenet121":
+        key = "features.denseblock1.denselayer1.norm1.weight"
+        assert torch.equal(loaded[key], standin["features.denseblock1.denselayer1.norm.1.weight"])
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2)

@@ -1,0 +1,72 @@
+# Classifiers: {arch} x {condition} x {seed}, then the seeds aggregated per (arch, condition).
+
+CLS = config["classifier"]
+
+
+wildcard_constraints:
+    arch="|".join(CLS["archs"]),
+    condition="|".join(CLS["conditions"]),
+    seed=r"\d+",
+
+
+rule fit_classifier:
+    input:
+        unpack(classifier_inputs),
+    output:
+        model=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/model.pt",
+        history=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/history.csv",
+        predictions=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/predictions.csv",
+        metrics=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/metrics.json",
+        curves=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/training_curves.png",
+        confusion=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/confusion_matrix.png",
+        pr_curve=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/pr_curve.png",
+    log:
+        f"{RESULTS}/logs/fit_classifier/{{arch}}_{{condition}}_seed{{seed}}.log",
+    conda:
+        f"{ENVS}/classify.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    params:
+        condition=lambda w: CLS["conditions"][w.condition],
+        fit={
+            k: CLS[k]
+            for k in (
+                "batch_size",
+                "lr",
+                "weight_decay",
+                "max_epochs",
+                "patience",
+                "class_weights",
+                "bf16",
+            )
+        },
+        weights=CLS["weights"],
+        cache_dir=config["weights"]["cache_dir"],
+        image_size=DATA["image_size"],
+        device=config["device"],
+        tensorboard=lambda w: f"{RESULTS}/tensorboard/{w.arch}/{w.condition}/seed_{w.seed}",
+    script:
+        rule_script("fit_classifier")
+
+
+rule aggregate_seeds:
+    input:
+        expand(
+            f"{RESULTS}/{{{{arch}}}}/{{{{condition}}}}/seed_{{seed}}/metrics.json",
+            seed=CLS["seeds"],
+        ),
+    output:
+        f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
+    log:
+        f"{RESULTS}/logs/aggregate_seeds/{{arch}}_{{condition}}.log",
+    conda:
+        f"{ENVS}/classify.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        rule_script("aggregate_seeds")
