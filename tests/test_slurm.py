@@ -1,0 +1,109 @@
+"""The workflow on a real single-node SLURM cluster, through `snakemake --profile profiles/slurm`.
+
+.ci/run starts the cluster with tests/slurm/start-slurm.sh (and stops it afterwards) and sets
+GANAUG_REQUIRE_SLURM=1, so there these tests must run; elsewhere they skip when no cluster
+answers. Partition and account are the only overrides of the shipped profile (plus small
+memory and time requests that fit the test machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO, tool
+
+DEMO = REPO / "config" / "demo.yaml"
+
+
+def cluster_up() -> bool:
+    if shutil.which("scontrol") is None:
+        return False
+    try:
+        out = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10).stdout
+    except (subprocess.SubprocessError, OSError):
+        return False
+    return "UP" in out
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        not cluster_up() and os.environ.get("GANAUG_REQUIRE_SLURM") != "1",
+        reason="no SLURM cluster answers (tests/slurm/start-slurm.sh starts one)",
+    ),
+]
+
+
+def profile_cmd(workdir: Path, configs: list[Path], target: str, *extra: str) -> list[str]:
+    return [
+        "timeout", "540", tool("snakemake"), "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(workdir),
+        "--profile", str(REPO / "profiles" / "slurm"),
+        "--configfile", str(DEMO), *map(str, configs),
+        "--default-resources", "slurm_partition=debug", "slurm_account=ci", "mem_mb=1000", "runtime=10",
+        "cpus_per_task=1",
+        "--slurm-init-seconds-before-status-checks", "2",
+        *extra, "--", target,
+    ]  # fmt: skip
+
+
+def small_config(workdir: Path) -> Path:
+    cfg = {
+        "classifier": {"archs": ["resnet50"], "max_epochs": 1, "patience": 1},
+        "gan": {"total_iterations": 200, "checkpoint_interval": 10, "sample_interval": 100, "n_samples": 20},
+    }
+    path = workdir / "small.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def slurm_job_ids(workdir: Path, rule: str) -> list[str]:
+    logs = workdir / ".snakemake" / "slurm_logs" / f"rule_{rule}"
+    return sorted(p.stem for p in logs.rglob("*.log"))
+
+
+def test_data_rules_and_a_gpu_fit_run_through_sbatch(tmp_path):
+    cmd = profile_cmd(tmp_path, [small_config(tmp_path)], "results/resnet50/baseline/metrics.json",
+                      "--set-resources", "fit_classifier:mem_mb=3000")  # fmt: skip
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert (tmp_path / "results/resnet50/baseline/metrics.json").is_file()
+    for rule in ("make_phantom", "ingest", "preprocess", "split", "fit_classifier", "aggregate_seeds"):
+        assert slurm_job_ids(tmp_path, rule), f"no SLURM job log for {rule}"
+    # SLURM's own record of the fit: a job that asked for one GPU (fit_classifier declares gpu=1)
+    job = slurm_job_ids(tmp_path, "fit_classifier")[0]
+    info = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
+    assert re.search(r"TresPerJob=gres/?:?gpu:1", info), info
+    assert "JobState=COMPLETED" in info
+
+
+def test_cancelled_train_gan_is_resubmitted_and_resumes(tmp_path):
+    cmd = profile_cmd(tmp_path, [small_config(tmp_path)], "results/gan/generator.pt",
+                      "--set-resources", "train_gan:mem_mb=3000", "train_gan:cpus_per_task=2")  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    checkpoint = tmp_path / "results/gan/checkpoints/last.pt"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "train_gan never wrote a checkpoint"
+        time.sleep(0.5)
+    jobs = subprocess.run(["squeue", "-h", "-o", "%i %k %T"], capture_output=True, text=True).stdout.split(
+        "\n"
+    )
+    running = [line.split()[0] for line in jobs if " rule_train_gan RUNNING" in line]
+    assert running, jobs
+    subprocess.run(["scancel", running[0]], check=True)
+    out, _ = proc.communicate(timeout=540)
+    assert proc.returncode == 0, out[-3000:]
+    log = (tmp_path / "results/logs/train_gan.log").read_text()
+    assert re.search(r"resumed from results/gan/checkpoints/last.pt at iteration [1-9]\d*", log), log[-2000:]
+    assert len(slurm_job_ids(tmp_path, "train_gan")) == 2  # the cancelled job and its resubmission
+    history = (tmp_path / "results/gan/history.csv").read_text().splitlines()
+    assert len(history) == 1 + 200 // 10  # the whole run, before and after the cancel
