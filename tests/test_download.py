@@ -169,3 +169,47 @@ def test_fetch_isic2019_end_to_end(server, tmp_path):
         {},
     )
     assert len(h.requests) == n
+
+
+def test_fetch_weights_from_a_loopback_mirror_with_hash_checks(server, tmp_path):
+    """fetch_weights' machinery: resumable download by name from a mirror, then the SHA-256
+    prefix in the file name (torch.hub's convention) is checked; a corrupt file is removed."""
+    from ganaug.weights import WeightFile, fetch
+
+    url, h = server
+    good = b"stand-in weights " * 100
+    prefix = hashlib.sha256(good).hexdigest()[:8]
+    h.files[f"standin-{prefix}.pth"] = good
+    h.files["broken-0badc0de.pth"] = b"not what the name promises"
+    files = [WeightFile(f"standin-{prefix}.pth", "https://example.invalid/x", "test")]
+    (path,) = fetch(files, tmp_path, mirror=url)
+    assert path == tmp_path / "hub" / "checkpoints" / f"standin-{prefix}.pth"
+    assert path.read_bytes() == good
+    n = len(h.requests)
+    fetch(files, tmp_path, mirror=url)  # already cached: nothing is fetched again
+    assert len(h.requests) == n
+    with pytest.raises(ValueError, match="does not start with 0badc0de; file removed"):
+        fetch([WeightFile("broken-0badc0de.pth", "https://example.invalid/y", "test")], tmp_path, mirror=url)
+    assert not (tmp_path / "hub" / "checkpoints" / "broken-0badc0de.pth").exists()
+
+
+def test_required_weight_files_follow_the_config():
+    import yaml
+
+    from ganaug.config import validate_config
+    from ganaug.weights import required_files
+
+    from .conftest import REPO
+
+    full = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    names = sorted(f.name for f in required_files(full))
+    assert names == sorted(
+        [
+            "resnet50-11ad3fa6.pth",
+            "densenet121-a639ec97.pth",
+            "efficientnet_b0_rwightman-7f5810bc.pth",
+            "vgg16-397923af.pth",
+        ]
+    )
+    demo = validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
+    assert required_files(demo) == []

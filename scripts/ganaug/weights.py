@@ -10,6 +10,8 @@ URL it comes from, and where to put it.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +42,76 @@ def load_torchvision_state_dict(weights: Any, cache_dir: str | Path) -> dict[str
     if not path.is_file():
         raise MissingWeights(
             f"pretrained weights {weights} are not in the weights cache: expected {path}. "
-            f"Download {weights.url} to that path on a machine with internet (the cache is "
-            "config key weights.cache_dir), or use a random-init backbone (labelled as such)."
+            f"Run `snakemake fetch_weights` on a machine with internet (e.g. the login node), or "
+            f"download {weights.url} to that path yourself (the cache is config key "
+            "weights.cache_dir), or use a random-init backbone (labelled as such)."
         )
     torch.hub.set_dir(str(hub_dir(cache_dir)))
     log.info("loading %s from %s", weights, path)
     return weights.get_state_dict(progress=False)
+
+
+# ---------------------------------------------------------------- fetching, on a machine with internet
+
+# torch.hub's convention: the hex digits after the last '-' of a checkpoint's file name are the
+# start of its SHA-256 (torch.hub.HASH_REGEX)
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    name: str  # file name in <cache>/hub/checkpoints/
+    url: str  # where it is published
+    purpose: str  # which config key needs it
+
+
+def required_files(config: dict[str, Any]) -> list[WeightFile]:
+    """Every pretrained file the validated config will read, without duplicates."""
+    from torchvision.models import ResNet50_Weights, VGG16_Weights
+
+    from ganaug.models.classifiers import REGISTRY
+
+    wanted: list[tuple[Any, str]] = []
+    if config["classifier"]["weights"] == "imagenet":
+        wanted += [
+            (REGISTRY[a]().imagenet(), f"classifier.weights ({a})") for a in config["classifier"]["archs"]
+        ]
+    if config["curation"]["lpips_backbone"] == "imagenet":
+        wanted.append((VGG16_Weights.IMAGENET1K_V1, "curation.lpips_backbone"))
+    if config["curation"]["cluster_backbone"] == "imagenet":
+        wanted.append((ResNet50_Weights.IMAGENET1K_V2, "curation.cluster_backbone"))
+    out: dict[str, WeightFile] = {}
+    for w, purpose in wanted:
+        name = Path(w.url).name
+        out.setdefault(name, WeightFile(name, w.url, purpose))
+    return list(out.values())
+
+
+def verify_hash_prefix(path: Path) -> None:
+    """Check a file against the SHA-256 prefix in its name (torch.hub's check_hash)."""
+    from ganaug.data.download import sha256sum
+
+    m = _HASH_IN_NAME.search(path.name)
+    if m is None:
+        raise ValueError(f"{path.name}: no hash in the file name to check against")
+    digest = sha256sum(path)
+    if not digest.startswith(m.group(1)):
+        path.unlink()
+        raise ValueError(f"{path}: SHA-256 {digest[:16]}... does not start with {m.group(1)}; file removed")
+
+
+def fetch(files: list[WeightFile], cache_dir: str | Path, mirror: str | None = None) -> list[Path]:
+    """Download (resumably) every file not yet in the cache, and check each one's hash."""
+    from ganaug.data.download import download
+
+    folder = hub_dir(cache_dir) / "checkpoints"
+    done = []
+    for f in files:
+        dest = folder / f.name
+        if not dest.exists():
+            url = (mirror.rstrip("/") + "/" + f.name) if mirror else f.url
+            log.info("fetching %s for %s from %s", f.name, f.purpose, url)
+            download(url, dest)
+        verify_hash_prefix(dest)
+        done.append(dest)
+    return done

@@ -44,7 +44,7 @@ rule fit_classifier:
             )
         },
         weights=CLS["weights"],
-        cache_dir=config["weights"]["cache_dir"],
+        cache_dir=cache_dir_of,
         image_size=DATA["image_size"],
         device=config["device"],
         tensorboard=lambda w: f"{RESULTS}/tensorboard/{w.arch}/{w.condition}/seed_{w.seed}",

@@ -61,13 +61,37 @@ def review_files(wildcards):
 def classifier_inputs(wildcards):
     """metadata.csv, plus the synthetic images (and the curation summary) a condition uses."""
     cond = config["classifier"]["conditions"][wildcards.condition]
-    inputs = {"metadata": f"{RESULTS}/data/metadata.csv"}
+    inputs = {
+        "metadata": f"{RESULTS}/data/metadata.csv",
+        "weights": cached(f"classifier.weights ({wildcards.arch})"),
+    }
     if cond["synthetic"] == "raw":
         inputs["raw"] = f"{RESULTS}/synthetic/raw"
     elif cond["synthetic"] == "curated":
         inputs["curated"] = f"{RESULTS}/synthetic/curated"
         inputs["curation_summary"] = f"{RESULTS}/synthetic/curation/summary.json"
     return inputs
+
+
+def weight_files():
+    """The pretrained files this config reads (empty for the demo and the tests)."""
+    from ganaug.weights import required_files
+
+    return required_files(config)
+
+
+def cached(purpose_prefix):
+    """Cache paths of the weight files needed for one purpose: inputs of the rules that read
+    them, so Snakemake runs the local rule fetch_weights first when one is missing."""
+    folder = Path(config["weights"]["cache_dir"]) / "hub" / "checkpoints"
+    return [str(folder / f.name) for f in weight_files() if f.purpose.startswith(purpose_prefix)]
+
+
+def cache_dir_of(wildcards, input):
+    """weights.cache_dir, derived from the weight files a job reads (<cache>/hub/checkpoints/f)."""
+    if input.weights:
+        return str(Path(input.weights[0]).parents[2])
+    return config["weights"]["cache_dir"]
 
 
 def all_targets():

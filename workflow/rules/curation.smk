@@ -51,6 +51,7 @@ rule curate_ssim:
 rule curate_lpips:
     input:
         previous=f"{CUR_DIR}/ssim.csv",
+        weights=cached("curation.lpips_backbone"),
         raw=f"{RESULTS}/synthetic/raw",
         metadata=f"{RESULTS}/data/metadata.csv",
     output:
@@ -67,7 +68,7 @@ rule curate_lpips:
     params:
         threshold=CUR["lpips_min"],
         backbone=CUR["lpips_backbone"],
-        cache_dir=config["weights"]["cache_dir"],
+        cache_dir=cache_dir_of,
         chunk=CUR["chunk_size"],
         seed=config["seed"],
         device=config["device"],
@@ -125,6 +126,7 @@ rule ingest_reviews:
 rule select_clusters:
     input:
         previous=f"{CUR_DIR}/review.csv",
+        weights=cached("curation.cluster_backbone"),
         raw=f"{RESULTS}/synthetic/raw",
         metadata=f"{RESULTS}/data/metadata.csv",
         manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
@@ -149,7 +151,7 @@ rule select_clusters:
         backbone=CUR["cluster_backbone"],
         lpips_backbone=CUR["lpips_backbone"],
         review_mode=CUR["review"]["mode"],
-        cache_dir=config["weights"]["cache_dir"],
+        cache_dir=cache_dir_of,
         n_clusters=CUR["n_clusters"],
         final_count=CUR["final_count"],
         min_per_cluster=CUR["min_per_cluster"],
