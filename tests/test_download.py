@@ -213,3 +213,15 @@ def test_required_weight_files_follow_the_config():
     )
     demo = validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
     assert required_files(demo) == []
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    from ganaug.io import write_bytes
+
+    write_bytes(b"x", tmp_path / "f.bin")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temporary file left behind

@@ -109,4 +109,10 @@ def all_targets():
             for arch in config["classifier"]["archs"]
             for condition in config["classifier"]["conditions"]
         ),
+        f"{RESULTS}/ablation.md",
+        *(
+            [f"{RESULTS}/stats/mcnemar.csv"]
+            if "baseline" in config["classifier"]["conditions"]
+            else []
+        ),
     ]
