@@ -316,3 +316,22 @@ def test_files_mode_without_files_says_what_to_do(world):
     pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
     with pytest.raises(ReviewError, match=r"holds no review CSVs.*results/review/index.html.*simulate"):
         review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "reviews")
+
+
+def test_lpips_imagenet_trunk_loads_from_a_standin_in_the_cache(tmp_path):
+    """The VGG16 file as torchvision publishes it (features.N.*) lands in the lpips slices."""
+    from torchvision.models import VGG16_Weights, vgg16
+
+    from ganaug.weights import cached_file
+
+    torch.manual_seed(9)
+    standin = vgg16(weights=None).state_dict()  # features.* and classifier.*, as published
+    path = cached_file(VGG16_Weights.IMAGENET1K_V1, tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save(standin, path)
+    model = build_lpips("imagenet", tmp_path)
+    trunk = model.net.state_dict()
+    assert len(trunk) == 26  # 13 convolutions, weight and bias
+    for key, value in trunk.items():
+        _, idx, param = key.split(".")
+        assert torch.equal(value, standin[f"features.{idx}.{param}"]), key

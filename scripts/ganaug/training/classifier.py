@@ -101,6 +101,7 @@ def fit(
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+        train_x = train_x.pin_memory()  # page-locked: host-to-GPU copies overlap with compute
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     w = torch.tensor(weights, dtype=torch.float32, device=device)
     g = torch.Generator().manual_seed(seed)
@@ -127,15 +128,14 @@ def fit(
         loss_sum, preds = 0.0, torch.empty(len(order), dtype=torch.long)
         for s in batches:
             idx = order[s : s + cfg.batch_size]
-            xb_u8, yb = train_x[idx], y_all[idx]
+            # uint8 to the device (4x less to copy than float), then everything happens there
+            xb_u8, yb = train_x[idx].to(device, non_blocking=True), y_all[idx]
+            xb = xb_u8.float() / 255.0
             if do_augment and bool((yb == 1).any()):
                 # the study's traditional augmentation, on the minority images only
-                xb = xb_u8.float() / 255.0
-                m = yb == 1
+                m = (yb == 1).to(device)
                 xb[m] = augment(xb_u8[m], g)
-            else:
-                xb = xb_u8.float() / 255.0
-            xb = _normalise(xb.to(device, non_blocking=True))
+            xb = _normalise(xb)
             if device.type == "cuda":
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yb_d = yb.to(device)
