@@ -25,7 +25,7 @@ rule significance:
         mem_mb=2000,
         runtime=30,
     params:
-        root=RESULTS,
+        root=lambda w, input: str(Path(input[0]).parents[3]),
         archs=CLS["archs"],
         conditions=list(CLS["conditions"]),
         seeds=CLS["seeds"],
