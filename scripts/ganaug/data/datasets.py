@@ -14,7 +14,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pandas as pd
 import torch
 
 from ganaug.data.metadata import read_metadata
@@ -139,7 +138,3 @@ def class_weights(mode: str | list[float], target: np.ndarray) -> list[float]:
         counts = np.bincount(np.asarray(target, int), minlength=2).astype(float)
         return [float(len(target) / (2 * c)) for c in counts]
     return [float(w) for w in mode]
-
-
-def as_frame(s: ImageSet) -> pd.DataFrame:
-    return pd.DataFrame({"image_id": s.ids, "path": s.paths, "target": s.target, "synthetic": s.synthetic})
