@@ -26,12 +26,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from ganaug.data.datasets import decode_cache
-from ganaug.models.classifiers import create_classifier
-from ganaug.training.classifier import _normalise
+from ganaug.models.classifiers import create_classifier, imagenet_normalise
 
 
 def step(model, opt, x01: torch.Tensor, y: torch.Tensor, device: torch.device, bf16: bool) -> None:
-    x = _normalise(x01.to(device))
+    x = imagenet_normalise(x01.to(device))
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

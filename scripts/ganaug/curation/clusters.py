@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ganaug.models.classifiers import imagenet_normalise
 from ganaug.weights import BACKBONES, load_torchvision_state_dict
 
 log = logging.getLogger(__name__)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_feature_extractor(backbone: str, cache_dir: str | Path, seed: int = 42) -> torch.nn.Module:
@@ -38,12 +36,10 @@ def build_feature_extractor(backbone: str, cache_dir: str | Path, seed: int = 42
 
 @torch.no_grad()
 def extract(model: torch.nn.Module, images_u8: np.ndarray, batch: int = 32) -> np.ndarray:
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     out = []
     for s in range(0, len(images_u8), batch):
         x = torch.from_numpy(images_u8[s : s + batch]).float() / 255.0
-        out.append(model((x - mean) / std).numpy())
+        out.append(model(imagenet_normalise(x)).numpy())
     return np.concatenate(out).astype(np.float64)
 
 

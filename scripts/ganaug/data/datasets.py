@@ -55,7 +55,9 @@ def decode_cache(paths: list[str], size: int, progress: bool = False) -> torch.T
         if bgr is None:
             raise FileNotFoundError(f"cannot read image {p}")
         if bgr.shape[:2] != (size, size):
-            bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+            # area averaging to shrink; cubic to enlarge, where area averaging degenerates
+            interp = cv2.INTER_AREA if bgr.shape[0] > size else cv2.INTER_CUBIC
+            bgr = cv2.resize(bgr, (size, size), interpolation=interp)
         out[i] = bgr[..., ::-1].transpose(2, 0, 1)
     return torch.from_numpy(out)
 

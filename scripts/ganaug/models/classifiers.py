@@ -18,6 +18,15 @@ from torch import nn
 
 from ganaug.weights import load_torchvision_state_dict
 
+# torchvision's ImageNet preprocessing, which every backbone here (classifiers, cluster features) expects
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def imagenet_normalise(x_float01: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] -> ImageNet-normalised, on x's device."""
+    return (x_float01 - IMAGENET_MEAN.to(x_float01.device)) / IMAGENET_STD.to(x_float01.device)
+
 
 @dataclass(frozen=True)
 class Arch:

@@ -21,14 +21,12 @@ import torch.nn.functional as F
 from ganaug.data.datasets import Condition, class_weights, decode_cache, real_split, training_set
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.io import atomic_path, write_csv, write_json
-from ganaug.models.classifiers import create_classifier
+from ganaug.models.classifiers import create_classifier, imagenet_normalise
 from ganaug.training.augment import augment
 from ganaug.training.early_stopping import EarlyStopping
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "train_f1", "val_loss", "val_accuracy", "val_f1"]
 
 
@@ -56,10 +54,6 @@ class FitOutputs:
     tensorboard: Path
 
 
-def _normalise(x_float01: torch.Tensor) -> torch.Tensor:
-    return (x_float01 - IMAGENET_MEAN.to(x_float01.device)) / IMAGENET_STD.to(x_float01.device)
-
-
 @torch.no_grad()
 def predict(
     model: torch.nn.Module, x_u8: torch.Tensor, device: torch.device, batch: int, bf16: bool = False
@@ -68,7 +62,7 @@ def predict(
     model.eval()
     out = []
     for s in range(0, len(x_u8), batch):
-        x = _normalise(x_u8[s : s + batch].to(device).float() / 255.0)
+        x = imagenet_normalise(x_u8[s : s + batch].to(device).float() / 255.0)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
@@ -135,7 +129,7 @@ def fit(
                 # the study's traditional augmentation, on the minority images only
                 m = (yb == 1).to(device)
                 xb[m] = augment(xb_u8[m], g)
-            xb = _normalise(xb)
+            xb = imagenet_normalise(xb)
             if device.type == "cuda":
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yb_d = yb.to(device)

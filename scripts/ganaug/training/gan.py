@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ganaug.data.datasets import decode_cache
 from ganaug.data.metadata import train_minority
 from ganaug.io import atomic_path, write_csv
 from ganaug.models.discriminator import Discriminator
@@ -99,18 +100,7 @@ def load_minority_train(metadata_csv: str | Path, img_size: int) -> torch.Tensor
     ``train_minority`` selects the rows before any image is opened: validation and test images
     are never read.
     """
-    import cv2
-
-    images = []
-    for path in train_minority(metadata_csv)["path"]:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"{metadata_csv}: cannot read training image {path}")
-        if bgr.shape[:2] != (img_size, img_size):
-            interp = cv2.INTER_AREA if bgr.shape[0] > img_size else cv2.INTER_CUBIC
-            bgr = cv2.resize(bgr, (img_size, img_size), interpolation=interp)
-        images.append(np.ascontiguousarray(bgr[..., ::-1].transpose(2, 0, 1)))
-    return torch.from_numpy(np.stack(images))
+    return decode_cache(train_minority(metadata_csv)["path"].tolist(), img_size)
 
 
 class EndlessSampler:
