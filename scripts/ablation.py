@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
-from ganaug.evaluation.ablation import ablation_markdown, ablation_table
+from ganaug.evaluation.ablation import ablation_markdown, ablation_table, display_table
 from ganaug.io import atomic_path, write_csv
 from ganaug.runtime import setup_logging
+from ganaug.viz import table_figure
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
@@ -28,3 +29,8 @@ note = (
 )
 with atomic_path(snakemake.output.md) as tmp:
     tmp.write_text(ablation_markdown(table, note), encoding="utf-8")
+table_figure(
+    display_table(table),
+    snakemake.output.figure,
+    f"Ablation: test split, tuned threshold, mean ± sd over {first['n_seeds']} seed(s)",
+)

@@ -131,3 +131,42 @@ def plot_pr_curve(target, prob, threshold: float, path: str | Path, title: str) 
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+def real_beside_synthetic(real_u8, synthetic_u8, path: str | Path, title: str) -> None:
+    """Two rows: real images on top, synthetic below; uint8 (N, 3, H, W) RGB each."""
+    n = max(len(real_u8), len(synthetic_u8))
+    fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.3), squeeze=False)
+    for row, (imgs, label) in enumerate([(real_u8, "real (train)"), (synthetic_u8, "synthetic")]):
+        for col in range(n):
+            ax = axes[row][col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(imgs):
+                ax.imshow(imgs[col].transpose(1, 2, 0))
+            else:
+                ax.axis("off")
+        axes[row][0].set_ylabel(label, fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def table_figure(table: pd.DataFrame, path: str | Path, title: str) -> None:
+    """A table of strings drawn as a figure (the ablation table for the report)."""
+    fig_h = 0.8 + 0.32 * (len(table) + 1)
+    fig, ax = plt.subplots(figsize=(min(2.0 + 1.45 * len(table.columns), 24), fig_h))
+    ax.axis("off")
+    if table.empty:
+        ax.text(0.5, 0.5, "no rows", ha="center", va="center")
+    else:
+        t = ax.table(cellText=table.astype(str).values, colLabels=list(table.columns), loc="center", cellLoc="center")
+        t.auto_set_font_size(False)
+        t.set_fontsize(8)
+        t.scale(1, 1.3)
+        for (r, _), cell in t.get_celld().items():
+            if r == 0:
+                cell.set_text_props(weight="bold")
+                cell.set_facecolor("#e8eef5")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)

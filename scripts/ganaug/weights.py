@@ -84,6 +84,10 @@ def required_files(config: dict[str, Any]) -> list[WeightFile]:
     for w, purpose in wanted:
         name = Path(w.url).name
         out.setdefault(name, WeightFile(name, w.url, purpose))
+    if config["evaluation"]["feature_extractor"] == "inception":
+        from ganaug.evaluation.features import FID_WEIGHTS
+
+        out.setdefault(FID_WEIGHTS.name, FID_WEIGHTS)
     return list(out.values())
 
 

@@ -17,9 +17,27 @@ rule fit_classifier:
         history=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/history.csv",
         predictions=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/predictions.csv",
         metrics=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/metrics.json",
-        curves=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/training_curves.png",
-        confusion=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/confusion_matrix.png",
-        pr_curve=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/pr_curve.png",
+        curves=report(
+            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/training_curves.png",
+            caption="../report/classifier_curves.rst",
+            category="3. Classifiers",
+            subcategory="{arch} / {condition}",
+            labels={"figure": "classifier curves", "seed": "{seed}"},
+        ),
+        confusion=report(
+            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/confusion_matrix.png",
+            caption="../report/confusion.rst",
+            category="3. Classifiers",
+            subcategory="{arch} / {condition}",
+            labels={"figure": "confusion", "seed": "{seed}"},
+        ),
+        pr_curve=report(
+            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/pr_curve.png",
+            caption="../report/pr_curve.rst",
+            category="3. Classifiers",
+            subcategory="{arch} / {condition}",
+            labels={"figure": "pr curve", "seed": "{seed}"},
+        ),
     log:
         f"{RESULTS}/logs/fit_classifier/{{arch}}_{{condition}}_seed{{seed}}.log",
     conda:

@@ -137,7 +137,12 @@ rule select_clusters:
     output:
         curated=directory(f"{RESULTS}/synthetic/curated"),
         clusters=f"{CUR_DIR}/clusters.csv",
-        tsne=f"{CUR_DIR}/tsne.png",
+        tsne=report(
+            f"{CUR_DIR}/tsne.png",
+            caption="../report/tsne.rst",
+            category="2. GAN",
+            subcategory="curation",
+        ),
         summary=f"{CUR_DIR}/summary.json",
     log:
         f"{RESULTS}/logs/select_clusters.log",

@@ -45,6 +45,11 @@ rule ablation:
     output:
         csv=f"{RESULTS}/ablation.csv",
         md=f"{RESULTS}/ablation.md",
+        figure=report(
+            f"{RESULTS}/ablation.png",
+            caption="../report/ablation.rst",
+            category="4. Results",
+        ),
     log:
         f"{RESULTS}/logs/ablation.log",
     conda:
@@ -57,3 +62,48 @@ rule ablation:
         expected_f1=EVAL["study_expected_f1"],
     script:
         rule_script("ablation")
+
+
+rule gan_metrics:
+    input:
+        metadata=f"{RESULTS}/data/metadata.csv",
+        raw=f"{RESULTS}/synthetic/raw",
+        curated=f"{RESULTS}/synthetic/curated",
+        weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
+    output:
+        metrics=f"{RESULTS}/gan/metrics.json",
+        figure=report(
+            f"{RESULTS}/gan/real_vs_synthetic.png",
+            caption="../report/real_vs_synthetic.rst",
+            category="2. GAN",
+        ),
+    log:
+        f"{RESULTS}/logs/gan_metrics.log",
+    conda:
+        f"{ENVS}/evaluate.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=60,
+    params:
+        extractor=EVAL["feature_extractor"],
+        lpips_backbone=config["curation"]["lpips_backbone"],
+        cache_dir=cache_dir_of,
+        image_size=DATA["image_size"],
+        settings={
+            k: EVAL[k]
+            for k in (
+                "batch_size",
+                "is_splits",
+                "kid_subsets",
+                "kid_subset_size",
+                "pr_k",
+                "lpips_diversity_images",
+            )
+        },
+        n_show=EVAL["real_vs_synthetic"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        rule_script("gan_metrics")

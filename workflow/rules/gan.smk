@@ -7,8 +7,16 @@ rule train_gan:
     output:
         generator=f"{RESULTS}/gan/generator.pt",
         history=f"{RESULTS}/gan/history.csv",
-        curves=f"{RESULTS}/gan/training_curves.png",
-        grid=f"{RESULTS}/gan/samples_grid.png",
+        curves=report(
+            f"{RESULTS}/gan/training_curves.png",
+            caption="../report/gan_curves.rst",
+            category="2. GAN",
+        ),
+        grid=report(
+            f"{RESULTS}/gan/samples_grid.png",
+            caption="../report/samples_grid.rst",
+            category="2. GAN",
+        ),
     log:
         f"{RESULTS}/logs/train_gan.log",
     conda:

@@ -93,31 +93,29 @@ def ablation_table(aggregates: dict[tuple[str, str], dict], expected_f1: dict) -
     return pd.DataFrame(rows)
 
 
-def ablation_markdown(table: pd.DataFrame, note: str) -> str:
-    def cell(mean, sd) -> str:
-        if mean is None or (isinstance(mean, float) and np.isnan(mean)):
-            return "n/a"
-        return (
-            f"{mean:.3f}"
-            if sd is None or (isinstance(sd, float) and np.isnan(sd))
-            else f"{mean:.3f} ± {sd:.3f}"
-        )
+def _cell(mean, sd) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "n/a"
+    if sd is None or (isinstance(sd, float) and np.isnan(sd)):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {sd:.3f}"
 
-    head = [
-        "architecture",
-        "condition",
-        *(m.replace("_", " ") for m in ABLATION_METRICS),
-        "study's expected F1",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The ablation table as strings (mean ± sd), as the markdown file and the figure show it."""
+    rows = []
     for _, r in table.iterrows():
         exp = r["study_expected_f1"]
-        expected = "—" if exp is None or pd.isna(exp) else f"{exp:.2f} (the study's, not measured)"
-        cells = [
-            r["arch"],
-            r["condition"],
-            *(cell(r[f"{m}_mean"], r[f"{m}_sd"]) for m in ABLATION_METRICS),
-            expected,
-        ]
-        lines.append("| " + " | ".join(map(str, cells)) + " |")
+        row = {"architecture": r["arch"], "condition": r["condition"]}
+        row |= {m.replace("_", " "): _cell(r[f"{m}_mean"], r[f"{m}_sd"]) for m in ABLATION_METRICS}
+        row["study's expected F1"] = "—" if exp is None or pd.isna(exp) else f"{exp:.2f} (the study's, not measured)"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ablation_markdown(table: pd.DataFrame, note: str) -> str:
+    shown = display_table(table)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    for _, r in shown.iterrows():
+        lines.append("| " + " | ".join(map(str, r.tolist())) + " |")
     return "\n".join(lines) + "\n\n" + note + "\n"

@@ -1,0 +1,63 @@
+"""Rule gan_metrics: FID, IS, KID, precision/recall, LPIPS and SSIM of the raw and the curated
+synthetic sets against the real train-split minority images, and 10 real beside 10 synthetic."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganaug.curation.lpips_fast import FastLpips, build_lpips
+from ganaug.curation.stages import read_images, real_reference
+from ganaug.evaluation.features import build_extractor
+from ganaug.evaluation.gan_metrics import inception_score
+from ganaug.evaluation.synthetic_quality import Settings, evaluate_set, reference
+from ganaug.io import write_json
+from ganaug.runtime import select_device, setup_logging
+from ganaug.viz import real_beside_synthetic
+
+log = setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+device = select_device(p.device)
+settings = Settings(**p.settings, seed=p.seed)
+extractor = build_extractor(p.extractor, p.cache_dir, p.seed)
+if not extractor.comparable:
+    log.warning("GAN metrics with a RANDOM-INIT Inception: not comparable to any published FID/IS")
+fast = FastLpips(build_lpips(p.lpips_backbone, p.cache_dir, p.seed), device)
+lpips_label = "vgg16-imagenet" if p.lpips_backbone == "imagenet" else "vgg16-random-init (not comparable)"
+
+real_ids, real = real_reference(snakemake.input.metadata, grey=False, size=p.image_size)
+ref = reference(real, extractor, device, settings)
+sets = {}
+images = {}
+for name in ("raw", "curated"):
+    folder = snakemake.input[name]
+    names = sorted(f.name for f in Path(folder).glob("*.png"))
+    if not names:
+        raise RuntimeError(f"no PNG images in {folder}")
+    images[name] = read_images(folder, names, grey=False)
+    log.info("%s: %d synthetic images against %d real train-split images", name, len(names), len(real))
+    sets[name] = evaluate_set(images[name], ref, extractor, fast, lpips_label, device, settings, desc=name)
+
+rng = np.random.default_rng(p.seed)
+k = p.n_show
+show_real = real[np.sort(rng.choice(len(real), min(k, len(real)), replace=False))]
+show_syn = images["curated"][np.sort(rng.choice(len(images["curated"]), min(k, len(images["curated"])), replace=False))]
+real_beside_synthetic(
+    show_real, show_syn, snakemake.output.figure, f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
+)
+write_json(
+    {
+        "reference": {
+            "set": "real train-split minority images",
+            "n": len(real),
+            "note": "FID and KID on a few hundred images are biased upward; compare only figures computed on equal set sizes",
+        },
+        "feature_extractor": {"name": extractor.label, "comparable": extractor.comparable},
+        "inception_score_real": inception_score(
+            ref.logits, min(settings.is_splits, len(ref.logits)), settings.seed
+        ),
+        "sets": sets,
+    },
+    snakemake.output.metrics,
+)

@@ -1,0 +1,124 @@
+"""Inception-v3 features for FID, KID, precision/recall (pool3, 2048-d) and IS (logits).
+
+The network is pytorch-fid's FID Inception: torchvision's Inception-v3 with the blocks patched to
+match TensorFlow's graph, and the standard FID weights (``pt_inception-2015-12-05-6726825d.pth``),
+read from ``<weights.cache_dir>/hub/checkpoints/`` where torch.hub and pytorch-fid look for it.
+Images go in as pytorch-fid feeds them: RGB in [0, 1], bilinear resize to 299 px, scaled to
+[-1, 1]. Tested equal to pytorch-fid's ``InceptionV3`` on the same weights.
+
+The Inception Score uses the classifier's logits without the bias term, as the original IS code
+and torch-fidelity do.
+
+Offline (the demo, the tests) the same architecture with a seeded random init may stand in. Its
+figures measure nothing comparable to any published FID or IS, and every output says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganaug.weights import MissingWeights, WeightFile, hub_dir
+
+log = logging.getLogger(__name__)
+
+EXTRACTORS = ("inception", "random")
+FID_WEIGHTS = WeightFile(
+    name="pt_inception-2015-12-05-6726825d.pth",
+    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+    purpose="evaluation.feature_extractor",
+)
+LABELS = {
+    "inception": "Inception-v3, standard FID weights (pytorch-fid)",
+    "random": "Inception-v3, RANDOM INIT (offline stand-in): not comparable to any published figure",
+}
+
+# pytorch-fid's blocks 0-3, in order, ending at the final average pool
+_LAYERS = (
+    "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+    "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+    "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "avgpool",
+)  # fmt: skip
+
+
+def fid_inception_architecture() -> torch.nn.Module:
+    """pytorch-fid's ``fid_inception_v3`` without its download: the same patched blocks."""
+    from pytorch_fid import inception as pfi
+
+    net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b = pfi.FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = pfi.FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = pfi.FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = pfi.FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = pfi.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = pfi.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = pfi.FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = pfi.FIDInceptionE_1(1280)
+    net.Mixed_7c = pfi.FIDInceptionE_2(2048)
+    return net
+
+
+class InceptionFeatures(torch.nn.Module):
+    def __init__(self, net: torch.nn.Module, label: str, comparable: bool):
+        super().__init__()
+        self.net = net.eval()
+        self.label = label
+        self.comparable = comparable
+
+    @torch.no_grad()
+    def forward(self, images_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (N, 3, H, W) RGB -> pool3 features (N, 2048) and bias-free logits (N, 1008)."""
+        x = images_u8.float() / 255.0
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        x = 2 * x - 1
+        for name in _LAYERS:
+            x = getattr(self.net, name)(x)
+        pool = x.flatten(1)
+        return pool, pool @ self.net.fc.weight.T
+
+
+def build_extractor(extractor: str, cache_dir: str | Path, seed: int = 42) -> InceptionFeatures:
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"evaluation.feature_extractor must be one of {EXTRACTORS}, got {extractor!r}")
+    torch.manual_seed(seed)  # the random stand-in is reproducible
+    net = fid_inception_architecture()
+    if extractor == "inception":
+        path = hub_dir(cache_dir) / "checkpoints" / FID_WEIGHTS.name
+        if not path.is_file():
+            raise MissingWeights(
+                f"the FID Inception weights are not in the weights cache: expected {path}. Run "
+                f"`snakemake fetch_weights` on a machine with internet, or download {FID_WEIGHTS.url} "
+                "to that path yourself, or set evaluation.feature_extractor: random (labelled not "
+                "comparable)."
+            )
+        log.info("loading FID Inception weights from %s", path)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    else:
+        # PyTorch's default init shrinks the signal about threefold per layer, so after Inception's
+        # ~45 convolutions every image gives the same features (FID 0 for any two sets). He init
+        # keeps the variance through each conv + ReLU, so features still differ between images.
+        for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d | torch.nn.Linear):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                if m.bias is not None:
+                    torch.nn.init.zeros_(m.bias)
+    return InceptionFeatures(net, LABELS[extractor], comparable=extractor == "inception")
+
+
+def extract(
+    model: InceptionFeatures, images_u8: np.ndarray, device: torch.device, batch: int = 50, desc: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and logits of uint8 (N, 3, H, W) images, in batches, with a progress bar."""
+    from tqdm import tqdm
+
+    model = model.to(device)
+    pools, logits = [], []
+    for s in tqdm(range(0, len(images_u8), batch), desc=f"inception {desc}".strip(), unit="batch"):
+        p, z = model(torch.from_numpy(np.ascontiguousarray(images_u8[s : s + batch])).to(device))
+        pools.append(p.double().cpu().numpy())
+        logits.append(z.double().cpu().numpy())
+    return np.concatenate(pools), np.concatenate(logits)
