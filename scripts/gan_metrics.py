@@ -42,16 +42,22 @@ for name in ("raw", "curated"):
 rng = np.random.default_rng(p.seed)
 k = p.n_show
 show_real = real[np.sort(rng.choice(len(real), min(k, len(real)), replace=False))]
-show_syn = images["curated"][np.sort(rng.choice(len(images["curated"]), min(k, len(images["curated"])), replace=False))]
+show_syn = images["curated"][
+    np.sort(rng.choice(len(images["curated"]), min(k, len(images["curated"])), replace=False))
+]
 real_beside_synthetic(
-    show_real, show_syn, snakemake.output.figure, f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
+    show_real,
+    show_syn,
+    snakemake.output.figure,
+    f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images",
 )
 write_json(
     {
         "reference": {
             "set": "real train-split minority images",
             "n": len(real),
-            "note": "FID and KID on a few hundred images are biased upward; compare only figures computed on equal set sizes",
+            "note": "FID and KID on a few hundred images are biased upward; "
+            "compare only figures computed on equal set sizes",
         },
         "feature_extractor": {"name": extractor.label, "comparable": extractor.comparable},
         "inception_score_real": inception_score(

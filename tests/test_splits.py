@@ -69,6 +69,15 @@ def test_groups_join_lesions_through_patients():
     assert len({g[0], g[3], g[4]}) == 3
 
 
+def test_missing_ids_read_back_as_nan_do_not_join_images(tmp_path):
+    # metadata.csv read with pandas' defaults turns empty ids into NaN: still "unknown"
+    df = pd.DataFrame({"image_id": ["a", "b", "c"], "lesion_id": ["", "", "L1"], "patient_id": ""})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    back = pd.read_csv(tmp_path / "m.csv")
+    assert back["lesion_id"].isna().sum() == 2
+    assert lesion_groups(back).nunique() == 3
+
+
 def test_same_seed_same_split_other_seed_other_split():
     df = random_table(5)
     a = assign_splits(df, FRACTIONS, 42, "dermatofibroma")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
 import shutil
 import threading
 import zipfile
@@ -146,6 +147,118 @@ def test_demo_chain_to_a_classifier_target(tmp_path):
     assert lines[0] == "image_id,target,prob,pred_argmax,pred_tuned"
     for name in ("model.pt", "history.csv", "training_curves.png", "confusion_matrix.png", "pr_curve.png"):
         assert (fit_dir / name).stat().st_size > 0
+
+    # ---- then the evaluation and the report, on the same outputs: the demo config narrowed to
+    # one architecture and two conditions (the full 15 fits run in the README's demo command)
+    narrow = dict(demo)
+    narrow["classifier"] = {
+        **demo["classifier"],
+        "archs": ["resnet50"],
+        "conditions": {c: demo["classifier"]["conditions"][c] for c in ("baseline", "gan_curated")},
+    }
+    conf = tmp_path / "narrow.yaml"
+    conf.write_text(yaml.safe_dump(narrow))
+    res = snakemake(tmp_path, "--configfile", str(conf), "--cores", "2")
+    assert res.returncode == 0, res.stderr[-4000:]
+    check_evaluation_outputs(tmp_path / "results", demo, curated_count=len(curated))
+    # snakemake --report: every report() figure with its caption, browsable offline
+    res = snakemake(tmp_path, "--configfile", str(conf), "--report", "results/report.zip")
+    assert res.returncode == 0, res.stderr[-4000:]
+    with zipfile.ZipFile(tmp_path / "results/report.zip") as z:
+        names = {Path(n).name for n in z.namelist()}
+    assert {"report.html", "ablation.png", "real_vs_synthetic.png", "samples_grid.png", "tsne.png"} <= names
+    assert {"training_curves.png", "confusion_matrix.png", "pr_curve.png"} <= names
+
+
+def check_evaluation_outputs(results: Path, demo: dict, curated_count: int) -> None:
+    import nbformat
+
+    gan = json.loads((results / "gan/metrics.json").read_text())
+    assert gan["feature_extractor"]["comparable"] is False
+    assert "not comparable" in gan["feature_extractor"]["name"]
+    assert gan["reference"]["n"] == 32  # the train-split minority images, nothing else
+    assert gan["sets"]["raw"]["n_synthetic"] == demo["gan"]["n_samples"]
+    assert gan["sets"]["curated"]["n_synthetic"] == curated_count
+    for s in gan["sets"].values():
+        assert s["n_real"] == 32 and s["kid"]["subset_size"] == 32 and s["inception_score"]["splits"] == 10
+        assert s["fid"] > 0 and s["k"] == 3
+    assert (results / "gan/real_vs_synthetic.png").stat().st_size > 0
+    assert (results / "ablation.png").stat().st_size > 0
+
+    final = json.loads((results / "final_results.json").read_text())
+    assert final["provenance"]["phantom_demo_data"] is True
+    assert final["provenance"]["simulated_review"] is True
+    assert final["order"] == {"archs": ["resnet50"], "conditions": ["baseline", "gan_curated"]}
+    assert final["gan_metrics"] == gan
+    for cond in ("baseline", "gan_curated"):
+        run = json.loads((results / f"resnet50/{cond}/seed_42/metrics.json").read_text())
+        assert final["classifier_results"]["resnet50"][cond]["f1"]["per_seed"] == [run["tuned"]["f1"]]
+    base = final["classifier_results"]["resnet50"]["baseline"]["f1"]["mean"]
+    new = final["classifier_results"]["resnet50"]["gan_curated"]["f1"]["mean"]
+    change = final["improvement_percentages"]["by_arch"]["resnet50"]["gan_curated"]["f1"]
+    assert change["absolute"] == pytest.approx(new - base)
+    assert change["relative_pct"] == (None if base == 0 else pytest.approx(100 * (new - base) / base))
+    mc = final["statistical_significance"]["resnet50"]["gan_curated"]["mcnemar"]
+    assert len(mc) == 1 and mc[0]["seed"] == 42
+
+    # the notebooks ran, every code cell, without an error output
+    for name in (
+        "report",
+        "01_data_exploration",
+        "02_gan_training",
+        "03_classifier_training",
+        "04_results_analysis",
+    ):
+        nb = nbformat.read(str(results / f"notebooks/{name}.ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code and all(c.execution_count for c in code), name
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], name
+
+    html = (results / "report.html").read_text()
+    assert "https://cdn" not in html and "<script src=" not in html  # opens offline
+    assert "def " not in html and "import " not in html  # code hidden
+    for heading in (
+        "1. Data",
+        "2. The GAN",
+        "3. Curation",
+        "4. Classifiers",
+        "5. Significance",
+        "6. The study",
+    ):
+        assert heading in html
+    assert "PHANTOM" in html and "SIMULATED" in html
+    open_in_chromium(results / "report.html")
+
+
+def open_in_chromium(page: Path) -> None:
+    """Load the page in headless Chromium: no script error, no failed request, every image decoded."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("GANAUG_REQUIRE_BROWSER") == "1":
+            raise AssertionError("chromium is required (GANAUG_REQUIRE_BROWSER=1) but not installed")
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            tab = browser.new_page()
+            problems: list[str] = []
+            tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            tab.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+            tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            tab.goto(page.resolve().as_uri(), wait_until="load")
+            n_images = tab.evaluate("document.images.length")
+            broken = tab.evaluate(
+                "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
+            )
+            assert problems == []
+            assert n_images >= 6 and broken == 0
+            assert "Synthetic dermatofibroma" in tab.inner_text("body")
+        finally:
+            browser.close()
 
 
 class _Static(http.server.SimpleHTTPRequestHandler):

@@ -160,7 +160,9 @@ def table_figure(table: pd.DataFrame, path: str | Path, title: str) -> None:
     if table.empty:
         ax.text(0.5, 0.5, "no rows", ha="center", va="center")
     else:
-        t = ax.table(cellText=table.astype(str).values, colLabels=list(table.columns), loc="center", cellLoc="center")
+        t = ax.table(
+            cellText=table.astype(str).values, colLabels=list(table.columns), loc="center", cellLoc="center"
+        )
         t.auto_set_font_size(False)
         t.set_fontsize(8)
         t.scale(1, 1.3)

@@ -110,9 +110,44 @@ def all_targets():
             for condition in config["classifier"]["conditions"]
         ),
         f"{RESULTS}/ablation.md",
+        f"{RESULTS}/gan/metrics.json",
+        f"{RESULTS}/final_results.json",
+        f"{RESULTS}/report.html",
+        *(f"{RESULTS}/notebooks/{name}.ipynb" for name in NOTEBOOKS),
         *(
             [f"{RESULTS}/stats/mcnemar.csv"]
             if "baseline" in config["classifier"]["conditions"]
             else []
         ),
     ]
+
+
+def significance_tables(wildcards):
+    """The significance tables, where there is a baseline to compare with."""
+    if "baseline" not in config["classifier"]["conditions"]:
+        return {}
+    return {k: f"{RESULTS}/stats/{k}.csv" for k in ("mcnemar", "wilcoxon", "bootstrap")}
+
+
+NOTEBOOKS = [
+    "01_data_exploration",
+    "02_gan_training",
+    "03_classifier_training",
+    "04_results_analysis",
+]
+NB_DIR = str(Path(workflow.basedir).parent / "notebooks")
+
+
+def report_inputs(wildcards):
+    """Everything the report and the analysis notebooks read."""
+    return {
+        "final": f"{RESULTS}/final_results.json",
+        "ablation": f"{RESULTS}/ablation.csv",
+        "metadata": f"{RESULTS}/data/metadata.csv",
+        "figures": [
+            f"{RESULTS}/gan/training_curves.png",
+            f"{RESULTS}/gan/samples_grid.png",
+            f"{RESULTS}/gan/real_vs_synthetic.png",
+            f"{RESULTS}/synthetic/curation/tsne.png",
+        ],
+    }

@@ -107,3 +107,86 @@ rule gan_metrics:
         device=config["device"],
     script:
         rule_script("gan_metrics")
+
+
+rule final_results:
+    input:
+        unpack(significance_tables),
+        data_summary=f"{RESULTS}/data/summary.json",
+        curation_summary=f"{RESULTS}/synthetic/curation/summary.json",
+        gan_metrics=f"{RESULTS}/gan/metrics.json",
+        aggregates=expand(
+            f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
+            arch=CLS["archs"],
+            condition=CLS["conditions"],
+        ),
+    output:
+        f"{RESULTS}/final_results.json",
+    log:
+        f"{RESULTS}/logs/final_results.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        provenance={
+            "data_format": DATA["format"],
+            "phantom_demo_data": DATA["phantom"] is not None,
+            "image_size": DATA["image_size"],
+            "minority": DATA["minority"],
+            "majority": DATA["majority"],
+            "classifier_weights": CLS["weights"],
+            "lpips_backbone": config["curation"]["lpips_backbone"],
+            "cluster_backbone": config["curation"]["cluster_backbone"],
+            "seeds": CLS["seeds"],
+            "device": config["device"],
+        },
+        expected_f1=EVAL["study_expected_f1"],
+    script:
+        rule_script("final_results")
+
+
+rule notebook:
+    input:
+        unpack(report_inputs),
+        notebook=f"{NB_DIR}/{{name}}.ipynb",
+    output:
+        f"{RESULTS}/notebooks/{{name}}.ipynb",
+    log:
+        f"{RESULTS}/logs/notebook/{{name}}.log",
+    wildcard_constraints:
+        name="|".join(NOTEBOOKS),
+    conda:
+        f"{ENVS}/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        results_dir=lambda w, input: str(Path(input.final).parent),
+    script:
+        rule_script("run_notebook")
+
+
+rule report:
+    input:
+        unpack(report_inputs),
+        notebook=f"{NB_DIR}/report.ipynb",
+    output:
+        notebook=f"{RESULTS}/notebooks/report.ipynb",
+        html=f"{RESULTS}/report.html",
+    log:
+        f"{RESULTS}/logs/report.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        results_dir=lambda w, input: str(Path(input.final).parent),
+        title="GAN augmentation for dermatofibroma: results",
+    script:
+        rule_script("render_report")

@@ -37,7 +37,7 @@ def lesion_groups(df: pd.DataFrame) -> pd.Series:
     for col in ("lesion_id", "patient_id"):
         first: dict[str, str] = {}
         for iid, key in zip(df["image_id"], df[col], strict=True):
-            if key == "":  # unknown: the image is its own lesion
+            if pd.isna(key) or key == "":  # unknown (empty, or NaN from read_csv): its own lesion
                 continue
             if key in first:
                 union(first[key], iid)

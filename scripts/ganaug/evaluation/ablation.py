@@ -108,7 +108,9 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         exp = r["study_expected_f1"]
         row = {"architecture": r["arch"], "condition": r["condition"]}
         row |= {m.replace("_", " "): _cell(r[f"{m}_mean"], r[f"{m}_sd"]) for m in ABLATION_METRICS}
-        row["study's expected F1"] = "—" if exp is None or pd.isna(exp) else f"{exp:.2f} (the study's, not measured)"
+        row["study's expected F1"] = (
+            "—" if exp is None or pd.isna(exp) else f"{exp:.2f} (the study's, not measured)"
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 

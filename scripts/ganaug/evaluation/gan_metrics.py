@@ -133,5 +133,5 @@ def precision_recall(real: np.ndarray, synthetic: np.ndarray, k: int = 3) -> dic
         raise ValueError(f"precision/recall with k={k} needs more than {k} images in each set")
     d = torch.cdist(s, r)  # (synthetic, real)
     precision = (d <= _kth_neighbour_radius(r, k)[None, :]).any(dim=1).double().mean()
-    recall = (d.T <= _kth_neighbour_radius(s, k)[None, :]).any(dim=1).double().mean()
+    recall = (_kth_neighbour_radius(s, k)[None, :] >= d.T).any(dim=1).double().mean()
     return {"precision": float(precision), "recall": float(recall), "k": k}

@@ -52,10 +52,14 @@ def grey_of(rgb_u8: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma, rounded, as OpenCV's BGR2GRAY (what the curation SSIM stage reads)."""
     import cv2
 
-    return np.stack([cv2.cvtColor(np.ascontiguousarray(im.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY) for im in rgb_u8])
+    return np.stack(
+        [cv2.cvtColor(np.ascontiguousarray(im.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY) for im in rgb_u8]
+    )
 
 
-def reference(rgb_u8: np.ndarray, extractor: InceptionFeatures, device: torch.device, s: Settings) -> Reference:
+def reference(
+    rgb_u8: np.ndarray, extractor: InceptionFeatures, device: torch.device, s: Settings
+) -> Reference:
     pool, logits = extract(extractor, rgb_u8, device, s.batch_size, desc="real")
     return Reference(rgb_u8, grey_of(rgb_u8), pool, logits)
 
@@ -93,7 +97,9 @@ def evaluate_set(
         raise ValueError(f"{desc}: synthetic images are {rgb_u8.shape[1:]}, real ones {ref.rgb.shape[1:]}")
     pool, logits = extract(extractor, rgb_u8, device, s.batch_size, desc=desc)
     log.info("%s: FID, IS, KID, precision/recall on %d synthetic vs %d real", desc, len(pool), len(ref.pool))
-    near, _ = min_lpips(fast, torch.from_numpy(rgb_u8), torch.from_numpy(ref.rgb), chunk=s.lpips_chunk, progress=True)
+    near, _ = min_lpips(
+        fast, torch.from_numpy(rgb_u8), torch.from_numpy(ref.rgb), chunk=s.lpips_chunk, progress=True
+    )
     best_ssim, _ = max_ssim(torch.from_numpy(grey_of(rgb_u8)), torch.from_numpy(ref.grey), progress=True)
     return {
         "n_synthetic": len(rgb_u8),

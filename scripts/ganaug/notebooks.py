@@ -1,0 +1,62 @@
+"""Execute the notebooks with papermill, and convert the report to HTML without its code.
+
+The notebooks take two parameters, ``results_dir`` and ``repo_dir`` (for the package under
+``scripts/``), and run with the working directory at the workflow's, where the relative image
+paths in ``metadata.csv`` point. Outputs are written to a temporary file and moved into place,
+so a notebook that fails leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ganaug.io import atomic_path
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def execute(notebook: str | Path, out: str | Path, results_dir: str | Path, timeout_s: int = 1200) -> None:
+    import papermill
+
+    results = Path(results_dir).resolve()
+    log.info("executing %s against %s", notebook, results)
+    with atomic_path(out, suffix=".ipynb") as tmp:
+        papermill.execute_notebook(
+            str(notebook),
+            str(tmp),
+            parameters={"results_dir": str(results), "repo_dir": str(REPO)},
+            kernel_name="python3",
+            cwd=str(results.parent),
+            progress_bar=False,
+            execution_timeout=timeout_s,
+        )
+
+
+def to_html(executed: str | Path, out: str | Path, title: str) -> None:
+    """Self-contained HTML (figures inlined as data URIs), code cells and prompts hidden."""
+    import nbformat
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    nb.metadata["title"] = title
+    # the lab template loads require.js and MathJax from a CDN; the report has neither widgets nor
+    # maths, and must open offline (cluster nodes, the tests), so those blocks are emptied
+    offline = DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})
+    exporter = HTMLExporter(
+        extra_loaders=[offline],
+        template_file="offline.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    with atomic_path(out, suffix=".html") as tmp:
+        Path(tmp).write_text(body, encoding="utf-8")
