@@ -193,6 +193,28 @@ def test_fetch_weights_from_a_loopback_mirror_with_hash_checks(server, tmp_path)
     assert not (tmp_path / "hub" / "checkpoints" / "broken-0badc0de.pth").exists()
 
 
+def test_fid_weights_are_checked_by_loading_them(server, tmp_path):
+    """The FID Inception file's name carries no SHA-256 prefix: a fetched file must load into the
+    architecture with every key and shape, else it is removed."""
+    import io
+
+    import torch
+
+    from ganaug.evaluation.features import FID_WEIGHTS, build_extractor, fid_inception_architecture
+    from ganaug.weights import fetch
+
+    url, h = server
+    buf = io.BytesIO()
+    torch.save(fid_inception_architecture().state_dict(), buf)
+    h.files[FID_WEIGHTS.name] = buf.getvalue()
+    fetch([FID_WEIGHTS], tmp_path / "good", mirror=url)
+    assert build_extractor("inception", tmp_path / "good").comparable
+    h.files[FID_WEIGHTS.name] = buf.getvalue()[: len(buf.getvalue()) // 2]  # truncated
+    with pytest.raises(ValueError, match=r"not the FID Inception weights.*file removed"):
+        fetch([FID_WEIGHTS], tmp_path / "bad", mirror=url)
+    assert not (tmp_path / "bad" / "hub" / "checkpoints" / FID_WEIGHTS.name).exists()
+
+
 def test_required_weight_files_follow_the_config():
     import yaml
 

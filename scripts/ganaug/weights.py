@@ -63,6 +63,11 @@ class WeightFile:
     name: str  # file name in <cache>/hub/checkpoints/
     url: str  # where it is published
     purpose: str  # which config key needs it
+    # how a fetched file is checked: "sha256-prefix" (torch.hub's convention: the hex digits in
+    # the name start the file's SHA-256), or "fid-inception" for pytorch-fid's FID weights, whose
+    # name does not follow that convention (pytorch-fid loads it without a hash check): the file
+    # must load, with every key and shape, into the FID Inception architecture
+    verify: str = "sha256-prefix"
 
 
 def required_files(config: dict[str, Any]) -> list[WeightFile]:
@@ -104,6 +109,24 @@ def verify_hash_prefix(path: Path) -> None:
         raise ValueError(f"{path}: SHA-256 {digest[:16]}... does not start with {m.group(1)}; file removed")
 
 
+def verify_fid_inception(path: Path) -> None:
+    """The file must be a state dict that loads strictly into the FID Inception architecture."""
+    import torch
+
+    from ganaug.evaluation.features import fid_inception_architecture
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        fid_inception_architecture().load_state_dict(state, strict=True)
+    except Exception as err:
+        path.unlink()
+        why = f"{type(err).__name__}: {err}"
+        raise ValueError(f"{path}: not the FID Inception weights ({why}); file removed") from None
+
+
+VERIFY = {"sha256-prefix": verify_hash_prefix, "fid-inception": verify_fid_inception}
+
+
 def fetch(files: list[WeightFile], cache_dir: str | Path, mirror: str | None = None) -> list[Path]:
     """Download (resumably) every file not yet in the cache, and check each one's hash."""
     from ganaug.data.download import download
@@ -116,6 +139,6 @@ def fetch(files: list[WeightFile], cache_dir: str | Path, mirror: str | None = N
             url = (mirror.rstrip("/") + "/" + f.name) if mirror else f.url
             log.info("fetching %s for %s from %s", f.name, f.purpose, url)
             download(url, dest)
-        verify_hash_prefix(dest)
+        VERIFY[f.verify](dest)
         done.append(dest)
     return done

@@ -31,6 +31,7 @@ FID_WEIGHTS = WeightFile(
     name="pt_inception-2015-12-05-6726825d.pth",
     url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
     purpose="evaluation.feature_extractor",
+    verify="fid-inception",
 )
 LABELS = {
     "inception": "Inception-v3, standard FID weights (pytorch-fid)",
