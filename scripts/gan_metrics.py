@@ -4,6 +4,7 @@ synthetic sets against the real train-split minority images, and 10 real beside 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ganaug.curation.lpips_fast import FastLpips, build_lpips
@@ -11,7 +12,7 @@ from ganaug.curation.stages import read_images, real_reference
 from ganaug.evaluation.features import build_extractor
 from ganaug.evaluation.gan_metrics import inception_score
 from ganaug.evaluation.synthetic_quality import Settings, evaluate_set, reference
-from ganaug.io import write_json
+from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.runtime import select_device, setup_logging
 from ganaug.viz import real_beside_synthetic
 
@@ -27,9 +28,8 @@ fast = FastLpips(build_lpips(p.lpips_backbone, p.cache_dir, p.seed), device)
 lpips_label = "vgg16-imagenet" if p.lpips_backbone == "imagenet" else "vgg16-random-init (not comparable)"
 
 real_ids, real = real_reference(snakemake.input.metadata, grey=False, size=p.image_size)
-ref = reference(real, extractor, device, settings)
-sets = {}
-images = {}
+ref = reference(real_ids, real, extractor, device, settings)
+sets, images, per_image, features = {}, {}, [], {"real_ids": np.array(real_ids), "real_pool": ref.pool}
 for name in ("raw", "curated"):
     folder = snakemake.input[name]
     names = sorted(f.name for f in Path(folder).glob("*.png"))
@@ -37,7 +37,14 @@ for name in ("raw", "curated"):
         raise RuntimeError(f"no PNG images in {folder}")
     images[name] = read_images(folder, names, grey=False)
     log.info("%s: %d synthetic images against %d real train-split images", name, len(names), len(real))
-    sets[name] = evaluate_set(images[name], ref, extractor, fast, lpips_label, device, settings, desc=name)
+    result = evaluate_set(names, images[name], ref, extractor, fast, lpips_label, device, settings, name)
+    sets[name] = result.summary
+    per_image.append(result.per_image.assign(set=name))
+    features |= {
+        f"{name}_images": np.array(names),
+        f"{name}_pool": result.pool,
+        f"{name}_logits": result.logits,
+    }
 
 rng = np.random.default_rng(p.seed)
 k = p.n_show
@@ -51,6 +58,14 @@ real_beside_synthetic(
     snakemake.output.figure,
     f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images",
 )
+# the features and per-image values every figure of metrics.json is recomputed from (tested);
+# pool features and logits come out of the network in float32 and are stored as such
+with atomic_path(snakemake.output.features) as tmp, open(tmp, "wb") as fh:
+    np.savez_compressed(
+        fh, **{k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in features.items()}
+    )
+table = pd.concat(per_image)
+write_csv(table[["set", *(c for c in table.columns if c != "set")]], snakemake.output.per_image)
 write_json(
     {
         "reference": {

@@ -237,8 +237,11 @@ def test_evaluate_set_records_sizes_and_labels(tmp_path):
     s = Settings(batch_size=8, is_splits=2, kid_subsets=5, pr_k=3, lpips_diversity_images=6)
     ex = build_extractor("random", tmp_path)
     fast = FastLpips(build_lpips("random", tmp_path), torch.device("cpu"))
-    ref = reference(real, ex, torch.device("cpu"), s)
-    out = evaluate_set(syn, ref, ex, fast, "random", torch.device("cpu"), s, desc="t")
+    real_ids = [f"real_{i}" for i in range(12)]
+    names = [f"syn_{i}.png" for i in range(20)]
+    ref = reference(real_ids, real, ex, torch.device("cpu"), s)
+    result = evaluate_set(names, syn, ref, ex, fast, "random", torch.device("cpu"), s, desc="t")
+    out = result.summary
     assert out["n_synthetic"] == 20 and out["n_real"] == 12
     assert out["kid"]["subset_size"] == 12
     assert out["lpips_diversity"]["n_images"] == 6 and out["lpips_diversity"]["n_pairs"] == 15
@@ -250,7 +253,23 @@ def test_evaluate_set_records_sizes_and_labels(tmp_path):
     from ganaug.evaluation.synthetic_quality import grey_of
 
     g_syn, g_real = grey_of(syn), grey_of(real)
-    best = [max(structural_similarity(a, b, win_size=7, data_range=255) for b in g_real) for a in g_syn]
+    ssim = np.array(
+        [[structural_similarity(a, b, win_size=7, data_range=255) for b in g_real] for a in g_syn]
+    )
+    best = ssim.max(axis=1)
     assert out["ssim_best_match"]["mean"] == pytest.approx(np.mean(best), abs=1e-4)
+    # every figure is recomputable from what is stored beside it
+    t = result.per_image
+    assert t["image"].tolist() == names
+    assert t["nearest_real_ssim"].tolist() == [real_ids[k] for k in ssim.argmax(axis=1)]
+    assert out["lpips_to_nearest_real"]["mean"] == pytest.approx(t["lpips_to_nearest_real"].mean(), rel=1e-12)
+    from ganaug.evaluation.synthetic_quality import feature_metrics
+
+    again = feature_metrics(
+        ref.pool.astype(np.float32), result.pool.astype(np.float32), result.logits.astype(np.float32), s
+    )
+    assert again["fid"] == pytest.approx(out["fid"], rel=1e-12)
+    assert again["kid"] == out["kid"] and again["precision"] == out["precision"]
+    assert len(out["lpips_diversity"]["images"]) == 6
     with pytest.raises(ValueError, match="synthetic images are"):
-        evaluate_set(syn[:, :, :16, :16], ref, ex, fast, "random", torch.device("cpu"), s, desc="t")
+        evaluate_set(names, syn[:, :, :16, :16], ref, ex, fast, "random", torch.device("cpu"), s, desc="t")

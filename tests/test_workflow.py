@@ -183,6 +183,28 @@ def check_evaluation_outputs(results: Path, demo: dict, curated_count: int) -> N
         assert s["n_real"] == 32 and s["kid"]["subset_size"] == 32 and s["inception_score"]["splits"] == 10
         assert s["fid"] > 0 and s["k"] == 3
     assert (results / "gan/real_vs_synthetic.png").stat().st_size > 0
+    # every GAN figure recomputed from the features and per-image values stored beside it
+    import numpy as np
+    import pandas as pd
+
+    from ganaug.evaluation.synthetic_quality import Settings, feature_metrics
+
+    feats = np.load(results / "gan/features.npz")
+    per_image = pd.read_csv(results / "gan/per_image.csv")
+    ev = demo["evaluation"]
+    settings = Settings(**{k: ev[k] for k in ("is_splits", "kid_subsets", "kid_subset_size", "pr_k")})
+    for name, s in gan["sets"].items():
+        again = feature_metrics(feats["real_pool"], feats[f"{name}_pool"], feats[f"{name}_logits"], settings)
+        assert again["fid"] == pytest.approx(s["fid"], rel=1e-9)
+        assert again["inception_score"] == pytest.approx(s["inception_score"], rel=1e-9)
+        assert again["kid"] == pytest.approx(s["kid"], rel=1e-9)
+        assert (again["precision"], again["recall"]) == (s["precision"], s["recall"])
+        rows = per_image[per_image["set"] == name]
+        assert rows["image"].tolist() == feats[f"{name}_images"].tolist()
+        assert rows["lpips_to_nearest_real"].mean() == pytest.approx(
+            s["lpips_to_nearest_real"]["mean"], rel=1e-9
+        )
+        assert rows["ssim_best_match"].mean() == pytest.approx(s["ssim_best_match"]["mean"], rel=1e-9)
     assert (results / "ablation.png").stat().st_size > 0
 
     final = json.loads((results / "final_results.json").read_text())

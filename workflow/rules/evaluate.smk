@@ -72,6 +72,8 @@ rule gan_metrics:
         weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
     output:
         metrics=f"{RESULTS}/gan/metrics.json",
+        features=f"{RESULTS}/gan/features.npz",
+        per_image=f"{RESULTS}/gan/per_image.csv",
         figure=report(
             f"{RESULTS}/gan/real_vs_synthetic.png",
             caption="../report/real_vs_synthetic.rst",

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, min_lpips
@@ -40,8 +41,9 @@ class Settings:
 
 @dataclass
 class Reference:
-    """The real images once: RGB and greyscale pixels, Inception features and logits."""
+    """The real images once: ids, RGB and greyscale pixels, Inception features and logits."""
 
+    ids: list[str]
     rgb: np.ndarray
     grey: np.ndarray
     pool: np.ndarray
@@ -58,10 +60,30 @@ def grey_of(rgb_u8: np.ndarray) -> np.ndarray:
 
 
 def reference(
-    rgb_u8: np.ndarray, extractor: InceptionFeatures, device: torch.device, s: Settings
+    ids: list[str], rgb_u8: np.ndarray, extractor: InceptionFeatures, device: torch.device, s: Settings
 ) -> Reference:
     pool, logits = extract(extractor, rgb_u8, device, s.batch_size, desc="real")
-    return Reference(rgb_u8, grey_of(rgb_u8), pool, logits)
+    return Reference(list(ids), rgb_u8, grey_of(rgb_u8), pool, logits)
+
+
+@dataclass
+class SetResult:
+    """One set's summary, the per-image figures its means come from, and its features."""
+
+    summary: dict
+    per_image: pd.DataFrame
+    pool: np.ndarray
+    logits: np.ndarray
+
+
+def feature_metrics(real_pool: np.ndarray, pool: np.ndarray, logits: np.ndarray, s: Settings) -> dict:
+    """FID, IS, KID and precision/recall from features: what results/gan/features.npz recomputes."""
+    return {
+        "fid": fid_from_features(real_pool, pool),
+        "inception_score": inception_score(logits, s.is_splits, s.seed),
+        "kid": kernel_inception_distance(real_pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
+        **precision_recall(real_pool, pool, s.pr_k),
+    }
 
 
 def mean_sd(x) -> dict[str, float]:
@@ -75,14 +97,19 @@ def lpips_diversity(fast: FastLpips, rgb_u8: np.ndarray, n: int, chunk: int, see
     All pairs of a sample, not of the whole set: features are kept in memory (about 32 MB an
     image at 256 px), so the sample bounds memory; the sample size is recorded.
     """
-    idx = np.sort(np.random.default_rng(seed).choice(len(rgb_u8), min(n, len(rgb_u8)), replace=False))
+    idx = diversity_sample(len(rgb_u8), n, seed)
     feats = features_in_chunks(fast, torch.from_numpy(np.ascontiguousarray(rgb_u8[idx])), chunk)
     d = fast.distances(feats, feats).double().numpy()
     iu = np.triu_indices(len(idx), k=1)
     return {**mean_sd(d[iu]), "n_images": len(idx), "n_pairs": len(iu[0])}
 
 
+def diversity_sample(n_images: int, n: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(n_images, min(n, n_images), replace=False))
+
+
 def evaluate_set(
+    names: list[str],
     rgb_u8: np.ndarray,
     ref: Reference,
     extractor: InceptionFeatures,
@@ -91,25 +118,38 @@ def evaluate_set(
     device: torch.device,
     s: Settings,
     desc: str,
-) -> dict[str, object]:
+) -> SetResult:
     """All metrics of one synthetic set (uint8 (N, 3, H, W) RGB) against the reference."""
     if rgb_u8.shape[1:] != ref.rgb.shape[1:]:
         raise ValueError(f"{desc}: synthetic images are {rgb_u8.shape[1:]}, real ones {ref.rgb.shape[1:]}")
     pool, logits = extract(extractor, rgb_u8, device, s.batch_size, desc=desc)
     log.info("%s: FID, IS, KID, precision/recall on %d synthetic vs %d real", desc, len(pool), len(ref.pool))
-    near, _ = min_lpips(
+    if len(names) != len(rgb_u8):
+        raise ValueError(f"{desc}: {len(names)} names for {len(rgb_u8)} images")
+    near, near_i = min_lpips(
         fast, torch.from_numpy(rgb_u8), torch.from_numpy(ref.rgb), chunk=s.lpips_chunk, progress=True
     )
-    best_ssim, _ = max_ssim(torch.from_numpy(grey_of(rgb_u8)), torch.from_numpy(ref.grey), progress=True)
-    return {
+    best_ssim, ssim_i = max_ssim(torch.from_numpy(grey_of(rgb_u8)), torch.from_numpy(ref.grey), progress=True)
+    per_image = pd.DataFrame(
+        {
+            "image": names,
+            "lpips_to_nearest_real": near.double().numpy(),
+            "nearest_real_lpips": [ref.ids[i] for i in near_i],
+            "ssim_best_match": best_ssim.double().numpy(),
+            "nearest_real_ssim": [ref.ids[i] for i in ssim_i],
+        }
+    )
+    diversity = lpips_diversity(fast, rgb_u8, s.lpips_diversity_images, s.lpips_chunk, s.seed)
+    summary = {
         "n_synthetic": len(rgb_u8),
         "n_real": len(ref.rgb),
-        "fid": fid_from_features(ref.pool, pool),
-        "inception_score": inception_score(logits, s.is_splits, s.seed),
-        "kid": kernel_inception_distance(ref.pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
-        **precision_recall(ref.pool, pool, s.pr_k),
-        "lpips_to_nearest_real": mean_sd(near.numpy()),
-        "lpips_diversity": lpips_diversity(fast, rgb_u8, s.lpips_diversity_images, s.lpips_chunk, s.seed),
+        **feature_metrics(ref.pool, pool, logits, s),
+        "lpips_to_nearest_real": mean_sd(per_image["lpips_to_nearest_real"]),
+        "lpips_diversity": {
+            **diversity,
+            "images": [names[i] for i in diversity_sample(len(names), s.lpips_diversity_images, s.seed)],
+        },
         "lpips_backbone": lpips_label,
-        "ssim_best_match": mean_sd(best_ssim.numpy()),
+        "ssim_best_match": mean_sd(per_image["ssim_best_match"]),
     }
+    return SetResult(summary, per_image, pool, logits)
