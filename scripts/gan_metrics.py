@@ -15,6 +15,7 @@ from ganaug.evaluation.synthetic_quality import Settings, evaluate_set, referenc
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.runtime import select_device, setup_logging
 from ganaug.viz import real_beside_synthetic
+from ganaug.weights import backbone_label
 
 log = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -25,7 +26,7 @@ extractor = build_extractor(p.extractor, p.cache_dir, p.seed)
 if not extractor.comparable:
     log.warning("GAN metrics with a RANDOM-INIT Inception: not comparable to any published FID/IS")
 fast = FastLpips(build_lpips(p.lpips_backbone, p.cache_dir, p.seed), device)
-lpips_label = "vgg16-imagenet" if p.lpips_backbone == "imagenet" else "vgg16-random-init (not comparable)"
+lpips_label = backbone_label("vgg16", p.lpips_backbone)
 
 real_ids, real = real_reference(snakemake.input.metadata, grey=False, size=p.image_size)
 ref = reference(real_ids, real, extractor, device, settings)
@@ -58,12 +59,9 @@ real_beside_synthetic(
     snakemake.output.figure,
     f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images",
 )
-# the features and per-image values every figure of metrics.json is recomputed from (tested);
-# pool features and logits come out of the network in float32 and are stored as such
+# the features (float32) and per-image values every figure of metrics.json is recomputed from
 with atomic_path(snakemake.output.features) as tmp, open(tmp, "wb") as fh:
-    np.savez_compressed(
-        fh, **{k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in features.items()}
-    )
+    np.savez_compressed(fh, **features)
 table = pd.concat(per_image)
 write_csv(table[["set", *(c for c in table.columns if c != "set")]], snakemake.output.per_image)
 write_json(

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 BACKBONES = ("imagenet", "random")
 
 
+def backbone_label(net: str, backbone: str) -> str:
+    """How a table or log names a trunk: ``vgg16-imagenet``, or random-init marked not comparable."""
+    return f"{net}-imagenet" if backbone == "imagenet" else f"{net}-random-init (not comparable)"
+
+
 class MissingWeights(FileNotFoundError):
     """A pretrained file is not in the weights cache, and nothing may be downloaded."""
 

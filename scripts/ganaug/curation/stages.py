@@ -15,6 +15,7 @@ from ganaug.curation.blur import laplacian_variance
 from ganaug.curation.lpips_fast import FastLpips, min_lpips
 from ganaug.curation.ssim import max_ssim
 from ganaug.data.metadata import train_minority
+from ganaug.weights import backbone_label
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def lpips_stage(
     real_ids, real = real_reference(metadata, grey=False, size=syn.shape[-1])
     best, arg = min_lpips(fast, torch.from_numpy(syn), torch.from_numpy(real), chunk=chunk, progress=True)
     t = pd.DataFrame({"image": names, "min_lpips": best.numpy(), "nearest_real": [real_ids[i] for i in arg]})
-    t["backbone"] = "vgg16-imagenet" if backbone == "imagenet" else "vgg16-random-init (not comparable)"
+    t["backbone"] = backbone_label("vgg16", backbone)
     t["kept"] = t["min_lpips"] > threshold
     t["reason"] = np.where(t["kept"], "", f"near-copy of a real image: min LPIPS <= {threshold:g}")
     check_not_empty(t, "lpips", f"min LPIPS > {threshold:g}", "min_lpips")
@@ -191,7 +192,7 @@ def cluster_stage(
     for note in notes:
         log.warning("cluster selection: %s", note)
     t = selection_table(names, syn_xy, labels, review["score"].to_numpy(dtype=float), chosen)
-    t["backbone"] = "resnet50-imagenet" if backbone == "imagenet" else "resnet50-random-init (not comparable)"
+    t["backbone"] = backbone_label("resnet50", backbone)
     t["review_mode"] = review["review_mode"].iloc[0] if len(review) else ""
     log.info("selected %d of %d images across %d clusters", int(chosen.sum()), len(t), len(np.unique(labels)))
     return t, syn_xy, real_xy

@@ -113,13 +113,15 @@ def build_extractor(extractor: str, cache_dir: str | Path, seed: int = 42) -> In
 def extract(
     model: InceptionFeatures, images_u8: np.ndarray, device: torch.device, batch: int = 50, desc: str = ""
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Features and logits of uint8 (N, 3, H, W) images, in batches, with a progress bar."""
+    """Features and logits of uint8 (N, 3, H, W) images, in batches, with a progress bar.
+
+    float32, as the network gives them; the metrics compute in float64 themselves."""
     from tqdm import tqdm
 
     model = model.to(device)
     pools, logits = [], []
     for s in tqdm(range(0, len(images_u8), batch), desc=f"inception {desc}".strip(), unit="batch"):
         p, z = model(torch.from_numpy(np.ascontiguousarray(images_u8[s : s + batch])).to(device))
-        pools.append(p.double().cpu().numpy())
-        logits.append(z.double().cpu().numpy())
+        pools.append(p.float().cpu().numpy())
+        logits.append(z.float().cpu().numpy())
     return np.concatenate(pools), np.concatenate(logits)

@@ -91,21 +91,19 @@ def mean_sd(x) -> dict[str, float]:
     return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None}
 
 
-def lpips_diversity(fast: FastLpips, rgb_u8: np.ndarray, n: int, chunk: int, seed: int) -> dict[str, object]:
+def lpips_diversity(
+    fast: FastLpips, names: list[str], rgb_u8: np.ndarray, n: int, chunk: int, seed: int
+) -> dict[str, object]:
     """Mean LPIPS over all pairs of a seeded sample of at most ``n`` images of one set.
 
     All pairs of a sample, not of the whole set: features are kept in memory (about 32 MB an
     image at 256 px), so the sample bounds memory; the sample size is recorded.
     """
-    idx = diversity_sample(len(rgb_u8), n, seed)
+    idx = np.sort(np.random.default_rng(seed).choice(len(rgb_u8), min(n, len(rgb_u8)), replace=False))
     feats = features_in_chunks(fast, torch.from_numpy(np.ascontiguousarray(rgb_u8[idx])), chunk)
     d = fast.distances(feats, feats).double().numpy()
     iu = np.triu_indices(len(idx), k=1)
-    return {**mean_sd(d[iu]), "n_images": len(idx), "n_pairs": len(iu[0])}
-
-
-def diversity_sample(n_images: int, n: int, seed: int) -> np.ndarray:
-    return np.sort(np.random.default_rng(seed).choice(n_images, min(n, n_images), replace=False))
+    return {**mean_sd(d[iu]), "n_images": len(idx), "n_pairs": len(iu[0]), "images": [names[i] for i in idx]}
 
 
 def evaluate_set(
@@ -139,16 +137,14 @@ def evaluate_set(
             "nearest_real_ssim": [ref.ids[i] for i in ssim_i],
         }
     )
-    diversity = lpips_diversity(fast, rgb_u8, s.lpips_diversity_images, s.lpips_chunk, s.seed)
     summary = {
         "n_synthetic": len(rgb_u8),
         "n_real": len(ref.rgb),
         **feature_metrics(ref.pool, pool, logits, s),
         "lpips_to_nearest_real": mean_sd(per_image["lpips_to_nearest_real"]),
-        "lpips_diversity": {
-            **diversity,
-            "images": [names[i] for i in diversity_sample(len(names), s.lpips_diversity_images, s.seed)],
-        },
+        "lpips_diversity": lpips_diversity(
+            fast, names, rgb_u8, s.lpips_diversity_images, s.lpips_chunk, s.seed
+        ),
         "lpips_backbone": lpips_label,
         "ssim_best_match": mean_sd(per_image["ssim_best_match"]),
     }
