@@ -34,7 +34,10 @@ def test_defaults_are_the_study_values():
         256,
     )
     assert d["max_reject_fraction"] == 0.02
-    assert d["phantom"] is None and d["download"] is False
+    # null paths resolve to ISIC 2019's standard place; download defaults to on for ISIC 2019 only
+    assert d["phantom"] is None and d["download"] is True
+    assert d["images"] == "resources/isic2019/ISIC_2019_Training_Input"
+    assert d["metadata"] == "resources/isic2019/ISIC_2019_Training_Metadata.csv"
 
 
 def test_phantom_defaults_are_filled():
@@ -82,6 +85,85 @@ def test_split_must_sum_to_one():
 def test_minority_and_majority_differ():
     with pytest.raises(ConfigError, match="two different classes"):
         validate_config({"data": {"majority": "dermatofibroma"}})
+
+
+@pytest.mark.parametrize(
+    ("minority", "majority"),
+    [("DF", "NV"), ("df", "nv"), ("Dermatofibroma", "Nevus"), (" dermatofibroma ", "nevus")],
+)
+def test_documented_label_spellings_become_the_canonical_names(minority, majority):
+    """data.minority: DF once gave a metadata.csv with no positive at all."""
+    d = validate_config({"data": {"minority": minority, "majority": majority}})["data"]
+    assert (d["minority"], d["majority"]) == ("dermatofibroma", "nevus")
+
+
+def test_the_same_class_check_sees_canonical_names():
+    with pytest.raises(ConfigError, match="both name 'dermatofibroma'"):
+        validate_config({"data": {"minority": "DF", "majority": "Dermatofibroma"}})
+
+
+def test_isic2020_refusal_sees_canonical_names():
+    with pytest.raises(ConfigError, match="ISIC 2020 contains no dermatofibroma"):
+        validate_config({"data": {"format": "isic2020", "minority": "df", "majority": "NV"}})
+
+
+def merged(user: dict) -> dict:
+    """What Snakemake gives the workflow for --configfile user.yaml: the file merged key by key
+    over config/config.yaml (snakemake.utils.update_config)."""
+    from snakemake.utils import update_config
+
+    base = load("config.yaml")
+    update_config(base, copy.deepcopy(user))
+    return base
+
+
+def test_a_ham10000_config_inherits_no_isic2019_path():
+    """The HAM10000 config config/README.md describes: format, images, ground_truth only. It
+    used to inherit ISIC 2019's metadata path and download: true, so the workflow scheduled the
+    ISIC 2019 download over the user's files."""
+    d = validate_config(
+        merged({"data": {"format": "ham10000", "images": "h/img", "ground_truth": "h/gt.csv"}})
+    )["data"]
+    assert d["metadata"] is None and d["download"] is False
+    assert (d["images"], d["ground_truth"]) == ("h/img", "h/gt.csv")
+
+
+def test_the_demo_inherits_no_data_path():
+    d = validate_config(merged(load("demo.yaml")))["data"]
+    assert all(d[k] is None for k in ("images", "ground_truth", "metadata", "masks"))
+    assert d["download"] is False
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (
+            {"format": "ham10000", "metadata": "x.csv"},
+            "'data.metadata': 'x.csv' is set, but format 'ham10000'",
+        ),
+        ({"format": "isic_archive", "download": True}, "'data.download': true, but only ISIC 2019"),
+        ({"format": "ham10000", "phantom": {}}, "'data.phantom' writes the ISIC 2019 layout"),
+        ({"phantom": {}, "images": "mine"}, "'data.images': 'mine' is set, but with 'data.phantom'"),
+        ({"phantom": {}, "masks": "m"}, "'data.masks'"),
+        ({"phantom": {}, "download": True}, "'data.download': true, but 'data.phantom' is set"),
+    ],
+)
+def test_keys_that_make_no_sense_for_the_format_are_named(data, needle):
+    with pytest.raises(ConfigError) as err:
+        validate_config({"data": data})
+    assert needle in str(err.value)
+
+
+def test_other_formats_get_their_own_standard_place():
+    d = validate_config({"data": {"format": "ham10000"}})["data"]
+    assert d["ground_truth"] == "resources/ham10000/HAM10000_metadata.csv" and d["metadata"] is None
+
+
+def test_validation_is_idempotent():
+    once = validate_config(load("config.yaml"))
+    assert validate_config(once) == once
+    demo = validate_config(load("demo.yaml"))
+    assert validate_config(demo) == demo
 
 
 def test_isic2020_has_no_dermatofibroma():

@@ -191,6 +191,13 @@ def test_fetch_weights_from_a_loopback_mirror_with_hash_checks(server, tmp_path)
     with pytest.raises(ValueError, match="does not start with 0badc0de; file removed"):
         fetch([WeightFile("broken-0badc0de.pth", "https://example.invalid/y", "test")], tmp_path, mirror=url)
     assert not (tmp_path / "hub" / "checkpoints" / "broken-0badc0de.pth").exists()
+    # a bad file that was in the cache before (put there by hand, or a shared cache) is reported,
+    # never deleted
+    mine = tmp_path / "hub" / "checkpoints" / "mine-0badc0de.pth"
+    mine.write_bytes(b"the user's own file")
+    with pytest.raises(ValueError, match="already in the cache and is left as it is"):
+        fetch([WeightFile("mine-0badc0de.pth", "https://example.invalid/z", "test")], tmp_path, mirror=url)
+    assert mine.read_bytes() == b"the user's own file"
 
 
 def test_fid_weights_are_checked_by_loading_them(server, tmp_path):

@@ -306,8 +306,15 @@ def test_download_rule_against_loopback(tmp_path):
             zf.write(p, f"ISIC_2019_Training_Input/{p.name}")
     sha = hashlib.sha256((serve / "ISIC_2019_Training_GroundTruth.csv").read_bytes()).hexdigest()
 
+    requests: list[str] = []
+
+    class Counting(_Static):
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
     def handler(*a, **kw):
-        return _Static(*a, directory=str(serve), **kw)
+        return Counting(*a, directory=str(serve), **kw)
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -330,11 +337,23 @@ def test_download_rule_against_loopback(tmp_path):
         )
         res = snakemake(wd, "results/data/metadata.csv", "--configfile", str(conf), "--cores", "2")
         assert res.returncode == 0, res.stderr[-4000:]
+        # into the workflow's own folder, never the configured (missing) resources/isic2019/
+        owned = wd / "resources/downloads/isic2019"
+        images = sorted(p.name for p in (owned / "ISIC_2019_Training_Input").glob("*.jpg"))
+        assert images == sorted(p.name for p in (src / "ISIC_2019_Training_Input").iterdir())
+        assert not (wd / "resources/isic2019").exists()
+        n_rows = len((wd / "results/data/metadata.csv").read_text().splitlines()) - 1
+        assert n_rows == len(images)
+        # a completed download is protected and never an output again: -F reruns the data rules
+        # from it without fetching anything
+        assert not os.access(owned / "ISIC_2019_Training_GroundTruth.csv", os.W_OK) or os.geteuid() == 0
+        assert (owned / "ISIC_2019_Training_GroundTruth.csv").stat().st_mode & 0o222 == 0
+        before = _hash_tree(owned)
+        served = len(requests)
+        res = snakemake(wd, "results/data/metadata.csv", "--configfile", str(conf), "--cores", "2", "-F")
+        assert res.returncode == 0, res.stderr[-4000:]
+        assert _hash_tree(owned) == before and len(requests) == served
     finally:
         httpd.shutdown()
         httpd.server_close()
-    images = sorted(p.name for p in (wd / "resources/isic2019/ISIC_2019_Training_Input").glob("*.jpg"))
-    assert images == sorted(p.name for p in (src / "ISIC_2019_Training_Input").iterdir())
-    n_rows = len((wd / "results/data/metadata.csv").read_text().splitlines()) - 1
-    assert n_rows == len(images)
     shutil.rmtree(wd / "resources")

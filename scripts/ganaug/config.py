@@ -15,6 +15,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ganaug.data.labels import normalise_label
+from ganaug.data.sources import data_problems, fill_data_defaults
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 # Formats whose archives hold no dermatofibroma at all. ISIC 2020 (the SIIM-ISIC melanoma
@@ -81,8 +84,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key}': {error.message}"
 
 
+def normalise_classes(data: dict[str, Any]) -> list[str]:
+    """Class names to the readers' canonical spelling (``DF`` -> ``dermatofibroma``), in place,
+    so the same-class check, the ISIC 2020 refusal and every rule see one name."""
+    problems = []
+    for key in ("minority", "majority"):
+        try:
+            data[key] = normalise_label(data[key])
+        except ValueError:
+            problems.append(f"config key 'data.{key}': {data[key]!r} is not a class name")
+    return problems
+
+
 def check_semantics(config: Mapping[str, Any]) -> list[str]:
-    """Checks a schema cannot express: fractions that sum to one, a dataset that has the class."""
+    """Checks a schema cannot express: fractions that sum to one, a dataset that has the class,
+    keys that make no sense for the data's format or origin."""
     problems: list[str] = []
     data = config["data"]
     split = data["split"]
@@ -94,7 +110,7 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
         )
     if data["minority"] == data["majority"]:
         problems.append(
-            f"config keys 'data.minority' and 'data.majority' are both {data['minority']!r}; "
+            f"config keys 'data.minority' and 'data.majority' both name {data['minority']!r}; "
             "they must name two different classes"
         )
     if data["format"] in FORMATS_WITHOUT_DF and "dermatofibroma" in (
@@ -102,21 +118,12 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
         data["majority"],
     ):
         problems.append(no_dermatofibroma_message(data["format"]))
-    if data["phantom"] is not None and data["format"] != "isic2019":
-        problems.append(
-            "config key 'data.phantom' writes the ISIC 2019 layout, so 'data.format' must be "
-            f"isic2019, got {data['format']!r}"
-        )
     if data["image_size"] not in GAN_SIZES:
         problems.append(
             f"config key 'data.image_size': {data['image_size']} is not a size the WGAN-GP can "
             f"generate; allowed: {', '.join(map(str, GAN_SIZES))}"
         )
-    if data["phantom"] is not None and data["metadata"] is None:
-        problems.append(
-            "config key 'data.metadata' must name a file when 'data.phantom' is set: the phantom "
-            "set writes its lesion ids there"
-        )
+    problems += data_problems(data)
     return problems
 
 
@@ -142,9 +149,10 @@ def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) 
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]
     if not problems:
-        problems = check_semantics(filled)
+        problems = normalise_classes(filled["data"]) or check_semantics(filled)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    fill_data_defaults(filled["data"])
     return filled
 
 

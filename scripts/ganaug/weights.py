@@ -101,7 +101,15 @@ def required_files(config: dict[str, Any]) -> list[WeightFile]:
     return list(out.values())
 
 
-def verify_hash_prefix(path: Path) -> None:
+def _reject(path: Path, remove: bool) -> str:
+    """Remove a bad file this run downloaded; never one that was in the cache before."""
+    if remove:
+        path.unlink()
+        return "file removed"
+    return "the file was already in the cache and is left as it is; replace it"
+
+
+def verify_hash_prefix(path: Path, remove: bool = True) -> None:
     """Check a file against the SHA-256 prefix in its name (torch.hub's check_hash)."""
     from ganaug.data.download import sha256sum
 
@@ -110,11 +118,12 @@ def verify_hash_prefix(path: Path) -> None:
         raise ValueError(f"{path.name}: no hash in the file name to check against")
     digest = sha256sum(path)
     if not digest.startswith(m.group(1)):
-        path.unlink()
-        raise ValueError(f"{path}: SHA-256 {digest[:16]}... does not start with {m.group(1)}; file removed")
+        raise ValueError(
+            f"{path}: SHA-256 {digest[:16]}... does not start with {m.group(1)}; {_reject(path, remove)}"
+        )
 
 
-def verify_fid_inception(path: Path) -> None:
+def verify_fid_inception(path: Path, remove: bool = True) -> None:
     """The file must be a state dict that loads strictly into the FID Inception architecture."""
     import torch
 
@@ -124,9 +133,8 @@ def verify_fid_inception(path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
         fid_inception_architecture().load_state_dict(state, strict=True)
     except Exception as err:
-        path.unlink()
         why = f"{type(err).__name__}: {err}"
-        raise ValueError(f"{path}: not the FID Inception weights ({why}); file removed") from None
+        raise ValueError(f"{path}: not the FID Inception weights ({why}); {_reject(path, remove)}") from None
 
 
 VERIFY = {"sha256-prefix": verify_hash_prefix, "fid-inception": verify_fid_inception}
@@ -140,10 +148,11 @@ def fetch(files: list[WeightFile], cache_dir: str | Path, mirror: str | None = N
     done = []
     for f in files:
         dest = folder / f.name
-        if not dest.exists():
+        fetched = not dest.exists()
+        if fetched:
             url = (mirror.rstrip("/") + "/" + f.name) if mirror else f.url
             log.info("fetching %s for %s from %s", f.name, f.purpose, url)
             download(url, dest)
-        VERIFY[f.verify](dest)
+        VERIFY[f.verify](dest, remove=fetched)
         done.append(dest)
     return done

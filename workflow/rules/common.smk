@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 # script jobs, and the Snakefile itself needs it here to validate the config
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 from ganaug.config import ConfigError, validate_config  # noqa: E402
+from ganaug.data.sources import missing_data_message, resolve  # noqa: E402
 
 try:
     config.update(validate_config(config))
@@ -14,6 +15,9 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 DATA = config["data"]
+# where the raw files are read from: the user's (read only), the phantom's or a download's
+# folder; see ganaug.data.sources for why the user's files are never a rule output
+SOURCE = resolve(DATA)
 RESULTS = "results"
 ENVS = "../../envs"
 
@@ -22,24 +26,23 @@ def rule_script(name):
     return f"../../scripts/{name}.py"
 
 
-def ingest_inputs(wildcards):
-    """Raw inputs of ingest: generated (phantom), downloaded, or the user's own files.
+def raw_data(*roles):
+    """An input function for the raw files of ``roles``: generated (phantom), downloaded, or the
+    user's own (only ever read). Missing files are reported only when a data rule is needed."""
 
-    An input function, so a missing file is reported only when the data rules are needed.
-    """
-    paths = {"ground_truth": DATA["ground_truth"]}
-    if DATA["metadata"] is not None:
-        paths["metadata"] = DATA["metadata"]
-    if DATA["phantom"] is None and not DATA["download"]:
-        wanted = {**paths, "images": DATA["images"]}
-        missing = [f"data.{k}: {v}" for k, v in wanted.items() if not Path(v).exists()]
-        if missing:
-            raise WorkflowError(
-                "input data not found:\n  - " + "\n  - ".join(missing) + "\nPut the ISIC files "
-                "there, point the config at them, set data.download: true to fetch ISIC 2019, "
-                "or run the demo with --configfile config/demo.yaml"
-            )
-    return paths
+    def inputs(wildcards):
+        if SOURCE.origin == "user" and SOURCE.missing:
+            raise WorkflowError(missing_data_message(SOURCE))
+        return {k: v for k, v in SOURCE.paths().items() if k in roles}
+
+    return inputs
+
+
+def download_status():
+    """Why the ISIC 2019 download has nothing to fetch (logged when it is run anyway)."""
+    if SOURCE.origin == "user" and SOURCE.missing:
+        return f"data.download is false; {missing_data_message(SOURCE)}"
+    return f"the data are read from {SOURCE.images} ({SOURCE.origin} files)"
 
 
 def gan_settings():
@@ -67,6 +70,7 @@ def classifier_inputs(wildcards):
     }
     if cond["synthetic"] == "raw":
         inputs["raw"] = f"{RESULTS}/synthetic/raw"
+        inputs["manifest"] = f"{RESULTS}/synthetic/raw_manifest.csv"
     elif cond["synthetic"] == "curated":
         inputs["curated"] = f"{RESULTS}/synthetic/curated"
         inputs["curation_summary"] = f"{RESULTS}/synthetic/curation/summary.json"

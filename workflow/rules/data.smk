@@ -1,14 +1,15 @@
 # Data: the raw files (phantom, download or the user's own) -> labels -> 256 px PNGs -> splits.
+# No rule here ever has a user-supplied path as its output (ganaug.data.sources explains why).
 
 
 if DATA["phantom"] is not None:
 
     rule make_phantom:
         output:
-            ground_truth=DATA["ground_truth"],
-            metadata=DATA["metadata"],
-            images=directory(DATA["images"]),
-            masks=directory(DATA["masks"]) if DATA["masks"] else [],
+            ground_truth=SOURCE.ground_truth,
+            metadata=SOURCE.metadata,
+            images=directory(SOURCE.images),
+            masks=directory(SOURCE.masks),
         log:
             f"{RESULTS}/logs/make_phantom.log",
         conda:
@@ -22,36 +23,40 @@ if DATA["phantom"] is not None:
         script:
             rule_script("make_phantom")
 
-elif DATA["download"]:
 
-    localrules:
-        download_isic2019,
+localrules:
+    download_isic2019,
 
-    rule download_isic2019:
-        output:
-            ground_truth=DATA["ground_truth"],
-            metadata=DATA["metadata"] if DATA["metadata"] else [],
-            images=directory(DATA["images"]),
-        log:
-            f"{RESULTS}/logs/download_isic2019.log",
-        conda:
-            f"{ENVS}/data.yaml"
-        threads: 1
-        resources:
-            mem_mb=1000,
-            runtime=600,
-        params:
-            base_url=DATA["download_url"],
-            sha256=DATA["download_sha256"],
-        script:
-            rule_script("download_isic2019")
+
+# Only the files still missing from the workflow's own download folder are outputs: once
+# fetched they are protected and never an output again, so no -F can delete them. With nothing to
+# fetch (the user's files are there, or another format) the rule has no output and only says so,
+# so `snakemake download_isic2019` and --forcerun download_isic2019 are safe whatever the config.
+rule download_isic2019:
+    output:
+        **{k: protected(directory(v) if k == "images" else v) for k, v in SOURCE.to_fetch.items()},
+    log:
+        f"{RESULTS}/logs/download_isic2019.log",
+    conda:
+        f"{ENVS}/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=600,
+    params:
+        base_url=DATA["download_url"],
+        sha256=DATA["download_sha256"],
+        nothing_to_fetch=None if SOURCE.to_fetch else download_status(),
+    script:
+        rule_script("download_isic2019")
 
 
 rule ingest:
     input:
-        unpack(ingest_inputs),
+        unpack(raw_data("ground_truth", "metadata")),
     output:
-        f"{RESULTS}/data/labels.csv",
+        labels=f"{RESULTS}/data/labels.csv",
+        rejects=f"{RESULTS}/data/label_rejects.csv",
     log:
         f"{RESULTS}/logs/ingest.log",
     conda:
@@ -70,9 +75,9 @@ rule ingest:
 
 rule preprocess:
     input:
+        unpack(raw_data("images", "masks")),
         labels=f"{RESULTS}/data/labels.csv",
-        images=DATA["images"],
-        masks=DATA["masks"] if DATA["masks"] else [],
+        label_rejects=f"{RESULTS}/data/label_rejects.csv",
     output:
         images=directory(f"{RESULTS}/data/images"),
         table=f"{RESULTS}/data/preprocessed.csv",

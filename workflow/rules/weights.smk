@@ -1,16 +1,22 @@
 # Pretrained weights: fetched once, on a machine with internet, into weights.cache_dir.
+# Only the files still missing from the cache are outputs: a file already there (fetched before,
+# or put there by hand, perhaps in a cache the user shares with other work) is never an output,
+# so no -F or --forcerun can delete it. With nothing missing, the rule checks the cache.
 
 
 localrules:
     fetch_weights,
 
 
+WEIGHTS_DIR = Path(config["weights"]["cache_dir"]) / "hub" / "checkpoints"
+MISSING_WEIGHTS = [
+    str(WEIGHTS_DIR / f.name) for f in weight_files() if not (WEIGHTS_DIR / f.name).exists()
+]
+
+
 rule fetch_weights:
     output:
-        [
-            str(Path(config["weights"]["cache_dir"]) / "hub" / "checkpoints" / f.name)
-            for f in weight_files()
-        ],
+        MISSING_WEIGHTS,
     log:
         f"{RESULTS}/logs/fetch_weights.log",
     conda:
@@ -21,7 +27,8 @@ rule fetch_weights:
         runtime=60,
     params:
         files=[f.__dict__ for f in weight_files()],
-        cache_dir=lambda w, output: str(Path(output[0]).parents[2]),
+        # a function: the outputs (the missing files) may be none at all
+        cache_dir=lambda w: config["weights"]["cache_dir"],
         mirror=config["weights"]["mirror"],
     script:
         rule_script("fetch_weights")
