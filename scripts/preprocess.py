@@ -7,9 +7,9 @@ from ganaug.io import write_csv
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-labels = pd.read_csv(snakemake.input.labels, dtype=str, keep_default_na=False)
+read = dict(dtype=str, keep_default_na=False)
 processed, rejects = preprocess_all(
-    labels,
+    pd.read_csv(snakemake.input.labels, **read),
     images_dir=snakemake.input.images,
     masks_dir=snakemake.input.get("masks") or None,
     out_dir=snakemake.output.images,
@@ -17,6 +17,7 @@ processed, rejects = preprocess_all(
     jpeg_draft=snakemake.params.jpeg_draft,
     max_reject_fraction=snakemake.params.max_reject_fraction,
     workers=snakemake.threads,
+    label_rejects=pd.read_csv(snakemake.input.label_rejects, **read),
 )
-write_csv(rejects, snakemake.output.rejects)
+write_csv(rejects, snakemake.output.rejects, for_spreadsheets=True)
 write_csv(processed, snakemake.output.table)

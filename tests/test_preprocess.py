@@ -18,7 +18,6 @@ from ganaug.data.preprocess import (
     locate_lesion,
     preprocess_all,
     process_one,
-    screen_ids,
 )
 
 SIZE = 64
@@ -207,38 +206,6 @@ def test_smaller_than_target_but_usable_is_upscaled(tmp_path):
     assert cv2.imread(str(tmp_path / "o.png")).shape == (SIZE, SIZE, 3)
 
 
-def test_screen_ids_duplicates_and_unsafe():
-    labels = pd.DataFrame(
-        {
-            "image_id": ["a", "a", "b", "b", "../evil", "x/y", "c", "..", "d\\e"],
-            "label": [
-                "nevus",
-                "nevus",
-                "nevus",
-                "dermatofibroma",
-                "nevus",
-                "nevus",
-                "nevus",
-                "nevus",
-                "nevus",
-            ],
-            "lesion_id": "",
-            "patient_id": "",
-            "row": range(2, 11),
-        }
-    )
-    kept, rejects = screen_ids(labels)
-    assert kept.image_id.tolist() == ["a", "c"]
-    reasons = dict(rejects[i] for i in range(len(rejects)) if rejects[i][0] != "b")
-    assert reasons["a"] == "duplicate id (row 3 repeats row 2)"
-    assert [r for r in rejects if r[0] == "b"] == [
-        ("b", "duplicate id with conflicting labels (row 4)"),
-        ("b", "duplicate id with conflicting labels (row 5)"),
-    ]
-    for bad in ("../evil", "x/y", "..", "d\\e"):
-        assert "unsafe image id" in reasons[bad]
-
-
 def test_preprocess_all_reports_every_reject(tmp_path):
     imgs = tmp_path / "imgs"
     imgs.mkdir()
@@ -264,6 +231,28 @@ def test_too_many_rejects_fails_with_a_clear_message(tmp_path):
         preprocess_all(
             labels_for(["a", "m1", "m2"]), imgs, None, tmp_path / "out", SIZE, True, 0.02, progress=False
         )
+
+
+def test_label_rejects_lead_the_table_and_a_row_kept_once_costs_nothing(tmp_path):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in ("a", "b"):
+        save(lesion_image(), imgs / f"{i}.jpg")
+    label_rejects = pd.DataFrame(
+        {"image_id": ["a", "c"], "reason": ["row 3 repeats row 2 exactly: kept once", "row 4: conflict"]}
+    )
+    processed, rejects = preprocess_all(
+        labels_for(["a", "b"]), imgs, None, tmp_path / "o", SIZE, True, 0.34, progress=False,
+        label_rejects=label_rejects,
+    )  # fmt: skip
+    assert rejects.reason.tolist()[:2] == label_rejects.reason.tolist()
+    assert processed.image_id.tolist() == ["a", "b"]
+    # 'c' is the one image lost of three: 33 %, under 34 %; at 30 % it stops
+    with pytest.raises(TooManyRejects, match=r"1 of 3 images rejected \(33.3%\)"):
+        preprocess_all(
+            labels_for(["a", "b"]), imgs, None, tmp_path / "o2", SIZE, True, 0.30, progress=False,
+            label_rejects=label_rejects,
+        )  # fmt: skip
 
 
 def test_missing_images_folder_is_named(tmp_path):

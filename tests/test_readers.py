@@ -117,7 +117,7 @@ def test_isic2020_refuses_dermatofibroma(fixtures, minority):
 
 
 def test_isic2020_other_classes(fixtures):
-    df = ingest("isic2020", fixtures / "isic2020_gt.csv", None, "melanoma", "nevus")
+    df, _ = ingest("isic2020", fixtures / "isic2020_gt.csv", None, "melanoma", "nevus")
     assert sorted(df.label.value_counts().items()) == [("melanoma", 1), ("nevus", 3)]
 
 
@@ -127,7 +127,7 @@ def test_ham10000(fixtures):
     assert df.loc[df.image_id == "ISIC_0025837", "label"].item() == "actinic_keratosis"
     both = df[df.lesion_id == "HAM_0002730"]
     assert len(both) == 2 and set(both.label) == {"dermatofibroma"}
-    sel = ingest("ham10000", fixtures / "ham10000_gt.csv", None, "dermatofibroma", "nevus")
+    sel, _ = ingest("ham10000", fixtures / "ham10000_gt.csv", None, "dermatofibroma", "nevus")
     assert sel.label.value_counts().to_dict() == {"dermatofibroma": 2, "nevus": 2}
 
 
@@ -166,7 +166,7 @@ def test_select_classes_requires_both(fixtures):
 
 
 def test_ingest_selects_only_the_two_classes(fixtures):
-    df = ingest("isic2019", fixtures / "isic2019_gt.csv", fixtures / "isic2019_meta.csv", "DF", "NV")
+    df, _ = ingest("isic2019", fixtures / "isic2019_gt.csv", fixtures / "isic2019_meta.csv", "DF", "NV")
     assert sorted(df.image_id) == ["ISIC_0000000", "ISIC_0000001", "ISIC_0000003", "ISIC_0000004"]
 
 

@@ -1,8 +1,11 @@
 """Readers for the ISIC label files, each returning one normalised table.
 
 Every reader returns a DataFrame with :data:`LABEL_COLUMNS`: ``image_id``, the normalised
-``label``, ``lesion_id`` and ``patient_id`` (empty string when unknown) and ``row``, the
-1-based line of the source file (the header is line 1), so later errors can point at it.
+``label``, ``lesion_id`` and ``patient_id`` (empty string when unknown), ``row``, the 1-based
+line of the source file (the header is line 1), so later errors can point at it, and
+``problem`` / ``note`` (empty unless the reader found a reason to reject the row, or a remark
+that belongs in the rejects list). Duplicate rows are kept here and settled by
+:func:`ganaug.data.screening.screen_rows`.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ import pandas as pd
 
 from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
 from ganaug.data.labels import normalise_label
+from ganaug.data.screening import screen_rows
 
 log = logging.getLogger(__name__)
 
-LABEL_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row"]
+LABEL_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "problem", "note"]
+# what ingest writes to labels.csv (the rows to use, one per id)
+CLEAN_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row"]
 ISIC2019_CLASSES = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
 
 
@@ -57,6 +63,9 @@ def _labels(values: pd.Series, rows: pd.Series, path: str | Path, column: str) -
 
 
 def _finish(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    for col in ("problem", "note"):
+        if col not in df.columns:
+            df[col] = ""
     df = df[LABEL_COLUMNS].copy()
     for col in ("image_id", "lesion_id", "patient_id"):
         df[col] = df[col].astype(str).str.strip()
@@ -86,20 +95,44 @@ def read_isic2019(ground_truth: str | Path, metadata: str | Path | None = None) 
     gt["lesion_id"] = ""
     gt["patient_id"] = ""
     if metadata is not None:
-        meta = _read_csv(metadata)
-        _require(meta, metadata, ["image", "lesion_id"])
-        dup = meta[meta["image"].duplicated()]
-        if len(dup):
-            raise DataFormatError(
-                f"{metadata}, row {int(dup['row'].iloc[0])}: image {dup['image'].iloc[0]!r} listed twice"
-            )
-        lesion = dict(zip(meta["image"], meta["lesion_id"], strict=True))
-        gt["lesion_id"] = gt["image_id"].map(lesion).fillna("")
-        if "patient_id" in meta.columns:
-            gt["patient_id"] = (
-                gt["image_id"].map(dict(zip(meta["image"], meta["patient_id"], strict=True))).fillna("")
-            )
+        ids, problems, notes = _isic2019_metadata(metadata)
+        gt["lesion_id"] = [ids.get(i, ("", ""))[0] for i in gt["image_id"]]
+        gt["patient_id"] = [ids.get(i, ("", ""))[1] for i in gt["image_id"]]
+        gt["problem"] = [problems.get(i, "") for i in gt["image_id"]]
+        gt["note"] = [notes.get(i, "") for i in gt["image_id"]]
     return _finish(gt, ground_truth)
+
+
+def _isic2019_metadata(
+    metadata: str | Path,
+) -> tuple[dict[str, tuple[str, str]], dict[str, str], dict[str, str]]:
+    """Lesion and patient id per image, from ISIC 2019's metadata CSV.
+
+    Returns (ids, problems, notes): a row repeated exactly is used once and noted; an image
+    listed with two different lesion or patient ids gets a problem (its rows are rejected).
+    """
+    meta = _read_csv(metadata)
+    _require(meta, metadata, ["image", "lesion_id"])
+    if "patient_id" not in meta.columns:
+        meta["patient_id"] = ""
+    meta["image"] = meta["image"].str.strip()
+    ids: dict[str, tuple[str, str]] = {}
+    problems: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    content = [c for c in meta.columns if c != "row"]
+    for image, group in meta.groupby("image", sort=False):
+        first = group.iloc[0]
+        ids[image] = (first["lesion_id"].strip(), first["patient_id"].strip())
+        if len(group) == 1:
+            continue
+        rows = ", ".join(str(r) for r in group["row"])
+        if (group[content] == first[content]).all(axis=None):
+            notes[image] = f"{metadata}: rows {rows} list this image identically: kept once"
+        elif group["lesion_id"].str.strip().nunique() > 1 or group["patient_id"].str.strip().nunique() > 1:
+            problems[image] = f"{metadata}: rows {rows} give this image different lesion or patient ids"
+        else:
+            notes[image] = f"{metadata}: rows {rows} list this image with the same ids: first row used"
+    return ids, problems, notes
 
 
 def read_isic2020(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
@@ -188,11 +221,21 @@ def select_classes(
 
 def ingest(
     fmt: str, ground_truth: str | Path, metadata: str | Path | None, minority: str, majority: str
-) -> pd.DataFrame:
-    """Read, normalise and select: the table the preprocessing step works through."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read, normalise, screen and select: (the rows preprocessing works through, one per id;
+    the rejected rows of the two classes, ``image_id,reason``)."""
     if fmt in FORMATS_WITHOUT_DF and "dermatofibroma" in (
         normalise_label(minority),
         normalise_label(majority),
     ):
         raise DataFormatError(no_dermatofibroma_message(fmt))
-    return select_classes(read_labels(fmt, ground_truth, metadata), fmt, minority, majority, ground_truth)
+    labels = read_labels(fmt, ground_truth, metadata)
+    # screen before selecting: an id labelled DF in one row and melanoma in another is a conflict
+    kept, rejects = screen_rows(labels)
+    selected = select_classes(kept, fmt, minority, majority, ground_truth)
+    wanted = {normalise_label(minority), normalise_label(majority)}
+    study_ids = set(labels.loc[labels["label"].isin(wanted), "image_id"])
+    rejects = rejects[rejects["image_id"].isin(study_ids)].reset_index(drop=True)
+    for row in rejects.itertuples():
+        log.warning("label row of %s: %s", row.image_id, row.reason)
+    return selected[CLEAN_COLUMNS], rejects

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from ganaug.data.screening import REJECT_COLUMNS, lost_fraction, unsafe_id_reason
 from ganaug.io import write_bytes
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,6 @@ class Outcome:
     orig_mode: str
     decode_scale: float  # 1.0 = full decode; 0.5 = libjpeg decoded at half size
     notes: str  # conversions made on the way ("; "-separated)
-
-
-def unsafe_id_reason(image_id: str) -> str | None:
-    """Ids become file names: refuse anything that could leave the output folder."""
-    if image_id in ("", ".", ".."):
-        return f"unsafe image id {image_id!r}"
-    if "/" in image_id or "\\" in image_id or ".." in image_id or "\x00" in image_id:
-        return f"unsafe image id {image_id!r}: contains a path separator or '..'"
-    return None
 
 
 def find_image(images_dir: Path, image_id: str) -> Path | None:
@@ -239,31 +231,6 @@ def process_one(task: Task) -> Outcome:
     return Outcome(task.image_id, True, "", method, w, h, mode, round(scale, 6), "; ".join(notes))
 
 
-def screen_ids(labels: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """Drop (and report) unsafe and duplicate ids before any file is touched.
-
-    Two rows with one id and one label: the first is kept, the repeat is a duplicate row. One id
-    with two labels: nobody can say which is right, so every row of it is rejected.
-    """
-    rejects: list[tuple[str, str]] = []
-    keep = []
-    first_seen: dict[str, int] = {}
-    conflicting = {i for i, g in labels.groupby("image_id")["label"] if g.nunique() > 1}
-    for idx, row in labels.iterrows():
-        iid = row["image_id"]
-        reason = unsafe_id_reason(iid)
-        if reason:
-            rejects.append((iid, reason))
-        elif iid in conflicting:
-            rejects.append((iid, f"duplicate id with conflicting labels (row {row['row']})"))
-        elif iid in first_seen:
-            rejects.append((iid, f"duplicate id (row {row['row']} repeats row {first_seen[iid]})"))
-        else:
-            first_seen[iid] = row["row"]
-            keep.append(idx)
-    return labels.loc[keep].reset_index(drop=True), rejects
-
-
 def preprocess_all(
     labels: pd.DataFrame,
     images_dir: str | Path,
@@ -274,10 +241,12 @@ def preprocess_all(
     max_reject_fraction: float,
     workers: int = 1,
     progress: bool = True,
+    label_rejects: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Preprocess every row of ``labels``; return (processed table, rejects table).
+    """Preprocess every row of ``labels`` (one per id, screened by ingest); return (processed
+    table, rejects table: ``label_rejects`` first, then the images that could not be used).
 
-    Raises TooManyRejects when more than ``max_reject_fraction`` of the rows are rejected.
+    Raises TooManyRejects when more than ``max_reject_fraction`` of the images are lost.
     """
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     if not images_dir.is_dir():
@@ -285,7 +254,14 @@ def preprocess_all(
     if masks_dir is not None and not Path(masks_dir).is_dir():
         raise FileNotFoundError(f"data.masks: folder {masks_dir} not found")
     out_dir.mkdir(parents=True, exist_ok=True)
-    kept, rejects = screen_ids(labels)
+    dup = labels["image_id"][labels["image_id"].duplicated()]
+    if len(dup):  # ingest writes one row per id; anything else is not its output
+        raise ValueError(f"labels table lists {dup.iloc[0]!r} twice: run it through ingest")
+    rejects = [] if label_rejects is None else list(label_rejects[REJECT_COLUMNS].itertuples(index=False))
+    # ingest has screened the ids already; this keeps the function safe on any table
+    unsafe = {i: r for i in labels["image_id"] if (r := unsafe_id_reason(i))}
+    rejects += list(unsafe.items())
+    kept = labels[~labels["image_id"].isin(unsafe)]
     tasks = []
     for iid in kept["image_id"]:
         mask = Path(masks_dir) / f"{iid}_segmentation.png" if masks_dir is not None else None
@@ -312,29 +288,29 @@ def preprocess_all(
         outcomes = list(results)
 
     rejects += [(o.image_id, o.reason) for o in outcomes if not o.ok]
-    rejects_df = pd.DataFrame(rejects, columns=["image_id", "reason"])
+    rejects_df = pd.DataFrame(rejects, columns=REJECT_COLUMNS)
     ok = pd.DataFrame([o.__dict__ for o in outcomes if o.ok], columns=list(Outcome.__dataclass_fields__))
     processed = kept.merge(ok.drop(columns=["ok", "reason"]), on="image_id", how="inner")
     processed["path"] = [str(out_dir / f"{i}.png") for i in processed["image_id"]]
 
-    total = len(labels)
-    frac = len(rejects_df) / total if total else 1.0
+    n_lost, total, frac = lost_fraction(processed["image_id"], rejects_df)
     for reason, count in rejects_df["reason"].str.split(":").str[0].value_counts().items():
         log.warning("rejected %d image(s): %s", count, reason)
     for row in rejects_df.itertuples():
         log.info("reject %s: %s", row.image_id, row.reason)
     log.info(
-        "preprocessed %d of %d images (%d rejected, %.2f%%); crop methods: %s",
+        "preprocessed %d of %d images (%d lost, %.2f%%; %d rows in rejects.csv); crop methods: %s",
         len(processed),
         total,
-        len(rejects_df),
+        n_lost,
         100 * frac,
+        len(rejects_df),
         processed["crop_method"].value_counts().to_dict(),
     )
     if frac > max_reject_fraction:
         examples = "; ".join(f"{r.image_id}: {r.reason}" for r in rejects_df.head(5).itertuples())
         raise TooManyRejects(
-            f"{len(rejects_df)} of {total} images rejected ({100 * frac:.1f}%), more than "
+            f"{n_lost} of {total} images rejected ({100 * frac:.1f}%), more than "
             f"data.max_reject_fraction = {max_reject_fraction:g}. First: {examples}. "
             "The rule's log lists every rejected image and its reason."
         )
