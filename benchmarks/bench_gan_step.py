@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
+from ganaug.data.provenance import MinorityTrainSet
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
 from ganaug.training.gan import GanConfig, GanOutputs, build_models, flops_per_iteration, train_gan
 
@@ -57,7 +58,8 @@ def loop_seconds(cfg: GanConfig, real: torch.Tensor, device: torch.device, n: in
             )
             _sync(device)
             t = time.perf_counter()
-            train_gan(c, real, _outputs(Path(tmp)), device, progress=False)
+            train = MinorityTrainSet([f"{i:05d}" for i in range(len(real))], real)
+            train_gan(c, train, _outputs(Path(tmp)), device, progress=False)
             _sync(device)
             times.append(time.perf_counter() - t)
     return (times[1] - times[0]) / n

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from ganaug.data.datasets import Condition
+from ganaug.data.provenance import manifest_digest
 from ganaug.runtime import select_device, setup_logging
 from ganaug.training.classifier import FitConfig, FitOutputs, fit_and_evaluate
 
@@ -15,8 +16,12 @@ p = snakemake.params
 o = snakemake.output
 provenance = {"weights_source": p.weights}
 summary_path = snakemake.input.get("curation_summary")  # only the curated conditions have one
+synthetic_training_set = None
+if snakemake.input.get("manifest"):  # the raw conditions
+    synthetic_training_set = manifest_digest(snakemake.input.manifest)
 if summary_path:
     s = json.loads(Path(summary_path).read_text())
+    synthetic_training_set = s.get("gan_training_set")
     provenance.update(
         review_mode=s["review_mode"],
         simulated_review=s["simulated_review"],
@@ -39,4 +44,5 @@ fit_and_evaluate(
     raw_dir=snakemake.input.get("raw"),
     curated_dir=snakemake.input.get("curated"),
     provenance=provenance,
+    synthetic_training_set=synthetic_training_set,
 )

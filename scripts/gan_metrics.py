@@ -28,7 +28,9 @@ if not extractor.comparable:
 fast = FastLpips(build_lpips(p.lpips_backbone, p.cache_dir, p.seed), device)
 lpips_label = backbone_label("vgg16", p.lpips_backbone)
 
-real_ids, real = real_reference(snakemake.input.metadata, grey=False, size=p.image_size)
+real_ids, real = real_reference(
+    snakemake.input.metadata, grey=False, size=p.image_size, manifest=snakemake.input.manifest
+)
 ref = reference(real_ids, real, extractor, device, settings)
 sets, images, per_image, features = {}, {}, [], {"real_ids": np.array(real_ids), "real_pool": ref.pool}
 for name in ("raw", "curated"):

@@ -15,4 +15,5 @@ sample_images(
     seed=snakemake.params.seed,
     batch_size=snakemake.params.batch_size,
     device=select_device(snakemake.params.device),
+    expected=snakemake.params.expected,
 )

@@ -7,6 +7,7 @@ import torch
 
 from ganaug.curation.clusters import build_feature_extractor
 from ganaug.curation.stages import cluster_stage, funnel
+from ganaug.data.provenance import manifest_digest
 from ganaug.io import write_csv, write_json
 from ganaug.runtime import setup_logging
 from ganaug.viz import scatter_clusters
@@ -20,6 +21,7 @@ table, syn_xy, real_xy = cluster_stage(
     snakemake.input.previous,
     snakemake.input.raw,
     snakemake.input.metadata,
+    snakemake.input.manifest,
     build_feature_extractor(p.backbone, p.cache_dir, p.seed),
     p.backbone,
     p.n_clusters,
@@ -49,6 +51,8 @@ write_json(
         "lpips_backbone": p.lpips_backbone,
         "cluster_backbone": p.backbone,
         "simulated_review": p.review_mode == "simulate",
+        # the training set of the GAN these images come from (checked by cluster_stage)
+        "gan_training_set": manifest_digest(snakemake.input.manifest),
     },
     snakemake.output.summary,
 )

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import torch
 
+from ganaug.data.provenance import load_train_minority
 from ganaug.runtime import select_device, setup_logging
-from ganaug.training.gan import GanConfig, GanOutputs, load_minority_train, train_gan
+from ganaug.training.gan import GanConfig, GanOutputs, train_gan
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -21,7 +22,7 @@ out = GanOutputs(
 )
 train_gan(
     cfg,
-    load_minority_train(snakemake.input.metadata, cfg.img_size),
+    load_train_minority(snakemake.input.metadata, cfg.img_size),
     out,
     select_device(snakemake.params.device),
 )

@@ -14,6 +14,7 @@ from sklearn import metrics as skm
 
 import ganaug.training.classifier as clf_mod
 from ganaug.data.datasets import Condition, class_weights, training_set
+from ganaug.data.provenance import load_train_minority
 from ganaug.evaluation.classification import aggregate_seeds, decide, metrics, tune_threshold
 from ganaug.models.classifiers import REGISTRY, create_classifier
 from ganaug.training.augment import augment
@@ -229,9 +230,10 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
         *(world / "out" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb"))
     )
     cfg = FitConfig(batch_size=8, max_epochs=2, patience=2, class_weights="auto")
+    digest = load_train_minority(world / "metadata.csv", 32).fingerprint()["digest"]
     res = fit_and_evaluate("resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
                            world / "metadata.csv", cfg, "none", world, 32, torch.device("cpu"), out,
-                           raw_dir=world / "raw", progress=False)  # fmt: skip
+                           raw_dir=world / "raw", progress=False, synthetic_training_set=digest)  # fmt: skip
     assert events == ["decode:generated,train", "decode:val", "fit done", "threshold", "decode:test"]
     # every figure in metrics.json is recomputable from predictions.csv
     pred = pd.read_csv(out.predictions)
@@ -252,6 +254,7 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
             else:
                 assert saved[decision][k] == v
     assert saved["composition"]["synthetic_minority"] == 6
+    assert saved["gan_training_set"] == digest
     history = pd.read_csv(out.history)
     assert list(history.columns) == [
         "epoch",
@@ -265,6 +268,24 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
     assert 1 <= saved["best_epoch"] <= len(history) <= 2
     for f in (out.model, out.curves, out.confusion, out.pr_curve):
         assert f.stat().st_size > 0
+
+
+def test_a_fit_refuses_synthetic_images_of_another_split(world):
+    """Synthetic images from a GAN trained on another training split are refused before anything
+    is trained: that GAN may have seen lesions now in validation or test."""
+    from ganaug.data.provenance import OtherTrainingSet
+
+    out = FitOutputs(
+        *(world / "o" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb"))
+    )
+    cond = Condition.from_dict("gan_curated", CONDITIONS["gan_curated"])
+    with pytest.raises(
+        OtherTrainingSet, match=r"the curated synthetic set was made by a GAN trained on another"
+    ):
+        fit_and_evaluate("resnet50", cond, 42, world / "metadata.csv", FitConfig(), "none", world, 32,
+                         torch.device("cpu"), out, curated_dir=world / "curated", progress=False,
+                         synthetic_training_set="0123456789abcdef")  # fmt: skip
+    assert not (world / "o").exists()
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

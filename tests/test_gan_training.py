@@ -17,7 +17,8 @@ import torch
 import ganaug.training.gan as gan_mod
 from ganaug.config import PhantomConfig
 from ganaug.data.phantom import plan, render
-from ganaug.training.checkpoints import load_checkpoint
+from ganaug.data.provenance import MinorityTrainSet
+from ganaug.training.checkpoints import CheckpointAhead, load_checkpoint
 from ganaug.training.gan import (
     GanConfig,
     GanOutputs,
@@ -25,7 +26,7 @@ from ganaug.training.gan import (
     flops_per_iteration,
     train_gan,
 )
-from ganaug.training.sample import generate, image_name, load_generator, sample_images
+from ganaug.training.sample import GeneratorMismatch, generate, image_name, load_generator, sample_images
 
 from .conftest import REPO
 
@@ -53,12 +54,13 @@ def outputs(root: Path) -> GanOutputs:
     )
 
 
-def phantom_df(n: int = 12, size: int = 32) -> torch.Tensor:
-    cfg = PhantomConfig(n, 1, 0.0, 0.0, 96, 96, 90, 5)
+def phantom_df(n: int = 12, size: int = 32, seed: int = 5) -> MinorityTrainSet:
+    cfg = PhantomConfig(n, 1, 0.0, 0.0, 96, 96, 90, seed)
     shots = [s for s in plan(cfg) if s.lesion.label == "dermatofibroma"][:n]
     imgs = [torch.from_numpy(render(s, 96, 96)[0]).permute(2, 0, 1) for s in shots]
     x = torch.stack(imgs).float()
-    return torch.nn.functional.interpolate(x, size=size, mode="area").round().to(torch.uint8)
+    x = torch.nn.functional.interpolate(x, size=size, mode="area").round().to(torch.uint8)
+    return MinorityTrainSet([f"ISIC_{seed}{i:06d}" for i in range(n)], x)
 
 
 DRIVER = """
@@ -67,9 +69,11 @@ from pathlib import Path
 sys.path.insert(0, {scripts!r})
 torch.set_num_threads(1)
 from tests.test_gan_training import TINY, outputs
+from ganaug.data.provenance import MinorityTrainSet
 from ganaug.training.gan import train_gan
 real = torch.load({data!r})
-train_gan(TINY, real, outputs(Path({root!r})), torch.device("cpu"), progress=False)
+train = MinorityTrainSet([f"ISIC_{{i:07d}}" for i in range(len(real))], real)
+train_gan(TINY, train, outputs(Path({root!r})), torch.device("cpu"), progress=False)
 """
 
 
@@ -103,7 +107,7 @@ def reference(tmp_path_factory) -> tuple[Path, Path]:
     """An uninterrupted run in its own process (the same thread count as the interrupted ones)."""
     root = tmp_path_factory.mktemp("ref")
     data = root / "real.pt"
-    torch.save(phantom_df(), data)
+    torch.save(phantom_df().images, data)
     proc = start_driver(root / "run", data)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -184,21 +188,100 @@ def test_non_finite_loss_stops_with_iteration_and_checkpoint(tmp_path, monkeypat
 
 def test_too_few_images_for_a_batch(tmp_path):
     with pytest.raises(ValueError, match="only 3 minority training images for a batch size of 4"):
-        train_gan(TINY, phantom_df()[:3], outputs(tmp_path), torch.device("cpu"), progress=False)
+        train_gan(TINY, phantom_df(n=3), outputs(tmp_path), torch.device("cpu"), progress=False)
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path):
+@pytest.fixture(autouse=True)
+def info_logs(caplog):
+    caplog.set_level("INFO", logger="ganaug")
+
+
+def run(cfg: GanConfig, root: Path, train: MinorityTrainSet | None = None):
+    return train_gan(cfg, train or phantom_df(), outputs(root), torch.device("cpu"), progress=False)
+
+
+def aside(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "ckpt").glob("last.superseded-*"))
+
+
+def test_other_settings_move_the_checkpoint_aside_and_start_fresh(tmp_path, caplog):
+    cfg = replace(TINY, total_iterations=3, checkpoint_interval=2)
+    run(cfg, tmp_path)
+    fresh = generator_weights(tmp_path)
+    run(replace(cfg, lr_g=1e-3), tmp_path)
+    assert aside(tmp_path) == ["last.superseded-other-settings-it3.pt"]
+    assert "gan.lr_g: 0.0001 -> 0.001" in caplog.text and "training starts fresh" in caplog.text
+    assert "training from scratch" in caplog.text
+    # and back: the lr_g=1e-3 checkpoint is moved aside in turn, the result is the first run's
+    run(cfg, tmp_path)
+    assert len(aside(tmp_path)) == 2
+    assert max_diff(fresh, generator_weights(tmp_path)) == 0
+
+
+def test_a_checkpoint_of_another_split_is_never_resumed(tmp_path, caplog):
+    """The bug: after data.split.seed changed, train_gan resumed the old split's GAN."""
+    cfg = replace(TINY, total_iterations=4, checkpoint_interval=2)
+    # an interrupted run on split A (killed after the checkpoint at iteration 2)
+    run(replace(cfg, total_iterations=2), tmp_path, phantom_df(seed=5))
+    state = load_checkpoint(tmp_path / "ckpt" / "last.pt")
+    state["complete"] = False
+    torch.save(state, tmp_path / "ckpt" / "last.pt")
+    # the split changes: other images, other ids
+    split_b = phantom_df(seed=6)
+    run(cfg, tmp_path, split_b)
+    assert aside(tmp_path) == ["last.superseded-other-training-set-it2.pt"]
+    assert "another training set" in caplog.text and "other images" in caplog.text
+    alone = tmp_path / "alone"
+    run(cfg, alone, split_b)
+    assert max_diff(generator_weights(alone), generator_weights(tmp_path)) == 0
+    # the same ids with other pixels are another training set too
+    pixels = MinorityTrainSet(split_b.ids, 255 - split_b.images)
+    run(replace(cfg, total_iterations=5), tmp_path, pixels)
+    assert "other pixels" in caplog.text
+
+
+def test_the_checkpoint_and_generator_record_their_training_set(tmp_path):
+    train = phantom_df()
+    run(replace(TINY, total_iterations=2), tmp_path, train)
+    state = load_checkpoint(tmp_path / "ckpt" / "last.pt")
+    fp = train.fingerprint()
+    assert state["training_set"]["ids"] == train.ids and state["training_set"]["digest"] == fp["digest"]
+    assert state["training_set"]["shape"] == [12, 3, 32, 32]
+    assert state["settings"]["lr_g"] == TINY.lr_g and state["settings"]["precision"] == "fp32"
+    assert state["complete"] is True
+    blob = torch.load(tmp_path / "generator.pt", weights_only=True)
+    assert blob["training_set"]["digest"] == fp["digest"]
+
+
+def test_a_checkpoint_beyond_total_iterations_is_refused(tmp_path):
+    run(replace(TINY, total_iterations=4), tmp_path)
+    with pytest.raises(CheckpointAhead, match=r"at iteration 4, further than gan.total_iterations = 2"):
+        run(replace(TINY, total_iterations=2), tmp_path)
+    assert (tmp_path / "ckpt" / "last.pt").exists()  # refused, not moved
+
+
+def test_a_finished_run_forced_again_trains_anew_and_a_longer_one_continues(tmp_path, caplog):
+    """snakemake -F / --forcerun train_gan used to 'retrain' in seconds by resuming the finished
+    checkpoint. Now a finished run is moved aside and training starts over; raising
+    total_iterations continues it instead."""
     cfg = replace(TINY, total_iterations=2)
-    train_gan(cfg, phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False)
-    with pytest.raises(ValueError, match=r"other settings \(gan.lr_g\).*delete the checkpoint"):
-        train_gan(
-            replace(cfg, lr_g=1e-3), phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False
-        )
-    # a longer run with the same settings continues from the checkpoint
-    hist = train_gan(
-        replace(cfg, total_iterations=4), phantom_df(), outputs(tmp_path), torch.device("cpu"), progress=False
-    )
+    run(cfg, tmp_path)
+    first = generator_weights(tmp_path)
+    hist = run(cfg, tmp_path)
+    assert aside(tmp_path) == ["last.superseded-finished-it2.pt"]
+    assert "is a finished run of 2 iterations" in caplog.text
+    assert hist.iteration.tolist() == [1, 2]
+    assert max_diff(first, generator_weights(tmp_path)) == 0  # the same run again, on the CPU
+    hist = run(replace(cfg, total_iterations=4), tmp_path)
     assert hist.iteration.tolist() == [1, 2, 3, 4]
+    assert "resumed from" in caplog.text and len(aside(tmp_path)) == 1
+
+
+def test_an_unreadable_checkpoint_is_kept_and_training_starts_fresh(tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "last.pt").write_bytes(b"torn")
+    run(replace(TINY, total_iterations=1), tmp_path)
+    assert aside(tmp_path) == ["last.superseded-unreadable-itunknown.pt"]
 
 
 def test_sampling_is_per_image_deterministic(tmp_path):
@@ -213,7 +296,7 @@ def test_sampling_is_per_image_deterministic(tmp_path):
     assert a.image.tolist() == [f"generated_{i:04d}.png" for i in range(10)]
     for name in a.image:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    gen = load_generator(tmp_path / "generator.pt", torch.device("cpu"))
+    gen, _ = load_generator(tmp_path / "generator.pt", torch.device("cpu"))
     assert not gen.training
     alone = generate(gen, [7], 42, torch.device("cpu"))[0]
     import cv2
@@ -233,8 +316,66 @@ def test_generator_file_holds_weights_only(tmp_path):
         progress=False,
     )
     blob = torch.load(tmp_path / "generator.pt", weights_only=True)
-    assert set(blob) == {"state_dict", "hparams"}
+    assert set(blob) == {"state_dict", "hparams", "training_set"}
     assert blob["hparams"] == {"latent_dim": 100, "features_g": 4, "img_size": 32}
+
+
+@pytest.mark.parametrize(
+    ("expected", "message"),
+    [
+        (
+            {"latent_dim": 100, "features_g": 8, "img_size": 32},
+            r"another architecture or size: features_g 4 \(the config: 8\)",
+        ),
+        ({"latent_dim": 100, "features_g": 4, "img_size": 64}, r"img_size 32 \(the config: 64\)"),
+    ],
+)  # fmt: skip
+def test_a_generator_of_another_architecture_or_size_is_refused(tmp_path, expected, message):
+    run(replace(TINY, total_iterations=1), tmp_path)
+    with pytest.raises(GeneratorMismatch, match=message):
+        sample_images(tmp_path / "generator.pt", tmp_path / "s", tmp_path / "s.csv", 2, 42, 2,
+                      torch.device("cpu"), False, expected)  # fmt: skip
+
+
+def test_a_generator_file_that_does_not_fit_its_hparams_is_refused(tmp_path):
+    run(replace(TINY, total_iterations=1), tmp_path)
+    blob = torch.load(tmp_path / "generator.pt", weights_only=True)
+    blob["hparams"]["features_g"] = 8  # says 8, holds 4
+    torch.save(blob, tmp_path / "bad.pt")
+    with pytest.raises(GeneratorMismatch, match=r"bad.pt: its weights do not fit"):
+        load_generator(tmp_path / "bad.pt", torch.device("cpu"))
+    torch.save({"weights": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(GeneratorMismatch, match=r"expected a dict with 'state_dict' and 'hparams'"):
+        load_generator(tmp_path / "foreign.pt", torch.device("cpu"))
+
+
+def test_the_manifest_carries_the_training_set_and_curation_checks_it(tmp_path):
+    """Sampling, curation and the fits can never combine outputs of different splits: the raw
+    set's manifest names its GAN's training set, and check_raw_set compares it with the split."""
+    import cv2
+    import pandas as pd
+
+    from ganaug.data.provenance import OtherTrainingSet, check_raw_set
+
+    train = phantom_df()
+    rows = []
+    for iid, img in zip(train.ids, train.images, strict=True):
+        path = tmp_path / f"{iid}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(img.permute(1, 2, 0).numpy(), cv2.COLOR_RGB2BGR))
+        rows.append({"image_id": iid, "path": str(path), "split": "train", "target": 1, "synthetic": False})
+    rows.append({"image_id": "V1", "path": "nowhere.png", "split": "val", "target": 1, "synthetic": False})
+    pd.DataFrame(rows).to_csv(tmp_path / "meta.csv", index=False)
+    run(replace(TINY, total_iterations=1), tmp_path / "gan", train)
+    table = sample_images(tmp_path / "gan/generator.pt", tmp_path / "raw", tmp_path / "m.csv", 3, 42, 3,
+                          torch.device("cpu"), False)  # fmt: skip
+    assert set(table.gan_training_set) == {train.fingerprint()["digest"]}
+    assert check_raw_set(tmp_path / "m.csv", tmp_path / "meta.csv", 32) == train.fingerprint()["digest"]
+    # the split moves one training image to validation: the raw set no longer belongs to it
+    moved = pd.read_csv(tmp_path / "meta.csv")
+    moved.loc[0, "split"] = "val"
+    moved.to_csv(tmp_path / "meta.csv", index=False)
+    with pytest.raises(OtherTrainingSet, match=r"m.csv\) was made by a GAN trained on another training set"):
+        check_raw_set(tmp_path / "m.csv", tmp_path / "meta.csv", 32)
 
 
 def test_flop_count_matches_the_issue_estimate():
@@ -260,8 +401,10 @@ def test_only_train_split_minority_images_are_read(tmp_path):
         rows.append({"image_id": f"i{i}", "path": str(path), "label": "x", "target": target,
                      "split": split, "synthetic": synthetic})  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "meta.csv", index=False)
-    from ganaug.training.gan import load_minority_train
+    from ganaug.data.provenance import load_train_minority
 
-    real = load_minority_train(tmp_path / "meta.csv", 32)
+    train = load_train_minority(tmp_path / "meta.csv", 32)
+    real = train.images
+    assert train.ids == ["i0", "i1"]
     assert real.shape == (2, 3, 32, 32) and real.dtype == torch.uint8
     assert real[1].float().mean().item() == pytest.approx(10.0)

@@ -29,6 +29,7 @@ rule curate_ssim:
     input:
         previous=f"{CUR_DIR}/blur.csv",
         raw=f"{RESULTS}/synthetic/raw",
+        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
         metadata=f"{RESULTS}/data/metadata.csv",
     output:
         f"{CUR_DIR}/ssim.csv",
@@ -53,6 +54,7 @@ rule curate_lpips:
         previous=f"{CUR_DIR}/ssim.csv",
         weights=cached("curation.lpips_backbone"),
         raw=f"{RESULTS}/synthetic/raw",
+        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
         metadata=f"{RESULTS}/data/metadata.csv",
     output:
         f"{CUR_DIR}/lpips.csv",

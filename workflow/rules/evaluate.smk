@@ -68,6 +68,7 @@ rule gan_metrics:
     input:
         metadata=f"{RESULTS}/data/metadata.csv",
         raw=f"{RESULTS}/synthetic/raw",
+        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
         curated=f"{RESULTS}/synthetic/curated",
         weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
     output:

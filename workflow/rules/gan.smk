@@ -57,5 +57,11 @@ rule sample_gan:
         batch_size=config["gan"]["sample_batch_size"],
         seed=config["seed"],
         device=config["device"],
+        # the architecture the config describes: another generator.pt is refused
+        expected={
+            "latent_dim": config["gan"]["latent_dim"],
+            "features_g": config["gan"]["features_g"],
+            "img_size": DATA["image_size"],
+        },
     script:
         rule_script("sample_gan")

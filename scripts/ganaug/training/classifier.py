@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ganaug.data.datasets import Condition, class_weights, decode_cache, real_split, training_set
+from ganaug.data.provenance import check_same_training_set, load_train_minority
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.classifiers import create_classifier, imagenet_normalise
@@ -201,7 +202,18 @@ def fit_and_evaluate(
     curated_dir: str | Path | None = None,
     provenance: dict[str, Any] | None = None,
     progress: bool = True,
+    synthetic_training_set: str | None = None,
 ) -> dict[str, Any]:
+    """Fit one (arch, condition, seed) and evaluate it once on the test split.
+
+    ``synthetic_training_set`` is the training-set fingerprint recorded with the condition's
+    synthetic images; it must be the current split's (a GAN trained on another split has seen
+    lesions that may now be in validation or test).
+    """
+    if cond.synthetic != "none":
+        current = load_train_minority(metadata, image_size).fingerprint()["digest"]
+        check_same_training_set(synthetic_training_set, current, f"the {cond.synthetic} synthetic set")
+        provenance = {**(provenance or {}), "gan_training_set": current}
     train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir)
     val = real_split(metadata, "val")
     log.info("%s / %s / seed %d: training set %s", arch, cond.name, seed, composition)

@@ -22,13 +22,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.data.datasets import decode_cache
-from ganaug.data.metadata import train_minority
+from ganaug.data.provenance import MinorityTrainSet
 from ganaug.io import atomic_path, write_csv
 from ganaug.models.discriminator import Discriminator
 from ganaug.models.generator import Generator
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
-from ganaug.training.checkpoints import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from ganaug.training.checkpoints import restore_rng_state, resumable_state, rng_state, save_checkpoint
 from ganaug.training.diffaugment import diff_augment, parse_policy
 
 log = logging.getLogger(__name__)
@@ -76,11 +75,19 @@ class GanConfig:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
 
-    # changing these mid-run would make the checkpoint describe another experiment
+    # the settings that change the weights: a checkpoint written with others is another
+    # experiment (the intervals and torch.compile change what is logged or how fast, not the result)
     RESUME_KEYS = (
         "img_size", "latent_dim", "features_g", "features_d", "batch_size", "lr_g", "lr_d",
         "betas", "lambda_gp", "n_critic", "diffaugment", "seed",
     )  # fmt: skip
+
+    def resume_settings(self, device: torch.device) -> dict[str, Any]:
+        """RESUME_KEYS' values, plus the precision actually used (bf16 only acts on CUDA)."""
+        d = asdict(self)
+        out = {k: list(d[k]) if isinstance(d[k], tuple) else d[k] for k in self.RESUME_KEYS}
+        out["precision"] = "bf16" if self.bf16 and device.type == "cuda" else "fp32"
+        return out
 
 
 @dataclass(frozen=True)
@@ -92,15 +99,6 @@ class GanOutputs:
     grid: Path  # samples_grid.png (5 x 5)
     samples_dir: Path  # a grid from fixed noise every sample_interval
     tensorboard: Path  # TensorBoard event files
-
-
-def load_minority_train(metadata_csv: str | Path, img_size: int) -> torch.Tensor:
-    """The real training images of the minority class as uint8 (N, 3, H, W).
-
-    ``train_minority`` selects the rows before any image is opened: validation and test images
-    are never read.
-    """
-    return decode_cache(train_minority(metadata_csv)["path"].tolist(), img_size)
 
 
 class EndlessSampler:
@@ -182,14 +180,16 @@ def _save_grid(images: torch.Tensor, path: Path, nrow: int = 5) -> None:
 
 def train_gan(
     cfg: GanConfig,
-    real_u8: torch.Tensor,
+    train: MinorityTrainSet,
     out: GanOutputs,
     device: torch.device,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train (or resume) to ``cfg.total_iterations``; write every output; return the history."""
     policy = parse_policy(cfg.diffaugment)
-    real = real_u8.to(device).float().div(127.5).sub(1.0)  # the whole set stays on the device
+    real = train.images.to(device).float().div(127.5).sub(1.0)  # the whole set stays on the device
+    training_set = train.fingerprint()
+    settings = cfg.resume_settings(device)
     g = torch.Generator().manual_seed(cfg.seed)  # the one stream of training randomness
     sampler = EndlessSampler(len(real), cfg.batch_size, g)
     gen, critic = build_models(cfg)
@@ -199,15 +199,8 @@ def train_gan(
     history: list[dict[str, float]] = []
     start = 0
 
-    if out.checkpoint.exists():
-        state = load_checkpoint(out.checkpoint)
-        saved = state["config"]
-        diff = [k for k in GanConfig.RESUME_KEYS if _norm(saved.get(k)) != _norm(asdict(cfg)[k])]
-        if diff:
-            raise ValueError(
-                f"{out.checkpoint} was written with other settings ({', '.join(f'gan.{k}' for k in diff)}); "
-                "restore them, or delete the checkpoint to start over"
-            )
+    state = resumable_state(out.checkpoint, settings, training_set, cfg.total_iterations)
+    if state is not None:
         gen.load_state_dict(state["generator"])
         critic.load_state_dict(state["critic"])
         opt_g.load_state_dict(state["opt_g"])
@@ -219,12 +212,17 @@ def train_gan(
         start = int(state["iteration"])
         log.info("resumed from %s at iteration %d", out.checkpoint, start)
     else:
-        log.info("training from scratch on %d minority images", len(real))
+        log.info(
+            "training from scratch on %d minority images (training set %s)", len(real), training_set["digest"]
+        )
 
-    def checkpoint(iteration: int) -> None:
+    def checkpoint(iteration: int, complete: bool = False) -> None:
         save_checkpoint(
             {
                 "iteration": iteration,
+                "complete": complete,  # the outputs of this run were written
+                "training_set": {**training_set, "ids": list(train.ids)},
+                "settings": settings,
                 "generator": gen.state_dict(),
                 "critic": critic.state_dict(),
                 "opt_g": opt_g.state_dict(),
@@ -256,7 +254,7 @@ def train_gan(
         bar = tqdm(total=cfg.total_iterations, initial=start, desc="wgan-gp", unit="it", mininterval=5)
     sums = torch.zeros(4, device=device)
     n_in_window = 0
-    last_ckpt = start if out.checkpoint.exists() else None
+    last_ckpt = start if state is not None else None
 
     with _SigtermFlag() as sigterm:
         for it in range(start + 1, cfg.total_iterations + 1):
@@ -313,7 +311,8 @@ def train_gan(
                 _save_grid(grid, out.samples_dir / f"iter_{it:06d}.png")
             if bar is not None:
                 bar.update(1)
-            if it % cfg.checkpoint_interval == 0 or sigterm.raised:
+            # the last iteration's checkpoint is written after the outputs, marked complete
+            if (it % cfg.checkpoint_interval == 0 and it < cfg.total_iterations) or sigterm.raised:
                 checkpoint(it)
                 last_ckpt = it
             if sigterm.raised:
@@ -322,14 +321,10 @@ def train_gan(
 
     if bar is not None:
         bar.close()
-    if last_ckpt != cfg.total_iterations:
-        checkpoint(cfg.total_iterations)
     writer.close()
-    return _finish(cfg, gen, history, noise_fixed, out)
-
-
-def _norm(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple | list) else v
+    hist = _finish(cfg, gen, history, noise_fixed, out, training_set)
+    checkpoint(cfg.total_iterations, complete=True)
+    return hist
 
 
 @torch.no_grad()
@@ -342,7 +337,12 @@ def _sample(gen: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def _finish(
-    cfg: GanConfig, gen: Generator, history: list[dict], noise: torch.Tensor, out: GanOutputs
+    cfg: GanConfig,
+    gen: Generator,
+    history: list[dict],
+    noise: torch.Tensor,
+    out: GanOutputs,
+    training_set: dict[str, Any],
 ) -> pd.DataFrame:
     from ganaug.viz import plot_gan_curves
 
@@ -351,8 +351,9 @@ def _finish(
     plot_gan_curves(hist, out.curves)
     _save_grid(_sample(gen, noise), out.grid)
     hparams = {"latent_dim": cfg.latent_dim, "features_g": cfg.features_g, "img_size": cfg.img_size}
+    blob = {"state_dict": gen.state_dict(), "hparams": hparams, "training_set": training_set}
     with atomic_path(out.generator, suffix=".tmp") as tmp:
-        torch.save({"state_dict": gen.state_dict(), "hparams": hparams}, tmp)
+        torch.save(blob, tmp)
     log.info("generator written to %s after %d iterations", out.generator, cfg.total_iterations)
     return hist
 

@@ -21,13 +21,49 @@ from ganaug.models.generator import Generator
 log = logging.getLogger(__name__)
 
 
-def load_generator(path: str | Path, device: torch.device) -> Generator:
-    """Rebuild the generator from ``generator.pt`` (weights and the three sizes it needs)."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+class GeneratorMismatch(ValueError):
+    """generator.pt is not a generator of the configured architecture and size."""
+
+
+HPARAMS = ("latent_dim", "features_g", "img_size")
+
+
+def load_generator(
+    path: str | Path, device: torch.device, expected: dict[str, int] | None = None
+) -> tuple[Generator, dict]:
+    """Rebuild the generator from ``generator.pt``: (network in eval mode, the file's training-set
+    record). With ``expected`` (the config's latent_dim, features_g, img_size), any difference is
+    an error that names the file and both values."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise GeneratorMismatch(f"{path}: not a generator file this workflow wrote ({err})") from None
+    if not isinstance(blob, dict) or not {"state_dict", "hparams"} <= set(blob):
+        found = sorted(blob) if isinstance(blob, dict) else type(blob).__name__
+        raise GeneratorMismatch(
+            f"{path}: expected a dict with 'state_dict' and 'hparams' (as train_gan writes), found {found}"
+        )
     hp = blob["hparams"]
-    gen = Generator(hp["latent_dim"], 3, hp["features_g"], hp["img_size"])
-    gen.load_state_dict(blob["state_dict"])
-    return gen.to(device).eval()
+    missing = [k for k in HPARAMS if k not in hp]
+    if missing:
+        raise GeneratorMismatch(f"{path}: hparams lack {', '.join(missing)}")
+    if expected is not None:
+        diff = [f"{k} {hp[k]} (the config: {expected[k]})" for k in HPARAMS if hp[k] != expected[k]]
+        if diff:
+            raise GeneratorMismatch(
+                f"{path} is a generator of another architecture or size: {', '.join(diff)}. Retrain it "
+                "(snakemake --forcerun train_gan) or set gan.latent_dim, gan.features_g and "
+                "data.image_size to the file's values"
+            )
+    try:
+        gen = Generator(hp["latent_dim"], 3, hp["features_g"], hp["img_size"])
+        gen.load_state_dict(blob["state_dict"])
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[:3]
+        raise GeneratorMismatch(
+            f"{path}: its weights do not fit the generator its hparams describe ({hp}): " + " ".join(first)
+        ) from None
+    return gen.to(device).eval(), blob.get("training_set", {})
 
 
 def latent_seed(seed: int, index: int) -> int:
@@ -60,8 +96,11 @@ def sample_images(
     batch_size: int,
     device: torch.device,
     progress: bool = True,
+    expected: dict[str, int] | None = None,
 ) -> pd.DataFrame:
-    gen = load_generator(generator_path, device)
+    """Write images 0..n-1 and the manifest (name, index, latent seed, and the fingerprint of the
+    training set the generator learnt from, which curation and the fits check)."""
+    gen, training_set = load_generator(generator_path, device, expected)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     starts = range(0, n, batch_size)
@@ -80,6 +119,7 @@ def sample_images(
             "image": [image_name(i, n) for i in range(n)],
             "index": range(n),
             "latent_seed": [latent_seed(seed, i) for i in range(n)],
+            "gan_training_set": training_set.get("digest", ""),
         }
     )
     write_csv(table, manifest)
