@@ -15,7 +15,7 @@ for path in snakemake.input:
     agg = json.loads(Path(path).read_text())
     aggregates[agg["arch"], agg["condition"]] = agg
 table = ablation_table(aggregates, p.expected_f1)
-write_csv(table, snakemake.output.csv)
+write_csv(table, snakemake.output.csv, for_spreadsheets=True)
 first = next(iter(aggregates.values()))
 note = (
     f"Test split, threshold tuned on validation; mean ± sd over {first['n_seeds']} seed(s) (sd needs two). "

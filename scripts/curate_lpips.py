@@ -17,6 +17,7 @@ table = lpips_stage(
     snakemake.input.previous,
     snakemake.input.raw,
     snakemake.input.metadata,
+    snakemake.input.manifest,
     fast,
     p.backbone,
     p.threshold,

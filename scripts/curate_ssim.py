@@ -10,6 +10,12 @@ setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 table = ssim_stage(
-    snakemake.input.previous, snakemake.input.raw, snakemake.input.metadata, p.lo, p.hi, p.chunk
+    snakemake.input.previous,
+    snakemake.input.raw,
+    snakemake.input.metadata,
+    snakemake.input.manifest,
+    p.lo,
+    p.hi,
+    p.chunk,
 )
 write_csv(table, snakemake.output[0])

@@ -9,4 +9,4 @@ p = snakemake.params
 runs = load_runs(p.root, p.archs, p.conditions, p.seeds)
 tables = statistics(runs, p.archs, p.conditions, p.seeds, "baseline", p.resamples, p.seed)
 for name, table in tables.items():
-    write_csv(table, snakemake.output[name])
+    write_csv(table, snakemake.output[name], for_spreadsheets=True)

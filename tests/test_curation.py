@@ -18,6 +18,7 @@ from ganaug.curation.lpips_fast import FastLpips, build_lpips, min_lpips
 from ganaug.curation.review import COLUMNS, ReviewError, aggregate, read_review_files, simulate_scores
 from ganaug.curation.ssim import ImageStats, max_ssim, ssim_pairs
 from ganaug.curation.stages import EmptyStage, blur_stage, lpips_stage, real_reference, ssim_stage
+from ganaug.data.provenance import load_train_minority
 from ganaug.weights import MissingWeights, cached_file
 
 
@@ -165,11 +166,25 @@ def world(tmp_path):
     syn["generated_0006.png"] = cv2.GaussianBlur(lesion(rng), (0, 0), 4)  # blurred
     syn["generated_0007.png"] = real["r2.png"].copy()  # an exact copy of a real image
     write_pngs(tmp_path / "raw", syn)
+    write_manifest(tmp_path, sorted(syn))
     return tmp_path
 
 
+def write_manifest(root: Path, names: list[str]) -> None:
+    """raw_manifest.csv as sample_gan writes it, naming the current split's training set."""
+    digest = load_train_minority(root / "metadata.csv", 64).fingerprint()["digest"]
+    pd.DataFrame(
+        {"image": names, "index": range(len(names)), "latent_seed": 0, "gan_training_set": digest}
+    ).to_csv(root / "manifest.csv", index=False)
+
+
+def study_grey(path: Path) -> np.ndarray:
+    """The study's definition of the greyscale image, verbatim."""
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
 def test_real_reference_reads_only_train_minority(world):
-    ids, imgs = real_reference(world / "metadata.csv", grey=True, size=64)
+    ids, imgs = real_reference(world / "metadata.csv", grey=True, size=64, manifest=world / "manifest.csv")
     assert ids == [f"r{i}" for i in range(6)] and imgs.shape == (6, 64, 64)
 
 
@@ -179,15 +194,69 @@ def test_blur_drops_the_blurred_image(world):
     row = t.set_index("image").loc["generated_0006.png"]
     assert not row.kept and "blurred" in row.reason
     assert t.kept.sum() == 7
-    # greyscale as the stage makes it: cv2.cvtColor (ITU-R BT.601 weights) of the decoded colour
-    grey = cv2.cvtColor(cv2.imread(str(world / "raw" / "generated_0000.png")), cv2.COLOR_BGR2GRAY)
-    assert t.laplacian_var.iloc[0] == pytest.approx(cv2.Laplacian(grey, cv2.CV_64F).var())
     assert laplacian_variance(np.full((8, 8), 7, np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_blur_is_the_study_definition_exactly(tmp_path, seed):
+    """cv2.Laplacian(cv2.imread(p, cv2.IMREAD_GRAYSCALE), cv2.CV_64F).var(), to 1e-9 relative, on
+    fresh colour PNGs (where libpng's grey differs from cv2.cvtColor's on about half the pixels)."""
+    rng = np.random.default_rng(seed)
+    write_pngs(tmp_path, {f"generated_{i:04d}.png": lesion(rng) for i in range(5)})
+    t = blur_stage(tmp_path, threshold=0)
+    for name, score in zip(t.image, t.laplacian_var, strict=True):
+        ref = cv2.Laplacian(study_grey(tmp_path / name), cv2.CV_64F).var()
+        assert score == pytest.approx(ref, rel=1e-9)
+    t.to_csv(tmp_path / "t.csv", index=False)  # as write_csv keeps it: every digit
+    assert pd.read_csv(tmp_path / "t.csv").laplacian_var.tolist() == t.laplacian_var.tolist()
+
+
+def test_ssim_stage_is_the_study_definition(world):
+    """skimage's structural_similarity on the study's uint8 greyscale images (cv2.imread with
+    IMREAD_GRAYSCALE, real and synthetic alike), maximised over the real training images."""
+    blur = blur_stage(world / "raw", 0)
+    blur.to_csv(world / "blur.csv", index=False)
+    t = ssim_stage(
+        world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", -1, 2, 3
+    )
+    reals = {f"r{i}": study_grey(world / "real" / f"r{i}.png") for i in range(6)}
+    for name, best, nearest in zip(t.image, t.max_ssim, t.nearest_real, strict=True):
+        syn = study_grey(world / "raw" / name)
+        ref = {k: structural_similarity(syn, r) for k, r in reals.items()}
+        assert best == pytest.approx(max(ref.values()), abs=1e-4)
+        assert ref[nearest] == pytest.approx(max(ref.values()), abs=1e-4)
+
+
+def test_a_corrupt_png_is_a_blur_reject_not_a_crash(world):
+    good = (world / "raw" / "generated_0001.png").read_bytes()
+    (world / "raw" / "generated_0003.png").write_bytes(good[: len(good) // 3])  # truncated
+    (world / "raw" / "generated_0004.png").write_bytes(b"not a png at all")
+    cv2.imwrite(str(world / "raw" / "generated_0005.png"), np.zeros((32, 32, 3), np.uint8))
+    t = blur_stage(world / "raw", threshold=100).set_index("image")
+    for name in ("generated_0003.png", "generated_0004.png"):
+        assert not t.loc[name, "kept"] and t.loc[name, "reason"].startswith("unreadable image")
+    assert not t.loc["generated_0005.png", "kept"]
+    assert t.loc["generated_0005.png", "reason"] == "wrong size: 32x32, the others are 64x64"
+    assert t.kept.sum() == 4
+
+
+def test_curation_refuses_a_raw_set_of_another_split(world):
+    """A raw set whose GAN trained on another training split cannot enter curation."""
+    from ganaug.data.provenance import OtherTrainingSet
+
+    blur_stage(world / "raw", 100).to_csv(world / "blur.csv", index=False)
+    manifest = pd.read_csv(world / "manifest.csv")
+    manifest["gan_training_set"] = "0123456789abcdef"
+    manifest.to_csv(world / "manifest.csv", index=False)
+    with pytest.raises(OtherTrainingSet, match="another training set"):
+        ssim_stage(world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", 0, 1, 3)
 
 
 def test_ssim_drops_the_copy(world):
     blur_stage(world / "raw", 100).to_csv(world / "blur.csv", index=False)
-    t = ssim_stage(world / "blur.csv", world / "raw", world / "metadata.csv", 0.05, 0.95, chunk=3)
+    t = ssim_stage(
+        world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", 0.05, 0.95, chunk=3
+    )
     assert "generated_0006.png" not in set(t.image)  # only the blur survivors are candidates
     copy = t.set_index("image").loc["generated_0007.png"]
     assert copy.max_ssim == pytest.approx(1.0, abs=1e-6) and not copy.kept
@@ -197,11 +266,20 @@ def test_ssim_drops_the_copy(world):
 
 def test_lpips_drops_the_copy(world, lpips_model):
     blur_stage(world / "raw", 100).to_csv(world / "blur.csv", index=False)
-    ssim_stage(world / "blur.csv", world / "raw", world / "metadata.csv", 0.0, 1.1, 3).to_csv(
-        world / "ssim.csv", index=False
-    )
+    ssim_stage(
+        world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", 0.0, 1.1, 3
+    ).to_csv(world / "ssim.csv", index=False)
     fast = FastLpips(lpips_model, torch.device("cpu"))
-    t = lpips_stage(world / "ssim.csv", world / "raw", world / "metadata.csv", fast, "random", 0.01, chunk=4)
+    t = lpips_stage(
+        world / "ssim.csv",
+        world / "raw",
+        world / "metadata.csv",
+        world / "manifest.csv",
+        fast,
+        "random",
+        0.01,
+        chunk=4,
+    )
     copy = t.set_index("image").loc["generated_0007.png"]
     assert copy.min_lpips == pytest.approx(0.0, abs=1e-4) and not copy.kept
     assert (t.backbone == "vgg16-random-init (not comparable)").all()
@@ -264,6 +342,58 @@ def test_bad_review_files_name_file_and_row(tmp_path, mutate, message):
     mutate(files)
     with pytest.raises(ReviewError, match=message):
         read_review_files([f for f in files if f.exists()], CANDS, reviewers=3)
+
+
+def spreadsheet_export(path: Path, reviewer: str, rows: list[list], sep: str = ";") -> Path:
+    """As a spreadsheet saves a CSV: UTF-8 with a BOM, CRLF, every field quoted, ';' between."""
+    lines = [sep.join(f'"{c}"' for c in COLUMNS)]
+    lines += [sep.join(f'"{c}"' for c in [reviewer, *r]) for r in rows]
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("sep", [";", ",", "\t"])
+def test_spreadsheet_exports_are_read(tmp_path, sep):
+    files = good_files(tmp_path)
+    spreadsheet_export(files[1], "bob", [[c, 4, "4.0", "4,0" if sep != "," else 4, 4, 3] for c in CANDS], sep)
+    spreadsheet_export(files[2], "Cy; Smith", [[c, 4, 4, 4, 4, 2] for c in CANDS], sep)
+    t = aggregate(read_review_files(files, CANDS, reviewers=3), CANDS, threshold=3.5, mode="files")
+    assert t.score.tolist() == pytest.approx([3.8] * 3)
+    assert set(read_review_files(files, CANDS, 3).reviewer) == {"ann", "bob", "Cy; Smith"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"reviewer;image;realism;color;texture;boundary;artifacts\r\nann;generated_0000.png;4;4\r\n",
+         r"ann.csv, row 2: 4 fields, the header has 7"),
+        (b"reviewer,image,realism,color,texture,boundary,artifacts\nann,generated_0000.png,4,4,4,4,4.5\n",
+         r"ann.csv, row 2: artifacts must be an integer from 1 to 5, got '4.5'"),
+        (b'reviewer,image,realism,color,texture,boundary,artifacts\nann,"generated_0000.png,4,4,4,4,4\n',
+         r"ann.csv, row \d+: .*"),
+        ("reviewer,image,realism,color,texture,boundary,artifacts\nAnné,generated_0000.png,4,4,4,4,4\n".encode("latin-1"),
+         r"ann.csv: not UTF-8 text \(byte \d+\); save it as 'CSV UTF-8'"),
+        (b"", r"ann.csv: empty file; expected the header reviewer,image"),
+    ],
+    ids=["ragged-row", "fraction", "open-quote", "latin-1", "empty"],
+)  # fmt: skip
+def test_malformed_exports_name_file_row_and_expectation(tmp_path, content, message):
+    files = good_files(tmp_path)
+    files[0].write_bytes(content)
+    with pytest.raises(ReviewError, match=message):
+        read_review_files(files, CANDS, reviewers=3)
+
+
+def test_tables_for_spreadsheets_neutralise_formulas(tmp_path):
+    from ganaug.io import write_csv
+
+    df = pd.DataFrame({"image_id": ["=HYPERLINK(1)", "+1", "-x", "@sum", "ISIC_1"], "n": [1, 2, 3, 4, 5]})
+    write_csv(df, tmp_path / "t.csv", for_spreadsheets=True)
+    got = pd.read_csv(tmp_path / "t.csv")
+    assert got.image_id.tolist() == ["'=HYPERLINK(1)", "'+1", "'-x", "'@sum", "ISIC_1"]
+    assert got.n.tolist() == [1, 2, 3, 4, 5]
+    write_csv(df, tmp_path / "data.csv")  # a table the workflow reads back keeps its ids verbatim
+    assert pd.read_csv(tmp_path / "data.csv").image_id.tolist() == df.image_id.tolist()
 
 
 def test_simulated_scores_are_labelled_and_deterministic():

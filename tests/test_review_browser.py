@@ -93,8 +93,9 @@ def test_score_export_and_ingest(sheet, tmp_path):
         # five criteria per image; after the last criterion the page moves to the next image
         "ann": ["5", "4", "4", "5", "5", "2", "2", "1", "2", "3"],
         "bob": ["4", "4", "4", "4", "4", "3", "2", "2", "2", "2"],
-        # uses the arrows: score image 2 first, then come back to image 1
-        "cy": ["ArrowRight", "1", "2", "2", "2", "1", "ArrowLeft", "5", "5", "5", "5", "4"],
+        # uses the arrows: score image 2 first, then come back to image 1; a name a spreadsheet
+        # would run as a formula
+        "-cy": ["ArrowRight", "1", "2", "2", "2", "1", "ArrowLeft", "5", "5", "5", "5", "4"],
     }
     for who, keys in plans.items():
         files.append(review_in_browser(page, who, keys, exports, tmp_path / f"profile-{who}"))
@@ -104,6 +105,8 @@ def test_score_export_and_ingest(sheet, tmp_path):
         "ann,generated_0000.png,5,4,4,5,5",
         "ann,generated_0001.png,2,2,1,2,3",
     ]
+    # the export neutralises a cell that starts like a formula: a spreadsheet shows it as text
+    assert files[2].read_text().splitlines()[1].startswith("'-cy,generated_0000.png,")
     t = aggregate(read_review_files(files, names, reviewers=3), names, threshold=3.5, mode="files")
     scores = dict(zip(t.image, t.score, strict=True))
     assert scores["generated_0000.png"] == pytest.approx((23 + 20 + 24) / 15)

@@ -41,10 +41,27 @@ def atomic_path(dest: str | Path, suffix: str | None = None) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_csv(df: pd.DataFrame, dest: str | Path) -> None:
-    # fixed float format and line endings, so reruns give byte-identical files
+# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, with a leading ' so it shows as text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def write_csv(df: pd.DataFrame, dest: str | Path, for_spreadsheets: bool = False) -> None:
+    """Atomic CSV. ``for_spreadsheets``: a table people open rather than one the workflow reads
+    back; its text cells are neutralised (:func:`spreadsheet_safe`)."""
+    if for_spreadsheets:
+        df = df.copy()
+        for col in df.columns:
+            if not pd.api.types.is_numeric_dtype(df[col]):  # text, or text mixed with numbers
+                df[col] = df[col].map(spreadsheet_safe)
+    # fixed line endings; floats at full precision (the shortest text that reads back as the
+    # same double), so reruns give byte-identical files and nothing is rounded away
     with atomic_path(dest) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
+        df.to_csv(tmp, index=False, lineterminator="\n")
 
 
 def write_json(obj: Any, dest: str | Path) -> None:

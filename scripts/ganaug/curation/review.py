@@ -8,9 +8,12 @@ image is kept when its mean over criteria and reviewers is at least the threshol
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
+import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +59,53 @@ def write_review_sheet(candidates: list[str], raw_dir: str | Path, out_dir: str 
     return out_dir / "index.html"
 
 
+# the separators spreadsheets write: ',' (en-US), ';' (locales whose decimal mark is ','), tab
+DELIMITERS = (",", ";", "\t")
+SCORE = re.compile(r"([1-5])(?:[.,]0+)?")
+
+
+def _open_rows(f: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Header and (line, cells) of a review export as a person or a spreadsheet saved it: UTF-8
+    with or without a BOM, LF or CRLF, ',' ';' or tab between quoted or plain fields."""
+    try:
+        text = f.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ReviewError(
+            f"{f}: not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8' from the spreadsheet"
+        ) from None
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        raise ReviewError(f"{f}: empty file; expected the header {','.join(COLUMNS)}")
+    first = lines[0]
+    delimiter = max(DELIMITERS, key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as err:
+        raise ReviewError(f"{f}, row 1: {err}") from None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise ReviewError(f"{f}, row {reader.line_num}: {err}") from None
+            if any(c.strip() for c in cells):  # spreadsheets append empty rows
+                yield reader.line_num, [c.strip() for c in cells]
+
+    return header, rows()
+
+
+def _score(value: str, crit: str, where: str) -> int:
+    # a spreadsheet may save 4 as 4.0 (or 4,0 where ',' is the decimal mark): still the integer 4
+    m = SCORE.fullmatch(value)
+    if m is None:
+        raise ReviewError(f"{where}: {crit} must be an integer from 1 to 5, got {value!r}")
+    return int(m.group(1))
+
+
 def read_review_files(files: list[str | Path], candidates: list[str], reviewers: int) -> pd.DataFrame:
     """Validate every file and row; return one row per (reviewer, image) with integer scores."""
     if not files:
@@ -64,37 +114,34 @@ def read_review_files(files: list[str | Path], candidates: list[str], reviewers:
     rows: list[dict] = []
     seen: dict[tuple[str, str], str] = {}
     for f in sorted(map(Path, files)):
-        with open(f, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if sorted(header) != sorted(COLUMNS):
+        header, records = _open_rows(f)
+        if sorted(header) != sorted(COLUMNS):
+            raise ReviewError(
+                f"{f}: header must be {','.join(COLUMNS)} (in any order), "
+                f"found {','.join(header) or 'nothing'}"
+            )
+        names = set()
+        for line, cells in records:
+            where = f"{f}, row {line}"
+            if len(cells) != len(header):
+                raise ReviewError(f"{where}: {len(cells)} fields, the header has {len(header)}")
+            rec: dict = dict(zip(header, cells, strict=True))
+            if not rec["reviewer"]:
+                raise ReviewError(f"{where}: empty reviewer name")
+            if rec["image"] not in known:
+                raise ReviewError(f"{where}: unknown image {rec['image']!r} (not a review candidate)")
+            for crit in CRITERIA:
+                rec[crit] = _score(rec[crit], crit, where)
+            key = (rec["reviewer"], rec["image"])
+            if key in seen:
                 raise ReviewError(
-                    f"{f}: header must be {','.join(COLUMNS)}, found {','.join(header) or 'nothing'}"
+                    f"{where}: duplicate row, {rec['reviewer']} already scored {rec['image']} ({seen[key]})"
                 )
-            names = set()
-            for line, raw in enumerate(reader, start=2):
-                rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-                where = f"{f}, row {line}"
-                if not rec["reviewer"]:
-                    raise ReviewError(f"{where}: empty reviewer name")
-                if rec["image"] not in known:
-                    raise ReviewError(f"{where}: unknown image {rec['image']!r} (not a review candidate)")
-                for crit in CRITERIA:
-                    value = rec[crit]
-                    if value not in {"1", "2", "3", "4", "5"}:
-                        raise ReviewError(f"{where}: {crit} must be an integer from 1 to 5, got {value!r}")
-                    rec[crit] = int(value)
-                key = (rec["reviewer"], rec["image"])
-                if key in seen:
-                    raise ReviewError(
-                        f"{where}: duplicate row, {rec['reviewer']} already scored "
-                        f"{rec['image']} ({seen[key]})"
-                    )
-                seen[key] = where
-                names.add(rec["reviewer"])
-                rows.append(rec)
-            if len(names) > 1:
-                raise ReviewError(f"{f}: one file per reviewer expected, found {', '.join(sorted(names))}")
+            seen[key] = where
+            names.add(rec["reviewer"])
+            rows.append(rec)
+        if len(names) > 1:
+            raise ReviewError(f"{f}: one file per reviewer expected, found {', '.join(sorted(names))}")
     table = pd.DataFrame(rows, columns=COLUMNS)
     found = sorted(table["reviewer"].unique())
     if len(found) < reviewers:

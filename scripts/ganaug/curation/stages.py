@@ -15,6 +15,7 @@ from ganaug.curation.blur import laplacian_variance
 from ganaug.curation.lpips_fast import FastLpips, min_lpips
 from ganaug.curation.ssim import max_ssim
 from ganaug.data.metadata import train_minority
+from ganaug.data.provenance import check_raw_set
 from ganaug.weights import backbone_label
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,34 @@ def candidates(previous: str | Path | None, raw_dir: str | Path) -> list[str]:
     return prev.loc[prev["kept"].astype(bool), "image"].tolist()
 
 
+def read_grey(path: str | Path) -> np.ndarray | None:
+    """The study's greyscale image: ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``, exactly.
+
+    For a PNG this is libpng's own RGB-to-grey conversion, which differs in the last bit from
+    ``cv2.cvtColor(..., COLOR_BGR2GRAY)`` on some pixels; the blur and SSIM filters are defined
+    on this one. None when the file cannot be decoded.
+    """
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
 def read_images(folder: str | Path, names: list[str], grey: bool) -> np.ndarray:
-    """uint8 (N, H, W) greyscale or (N, 3, H, W) RGB, decoded once."""
+    """uint8 (N, H, W) greyscale (the study's decoding) or (N, 3, H, W) RGB, decoded once."""
     out = []
     for name in names:
-        bgr = cv2.imread(str(Path(folder) / name), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read image {Path(folder) / name}")
-        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if grey else bgr[..., ::-1].transpose(2, 0, 1))
+        path = Path(folder) / name
+        img = read_grey(path) if grey else cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f"cannot read image {path}")
+        out.append(img if grey else img[..., ::-1].transpose(2, 0, 1))
     return np.ascontiguousarray(np.stack(out))
 
 
-def real_reference(metadata: str | Path, grey: bool, size: int) -> tuple[list[str], np.ndarray]:
-    """The real minority training images: the only real images curation may read."""
+def real_reference(
+    metadata: str | Path, grey: bool, size: int, manifest: str | Path
+) -> tuple[list[str], np.ndarray]:
+    """The real minority training images: the only real images curation may read. First checks
+    that the raw synthetic set (its ``manifest``) comes from a GAN trained on this very split."""
+    check_raw_set(manifest, metadata, size)
     rows = train_minority(metadata)
     paths = [Path(p) for p in rows["path"]]
     imgs = np.stack([read_images(p.parent, [p.name], grey)[0] for p in paths])
@@ -75,22 +91,51 @@ def real_reference(metadata: str | Path, grey: bool, size: int) -> tuple[list[st
 
 
 def blur_stage(raw_dir: str | Path, threshold: float) -> pd.DataFrame:
+    """Variance of the Laplacian of each raw image; an image that cannot be decoded (a corrupt
+    or truncated PNG), or whose size differs from the others', is a reject with its reason."""
     names = candidates(None, raw_dir)
-    grey = read_images(raw_dir, names, grey=True)
-    score = [laplacian_variance(g) for g in grey]
-    t = pd.DataFrame({"image": names, "laplacian_var": score})
-    t["kept"] = t["laplacian_var"] > threshold
-    t["reason"] = np.where(t["kept"], "", f"blurred: Laplacian variance <= {threshold:g}")
+    scores, problems, sizes = [], [], {}
+    for name in names:
+        grey = read_grey(Path(raw_dir) / name)
+        if grey is None:
+            scores.append(np.nan)
+            problems.append("unreadable image: not a decodable PNG")
+            continue
+        sizes[name] = grey.shape
+        scores.append(laplacian_variance(grey))
+        problems.append("")
+    common = pd.Series(list(sizes.values())).mode()
+    for i, name in enumerate(names):
+        if name in sizes and len(common) and sizes[name] != common.iloc[0]:
+            problems[i] = f"wrong size: {sizes[name][1]}x{sizes[name][0]}, the others are " + (
+                f"{common.iloc[0][1]}x{common.iloc[0][0]}"
+            )
+    t = pd.DataFrame({"image": names, "laplacian_var": scores})
+    bad = np.array([p != "" for p in problems])
+    t["kept"] = (t["laplacian_var"] > threshold) & ~bad
+    t["reason"] = np.where(
+        bad, problems, np.where(t["kept"], "", f"blurred: Laplacian variance <= {threshold:g}")
+    )
+    for name, why in zip(names, problems, strict=True):
+        if why:
+            log.warning("blur: %s rejected: %s", name, why)
     check_not_empty(t, "blur", f"Laplacian variance > {threshold:g}", "laplacian_var")
     return t
 
 
 def ssim_stage(
-    previous: str | Path, raw_dir: str | Path, metadata: str | Path, lo: float, hi: float, chunk: int
+    previous: str | Path,
+    raw_dir: str | Path,
+    metadata: str | Path,
+    manifest: str | Path,
+    lo: float,
+    hi: float,
+    chunk: int,
 ) -> pd.DataFrame:
+    """Highest SSIM of each blur survivor over the real training images (the study's greyscale)."""
     names = candidates(previous, raw_dir)
     syn = read_images(raw_dir, names, grey=True)
-    real_ids, real = real_reference(metadata, grey=True, size=syn.shape[-1])
+    real_ids, real = real_reference(metadata, grey=True, size=syn.shape[-1], manifest=manifest)
     best, arg = max_ssim(torch.from_numpy(syn), torch.from_numpy(real), chunk=chunk, progress=True)
     t = pd.DataFrame({"image": names, "max_ssim": best.numpy(), "nearest_real": [real_ids[i] for i in arg]})
     t["kept"] = (t["max_ssim"] > lo) & (t["max_ssim"] < hi)
@@ -107,6 +152,7 @@ def lpips_stage(
     previous: str | Path,
     raw_dir: str | Path,
     metadata: str | Path,
+    manifest: str | Path,
     fast: FastLpips,
     backbone: str,
     threshold: float,
@@ -114,7 +160,7 @@ def lpips_stage(
 ) -> pd.DataFrame:
     names = candidates(previous, raw_dir)
     syn = read_images(raw_dir, names, grey=False)
-    real_ids, real = real_reference(metadata, grey=False, size=syn.shape[-1])
+    real_ids, real = real_reference(metadata, grey=False, size=syn.shape[-1], manifest=manifest)
     best, arg = min_lpips(fast, torch.from_numpy(syn), torch.from_numpy(real), chunk=chunk, progress=True)
     t = pd.DataFrame({"image": names, "min_lpips": best.numpy(), "nearest_real": [real_ids[i] for i in arg]})
     t["backbone"] = backbone_label("vgg16", backbone)
@@ -169,6 +215,7 @@ def cluster_stage(
     previous: str | Path,
     raw_dir: str | Path,
     metadata: str | Path,
+    manifest: str | Path,
     extractor: torch.nn.Module,
     backbone: str,
     n_clusters: int,
@@ -183,7 +230,7 @@ def cluster_stage(
     review = review[review["kept"].astype(bool)].reset_index(drop=True)
     names = review["image"].tolist()
     syn = read_images(raw_dir, names, grey=False)
-    _, real = real_reference(metadata, grey=False, size=syn.shape[-1])
+    _, real = real_reference(metadata, grey=False, size=syn.shape[-1], manifest=manifest)
     feats = extract(extractor, np.concatenate([syn, real]))
     xy = embed(feats, seed)
     syn_xy, real_xy = xy[: len(syn)], xy[len(syn) :]
