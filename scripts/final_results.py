@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ganaug.evaluation.final_results import build
+from ganaug.evaluation.significance import TABLES as STATS
 from ganaug.io import write_json
 from ganaug.runtime import setup_logging
 
@@ -16,19 +17,13 @@ aggregates = {}
 for path in snakemake.input.aggregates:
     agg = read(path)
     aggregates[agg["arch"], agg["condition"]] = agg
-names = set(snakemake.input.keys())
-stats = {
-    k: pd.read_csv(snakemake.input[k]) if k in names else pd.DataFrame()
-    for k in ("mcnemar", "wilcoxon", "bootstrap")
-}
+tables = {k: pd.read_csv(v) for k, v in snakemake.input.items() if k in STATS}
 out = build(
     read(snakemake.input.data_summary),
     read(snakemake.input.curation_summary),
     read(snakemake.input.gan_metrics),
     aggregates,
-    stats["mcnemar"],
-    stats["wilcoxon"],
-    stats["bootstrap"],
+    tables,
     p.provenance,
     p.expected_f1,
 )

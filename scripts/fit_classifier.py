@@ -45,4 +45,5 @@ fit_and_evaluate(
     curated_dir=snakemake.input.get("curated"),
     provenance=provenance,
     synthetic_training_set=synthetic_training_set,
+    match=Condition.from_dict(p.match["name"], p.match) if p.match else None,
 )

@@ -13,7 +13,7 @@ import torch
 from sklearn import metrics as skm
 
 import ganaug.training.classifier as clf_mod
-from ganaug.data.datasets import Condition, class_weights, training_set
+from ganaug.data.datasets import Condition, class_weights, training_set, weighted_mass
 from ganaug.data.provenance import load_train_minority
 from ganaug.evaluation.classification import aggregate_seeds, decide, metrics, tune_threshold
 from ganaug.models.classifiers import REGISTRY, create_classifier
@@ -73,10 +73,13 @@ def test_early_stopping_on_a_scripted_curve():
 def test_class_weight_modes():
     y = np.array([0] * 90 + [1] * 10)
     assert class_weights([1.0, 56.7], y) == [1.0, 56.7]
-    w = class_weights("auto", y)
+    w = class_weights("balanced", y)
     assert w == pytest.approx([100 / 180, 100 / 20])
-    # auto balances the classes: total weight per class is equal
-    assert w[0] * 90 == pytest.approx(w[1] * 10)
+    # balanced: total weight per class is equal, whatever the composition
+    assert weighted_mass(w, y) == pytest.approx({"majority": 50.0, "minority": 50.0})
+    # the study's fixed weights give each condition its own DF : NV mass (here 1 : 6.3)
+    study = weighted_mass([1.0, 56.7], y)
+    assert study["minority"] / study["majority"] == pytest.approx(567 / 90)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -150,6 +153,26 @@ def test_augment_is_per_image_and_reproducible():
     assert not torch.allclose(same[0], same[1])  # each image gets its own parameters
 
 
+def test_augmentation_leaves_no_border_the_originals_lack():
+    """Only DF images are augmented: black corners from zero padding would mark the label. With
+    reflection (the default) augmented images carry no constant border; with the study's zeros
+    they do."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(64, 3, 48, 48, generator=g) * 200 + 40).to(torch.uint8)  # no pixel is dark
+
+    def dark_corner_share(imgs: torch.Tensor) -> float:
+        corners = torch.cat(
+            [imgs[..., :3, :3], imgs[..., :3, -3:], imgs[..., -3:, :3], imgs[..., -3:, -3:]], -1
+        )
+        return float((corners.amax(dim=1) < 0.02).float().mean())
+
+    assert dark_corner_share(x.float() / 255) == 0.0
+    assert dark_corner_share(augment(x, torch.Generator().manual_seed(1))) == 0.0
+    assert dark_corner_share(augment(x, torch.Generator().manual_seed(1), padding="zeros")) > 0.2
+    with pytest.raises(ValueError, match="padding must be one of"):
+        augment(x, g, padding="black")
+
+
 # ---------------------------------------------------------------- a small world on disk
 
 
@@ -185,6 +208,13 @@ CONDITIONS = {
     "gan_uncurated": {"synthetic": "raw", "n_synthetic": 6, "real_minority": True, "augment": False},
     "gan_curated": {"synthetic": "curated", "n_synthetic": 600, "real_minority": True, "augment": False},
     "synthetic_only": {"synthetic": "curated", "n_synthetic": 1000, "real_minority": False, "augment": False},
+    "real_oversampled": {
+        "synthetic": "none",
+        "n_synthetic": 0,
+        "real_minority": True,
+        "augment": True,
+        "oversample_to": "gan_curated",
+    },
 }
 
 
@@ -202,6 +232,23 @@ def test_condition_composition(world, name, real_min, syn, maj):
     assert not any(i.startswith(("val_", "test_")) for i in s.ids)  # training never holds val/test
     again, _ = training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated")
     assert again.paths == s.paths  # the synthetic subset is seeded
+
+
+def test_real_oversampled_matches_gan_curated_without_a_generator(world):
+    """The equal-count control: real DF images repeated (evenly, seeded) up to gan_curated's
+    minority count, no synthetic image."""
+    cond = Condition.from_dict("real_oversampled", CONDITIONS["real_oversampled"])
+    match = Condition.from_dict("gan_curated", CONDITIONS["gan_curated"])
+    s, comp = training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated", match)
+    _, curated = training_set(world / "metadata.csv", match, 42, world / "raw", world / "curated")
+    assert comp["minority_total"] == curated["minority_total"] == 13
+    assert (comp["real_minority"], comp["synthetic_minority"], comp["oversampled_repeats"]) == (8, 0, 5)
+    assert not s.synthetic.any() and (s.target == 1).sum() == 13
+    minority_paths = [p for p, t in zip(s.paths, s.target, strict=True) if t == 1]
+    counts = pd.Series(minority_paths).value_counts()
+    assert counts.max() - counts.min() <= 1  # every real image repeated as evenly as possible
+    with pytest.raises(ValueError, match="oversample_to needs condition 'gan_curated'"):
+        training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated")
 
 
 def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypatch):
@@ -229,7 +276,7 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
     out = FitOutputs(
         *(world / "out" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb"))
     )
-    cfg = FitConfig(batch_size=8, max_epochs=2, patience=2, class_weights="auto")
+    cfg = FitConfig(batch_size=8, max_epochs=2, patience=2)
     digest = load_train_minority(world / "metadata.csv", 32).fingerprint()["digest"]
     res = fit_and_evaluate("resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
                            world / "metadata.csv", cfg, "none", world, 32, torch.device("cpu"), out,
@@ -264,7 +311,16 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
         "val_loss",
         "val_accuracy",
         "val_f1",
+        "val_pr_auc",
     ]
+    # the epoch is chosen by validation PR-AUC, the threshold tuned afterwards; both recorded
+    assert saved["epoch_criterion"] == "validation PR-AUC"
+    assert saved["best_val_score"] == history.set_index("epoch").loc[saved["best_epoch"], "val_pr_auc"]
+    assert saved["best_val_score"] == history["val_pr_auc"].max()
+    assert saved["threshold_criterion"].startswith("F1 on the validation split")
+    # balanced weights: equal weighted mass of DF and NV in this fit's own training set
+    assert saved["class_weight_mode"] == "balanced"
+    assert saved["weighted_mass"]["minority"] == pytest.approx(saved["weighted_mass"]["majority"])
     assert 1 <= saved["best_epoch"] <= len(history) <= 2
     for f in (out.model, out.curves, out.confusion, out.pr_curve):
         assert f.stat().st_size > 0

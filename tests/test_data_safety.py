@@ -10,6 +10,7 @@ ISIC 2019 set in place, -F did the same.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,10 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(workdir: Path, *args: str):
+    """Snakemake as a user runs it from a clone: the Snakefile's configfile directive finds
+    config/config.yaml (relative to the working directory), and --configfile merges over it."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / "config" / "config.yaml", workdir / "config" / "config.yaml")
     return run([tool("snakemake"), "-s", SNAKEFILE, "-d", str(workdir), "--cores", "2", *args], cwd=workdir)
 
 
@@ -135,6 +140,7 @@ def test_no_rule_output_lies_outside_the_folders_the_workflow_owns(tmp_path, ori
     path.write_text(yaml.safe_dump(conf))
     res = snakemake(tmp_path, "--summary", "--configfile", str(path))
     ok(res)
+    assert "config/config.yaml is extended" in res.stderr  # the user's merge, as from a clone
     outputs = [line.split("\t")[0] for line in res.stdout.splitlines()[1:] if "\t" in line]
     assert len(outputs) > 50
     owned = ("results/", "resources/phantom/", "resources/downloads/isic2019/", "resources/weights/")

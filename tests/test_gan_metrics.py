@@ -226,50 +226,58 @@ def test_random_extractor_is_labelled_and_separates_images():
     torch.testing.assert_close(pool, again)  # seeded
 
 
-def test_evaluate_set_records_sizes_and_labels(tmp_path):
+def test_evaluate_set_against_two_references_records_sizes_and_labels(tmp_path):
+    from skimage.metrics import structural_similarity
+
     from ganaug.curation.lpips_fast import FastLpips, build_lpips
     from ganaug.evaluation.features import build_extractor
-    from ganaug.evaluation.synthetic_quality import Settings, evaluate_set, reference
+    from ganaug.evaluation.synthetic_quality import Images, Settings, evaluate_set, feature_metrics, reference
 
     rng = np.random.default_rng()
-    real = rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8)
-    syn = rng.integers(0, 256, (20, 3, 32, 32), dtype=np.uint8)
+
+    def images(prefix: str, n: int) -> Images:
+        rgb = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+        grey = rng.integers(0, 256, (n, 32, 32), dtype=np.uint8)  # stands for the study's grey of each file
+        return Images([f"{prefix}_{i}" for i in range(n)], rgb, grey)
+
     s = Settings(batch_size=8, is_splits=2, kid_subsets=5, pr_k=3, lpips_diversity_images=6)
     ex = build_extractor("random", tmp_path)
     fast = FastLpips(build_lpips("random", tmp_path), torch.device("cpu"))
-    real_ids = [f"real_{i}" for i in range(12)]
-    names = [f"syn_{i}.png" for i in range(20)]
-    ref = reference(real_ids, real, ex, torch.device("cpu"), s)
-    result = evaluate_set(names, syn, ref, ex, fast, "random", torch.device("cpu"), s, desc="t")
+    refs = [reference(n, images(n, k), ex, torch.device("cpu"), s) for n, k in (("train", 12), ("val", 5))]
+    syn = images("syn", 20)
+    result = evaluate_set(syn, refs, ex, fast, "random", torch.device("cpu"), s, desc="t")
     out = result.summary
-    assert out["n_synthetic"] == 20 and out["n_real"] == 12
-    assert out["kid"]["subset_size"] == 12
-    assert out["lpips_diversity"]["n_images"] == 6 and out["lpips_diversity"]["n_pairs"] == 15
-    assert out["fid"] > 0
-    assert 0 <= out["precision"] <= 1 and 0 <= out["recall"] <= 1
-    # the SSIM figure is each synthetic image's best match, from the package's SSIM
-    from skimage.metrics import structural_similarity
-
-    from ganaug.evaluation.synthetic_quality import grey_of
-
-    g_syn, g_real = grey_of(syn), grey_of(real)
-    ssim = np.array(
-        [[structural_similarity(a, b, win_size=7, data_range=255) for b in g_real] for a in g_syn]
-    )
-    best = ssim.max(axis=1)
-    assert out["ssim_best_match"]["mean"] == pytest.approx(np.mean(best), abs=1e-4)
-    # every figure is recomputable from what is stored beside it
-    t = result.per_image
-    assert t["image"].tolist() == names
-    assert t["nearest_real_ssim"].tolist() == [real_ids[k] for k in ssim.argmax(axis=1)]
-    assert out["lpips_to_nearest_real"]["mean"] == pytest.approx(t["lpips_to_nearest_real"].mean(), rel=1e-12)
-    from ganaug.evaluation.synthetic_quality import feature_metrics
-
-    again = feature_metrics(
-        ref.pool.astype(np.float32), result.pool.astype(np.float32), result.logits.astype(np.float32), s
-    )
-    assert again["fid"] == pytest.approx(out["fid"], rel=1e-12)
-    assert again["kid"] == out["kid"] and again["precision"] == out["precision"]
-    assert len(out["lpips_diversity"]["images"]) == 6
+    assert out["n_synthetic"] == 20 and out["lpips_diversity"]["n_images"] == 6
+    assert out["lpips_diversity"]["n_pairs"] == 15 and len(out["lpips_diversity"]["images"]) == 6
+    assert set(out["against"]) == {"train", "val"}
+    for ref in refs:
+        a = out["against"][ref.name]
+        assert a["n_real"] == len(ref.images.names) and a["kid"]["subset_size"] == len(ref.images.names)
+        assert a["headline"]["metric"] == "kid" and "under 2048" in a["headline"]["why"]
+        assert 0 <= a["precision"] <= 1 and 0 <= a["recall"] <= 1 and a["fid"] > 0
+        # every figure recomputable from what is stored beside it
+        again = feature_metrics(ref.pool, result.pool, s)
+        assert again["fid"] == pytest.approx(a["fid"], rel=1e-12) and again["kid"] == a["kid"]
+        t = result.per_image[result.per_image["reference"] == ref.name]
+        assert t["image"].tolist() == syn.names
+        assert a["lpips_to_nearest_real"]["mean"] == pytest.approx(
+            t["lpips_to_nearest_real"].mean(), rel=1e-12
+        )
+        # SSIM on the greyscale images given (the study's decoding of each file)
+        ssim = np.array([[structural_similarity(x, y) for y in ref.images.grey] for x in syn.grey])
+        assert a["ssim_best_match"]["mean"] == pytest.approx(ssim.max(axis=1).mean(), abs=1e-4)
+        assert t["nearest_real_ssim"].tolist() == [ref.images.names[k] for k in ssim.argmax(axis=1)]
     with pytest.raises(ValueError, match="synthetic images are"):
-        evaluate_set(names, syn[:, :, :16, :16], ref, ex, fast, "random", torch.device("cpu"), s, desc="t")
+        small = Images(syn.names, syn.rgb[:, :, :16, :16], syn.grey[:, :16, :16])
+        evaluate_set(small, refs, ex, fast, "random", torch.device("cpu"), s, desc="t")
+
+
+def test_the_raw_set_is_compared_at_the_curated_size():
+    from ganaug.evaluation.synthetic_quality import Images, equal_size
+
+    names = [f"generated_{i:04d}.png" for i in range(30)]
+    raw = Images(names, np.zeros((30, 3, 8, 8), np.uint8), np.zeros((30, 8, 8), np.uint8))
+    sub = equal_size(raw, 12, seed=42)
+    assert len(sub.names) == 12 and sub.names == sorted(sub.names)
+    assert equal_size(raw, 12, seed=42).names == sub.names  # seeded
+    assert equal_size(raw, 40, seed=42).names == raw.names

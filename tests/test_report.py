@@ -31,19 +31,31 @@ def _agg(arch, cond, f1s, p=None, r=None):
     return {"arch": arch, "condition": cond, "n_seeds": len(f1s), "seeds": seeds, "tuned": tuned}
 
 
+def _differences(aggs, reference="baseline"):
+    """differences.csv rows as significance writes them, from the aggregates' means."""
+    rows = []
+    for (a, c), agg in aggs.items():
+        if c == reference or (a, reference) not in aggs:
+            continue
+        for metric, key in (("f1", "f1"), ("sensitivity", "recall")):
+            v, r = agg["tuned"][key]["mean"], aggs[a, reference]["tuned"][key]["mean"]
+            rows.append({"arch": a, "condition": c, "reference": reference, "metric": metric, "decision": "tuned",
+                         "value": v, "reference_value": r, "delta": v - r, "ci_low": v - r - 0.1,
+                         "ci_high": v - r + 0.1, "p": 0.2, "p_holm": 0.4, "direction": "no evidence"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def _final(aggs, expected=None):
-    mc = pd.DataFrame([{"arch": "resnet50", "seed": 42, "condition": "gan_curated", "versus": "baseline",
-                        "decision": "tuned", "discordant": 3, "method": "exact binomial", "statistic": 1.0,
-                        "p": 0.625, "p_holm": 0.625}])  # fmt: skip
+    mc = pd.DataFrame([{"arch": "resnet50", "condition": "gan_curated", "reference": "baseline", "repeat": 0,
+                        "seed": 42, "class": "dermatofibroma", "n": 7, "b": 3, "c": 0, "winner": "condition",
+                        "method": "exact binomial", "statistic": 0.0, "p": 0.25, "p_holm": 0.5}])  # fmt: skip
     return build(
         {"splits": {"train": {"total": 10}}},
         {"funnel": [{"stage": "raw", "kept": 10}, {"stage": "blur", "kept": 6}], "review_mode": "simulate",
          "simulated_review": True},
         {"feature_extractor": {"name": "x", "comparable": False}, "sets": {}},
         aggs,
-        mc,
-        pd.DataFrame(),
-        pd.DataFrame(),
+        {"differences": _differences(aggs), "mcnemar": mc},
         {"phantom_demo_data": True, "classifier_weights": "none", "seeds": [42]},
         expected or {},
     )  # fmt: skip
@@ -71,14 +83,18 @@ def test_final_results_structure_and_values():
     f = _final(aggs, {"resnet50": {"gan_curated": 0.9}})
     json.dumps(f, allow_nan=False)
     assert f["order"] == {"archs": ["resnet50", "densenet121"], "conditions": ["baseline", "gan_curated"]}
-    assert {"dataset_statistics", "gan_metrics", "classifier_results", "statistical_significance",
+    assert {"dataset_statistics", "gan_metrics", "classifier_results", "comparisons",
             "improvement_percentages", "provenance", "study_expectations"} <= set(f)  # fmt: skip
+    # the improvements are the differences' deltas, by one route
     imp = f["improvement_percentages"]["by_arch"]
-    assert imp["resnet50"]["gan_curated"]["f1"]["relative_pct"] == pytest.approx(20.0)
-    assert imp["densenet121"]["gan_curated"]["f1"]["relative_pct"] is None
-    assert "baseline" not in imp["resnet50"]
-    assert f["statistical_significance"]["resnet50"]["gan_curated"]["mcnemar"][0]["p_holm"] == 0.625
-    assert f["statistical_significance"]["densenet121"]["gan_curated"]["mcnemar"] == []
+    assert imp["resnet50"]["baseline"]["gan_curated"]["f1"]["relative_pct"] == pytest.approx(20.0)
+    assert imp["resnet50"]["baseline"]["gan_curated"]["f1"]["absolute"] == pytest.approx(0.1)
+    assert imp["densenet121"]["baseline"]["gan_curated"]["f1"]["relative_pct"] is None
+    assert "baseline" not in imp["resnet50"]["baseline"]
+    diffs = f["comparisons"]["differences"]
+    assert len(diffs) == 4 and {d["direction"] for d in diffs} == {"no evidence"}
+    assert f["comparisons"]["mcnemar"][0]["winner"] == "condition"
+    assert "lesion groups" in f["comparisons"]["how"]
     assert f["provenance"]["review_mode"] == "simulate" and f["provenance"]["simulated_review"] is True
     assert f["study_expectations"]["expected_f1"] == {"resnet50": {"gan_curated": 0.9}}
     assert "not measured" in f["study_expectations"]["label"]
@@ -102,18 +118,17 @@ def test_f1_consistency_flags_a_table_like_the_studys():
     assert t["agrees"].tolist() == [True, False]
 
 
-def test_wilcoxon_tables_keep_the_two_kinds_apart():
-    wx = pd.DataFrame([
-        {"arch": "a", "condition": "c", "versus": "baseline", "seed": "42", "kind": "paired per-image true-class probability",
-         "n": 40, "statistic": 10.0, "p": 0.01, "reason": None},
-        {"arch": "a", "condition": "c", "versus": "baseline", "seed": "all", "kind": "per-seed F1 across seeds",
-         "n": 1, "statistic": None, "p": None, "reason": "not computed: 1 seed"},
-    ])  # fmt: skip
-    img, seeds = reporting.wilcoxon_tables(wx)
-    assert img["kind"].tolist() == ["paired per-image true-class probability"] and img["p"].tolist() == [
-        "0.01"
-    ]
-    assert seeds["note"].tolist() == ["not computed: 1 seed"] and seeds["p"].tolist() == ["—"]
+def test_differences_are_read_out_with_their_direction():
+    aggs = {("resnet50", "baseline"): _agg("resnet50", "baseline", [0.5]),
+            ("resnet50", "gan_curated"): _agg("resnet50", "gan_curated", [0.64])}  # fmt: skip
+    d = _differences(aggs)
+    text = reporting.in_words(d, "resnet50", "gan_curated", "f1")
+    assert text == "resnet50, gan_curated vs baseline: Δ F1 +0.14 [+0.04, +0.24], no evidence"
+    shown = reporting.differences_display(d)
+    assert shown["direction"].tolist() == ["no evidence", "no evidence"]
+    assert shown.iloc[0]["Δ [95 % CI]"] == "+0.140 [+0.040, +0.240]"
+    fig = reporting.plot_forest(d)
+    assert len(fig.axes) == 2  # one panel per metric
 
 
 def test_load_names_the_missing_file(tmp_path):

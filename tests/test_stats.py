@@ -1,137 +1,324 @@
-"""Statistics against statsmodels and scipy on known tables and fresh random data."""
+"""Every statistic against an independent route (scikit-learn, scipy, statsmodels or a plain
+loop), on fresh random data, and the lesion bootstrap checked for what it is for."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+import pandas as pd
 import pytest
-from scipy.stats import binomtest, chi2, wilcoxon
-from sklearn.metrics import f1_score
+from scipy.stats import binomtest, chi2
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
-from ganaug.evaluation.stats import bootstrap_ci, holm, mcnemar_test, wilcoxon_images, wilcoxon_seeds
+from ganaug.evaluation.significance import Fit, Groups, differences, mcnemar_table, significance_tables
+from ganaug.evaluation.stats import (
+    COMPARED_METRICS,
+    Model,
+    PairedSet,
+    bootstrap_p,
+    confusion_counts,
+    count_metrics,
+    direction,
+    group_bootstrap_weights,
+    holm,
+    image_bootstrap_weights,
+    mcnemar_by_class,
+    paired_bootstrap,
+    weighted_average_precision,
+    wilcoxon_replicates,
+)
 
 
-def preds_from_table(a_ok_b_ok: int, a_ok_b_wrong: int, a_wrong_b_ok: int, both_wrong: int):
-    n = a_ok_b_ok + a_ok_b_wrong + a_wrong_b_ok + both_wrong
-    y = np.ones(n, int)
-    a = np.array([1] * (a_ok_b_ok + a_ok_b_wrong) + [0] * (a_wrong_b_ok + both_wrong))
-    b = np.array([1] * a_ok_b_ok + [0] * a_ok_b_wrong + [1] * a_wrong_b_ok + [0] * both_wrong)
-    return y, a, b
+def sk_metrics(y, prob, pred) -> dict[str, float]:
+    """The compared metrics by scikit-learn, the independent route."""
+    return {
+        "sensitivity": recall_score(y, pred, zero_division=0),
+        "specificity": recall_score(1 - np.asarray(y), 1 - np.asarray(pred), zero_division=0),
+        "f1": f1_score(y, pred, zero_division=0),
+        "pr_auc": average_precision_score(y, prob),
+        "balanced_accuracy": balanced_accuracy_score(y, pred),
+    }
 
 
-def test_mcnemar_chi_square_with_correction():
-    y, a, b = preds_from_table(50, 30, 12, 8)  # 42 discordant: the chi-square
-    res = mcnemar_test(y, a, b)
+@pytest.mark.parametrize("seed", range(4))
+def test_count_metrics_equal_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 80)
+    pred = rng.integers(0, 2, 80)
+    m = {k: float(v) for k, v in count_metrics(*confusion_counts(y, pred)).items()}
+    ref = sk_metrics(y, rng.random(80), pred)
+    for k in ("sensitivity", "specificity", "f1", "balanced_accuracy"):
+        assert m[k] == pytest.approx(ref[k], abs=1e-12)
+    assert m["precision"] == pytest.approx(precision_score(y, pred, zero_division=0), abs=1e-12)
+    # no positive predicted and none present: sklearn's zero_division=0 convention
+    assert float(count_metrics(0, 0, 0, 5)["f1"]) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_weighted_average_precision_equals_sklearn_with_sample_weight(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 150)
+    prob = np.round(rng.random(150), 2)  # ties, which sklearn treats as one threshold
+    w = rng.integers(0, 4, (6, 150)).astype(float)
+    w[:, np.flatnonzero(y)[0]] += 1
+    got = weighted_average_precision(y, prob, w)
+    ref = [average_precision_score(y, prob, sample_weight=wi) for wi in w]
+    assert np.abs(got - ref).max() < 1e-12
+
+
+def test_group_bootstrap_keeps_each_class_lesion_count():
+    codes = np.array([0, 0, 1, 2, 2, 2, 3, 4])
+    group_class = np.array([1, 1, 0, 0, 0])
+    w = group_bootstrap_weights(codes, group_class, 500, np.random.default_rng(0))
+    assert w.shape == (500, 8)
+    # an image's weight is its group's draw count; images of one group share it
+    assert (w[:, 0] == w[:, 1]).all() and (w[:, 3] == w[:, 4]).all() and (w[:, 4] == w[:, 5]).all()
+    group_draws = w[:, [0, 2, 3, 6, 7]]
+    assert (group_draws[:, :2].sum(1) == 2).all() and (group_draws[:, 2:].sum(1) == 3).all()
+    again = group_bootstrap_weights(codes, group_class, 500, np.random.default_rng(0))
+    assert np.array_equal(w, again)
+
+
+def fresh_test_set(rng, n_lesions=(12, 40), images_per=(1, 3), seeds=2, effect=0.0):
+    """A test set whose lesions hold 1-3 images each, with two models per seed."""
+    target, codes, group_class = [], [], []
+    for cls, n in ((1, n_lesions[0]), (0, n_lesions[1])):
+        for _ in range(n):
+            g = len(group_class)
+            group_class.append(cls)
+            k = int(rng.integers(images_per[0], images_per[1] + 1))
+            target += [cls] * k
+            codes += [g] * k
+    target, codes = np.array(target), np.array(codes)
+    pairs = []
+    for _ in range(seeds):
+        models = []
+        for shift in (effect, 0.0):
+            prob = np.clip(0.5 * target + rng.normal(0.25 + shift * target, 0.25, len(target)), 0, 1)
+            models.append(Model(prob, (prob > 0.5).astype(int)))
+        pairs.append(tuple(models))
+    return PairedSet(target, codes, np.array(group_class), pairs)
+
+
+def plain_loop_deltas(ts: PairedSet, n_resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """The lesion bootstrap by hand: draw groups per class (the same random stream), list the
+    images of the drawn groups, score both models with scikit-learn, average over seeds."""
+    rng = np.random.default_rng(seed)
+    draws = {}
+    for cls in np.unique(ts.group_class):
+        members = np.flatnonzero(ts.group_class == cls)
+        draws[cls] = members[rng.integers(0, len(members), size=(n_resamples, len(members)))]
+    out = {m: np.empty(n_resamples) for m in COMPARED_METRICS}
+    by_group = {g: np.flatnonzero(ts.group_codes == g) for g in range(len(ts.group_class))}
+    for b in range(n_resamples):
+        idx = np.concatenate([by_group[g] for cls in draws for g in draws[cls][b]])
+        per_seed = []
+        for cond, ref in ts.pairs:
+            mc = sk_metrics(ts.target[idx], cond.prob[idx], cond.pred[idx])
+            mr = sk_metrics(ts.target[idx], ref.prob[idx], ref.pred[idx])
+            per_seed.append({m: mc[m] - mr[m] for m in COMPARED_METRICS})
+        for m in COMPARED_METRICS:
+            out[m][b] = np.mean([d[m] for d in per_seed])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_paired_bootstrap_equals_a_plain_loop(seed):
+    rng = np.random.default_rng(100 + seed)
+    ts = fresh_test_set(rng, effect=0.1)
+    got = paired_bootstrap([ts], 150, seed)
+    loop = plain_loop_deltas(ts, 150, seed)
+    for m in COMPARED_METRICS:
+        point = np.mean([sk_metrics(ts.target, c.prob, c.pred)[m] - sk_metrics(ts.target, r.prob, r.pred)[m]
+                         for c, r in ts.pairs])  # fmt: skip
+        assert got[m]["delta"] == pytest.approx(point, abs=1e-12)
+        lo, hi = np.percentile(loop[m], [2.5, 97.5])
+        assert got[m]["ci_low"] == pytest.approx(min(lo, point), abs=1e-12)
+        assert got[m]["ci_high"] == pytest.approx(max(hi, point), abs=1e-12)
+        assert got[m]["p"] == pytest.approx(bootstrap_p(loop[m]), abs=1e-12)
+        assert got[m]["ci_low"] <= got[m]["delta"] <= got[m]["ci_high"]
+
+
+def test_bootstrap_p_by_hand():
+    assert bootstrap_p(np.array([1.0, 2.0, 3.0, -1.0])) == pytest.approx(2 * (1 + 1) / 5)
+    assert bootstrap_p(np.zeros(10)) == 1.0
+    assert bootstrap_p(np.ones(999)) == pytest.approx(2 / 1000)
+
+
+def test_the_lesion_bootstrap_is_not_fooled_by_repeat_images():
+    """Every test image duplicated as a second image of the same lesion: resampling images
+    treats the copy as new evidence and the interval narrows by about sqrt(2); resampling
+    lesions gives the same interval as before."""
+    rng = np.random.default_rng(7)
+    ts = fresh_test_set(rng, n_lesions=(60, 120), images_per=(1, 1), seeds=1, effect=0.05)
+    c, r = ts.pairs[0]
+    twice = PairedSet(
+        np.tile(ts.target, 2),
+        np.tile(ts.group_codes, 2),
+        ts.group_class,
+        [(Model(np.tile(c.prob, 2), np.tile(c.pred, 2)), Model(np.tile(r.prob, 2), np.tile(r.pred, 2)))],
+    )
+
+    def width(test_set, resampler=None):
+        kw = {} if resampler is None else {"resampler": resampler}
+        res = paired_bootstrap([test_set], 4000, 3, **kw)["f1"]
+        return res["ci_high"] - res["ci_low"]
+
+    images = lambda t, b, g: image_bootstrap_weights(len(t.target), b, g)  # noqa: E731
+    ratio_images = width(ts, images) / width(twice, images)
+    ratio_lesions = width(ts) / width(twice)
+    assert ratio_images == pytest.approx(np.sqrt(2), rel=0.12)
+    assert ratio_lesions == pytest.approx(1.0, rel=0.08)
+
+
+def preds_for(b: int, c: int, both: int, neither: int, cls: int = 1):
+    """Condition and reference decisions on images of class ``cls`` with the given table."""
+    n = b + c + both + neither
+    y = np.full(n, cls)
+    right, wrong = cls, 1 - cls
+    cond = np.array([right] * (both + b) + [wrong] * (c + neither))
+    ref = np.array([right] * both + [wrong] * b + [right] * c + [wrong] * neither)
+    return y, cond, ref
+
+
+def test_mcnemar_by_class_chi_square_and_direction():
+    y, cond, ref = preds_for(b=30, c=12, both=50, neither=8)
+    res = mcnemar_by_class(y, cond, ref, 1)
     stat = (abs(30 - 12) - 1) ** 2 / (30 + 12)  # Edwards' continuity correction, by hand
-    assert res["method"] == "chi-square, continuity-corrected" and res["table"] == [[50, 30], [12, 8]]
+    assert (res["b"], res["c"], res["winner"], res["n"]) == (30, 12, "condition", 100)
+    assert res["method"] == "chi-square, continuity-corrected"
     assert res["statistic"] == pytest.approx(stat) and res["p"] == pytest.approx(chi2.sf(stat, 1))
 
 
-def test_mcnemar_exact_below_25_discordant():
-    y, a, b = preds_from_table(70, 9, 3, 5)
-    res = mcnemar_test(y, a, b)
-    assert res["method"] == "exact binomial" and res["discordant"] == 12
-    assert res["p"] == pytest.approx(binomtest(3, 12, 0.5).pvalue)
+def test_mcnemar_by_class_exact_below_25_and_class_selection():
+    y1, c1, r1 = preds_for(b=3, c=9, both=70, neither=5, cls=1)
+    y0, c0, r0 = preds_for(b=20, c=2, both=100, neither=3, cls=0)
+    y, cond, ref = np.r_[y1, y0], np.r_[c1, c0], np.r_[r1, r0]
+    df = mcnemar_by_class(y, cond, ref, 1)
+    nv = mcnemar_by_class(y, cond, ref, 0)
+    assert (df["b"], df["c"], df["winner"], df["method"]) == (3, 9, "reference", "exact binomial")
+    assert df["p"] == pytest.approx(binomtest(3, 12, 0.5).pvalue)
+    assert (nv["b"], nv["c"], nv["winner"], nv["n"]) == (20, 2, "condition", 125)
+    assert nv["p"] == pytest.approx(binomtest(2, 22, 0.5).pvalue)
 
 
-def test_wilcoxon_needs_six_seeds():
-    res = wilcoxon_seeds([0.5, 0.6, 0.7, 0.6, 0.5], [0.4, 0.5, 0.6, 0.5, 0.4])
-    assert res["p"] is None and "0.0625" in res["reason"]
-    a = [0.51, 0.62, 0.7, 0.64, 0.55, 0.6, 0.58]
-    b = [0.41, 0.5, 0.66, 0.5, 0.47, 0.61, 0.5]
-    res = wilcoxon_seeds(a, b)
-    assert res["p"] == pytest.approx(wilcoxon(a, b).pvalue)
+def test_mcnemar_counts_equal_a_plain_loop_on_fresh_data():
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, 300)
+    cond, ref = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    for cls in (0, 1):
+        res = mcnemar_by_class(y, cond, ref, cls)
+        b = sum(1 for t, a, r in zip(y, cond, ref, strict=True) if t == cls and a == t and r != t)
+        c = sum(1 for t, a, r in zip(y, cond, ref, strict=True) if t == cls and a != t and r == t)
+        assert (res["b"], res["c"]) == (b, c)
 
 
-def test_wilcoxon_on_true_class_probabilities():
-    rng = np.random.default_rng(1)
-    y = (rng.random(80) < 0.3).astype(int)
-    pa, pb = rng.random(80), rng.random(80)
-    res = wilcoxon_images(y, pa, pb)
-    ta, tb = np.where(y == 1, pa, 1 - pa), np.where(y == 1, pb, 1 - pb)
-    assert res["p"] == pytest.approx(wilcoxon(ta, tb).pvalue) and res["kind"].startswith("paired per-image")
-
-
-def test_bootstrap_is_deterministic_and_brackets_the_estimate():
-    rng = np.random.default_rng(2)
-    y = (rng.random(200) < 0.2).astype(int)
-    p = np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1)
-    d = (p > 0.5).astype(int)
-    a, b = bootstrap_ci(y, p, d, n_resamples=300), bootstrap_ci(y, p, d, n_resamples=300)
-    assert a == b
-    assert a["f1"]["estimate"] == pytest.approx(f1_score(y, d))
-    for m in ("f1", "recall", "balanced_accuracy", "pr_auc"):
-        lo, hi = a[m]["ci95"]
-        assert lo <= a[m]["estimate"] <= hi
-
-
-def test_holm_matches_statsmodels_and_keeps_gaps():
-    from statsmodels.stats.multitest import multipletests
-
-    p = [0.01, None, 0.04, 0.03]
-    got = holm(p)
-    want = multipletests([0.01, 0.04, 0.03], method="holm")[1]
-    assert got[1] is None and got[0] == pytest.approx(want[0]) and got[2] == pytest.approx(want[1])
-
-
-def test_bootstrap_intervals_equal_a_plain_loop():
-    """The vectorised resampling against sklearn metrics on the same resamples."""
-    from sklearn.metrics import average_precision_score, balanced_accuracy_score, recall_score
-
+def test_wilcoxon_across_replicates_equals_exact_enumeration():
     rng = np.random.default_rng(3)
-    y = (rng.random(60) < 0.3).astype(int)
-    p = rng.random(60)
-    d = (p > 0.4).astype(int)
-    got = bootstrap_ci(y, p, d, n_resamples=200, seed=42)
-    idx = np.random.default_rng(42).integers(0, 60, size=(200, 60))
-    ref = {
-        "f1": [f1_score(y[i], d[i], zero_division=0) for i in idx],
-        "recall": [recall_score(y[i], d[i], zero_division=0) for i in idx],
-        "balanced_accuracy": [balanced_accuracy_score(y[i], d[i]) for i in idx if 0 < y[i].sum() < 60],
-        "pr_auc": [average_precision_score(y[i], p[i]) for i in idx if 0 < y[i].sum() < 60],
-    }
-    for m in ("f1", "recall", "pr_auc", "balanced_accuracy"):
-        assert got[m]["ci95"] == pytest.approx(list(np.percentile(ref[m], [2.5, 97.5])), abs=1e-12), m
-
-
-def test_statistics_and_ablation_tables():
-    """Every condition against baseline per architecture, Holm within an architecture, and the
-    ablation table with the study's expectation kept apart from the measurements."""
-    import pandas as pd
-
-    from ganaug.evaluation.ablation import ablation_markdown, ablation_table, statistics
-    from ganaug.evaluation.classification import aggregate_seeds, decide, metrics
-
-    rng = np.random.default_rng(5)
-    y = (rng.random(50) < 0.3).astype(int)
-    runs, aggs = {}, {}
-    for arch in ("resnet50", "densenet121"):
-        for cond in ("baseline", "gan_curated", "traditional_aug"):
-            per_seed = []
-            for seed in (1, 2):
-                prob = np.clip(0.4 * y + rng.random(50) * 0.6, 0, 1)
-                pred = pd.DataFrame({"image_id": [f"i{k}" for k in range(50)], "target": y, "prob": prob,
-                                     "pred_argmax": decide(prob, 0.5), "pred_tuned": decide(prob, 0.45)})  # fmt: skip
-                m = {"arch": arch, "condition": cond, "seed": seed, "composition": {}, "threshold": 0.45,
-                     "argmax": metrics(y, prob, pred.pred_argmax), "tuned": metrics(y, prob, pred.pred_tuned)}  # fmt: skip
-                runs[arch, cond, seed] = (pred, m)
-                per_seed.append(m)
-            aggs[arch, cond] = aggregate_seeds(per_seed)
-    conds = ["baseline", "gan_curated", "traditional_aug"]
-    t = statistics(runs, ["resnet50", "densenet121"], conds, [1, 2], "baseline", 200, 42)
-    mc = t["mcnemar"]
-    assert len(mc) == 2 * 2 * 2 and set(mc.condition) == {"gan_curated", "traditional_aug"}
-    for _, part in mc.groupby("arch"):
-        assert part.p_holm.tolist() == pytest.approx(holm(part.p.tolist()))
-    assert len(t["bootstrap"]) == 2 * 3 * 2 * 4
-    seeds_rows = t["wilcoxon"][t["wilcoxon"].seed == "all"]
-    assert seeds_rows.p.isna().all() and seeds_rows.reason.str.contains("at least 6 seeds").all()
-    table = ablation_table(aggs, {"resnet50": {"baseline": 0.61}})
+    a, b = rng.random(7), rng.random(7)
+    res = wilcoxon_replicates(a, b)
+    d = a - b
+    ranks = pd.Series(np.abs(d)).rank().to_numpy()
+    w_plus = ranks[d > 0].sum()
+    # every sign pattern is equally likely under the null: count the as-extreme ones
+    sums = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        for signs in itertools.product([0, 1], repeat=7)
+    ]
+    centre = ranks.sum() / 2
+    p = np.mean([abs(s - centre) >= abs(w_plus - centre) - 1e-12 for s in sums])
+    assert res["p"] == pytest.approx(p, abs=1e-12)
+    assert res["median_difference"] == pytest.approx(np.median(d))
+    few = wilcoxon_replicates(a[:5], b[:5])
     assert (
-        table.loc[(table.arch == "resnet50") & (table.condition == "baseline"), "study_expected_f1"].item()
-        == 0.61
+        few["p"] is None
+        and "0.0625" in few["note"]
+        and few["median_difference"] == pytest.approx(np.median(d[:5]))
     )
-    f1s = [runs["resnet50", "baseline", s][1]["tuned"]["f1"] for s in (1, 2)]
-    row = table[(table.arch == "resnet50") & (table.condition == "baseline")].iloc[0]
-    assert row.f1_mean == pytest.approx(np.mean(f1s)) and row.f1_sd == pytest.approx(np.std(f1s, ddof=1))
-    md = ablation_markdown(table, "note")
-    assert "0.61 (the study's, not measured)" in md and md.count("\n| ") == 6
+
+
+def test_holm_equals_a_plain_loop():
+    rng = np.random.default_rng(5)
+    p = list(rng.random(12) ** 3)
+    p[4] = None
+    got = holm(p)
+    present = sorted((v, i) for i, v in enumerate(p) if v is not None)
+    m, running, want = len(present), 0.0, {}
+    for k, (v, i) in enumerate(present):
+        running = max(running, min(1.0, (m - k) * v))
+        want[i] = running
+    assert got[4] is None
+    assert all(got[i] == pytest.approx(want[i], abs=1e-12) for i in want)
+
+
+def test_direction_words():
+    assert direction(0.1, 0.01) == "better" and direction(-0.1, 0.01) == "worse"
+    assert direction(0.1, 0.2) == "no evidence" and direction(0.1, None) == "no evidence"
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def fits_and_metadata(rng, seeds=(1, 2)):
+    rows, lesion = [], 0
+    for cls, n in ((1, 14), (0, 50)):
+        for _ in range(n):
+            for _ in range(int(rng.integers(1, 3))):
+                rows.append({"image_id": f"I{len(rows):04d}", "target": cls, "split": "test",
+                             "lesion_id": f"L{lesion}", "patient_id": ""})  # fmt: skip
+            lesion += 1
+    meta = pd.DataFrame(rows)
+    fits = []
+    for cond, shift in (("baseline", 0.0), ("gan_curated", 0.15)):
+        for s in seeds:
+            prob = np.clip(
+                0.45 * meta["target"] + rng.normal(0.25 + shift * meta["target"], 0.2, len(meta)), 0, 1
+            )
+            pred = pd.DataFrame({"image_id": meta["image_id"], "target": meta["target"], "prob": prob,
+                                 "pred_argmax": (prob > 0.5).astype(int), "pred_tuned": (prob > 0.4).astype(int)})  # fmt: skip
+            fits.append(Fit("resnet50", cond, s, 0, pred))
+    return fits, meta
+
+
+def test_differences_equal_the_predictions_recomputed():
+    rng = np.random.default_rng(11)
+    fits, meta = fits_and_metadata(rng)
+    tables = significance_tables(fits, meta, ["baseline"], {1: "dermatofibroma", 0: "nevus"}, 300, 42)
+    d = tables["differences"]
+    assert list(d.columns[:13]) == ["arch", "condition", "reference", "metric", "decision", "value",
+                                   "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm", "direction"]  # fmt: skip
+    assert len(d) == 10 and set(d["direction"]) <= {"better", "worse", "no evidence"}
+    assert (d["ci_low"] <= d["delta"]).all() and (d["delta"] <= d["ci_high"]).all()
+    assert d["p_holm"].tolist() == pytest.approx(holm(d["p"].tolist()))
+    assert d["holm_family"].iloc[0].startswith("all 10 rows of differences.csv")
+    by = {(f.condition, f.seed): f.predictions for f in fits}
+    for r in d.itertuples():
+        col = "pred_tuned" if r.decision == "tuned" else "pred_argmax"
+        vals = {c: np.mean([sk_metrics(p["target"], p["prob"], p[col])[r.metric]
+                            for (cc, _), p in by.items() if cc == c]) for c in ("gan_curated", "baseline")}  # fmt: skip
+        assert r.value == pytest.approx(vals["gan_curated"], abs=1e-12)
+        assert r.reference_value == pytest.approx(vals["baseline"], abs=1e-12)
+        assert r.delta == pytest.approx(vals["gan_curated"] - vals["baseline"], abs=1e-12)
+    groups = Groups.of(meta)
+    assert d["n_test_lesions_minority"].iloc[0] == 14 == groups.n_lesions(1)
+    m = tables["mcnemar"]
+    assert list(m["class"]) == ["dermatofibroma", "nevus"] * 2
+    assert {"b", "c", "winner", "method", "p", "p_holm"} <= set(m.columns)
+    w = tables["wilcoxon"]
+    assert (w["n_replicates"] == 2).all() and w["p"].isna().all()
+    assert len(tables["intervals"]) == 2 * 2 * 5
+
+
+def test_a_reference_missing_for_an_arch_gives_no_rows():
+    rng = np.random.default_rng(1)
+    fits, meta = fits_and_metadata(rng, seeds=(1,))
+    only = [f for f in fits if f.condition == "gan_curated"]
+    assert differences(only, {0: Groups.of(meta)}, ["baseline"], 50, 0).empty
+    assert mcnemar_table(only, ["baseline"], {1: "df", 0: "nv"}).empty

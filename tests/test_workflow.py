@@ -176,12 +176,17 @@ def check_evaluation_outputs(results: Path, demo: dict, curated_count: int) -> N
     gan = json.loads((results / "gan/metrics.json").read_text())
     assert gan["feature_extractor"]["comparable"] is False
     assert "not comparable" in gan["feature_extractor"]["name"]
-    assert gan["reference"]["n"] == 32  # the train-split minority images, nothing else
-    assert gan["sets"]["raw"]["n_synthetic"] == demo["gan"]["n_samples"]
-    assert gan["sets"]["curated"]["n_synthetic"] == curated_count
+    # two references: the train-split DF images and the held-out validation DF images
+    assert {k: v["n"] for k, v in gan["references"].items()} == {"train": 32, "val": 7}
+    # every set at the same size: the raw set subsampled to the curated set's
+    assert gan["sets"]["raw"]["n_synthetic"] == gan["sets"]["curated"]["n_synthetic"] == curated_count
+    assert gan["sets"]["raw"]["subsample"]["of"] == demo["gan"]["n_samples"]
     for s in gan["sets"].values():
-        assert s["n_real"] == 32 and s["kid"]["subset_size"] == 32 and s["inception_score"]["splits"] == 10
-        assert s["fid"] > 0 and s["k"] == 3
+        assert s["inception_score"]["splits"] == 10
+        for ref, n in (("train", 32), ("val", 7)):
+            a = s["against"][ref]
+            assert a["n_real"] == n and a["kid"]["subset_size"] == n and a["k"] == 3 and a["fid"] > 0
+            assert a["headline"]["metric"] == "kid"
     assert (results / "gan/real_vs_synthetic.png").stat().st_size > 0
     # every GAN figure recomputed from the features and per-image values stored beside it
     import numpy as np
@@ -194,17 +199,19 @@ def check_evaluation_outputs(results: Path, demo: dict, curated_count: int) -> N
     ev = demo["evaluation"]
     settings = Settings(**{k: ev[k] for k in ("is_splits", "kid_subsets", "kid_subset_size", "pr_k")})
     for name, s in gan["sets"].items():
-        again = feature_metrics(feats["real_pool"], feats[f"{name}_pool"], feats[f"{name}_logits"], settings)
-        assert again["fid"] == pytest.approx(s["fid"], rel=1e-9)
-        assert again["inception_score"] == pytest.approx(s["inception_score"], rel=1e-9)
-        assert again["kid"] == pytest.approx(s["kid"], rel=1e-9)
-        assert (again["precision"], again["recall"]) == (s["precision"], s["recall"])
-        rows = per_image[per_image["set"] == name]
-        assert rows["image"].tolist() == feats[f"{name}_images"].tolist()
-        assert rows["lpips_to_nearest_real"].mean() == pytest.approx(
-            s["lpips_to_nearest_real"]["mean"], rel=1e-9
-        )
-        assert rows["ssim_best_match"].mean() == pytest.approx(s["ssim_best_match"]["mean"], rel=1e-9)
+        for ref in ("train", "val"):
+            a = s["against"][ref]
+            again = feature_metrics(feats[f"real_{ref}_pool"], feats[f"{name}_pool"], settings)
+            assert again["fid"] == pytest.approx(a["fid"], rel=1e-9)
+            assert again["kid"] == pytest.approx(a["kid"], rel=1e-9)
+            assert (again["precision"], again["recall"]) == (a["precision"], a["recall"])
+            rows = per_image[(per_image["set"] == name) & (per_image["reference"] == ref)]
+            assert rows["image"].tolist() == feats[f"{name}_images"].tolist()
+            assert rows["lpips_to_nearest_real"].mean() == pytest.approx(
+                a["lpips_to_nearest_real"]["mean"], rel=1e-9
+            )
+            assert rows["ssim_best_match"].mean() == pytest.approx(a["ssim_best_match"]["mean"], rel=1e-9)
+    check_comparisons(results)
     assert (results / "ablation.png").stat().st_size > 0
 
     final = json.loads((results / "final_results.json").read_text())
@@ -217,11 +224,16 @@ def check_evaluation_outputs(results: Path, demo: dict, curated_count: int) -> N
         assert final["classifier_results"]["resnet50"][cond]["f1"]["per_seed"] == [run["tuned"]["f1"]]
     base = final["classifier_results"]["resnet50"]["baseline"]["f1"]["mean"]
     new = final["classifier_results"]["resnet50"]["gan_curated"]["f1"]["mean"]
-    change = final["improvement_percentages"]["by_arch"]["resnet50"]["gan_curated"]["f1"]
+    change = final["improvement_percentages"]["by_arch"]["resnet50"]["baseline"]["gan_curated"]["f1"]
     assert change["absolute"] == pytest.approx(new - base)
     assert change["relative_pct"] == (None if base == 0 else pytest.approx(100 * (new - base) / base))
-    mc = final["statistical_significance"]["resnet50"]["gan_curated"]["mcnemar"]
-    assert len(mc) == 1 and mc[0]["seed"] == 42
+    diffs = pd.read_csv(results / "stats/differences.csv")
+    from ganaug.evaluation.final_results import clean
+
+    assert final["comparisons"]["differences"] == [clean(r) for r in diffs.to_dict("records")]
+    change = final["improvement_percentages"]["by_arch"]["resnet50"]["baseline"]["gan_curated"]["f1"]
+    row = diffs[(diffs["metric"] == "f1") & (diffs["decision"] == "tuned")].iloc[0]
+    assert change["absolute"] == pytest.approx(row["delta"])
 
     # the notebooks ran, every code cell, without an error output
     for name in (
@@ -244,12 +256,56 @@ def check_evaluation_outputs(results: Path, demo: dict, curated_count: int) -> N
         "2. The GAN",
         "3. Curation",
         "4. Classifiers",
-        "5. Significance",
+        "5. Does it help?",
         "6. The study",
     ):
         assert heading in html
+    # the answer is given as differences with direction words, never as "significant: yes/no"
+    assert "no evidence" in html or "better" in html or "worse" in html
+    assert "significant at 0.05" not in html
+    assert "every row of <code>results/stats/differences.csv</code>" in html
     assert "PHANTOM" in html and "SIMULATED" in html
     open_in_chromium(results / "report.html")
+
+
+def check_comparisons(results: Path) -> None:
+    """differences.csv and mcnemar.csv: their columns, every delta recomputed from the two fits'
+    predictions.csv, every interval containing its estimate, balanced weights in every fit."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score, recall_score
+
+    diffs = pd.read_csv(results / "stats/differences.csv")
+    assert list(diffs.columns[:13]) == ["arch", "condition", "reference", "metric", "decision", "value",
+                                        "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm",
+                                        "direction"]  # fmt: skip
+    assert set(diffs["direction"]) <= {"better", "worse", "no evidence"} and len(diffs) > 0
+    assert ((diffs["ci_low"] <= diffs["delta"]) & (diffs["delta"] <= diffs["ci_high"])).all()
+
+    def score(pred: pd.DataFrame, metric: str, column: str) -> float:
+        y, d = pred["target"], pred[column]
+        return {
+            "sensitivity": recall_score(y, d, zero_division=0),
+            "specificity": recall_score(1 - y, 1 - d, zero_division=0),
+            "f1": f1_score(y, d, zero_division=0),
+            "pr_auc": average_precision_score(y, pred["prob"]),
+            "balanced_accuracy": balanced_accuracy_score(y, d),
+        }[metric]
+
+    for r in diffs.itertuples():
+        col = f"pred_{r.decision}"
+        a = pd.read_csv(results / r.arch / r.condition / "seed_42/predictions.csv")
+        b = pd.read_csv(results / r.arch / r.reference / "seed_42/predictions.csv")
+        assert r.delta == pytest.approx(score(a, r.metric, col) - score(b, r.metric, col), abs=1e-9)
+    mc = pd.read_csv(results / "stats/mcnemar.csv")
+    assert {"arch", "condition", "class", "b", "c", "winner", "method", "p", "p_holm"} <= set(mc.columns)
+    assert sorted(set(mc["class"])) == ["dermatofibroma", "nevus"]
+    for fit in results.glob("*/*/seed_42/metrics.json"):
+        m = json.loads(fit.read_text())
+        assert m["class_weight_mode"] == "balanced"
+        assert m["weighted_mass"]["minority"] == pytest.approx(m["weighted_mass"]["majority"])
+        assert np.isfinite(m["best_val_score"]) and m["epoch_criterion"] == "validation PR-AUC"
+    assert (results / "stats/forest.png").stat().st_size > 0
 
 
 def open_in_chromium(page: Path) -> None:

@@ -124,6 +124,31 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
             f"generate; allowed: {', '.join(map(str, GAN_SIZES))}"
         )
     problems += data_problems(data)
+    conditions = config["classifier"]["conditions"]
+    for name, cond in conditions.items():
+        to = cond.get("oversample_to")
+        if to is None:
+            continue
+        if to not in conditions or to == name:
+            problems.append(
+                f"config key 'classifier.conditions.{name}.oversample_to': {to!r} is not another "
+                f"condition of the table ({', '.join(conditions)})"
+            )
+        elif conditions[to].get("oversample_to") is not None:
+            problems.append(
+                f"config key 'classifier.conditions.{name}.oversample_to': {to!r} oversamples "
+                "itself; name a condition with a fixed training set"
+            )
+        elif not cond["real_minority"]:
+            problems.append(
+                f"config key 'classifier.conditions.{name}': oversample_to needs real_minority: true"
+            )
+    for ref in config["evaluation"]["references"]:
+        if ref not in conditions:
+            problems.append(
+                f"config key 'evaluation.references': {ref!r} is not a condition of "
+                f"classifier.conditions ({', '.join(conditions)})"
+            )
     return problems
 
 

@@ -13,18 +13,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-GAN_ROWS = [
+# per set: the set's own figures
+SET_ROWS = [
     ("n_synthetic", "synthetic images"),
-    ("n_real", "real reference images (train split)"),
-    ("fid", "FID (lower is closer)"),
-    ("inception_score", "Inception Score (10 splits)"),
-    ("kid", "KID (x 1000)"),
+    ("inception_score", "Inception Score"),
+    ("lpips_diversity", "LPIPS between synthetic images (diversity)"),
+]
+# per set and reference
+AGAINST_ROWS = [
+    ("n_real", "real reference images"),
+    ("kid", "KID (x 1000; the headline under 2,048 images)"),
+    ("fid", "FID (biased upward at these sizes)"),
     ("precision", "precision (k-NN, fidelity)"),
     ("recall", "recall (k-NN, coverage)"),
     ("lpips_to_nearest_real", "LPIPS to the nearest real image"),
-    ("lpips_diversity", "LPIPS between synthetic images (diversity)"),
     ("ssim_best_match", "SSIM of the best real match"),
 ]
+METRIC_LABELS = {
+    "sensitivity": "sensitivity (DF recall)",
+    "specificity": "specificity (NV)",
+    "f1": "F1",
+    "pr_auc": "PR-AUC",
+    "balanced_accuracy": "balanced accuracy",
+}
 
 
 @dataclass
@@ -32,9 +43,10 @@ class Results:
     root: Path
     final: dict
     ablation: pd.DataFrame
+    differences: pd.DataFrame
     mcnemar: pd.DataFrame
     wilcoxon: pd.DataFrame
-    bootstrap: pd.DataFrame
+    intervals: pd.DataFrame
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -53,9 +65,10 @@ def load(results_dir: str | Path) -> Results:
         root,
         json.loads(final.read_text()),
         _csv(root / "ablation.csv"),
+        _csv(root / "stats" / "differences.csv"),
         _csv(root / "stats" / "mcnemar.csv"),
         _csv(root / "stats" / "wilcoxon.csv"),
-        _csv(root / "stats" / "bootstrap.csv"),
+        _csv(root / "stats" / "intervals.csv"),
     )
 
 
@@ -106,25 +119,47 @@ def dataset_table(final: dict) -> pd.DataFrame:
     return t
 
 
+def _fmt(key: str, v) -> str:
+    if isinstance(v, dict):
+        mean, sd = v["mean"], v.get("sd")
+        if key == "kid":
+            mean, sd = 1000 * mean, None if sd is None else 1000 * sd
+        return f"{mean:.4g}" + ("" if sd is None else f" ± {sd:.2g}")
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def gan_metrics_table(gan: dict) -> pd.DataFrame:
-    """Rows: metrics; columns: the synthetic sets. KID is shown x 1000, as usually reported."""
-
-    def fmt(key, v):
-        if isinstance(v, dict):
-            mean, sd = v["mean"], v.get("sd")
-            if key == "kid":
-                mean, sd = 1000 * mean, None if sd is None else 1000 * sd
-            return f"{mean:.4g}" + ("" if sd is None else f" ± {sd:.2g}")
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    cols = {}
-    order = [k for k in ("raw", "curated") if k in gan["sets"]] + [
+    """Rows: metrics; columns: (set, reference). KID is shown x 1000, as usually reported."""
+    sets = [k for k in ("raw", "curated") if k in gan["sets"]] + [
         k for k in gan["sets"] if k not in ("raw", "curated")
     ]
-    for name in order:
+    refs = list(gan["references"])
+    cols = {}
+    for name in sets:
         s = gan["sets"][name]
-        cols[name] = [fmt(k, s[k]) for k, _ in GAN_ROWS]
-    return pd.DataFrame(cols, index=[label for _, label in GAN_ROWS])
+        for ref in refs:
+            a = s["against"][ref]
+            own = [_fmt(k, s[k]) if ref == refs[0] else "" for k, _ in SET_ROWS]
+            cols[f"{name} vs {ref}"] = own + [_fmt(k, a[k]) for k, _ in AGAINST_ROWS]
+    return pd.DataFrame(cols, index=[label for _, label in SET_ROWS + AGAINST_ROWS])
+
+
+def memorisation_table(gan: dict) -> pd.DataFrame:
+    """Closeness to the images the GAN learnt from beside closeness to held-out ones: a set much
+    closer to train than to val copies its training images rather than generalising."""
+    rows = []
+    for name, s in gan["sets"].items():
+        a = s["against"]
+        if not {"train", "val"} <= set(a):
+            continue
+        for key, label in (("kid", "KID x 1000"), ("lpips_to_nearest_real", "LPIPS to nearest"),
+                           ("ssim_best_match", "best SSIM")):  # fmt: skip
+            t, v = a["train"][key], a["val"][key]
+            t, v = (t["mean"], v["mean"]) if isinstance(t, dict) else (t, v)
+            scale = 1000 if key == "kid" else 1
+            rows.append({"set": name, "figure": label, "vs train": scale * t, "vs val (held out)": scale * v,
+                         "train - val": scale * (t - v)})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["set", "figure"]) if rows else pd.DataFrame()
 
 
 def funnel_table(final: dict) -> pd.DataFrame:
@@ -146,28 +181,58 @@ def _p(v) -> str:
     return "—" if v is None or pd.isna(v) else f"{v:.3g}"
 
 
-def significance_table(mcnemar: pd.DataFrame) -> pd.DataFrame:
+def differences_display(diff: pd.DataFrame, decision: str = "tuned") -> pd.DataFrame:
+    """Each difference with its interval and direction word, as the report shows it."""
+    if diff.empty:
+        return diff
+    d = diff[diff["decision"] == decision]
+    t = pd.DataFrame(
+        {
+            "arch": d["arch"],
+            "condition": d["condition"],
+            "versus": d["reference"],
+            "metric": d["metric"].map(METRIC_LABELS),
+            "condition value": d["value"].map(lambda v: f"{v:.3f}"),
+            "reference value": d["reference_value"].map(lambda v: f"{v:.3f}"),
+            "Δ [95 % CI]": [
+                f"{x:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                for x, lo, hi in zip(d["delta"], d["ci_low"], d["ci_high"], strict=True)
+            ],
+            "p (Holm)": d["p_holm"].map(_p),
+            "direction": d["direction"],
+        }
+    )
+    return t.set_index(["arch", "condition", "versus", "metric"])
+
+
+def in_words(diff: pd.DataFrame, arch: str, condition: str, metric: str, decision: str = "tuned") -> str:
+    """One difference read out: "resnet50, gan_curated vs baseline: Δ sensitivity +0.14 [−0.05, 0.33],
+    no evidence"."""
+    r = diff[(diff["arch"] == arch) & (diff["condition"] == condition) & (diff["metric"] == metric)
+             & (diff["decision"] == decision)].iloc[0]  # fmt: skip
+    return (
+        f"{arch}, {condition} vs {r['reference']}: Δ {METRIC_LABELS[metric]} {r['delta']:+.2f} "
+        f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}], {r['direction']}"
+    )
+
+
+def mcnemar_display(mcnemar: pd.DataFrame) -> pd.DataFrame:
     if mcnemar.empty:
         return mcnemar
-    t = mcnemar[["arch", "condition", "seed", "discordant", "method"]].copy()
+    t = mcnemar[["arch", "condition", "reference", "seed", "class", "n", "b", "c", "winner", "method"]].copy()
     t["p"] = mcnemar["p"].map(_p)
     t["p (Holm)"] = mcnemar["p_holm"].map(_p)
-    t["significant at 0.05 (Holm)"] = np.where(mcnemar["p_holm"] < 0.05, "yes", "no")
-    return t.set_index(["arch", "condition", "seed"])
+    return t.set_index(["arch", "condition", "reference", "seed", "class"])
 
 
-def wilcoxon_tables(wilcoxon: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-image tests, per-seed tests): the two kinds apart, each labelled."""
+def wilcoxon_display(wilcoxon: pd.DataFrame, decision: str = "tuned") -> pd.DataFrame:
     if wilcoxon.empty:
-        return wilcoxon, wilcoxon
-    per_seed = wilcoxon["seed"].astype(str) == "all"
-    img = wilcoxon[~per_seed][["arch", "condition", "seed", "kind", "n", "statistic"]].copy()
-    img["p"] = wilcoxon.loc[~per_seed, "p"].map(_p)
-    seeds = wilcoxon[per_seed][["arch", "condition", "kind", "n"]].copy()
-    seeds["p"] = wilcoxon.loc[per_seed, "p"].map(_p)
-    if "reason" in wilcoxon:
-        seeds["note"] = wilcoxon.loc[per_seed, "reason"].fillna("")
-    return img.set_index(["arch", "condition", "seed"]), seeds.set_index(["arch", "condition"])
+        return wilcoxon
+    w = wilcoxon[wilcoxon["decision"] == decision]
+    t = w[["arch", "condition", "reference", "metric", "n_replicates", "median_difference"]].copy()
+    t["p"] = w["p"].map(_p)
+    t["note"] = w["note"].fillna("")
+    return t.set_index(["arch", "condition", "reference", "metric"])
 
 
 def improvement_table(final: dict, metric: str = "f1") -> pd.DataFrame:
@@ -175,13 +240,15 @@ def improvement_table(final: dict, metric: str = "f1") -> pd.DataFrame:
     by_arch = final["improvement_percentages"]["by_arch"]
     archs, conds = order(final)
     for arch in archs:
-        for cond in conds:
-            m = by_arch.get(arch, {}).get(cond)
-            if m is None:
-                continue
-            rows.append({"arch": arch, "condition": cond, f"{metric} change": m[metric]["absolute"],
-                         f"{metric} change (% of baseline)": m[metric]["relative_pct"]})  # fmt: skip
-    return pd.DataFrame(rows).set_index(["arch", "condition"]) if rows else pd.DataFrame()
+        for ref, per_cond in by_arch.get(arch, {}).items():
+            for cond in conds:
+                m = per_cond.get(cond)
+                if m is None or metric not in m:
+                    continue
+                rows.append({"arch": arch, "condition": cond, "versus": ref,
+                             f"{metric} change": m[metric]["absolute"],
+                             f"{metric} change (% of reference)": m[metric]["relative_pct"]})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["arch", "condition", "versus"]) if rows else pd.DataFrame()
 
 
 def expectation_table(final: dict) -> pd.DataFrame:
@@ -227,9 +294,10 @@ def plot_funnel(final: dict, ax=None):
     return ax
 
 
-def plot_f1_by_condition(final: dict, bootstrap: pd.DataFrame, ax=None):
-    """Mean F1 per architecture and condition; error bars: sd over seeds where there are two or
-    more, else the single seed's bootstrap 95 % interval."""
+def plot_f1_by_condition(final: dict, intervals: pd.DataFrame, ax=None):
+    """Mean F1 per architecture and condition, with each condition's own lesion-bootstrap 95 %
+    interval. Descriptive only: whether two conditions differ is read from the forest plot of
+    differences, never from overlapping bars."""
     import matplotlib.pyplot as plt
 
     res = final["classifier_results"]
@@ -240,20 +308,11 @@ def plot_f1_by_condition(final: dict, bootstrap: pd.DataFrame, ax=None):
     for j, c in enumerate(conds):
         means, lo, hi = [], [], []
         for a in archs:
-            f1 = res[a][c]["f1"]
-            means.append(f1["mean"])
-            if f1.get("sd") is not None:
-                lo.append(f1["sd"])
-                hi.append(f1["sd"])
-            elif bootstrap.empty:  # no baseline, so no significance tables: no error bars
-                lo.append(0)
-                hi.append(0)
-            else:
-                b = bootstrap[
-                    (bootstrap["arch"] == a) & (bootstrap["condition"] == c) & (bootstrap["metric"] == "f1")
-                ]
-                lo.append(f1["mean"] - b["ci95_low"].iloc[0] if len(b) else 0)
-                hi.append(b["ci95_high"].iloc[0] - f1["mean"] if len(b) else 0)
+            mean = res[a][c]["f1"]["mean"]
+            means.append(mean)
+            b = _select(intervals, arch=a, condition=c, metric="f1", decision="tuned")
+            lo.append(mean - b["ci_low"].iloc[0] if len(b) else 0)
+            hi.append(b["ci_high"].iloc[0] - mean if len(b) else 0)
         x = np.arange(len(archs)) + (j - (len(conds) - 1) / 2) * width
         ax.bar(x, means, width, yerr=[lo, hi], capsize=2, label=c)
     ax.set_xticks(np.arange(len(archs)), archs)
@@ -262,3 +321,45 @@ def plot_f1_by_condition(final: dict, bootstrap: pd.DataFrame, ax=None):
     ax.legend(fontsize=8, ncol=min(5, len(conds)), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+def _select(table: pd.DataFrame, **match) -> pd.DataFrame:
+    if table.empty:
+        return table
+    keep = np.ones(len(table), bool)
+    for k, v in match.items():
+        keep &= (table[k] == v).to_numpy()
+    return table[keep]
+
+
+DIRECTION_COLOURS = {"better": "#15803d", "worse": "#b91c1c", "no evidence": "#6b7280"}
+
+
+def plot_forest(diff: pd.DataFrame, decision: str = "tuned"):
+    """Forest plot of the differences: one panel per metric, architecture x condition on the
+    rows, Δ with its 95 % interval, coloured by its direction word (Holm-adjusted)."""
+    import matplotlib.pyplot as plt
+
+    d = diff[diff["decision"] == decision]
+    metrics = [m for m in METRIC_LABELS if m in set(d["metric"])]
+    rows = list(dict.fromkeys(zip(d["arch"], d["condition"], d["reference"], strict=True)))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics) + 1.8, 0.36 * len(rows) + 1.4),
+                             sharey=True, squeeze=False)  # fmt: skip
+    y = np.arange(len(rows))[::-1]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        m = d[d["metric"] == metric].set_index(["arch", "condition", "reference"]).loc[rows]
+        for yi, (_, r) in zip(y, m.iterrows(), strict=True):
+            colour = DIRECTION_COLOURS.get(r["direction"], "k")
+            ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color=colour, lw=1.6)
+            ax.plot(r["delta"], yi, "o", color=colour, ms=4)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(METRIC_LABELS[metric], fontsize=9)
+        ax.set_xlabel("Δ vs reference", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y, [f"{a} / {c} vs {ref}" for a, c, ref in rows], fontsize=8)
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=1.6, label=k) for k, c in DIRECTION_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(f"condition - reference ({decision} decision): 95 % lesion-bootstrap intervals; colour: "
+                 "direction after Holm", fontsize=9)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return fig

@@ -172,3 +172,16 @@ def table_figure(table: pd.DataFrame, path: str | Path, title: str) -> None:
                 cell.set_facecolor("#e8eef5")
     ax.set_title(title, fontsize=10)
     _save(fig, path)
+
+
+def save_forest(differences: pd.DataFrame, path: str | Path) -> None:
+    """The forest plot of differences (ganaug.reporting.plot_forest), or a note when empty."""
+    from ganaug.reporting import plot_forest
+
+    if differences.empty:
+        fig, ax = plt.subplots(figsize=(5, 1))
+        ax.text(0.5, 0.5, "no comparison configured (evaluation.references)", ha="center", va="center")
+        ax.axis("off")
+    else:
+        fig = plot_forest(differences)
+    _save(fig, path)

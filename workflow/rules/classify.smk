@@ -58,9 +58,13 @@ rule fit_classifier:
                 "max_epochs",
                 "patience",
                 "class_weights",
+                "epoch_metric",
+                "augment_padding",
                 "bf16",
             )
         },
+        # the condition whose minority count an oversampling condition matches (else None)
+        match=lambda w: matched_condition(w.condition),
         weights=CLS["weights"],
         cache_dir=cache_dir_of,
         image_size=DATA["image_size"],

@@ -61,9 +61,17 @@ def review_files(wildcards):
     return sorted(str(f) for f in Path(review["dir"]).glob("*.csv"))
 
 
+def matched_condition(name):
+    """(name, settings) of the condition ``name`` oversamples to, or None."""
+    to = config["classifier"]["conditions"][name].get("oversample_to")
+    return None if to is None else {"name": to, **config["classifier"]["conditions"][to]}
+
+
 def classifier_inputs(wildcards):
-    """metadata.csv, plus the synthetic images (and the curation summary) a condition uses."""
-    cond = config["classifier"]["conditions"][wildcards.condition]
+    """metadata.csv, plus the synthetic images (and the curation summary) a condition uses, or
+    that the condition it oversamples to uses (whose minority count it matches)."""
+    matched = matched_condition(wildcards.condition)
+    cond = matched or config["classifier"]["conditions"][wildcards.condition]
     inputs = {
         "metadata": f"{RESULTS}/data/metadata.csv",
         "weights": cached(f"classifier.weights ({wildcards.arch})"),
@@ -118,19 +126,13 @@ def all_targets():
         f"{RESULTS}/final_results.json",
         f"{RESULTS}/report.html",
         *(f"{RESULTS}/notebooks/{name}.ipynb" for name in NOTEBOOKS),
-        *(
-            [f"{RESULTS}/stats/mcnemar.csv"]
-            if "baseline" in config["classifier"]["conditions"]
-            else []
-        ),
+        *(STATS_TABLES.values() if config["evaluation"]["references"] else []),
     ]
 
 
 def significance_tables(wildcards):
-    """The significance tables, where there is a baseline to compare with."""
-    if "baseline" not in config["classifier"]["conditions"]:
-        return {}
-    return {k: f"{RESULTS}/stats/{k}.csv" for k in ("mcnemar", "wilcoxon", "bootstrap")}
+    """The comparison tables, where evaluation.references names a condition to compare with."""
+    return STATS_TABLES if config["evaluation"]["references"] else {}
 
 
 NOTEBOOKS = [
@@ -145,6 +147,7 @@ NB_DIR = str(Path(workflow.basedir).parent / "notebooks")
 def report_inputs(wildcards):
     """Everything the report and the analysis notebooks read."""
     return {
+        **significance_tables(wildcards),
         "final": f"{RESULTS}/final_results.json",
         "ablation": f"{RESULTS}/ablation.csv",
         "metadata": f"{RESULTS}/data/metadata.csv",

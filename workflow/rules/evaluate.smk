@@ -1,34 +1,46 @@
 # Evaluation across fits: significance against the baseline, and the ablation table.
 
 EVAL = config["evaluation"]
+STATS_TABLES = {
+    name: f"{RESULTS}/stats/{name}.csv"
+    for name in ("differences", "mcnemar", "wilcoxon", "intervals")
+}
 
 
 rule significance:
     input:
-        expand(
-            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/{{file}}",
+        metadata=f"{RESULTS}/data/metadata.csv",
+        predictions=expand(
+            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/predictions.csv",
             arch=CLS["archs"],
             condition=CLS["conditions"],
             seed=CLS["seeds"],
-            file=["predictions.csv", "metrics.json"],
+        ),
+        metrics=expand(
+            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/metrics.json",
+            arch=CLS["archs"],
+            condition=CLS["conditions"],
+            seed=CLS["seeds"],
         ),
     output:
-        mcnemar=f"{RESULTS}/stats/mcnemar.csv",
-        wilcoxon=f"{RESULTS}/stats/wilcoxon.csv",
-        bootstrap=f"{RESULTS}/stats/bootstrap.csv",
+        **STATS_TABLES,
+        forest=report(
+            f"{RESULTS}/stats/forest.png",
+            caption="../report/forest.rst",
+            category="4. Results",
+        ),
     log:
         f"{RESULTS}/logs/significance.log",
     conda:
         f"{ENVS}/stats.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=4000,
+        runtime=60,
     params:
-        root=lambda w, input: str(Path(input[0]).parents[3]),
-        archs=CLS["archs"],
-        conditions=list(CLS["conditions"]),
-        seeds=CLS["seeds"],
+        references=EVAL["references"],
+        minority=DATA["minority"],
+        majority=DATA["majority"],
         resamples=EVAL["bootstrap_resamples"],
         seed=config["seed"],
     script:

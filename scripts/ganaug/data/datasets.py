@@ -27,11 +27,21 @@ class Condition:
     synthetic: str  # none | raw | curated: where synthetic minority images come from
     n_synthetic: int  # how many to add (fewer when fewer exist; recorded)
     real_minority: bool  # keep the real minority training images (false: synthetic_only)
-    augment: bool  # the study's traditional augmentation on minority images
+    augment: bool  # the traditional augmentation on minority images
+    # repeat the real minority images up to the minority count of this other condition (the
+    # equal-count control without a generator: real_oversampled -> gan_curated); None: no repeats
+    oversample_to: str | None = None
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
-        return cls(name, d["synthetic"], int(d["n_synthetic"]), bool(d["real_minority"]), bool(d["augment"]))
+        return cls(
+            name,
+            d["synthetic"],
+            int(d["n_synthetic"]),
+            bool(d["real_minority"]),
+            bool(d["augment"]),
+            d.get("oversample_to"),
+        )
 
 
 @dataclass
@@ -92,8 +102,13 @@ def training_set(
     seed: int,
     raw_dir: str | Path | None = None,
     curated_dir: str | Path | None = None,
+    match: Condition | None = None,
 ) -> tuple[ImageSet, dict[str, Any]]:
-    """The training images of ``cond`` and its composition (what metrics.json records)."""
+    """The training images of ``cond`` and its composition (what metrics.json records).
+
+    ``match`` is the condition named by ``cond.oversample_to``: the real minority images are
+    repeated, in a seeded order, until there are as many minority images as ``match`` has.
+    """
     meta = read_metadata(metadata)
     train = meta[(meta["split"] == "train") & ~meta["synthetic"]].sort_values("image_id")
     majority = train[train["target"] == 0]
@@ -116,7 +131,21 @@ def training_set(
         ids += [f"synthetic/{p.name}" for p in chosen]
         paths += [str(p) for p in chosen]
         target += [1] * n_syn
-    n_min = len(minority) + n_syn
+    n_repeats = 0
+    if cond.oversample_to is not None:
+        if match is None or match.name != cond.oversample_to:
+            raise ValueError(f"condition {cond.name}: oversample_to needs condition {cond.oversample_to!r}")
+        if len(minority) == 0:
+            raise ValueError(f"condition {cond.name}: no real minority images to oversample")
+        _, wanted = training_set(metadata, match, seed, raw_dir, curated_dir)
+        n_repeats = max(0, wanted["minority_total"] - len(minority))
+        # cycle through the real images in a seeded order: each is repeated as evenly as possible
+        order = np.random.default_rng(seed).permutation(len(minority))
+        extra = minority.iloc[[order[k % len(minority)] for k in range(n_repeats)]]
+        ids += [f"{i}#repeat{k}" for k, i in enumerate(extra["image_id"])]
+        paths += extra["path"].tolist()
+        target += [1] * n_repeats
+    n_min = len(minority) + n_syn + n_repeats
     if n_min == 0 or len(majority) == 0:
         raise ValueError(f"condition {cond.name}: the training set needs both classes")
     composition = {
@@ -129,14 +158,27 @@ def training_set(
         "synthetic_requested": cond.n_synthetic if cond.synthetic != "none" else 0,
         "synthetic_available": available,
         "traditional_augmentation": cond.augment,
+        "oversampled_to": cond.oversample_to,
+        "oversampled_repeats": n_repeats,
     }
     syn = np.array([i.startswith("synthetic/") for i in ids])
     return ImageSet(ids, paths, np.array(target, int), syn), composition
 
 
+BALANCED = "balanced"
+
+
 def class_weights(mode: str | list[float], target: np.ndarray) -> list[float]:
-    """The study's fixed [1.0, 56.7], or ``auto``: N / (2 n_c) from this training set."""
-    if mode == "auto":
+    """``balanced`` (the default): N / (2 n_c) from this fit's own training set, so both classes
+    carry the same total weight in every condition; or fixed [majority, minority] weights (the
+    study's [1.0, 56.7], which give each condition a different DF : NV mass)."""
+    if mode == BALANCED:
         counts = np.bincount(np.asarray(target, int), minlength=2).astype(float)
         return [float(len(target) / (2 * c)) for c in counts]
     return [float(w) for w in mode]
+
+
+def weighted_mass(weights: list[float], target: np.ndarray) -> dict[str, float]:
+    """Total loss weight of each class in a training set: equal under ``balanced``."""
+    counts = np.bincount(np.asarray(target, int), minlength=2)
+    return {"majority": float(weights[0] * counts[0]), "minority": float(weights[1] * counts[1])}

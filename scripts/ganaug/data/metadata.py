@@ -26,10 +26,18 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     return meta
 
 
+def split_minority(path: str | Path, split: str) -> pd.DataFrame:
+    """Rows of the real minority images of one split, sorted by image id. The GAN and curation
+    ask only for "train"; the GAN metrics' held-out reference for "val"; nothing for "test"."""
+    if split == "test":
+        raise ValueError("the test split is read only by the classifiers' final prediction")
+    meta = read_metadata(path)
+    sel = meta[(meta["split"] == split) & (meta["target"] == 1) & ~meta["synthetic"]]
+    if sel.empty:
+        raise ValueError(f"{path}: no real minority images in the {split} split")
+    return sel.sort_values("image_id").reset_index(drop=True)
+
+
 def train_minority(path: str | Path) -> pd.DataFrame:
     """Rows of the real minority images in the training split, sorted by image id."""
-    meta = read_metadata(path)
-    sel = meta[(meta["split"] == "train") & (meta["target"] == 1) & ~meta["synthetic"]]
-    if sel.empty:
-        raise ValueError(f"{path}: no real minority images in the train split")
-    return sel.sort_values("image_id").reset_index(drop=True)
+    return split_minority(path, "train")

@@ -10,6 +10,15 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ganaug.evaluation.stats import (
+    BALANCED_ACCURACY,
+    F1,
+    SENSITIVITY,
+    SPECIFICITY,
+    confusion_counts,
+    count_metrics,
+)
+
 
 def decide(prob: np.ndarray, threshold: float) -> np.ndarray:
     """1 where the minority probability is strictly above the threshold."""
@@ -17,26 +26,19 @@ def decide(prob: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def metrics(target: np.ndarray, prob: np.ndarray, pred: np.ndarray) -> dict[str, object]:
-    """Counts-based metrics of ``pred``; ROC-AUC and PR-AUC (average precision) of ``prob``."""
+    """Counts-based metrics of ``pred`` (from :func:`ganaug.evaluation.stats.count_metrics`, the
+    one place they are computed); ROC-AUC and PR-AUC (average precision) of ``prob``."""
     y = np.asarray(target).astype(int)
-    p = np.asarray(pred).astype(int)
-    tp = int(((p == 1) & (y == 1)).sum())
-    tn = int(((p == 0) & (y == 0)).sum())
-    fp = int(((p == 1) & (y == 0)).sum())
-    fn = int(((p == 0) & (y == 1)).sum())
-
-    def ratio(a: int, b: int) -> float:
-        return a / b if b else 0.0  # sklearn's zero_division=0
-
-    precision, recall, specificity = ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(tn, tn + fp)
+    tp, fp, fn, tn = (int(v) for v in confusion_counts(y, pred))
+    m = {k: float(v) for k, v in count_metrics(tp, fp, fn, tn).items()}
     both = len(np.unique(y)) == 2
     return {
-        "accuracy": ratio(tp + tn, len(y)),
-        "precision": precision,
-        "recall": recall,
-        "f1": ratio(2 * precision * recall, precision + recall) if precision + recall else 0.0,
-        "specificity": specificity,
-        "balanced_accuracy": (recall + specificity) / 2,
+        "accuracy": m["accuracy"],
+        "precision": m["precision"],
+        "recall": m[SENSITIVITY],
+        "f1": m[F1],
+        "specificity": m[SPECIFICITY],
+        "balanced_accuracy": m[BALANCED_ACCURACY],
         "roc_auc": float(roc_auc_score(y, prob)) if both else None,
         "pr_auc": float(average_precision_score(y, prob)) if both else None,
         "confusion_matrix": [[tn, fp], [fn, tp]],  # rows: true 0/1, columns: predicted 0/1

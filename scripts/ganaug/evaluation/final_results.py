@@ -14,9 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganaug.evaluation.ablation import ABLATION_METRICS, DECISION
-
-BASELINE = "baseline"
+from ganaug.evaluation.ablation import DECISION
 
 
 def clean(obj: Any) -> Any:
@@ -43,11 +41,13 @@ def change(new: float | None, base: float | None) -> dict[str, float | None]:
     }
 
 
-def _records(df: pd.DataFrame, arch: str, condition: str, drop: tuple[str, ...]) -> list[dict]:
+def _records(df: pd.DataFrame, **match: str) -> list[dict]:
     if df.empty:
         return []
-    rows = df[(df["arch"] == arch) & (df["condition"] == condition)]
-    return [clean(r) for r in rows.drop(columns=list(drop), errors="ignore").to_dict("records")]
+    rows = df
+    for k, v in match.items():
+        rows = rows[rows[k] == v]
+    return [clean(r) for r in rows.drop(columns=list(match)).to_dict("records")]
 
 
 def build(
@@ -55,42 +55,28 @@ def build(
     curation_summary: dict,
     gan_metrics: dict,
     aggregates: dict[tuple[str, str], dict],
-    mcnemar: pd.DataFrame,
-    wilcoxon: pd.DataFrame,
-    bootstrap: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
     provenance: dict,
     expected_f1: dict,
 ) -> dict:
+    """The summary. ``tables`` are results/stats/ (differences, mcnemar, wilcoxon, intervals);
+    every comparison in it is copied from them, so a number reaches the report by one route."""
     archs = list(dict.fromkeys(a for a, _ in aggregates))
     conditions = list(dict.fromkeys(c for _, c in aggregates))
+    diffs = tables.get("differences", pd.DataFrame())
+    intervals = tables.get("intervals", pd.DataFrame())
     results: dict[str, dict] = {}
-    significance: dict[str, dict] = {}
-    improvement: dict[str, dict] = {}
     for a in archs:
-        results[a], significance[a], improvement[a] = {}, {}, {}
+        results[a] = {}
         for c in conditions:
             agg = aggregates[a, c]
             results[a][c] = {
                 "decision": "threshold tuned on the validation split",
-                "n_seeds": agg["n_seeds"],
+                "n_replicates": agg["n_seeds"],
                 "seeds": agg["seeds"],
                 **{m: agg[DECISION][m] for m in agg[DECISION]},
+                "lesion_bootstrap_ci95": _records(intervals, arch=a, condition=c, decision=DECISION),
             }
-            significance[a][c] = {
-                "bootstrap_ci95": _records(bootstrap, a, c, ("arch", "condition")),
-            }
-            if c == BASELINE:
-                continue
-            significance[a][c] |= {
-                "versus": BASELINE,
-                "mcnemar": _records(mcnemar, a, c, ("arch", "condition", "versus")),
-                "wilcoxon": _records(wilcoxon, a, c, ("arch", "condition", "versus")),
-            }
-            if (a, BASELINE) in aggregates:
-                base = aggregates[a, BASELINE][DECISION]
-                improvement[a][c] = {
-                    m: change(agg[DECISION][m]["mean"], base[m]["mean"]) for m in ABLATION_METRICS
-                }
     review = curation_summary.get("review_mode")
     return clean(
         {
@@ -108,14 +94,18 @@ def build(
             "curation": {"funnel": curation_summary.get("funnel", [])},
             "gan_metrics": gan_metrics,
             "classifier_results": results,
-            "statistical_significance": significance,
-            "improvement_percentages": {
-                "versus": BASELINE,
-                "metric_of": "mean over seeds, validation-tuned threshold, test split",
-                "absolute": "new - baseline, in units of the metric",
-                "relative_pct": "100 * (new - baseline) / baseline; null where the baseline is 0",
-                "by_arch": improvement,
+            "comparisons": {
+                "question": "does a condition find more DF than its reference, at what cost in "
+                "false alarms on NV?",
+                "differences": _records(diffs),
+                "mcnemar": _records(tables.get("mcnemar", pd.DataFrame())),
+                "wilcoxon": _records(tables.get("wilcoxon", pd.DataFrame())),
+                "how": "delta = condition - reference, pooled over replicates; 95 % interval and p "
+                "from a paired bootstrap that resamples lesion groups within each class; Holm over "
+                "the declared family (every row of differences.csv); direction: better or worse where "
+                "the Holm-adjusted p < 0.05, else no evidence",
             },
+            "improvement_percentages": improvements(diffs),
             "study_expectations": {
                 "expected_f1": expected_f1,
                 "label": "the original study's expected F1 (config evaluation.study_expected_f1), "
@@ -123,3 +113,21 @@ def build(
             },
         }
     )
+
+
+def improvements(diffs: pd.DataFrame) -> dict:
+    """The study's 'improvement percentages', taken from differences.csv (tuned decision): the
+    absolute change is its delta, the relative one delta / reference value."""
+    by_arch: dict[str, dict] = {}
+    if not diffs.empty:
+        for r in diffs[diffs["decision"] == DECISION].itertuples():
+            entry = change(r.value, r.reference_value)
+            by_arch.setdefault(r.arch, {}).setdefault(r.reference, {}).setdefault(r.condition, {})[
+                r.metric
+            ] = entry
+    return {
+        "metric_of": "mean over replicates, validation-tuned threshold, test split (differences.csv)",
+        "absolute": "condition - reference, in units of the metric",
+        "relative_pct": "100 * (condition - reference) / reference; null where the reference is 0",
+        "by_arch": by_arch,
+    }

@@ -1,14 +1,24 @@
-"""Every GAN metric of one synthetic set against the real train-split minority images.
+"""The GAN metrics of the synthetic sets, like against like, on held-out images too.
 
-Only train-split images are read as the reference: the test split never informs anything about
-the GAN. Every figure carries the two set sizes it was computed from, and the feature
-extractor's label (a random-init stand-in is marked not comparable).
+- **Equal sizes.** FID and KID estimates depend on the number of images (FID's bias grows as the
+  sets shrink), so every set is compared at the same size: the raw set is subsampled, seeded,
+  to the curated set's size, and the names drawn are recorded.
+- **Two references.** The train-split DF images are what the GAN learnt from and what curation
+  selected against, so closeness to them can be memorisation. The validation-split DF images
+  were seen by neither: closeness to them is generalisation. Every figure is given against both.
+  Nothing downstream selects on the validation figures; the test split is never read.
+- **The headline.** Under 2,048 images per set (every DF set here), FID's bias dominates and KID,
+  unbiased, with its sd over subsets, is the figure to read (Binkowski et al. 2018).
+
+Every figure carries its set sizes and the feature extractor's label (a random-init stand-in is
+marked not comparable), and is recomputable from features.npz and per_image.csv.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +36,14 @@ from ganaug.evaluation.gan_metrics import (
 
 log = logging.getLogger(__name__)
 
+KID_HEADLINE_BELOW = 2048  # images per set under which KID, not FID, is the figure to read
+REFERENCES = {
+    "train": "real train-split minority images (what the GAN learnt from and curation selected "
+    "against: closeness here can be memorisation)",
+    "val": "real validation-split minority images (seen by neither the GAN nor curation: "
+    "closeness here is generalisation)",
+}
+
 
 @dataclass
 class Settings:
@@ -40,30 +58,85 @@ class Settings:
 
 
 @dataclass
-class Reference:
-    """The real images once: ids, RGB and greyscale pixels, Inception features and logits."""
+class Images:
+    """One set of images, decoded once: names, RGB (N, 3, H, W) and the study's greyscale."""
 
-    ids: list[str]
+    names: list[str]
     rgb: np.ndarray
     grey: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not (len(self.names) == len(self.rgb) == len(self.grey)):
+            raise ValueError(f"{len(self.names)} names for {len(self.rgb)} images")
+
+    def subset(self, idx: np.ndarray) -> Images:
+        return Images([self.names[i] for i in idx], self.rgb[idx], self.grey[idx])
+
+
+@dataclass
+class Reference:
+    """A real reference set with its Inception features and logits."""
+
+    name: str  # train | val
+    images: Images
     pool: np.ndarray
     logits: np.ndarray
 
 
-def grey_of(rgb_u8: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma, rounded, as OpenCV's BGR2GRAY (what the curation SSIM stage reads)."""
-    import cv2
-
-    return np.stack(
-        [cv2.cvtColor(np.ascontiguousarray(im.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY) for im in rgb_u8]
-    )
+def reference(name: str, images: Images, extractor: InceptionFeatures, device: torch.device, s: Settings):
+    pool, logits = extract(extractor, images.rgb, device, s.batch_size, desc=f"real {name}")
+    return Reference(name, images, pool, logits)
 
 
-def reference(
-    ids: list[str], rgb_u8: np.ndarray, extractor: InceptionFeatures, device: torch.device, s: Settings
-) -> Reference:
-    pool, logits = extract(extractor, rgb_u8, device, s.batch_size, desc="real")
-    return Reference(list(ids), rgb_u8, grey_of(rgb_u8), pool, logits)
+def equal_size(raw: Images, n: int, seed: int) -> Images:
+    """A seeded subsample of ``raw`` of ``n`` images, in name order (all of it if smaller)."""
+    if len(raw.names) <= n:
+        return raw
+    idx = np.sort(np.random.default_rng(seed).choice(len(raw.names), n, replace=False))
+    return raw.subset(idx)
+
+
+def feature_metrics(real_pool: np.ndarray, pool: np.ndarray, s: Settings) -> dict:
+    """FID, KID and precision/recall of a set against one reference, from features: what
+    results/gan/features.npz recomputes."""
+    return {
+        "fid": fid_from_features(real_pool, pool),
+        "kid": kernel_inception_distance(real_pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
+        **precision_recall(real_pool, pool, s.pr_k),
+    }
+
+
+def headline(n_synthetic: int, n_real: int) -> dict[str, str]:
+    if min(n_synthetic, n_real) < KID_HEADLINE_BELOW:
+        return {
+            "metric": "kid",
+            "why": f"{n_synthetic} synthetic and {n_real} real images: under {KID_HEADLINE_BELOW}, FID's "
+            "bias (which grows as the sets shrink) dominates; KID is unbiased and comes with its sd",
+        }
+    return {"metric": "fid", "why": f"at least {KID_HEADLINE_BELOW} images on each side"}
+
+
+def mean_sd(x) -> dict[str, float]:
+    x = np.asarray(x, dtype=np.float64)
+    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None}
+
+
+def lpips_diversity(fast: FastLpips, images: Images, n: int, chunk: int, seed: int) -> dict[str, object]:
+    """Mean LPIPS over all pairs of a seeded sample of at most ``n`` images of one set.
+
+    All pairs of a sample, not of the whole set: features are kept in memory (about 32 MB an
+    image at 256 px), so the sample bounds memory; the sample size is recorded.
+    """
+    idx = np.sort(np.random.default_rng(seed).choice(len(images.rgb), min(n, len(images.rgb)), replace=False))
+    feats = features_in_chunks(fast, torch.from_numpy(np.ascontiguousarray(images.rgb[idx])), chunk)
+    d = fast.distances(feats, feats).double().numpy()
+    iu = np.triu_indices(len(idx), k=1)
+    return {
+        **mean_sd(d[iu]),
+        "n_images": len(idx),
+        "n_pairs": len(iu[0]),
+        "images": [images.names[i] for i in idx],
+    }
 
 
 @dataclass
@@ -76,40 +149,41 @@ class SetResult:
     logits: np.ndarray
 
 
-def feature_metrics(real_pool: np.ndarray, pool: np.ndarray, logits: np.ndarray, s: Settings) -> dict:
-    """FID, IS, KID and precision/recall from features: what results/gan/features.npz recomputes."""
-    return {
-        "fid": fid_from_features(real_pool, pool),
-        "inception_score": inception_score(logits, s.is_splits, s.seed),
-        "kid": kernel_inception_distance(real_pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
-        **precision_recall(real_pool, pool, s.pr_k),
+def _against(images: Images, pool: np.ndarray, ref: Reference, fast: FastLpips, s: Settings):
+    """Every figure of one set against one reference, and the per-image matches behind them."""
+    near, near_i = min_lpips(
+        fast,
+        torch.from_numpy(images.rgb),
+        torch.from_numpy(ref.images.rgb),
+        chunk=s.lpips_chunk,
+        progress=True,
+    )
+    best_ssim, ssim_i = max_ssim(
+        torch.from_numpy(images.grey), torch.from_numpy(ref.images.grey), progress=True
+    )
+    per_image = pd.DataFrame(
+        {
+            "reference": ref.name,
+            "image": images.names,
+            "lpips_to_nearest_real": near.double().numpy(),
+            "nearest_real_lpips": [ref.images.names[i] for i in near_i],
+            "ssim_best_match": best_ssim.double().numpy(),
+            "nearest_real_ssim": [ref.images.names[i] for i in ssim_i],
+        }
+    )
+    summary = {
+        "n_real": len(ref.images.names),
+        **feature_metrics(ref.pool, pool, s),
+        "lpips_to_nearest_real": mean_sd(per_image["lpips_to_nearest_real"]),
+        "ssim_best_match": mean_sd(per_image["ssim_best_match"]),
+        "headline": headline(len(images.names), len(ref.images.names)),
     }
-
-
-def mean_sd(x) -> dict[str, float]:
-    x = np.asarray(x, dtype=np.float64)
-    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None}
-
-
-def lpips_diversity(
-    fast: FastLpips, names: list[str], rgb_u8: np.ndarray, n: int, chunk: int, seed: int
-) -> dict[str, object]:
-    """Mean LPIPS over all pairs of a seeded sample of at most ``n`` images of one set.
-
-    All pairs of a sample, not of the whole set: features are kept in memory (about 32 MB an
-    image at 256 px), so the sample bounds memory; the sample size is recorded.
-    """
-    idx = np.sort(np.random.default_rng(seed).choice(len(rgb_u8), min(n, len(rgb_u8)), replace=False))
-    feats = features_in_chunks(fast, torch.from_numpy(np.ascontiguousarray(rgb_u8[idx])), chunk)
-    d = fast.distances(feats, feats).double().numpy()
-    iu = np.triu_indices(len(idx), k=1)
-    return {**mean_sd(d[iu]), "n_images": len(idx), "n_pairs": len(iu[0]), "images": [names[i] for i in idx]}
+    return summary, per_image
 
 
 def evaluate_set(
-    names: list[str],
-    rgb_u8: np.ndarray,
-    ref: Reference,
+    images: Images,
+    refs: list[Reference],
     extractor: InceptionFeatures,
     fast: FastLpips,
     lpips_label: str,
@@ -117,35 +191,115 @@ def evaluate_set(
     s: Settings,
     desc: str,
 ) -> SetResult:
-    """All metrics of one synthetic set (uint8 (N, 3, H, W) RGB) against the reference."""
-    if rgb_u8.shape[1:] != ref.rgb.shape[1:]:
-        raise ValueError(f"{desc}: synthetic images are {rgb_u8.shape[1:]}, real ones {ref.rgb.shape[1:]}")
-    pool, logits = extract(extractor, rgb_u8, device, s.batch_size, desc=desc)
-    log.info("%s: FID, IS, KID, precision/recall on %d synthetic vs %d real", desc, len(pool), len(ref.pool))
-    if len(names) != len(rgb_u8):
-        raise ValueError(f"{desc}: {len(names)} names for {len(rgb_u8)} images")
-    near, near_i = min_lpips(
-        fast, torch.from_numpy(rgb_u8), torch.from_numpy(ref.rgb), chunk=s.lpips_chunk, progress=True
-    )
-    best_ssim, ssim_i = max_ssim(torch.from_numpy(grey_of(rgb_u8)), torch.from_numpy(ref.grey), progress=True)
-    per_image = pd.DataFrame(
-        {
-            "image": names,
-            "lpips_to_nearest_real": near.double().numpy(),
-            "nearest_real_lpips": [ref.ids[i] for i in near_i],
-            "ssim_best_match": best_ssim.double().numpy(),
-            "nearest_real_ssim": [ref.ids[i] for i in ssim_i],
-        }
-    )
+    """All metrics of one synthetic set against each reference."""
+    for ref in refs:
+        if images.rgb.shape[1:] != ref.images.rgb.shape[1:]:
+            raise ValueError(
+                f"{desc}: synthetic images are {images.rgb.shape[1:]}, real ones {ref.images.rgb.shape[1:]}"
+            )
+    pool, logits = extract(extractor, images.rgb, device, s.batch_size, desc=desc)
+    against, tables = {}, []
+    for ref in refs:
+        log.info("%s: %d synthetic images against %d real (%s)", desc, len(pool), len(ref.pool), ref.name)
+        against[ref.name], table = _against(images, pool, ref, fast, s)
+        tables.append(table)
     summary = {
-        "n_synthetic": len(rgb_u8),
-        "n_real": len(ref.rgb),
-        **feature_metrics(ref.pool, pool, logits, s),
-        "lpips_to_nearest_real": mean_sd(per_image["lpips_to_nearest_real"]),
-        "lpips_diversity": lpips_diversity(
-            fast, names, rgb_u8, s.lpips_diversity_images, s.lpips_chunk, s.seed
-        ),
+        "n_synthetic": len(images.names),
+        "inception_score": inception_score(logits, min(s.is_splits, len(logits)), s.seed),
+        "lpips_diversity": lpips_diversity(fast, images, s.lpips_diversity_images, s.lpips_chunk, s.seed),
         "lpips_backbone": lpips_label,
-        "ssim_best_match": mean_sd(per_image["ssim_best_match"]),
+        "against": against,
     }
-    return SetResult(summary, per_image, pool, logits)
+    return SetResult(summary, pd.concat(tables, ignore_index=True), pool, logits)
+
+
+def load_images(paths: list[Path], names: list[str]) -> Images:
+    """Decode each image once: RGB for the networks, the study's greyscale for SSIM."""
+    from ganaug.curation.stages import read_grey, read_images
+
+    rgb = np.stack([read_images(p.parent, [p.name], grey=False)[0] for p in paths])
+    grey = np.stack([read_grey(p) for p in paths])
+    return Images(names, rgb, grey)
+
+
+def real_minority(metadata: str | Path, split: str) -> Images:
+    """The real minority images of ``split`` (train or val; never test), by image id."""
+    from ganaug.data.metadata import split_minority
+
+    rows = split_minority(metadata, split)
+    return load_images([Path(p) for p in rows["path"]], rows["image_id"].tolist())
+
+
+def synthetic(folder: str | Path) -> Images:
+    names = sorted(f.name for f in Path(folder).glob("*.png"))
+    if not names:
+        raise RuntimeError(f"no PNG images in {folder}")
+    return load_images([Path(folder) / n for n in names], names)
+
+
+@dataclass(frozen=True)
+class GanMetricsOutputs:
+    metrics: Path  # metrics.json
+    features: Path  # features.npz: every Inception feature and logit the figures come from
+    per_image: Path  # per_image.csv: each image's nearest real image by LPIPS and SSIM, per reference
+    figure: Path  # real beside curated synthetic images
+
+
+def gan_metrics(
+    metadata: str | Path,
+    raw_dir: str | Path,
+    curated_dir: str | Path,
+    extractor: InceptionFeatures,
+    fast: FastLpips,
+    lpips_label: str,
+    device: torch.device,
+    s: Settings,
+    n_show: int,
+    out: GanMetricsOutputs,
+) -> dict:
+    """The rule gan_metrics: every figure, written with what it is recomputed from."""
+    from ganaug.io import atomic_path, write_csv, write_json
+    from ganaug.viz import real_beside_synthetic
+
+    refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
+    curated = synthetic(curated_dir)
+    raw_all = synthetic(raw_dir)
+    sets = {"raw": equal_size(raw_all, len(curated.names), s.seed), "curated": curated}
+    summaries, tables = {}, []
+    features = {f"real_{r.name}_ids": np.array(r.images.names) for r in refs}
+    features |= {f"real_{r.name}_pool": r.pool for r in refs}
+    for name, images in sets.items():
+        result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name)
+        summaries[name] = result.summary
+        tables.append(result.per_image.assign(set=name))
+        features |= {f"{name}_images": np.array(images.names), f"{name}_pool": result.pool,
+                     f"{name}_logits": result.logits}  # fmt: skip
+    summaries["raw"]["subsample"] = {
+        "of": len(raw_all.names),
+        "drawn": len(sets["raw"].names),
+        "why": "the raw set at the curated set's size (seeded), since FID and KID depend on set size",
+    }
+    rng = np.random.default_rng(s.seed)
+
+    def pick(x: np.ndarray) -> np.ndarray:
+        return x[np.sort(rng.choice(len(x), min(n_show, len(x)), replace=False))]
+
+    show_real, show_syn = pick(refs[0].images.rgb), pick(curated.rgb)
+    title = f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
+    real_beside_synthetic(show_real, show_syn, out.figure, title)
+    with atomic_path(out.features) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **features)
+    table = pd.concat(tables, ignore_index=True)
+    write_csv(table[["set", *(c for c in table.columns if c != "set")]], out.per_image)
+    result = {
+        "references": {r.name: {"set": REFERENCES[r.name], "n": len(r.images.names)} for r in refs},
+        "note": "every set is compared at the same size; FID and KID on a few hundred images are "
+        "biased upward, so read KID (with its sd) first, and compare only equal set sizes",
+        "feature_extractor": {"name": extractor.label, "comparable": extractor.comparable},
+        "inception_score_real": {
+            r.name: inception_score(r.logits, min(s.is_splits, len(r.logits)), s.seed) for r in refs
+        },
+        "sets": summaries,
+    }
+    write_json(result, out.metrics)
+    return result

@@ -1,8 +1,10 @@
 """Classifier training and its one evaluation on the test split.
 
 Order of events, which is what keeps the test split honest: decode train and validation ->
-train, choosing the best epoch by validation F1 (early stopping) -> tune the decision threshold
-on validation -> only then decode the test split, predict once, and write the figures.
+train, choosing the best epoch by a threshold-free validation metric (PR-AUC by default; early
+stopping) -> tune the decision threshold on validation -> only then decode the test split,
+predict once, and write the figures. The epoch is chosen without a threshold so that the
+threshold, tuned afterwards on the same few validation DF images, is not chosen twice over.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ganaug.data.datasets import Condition, class_weights, decode_cache, real_split, training_set
+from ganaug.data.datasets import (
+    BALANCED,
+    Condition,
+    class_weights,
+    decode_cache,
+    real_split,
+    training_set,
+    weighted_mass,
+)
 from ganaug.data.provenance import check_same_training_set, load_train_minority
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
+from ganaug.evaluation.stats import F1, confusion_counts, count_metrics
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.classifiers import create_classifier, imagenet_normalise
 from ganaug.training.augment import augment
@@ -28,7 +39,12 @@ from ganaug.training.early_stopping import EarlyStopping
 
 log = logging.getLogger(__name__)
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_accuracy", "train_f1", "val_loss", "val_accuracy", "val_f1"]
+HISTORY_COLUMNS = [
+    "epoch", "train_loss", "train_accuracy", "train_f1", "val_loss", "val_accuracy", "val_f1", "val_pr_auc",
+]  # fmt: skip
+# validation metric -> history column the best epoch is chosen by
+EPOCH_METRICS = {"pr_auc": "val_pr_auc", "f1": "val_f1"}
+EPOCH_LABELS = {"pr_auc": "validation PR-AUC", "f1": "validation F1 at 0.5 (the study's)"}
 
 
 @dataclass(frozen=True)
@@ -37,8 +53,10 @@ class FitConfig:
     lr: float = 1e-4  # Adam learning rate
     weight_decay: float = 1e-4  # Adam weight decay
     max_epochs: int = 50
-    patience: int = 10  # epochs without a better validation F1 before stopping
-    class_weights: Any = (1.0, 56.7)  # the study's fixed weights, or "auto" (inverse frequency)
+    patience: int = 10  # epochs without a better validation score (epoch_metric) before stopping
+    class_weights: Any = "balanced"  # N / (2 n_c) per fit, or fixed [majority, minority] (the study's)
+    epoch_metric: str = "pr_auc"  # the validation score that picks the epoch: pr_auc, or the study's f1
+    augment_padding: str = "reflection"  # the augmentation's fill: reflection, or the study's zeros
     bf16: bool = False  # bf16 autocast on CUDA
     eval_batch_size: int = 128
 
@@ -72,12 +90,6 @@ def predict(
     return torch.cat(out).numpy()
 
 
-def _f1(y: np.ndarray, pred: np.ndarray) -> float:
-    tp = int(((pred == 1) & (y == 1)).sum())
-    denom = int((pred == 1).sum() + (y == 1).sum())
-    return 2 * tp / denom if denom else 0.0
-
-
 def fit(
     model: torch.nn.Module,
     train_x: torch.Tensor,
@@ -92,7 +104,8 @@ def fit(
     tensorboard: Path | None = None,
     progress: bool = True,
 ) -> tuple[torch.nn.Module, pd.DataFrame, int]:
-    """Train with early stopping on validation F1; return (best model, history, best epoch)."""
+    """Train with early stopping on the validation score ``cfg.epoch_metric``; return (best model,
+    history, best epoch)."""
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -127,9 +140,9 @@ def fit(
             xb_u8, yb = train_x[idx].to(device, non_blocking=True), y_all[idx]
             xb = xb_u8.float() / 255.0
             if do_augment and bool((yb == 1).any()):
-                # the study's traditional augmentation, on the minority images only
+                # the traditional augmentation, on the minority images only
                 m = (yb == 1).to(device)
-                xb[m] = augment(xb_u8[m], g)
+                xb[m] = augment(xb_u8[m], g, cfg.augment_padding)
             xb = imagenet_normalise(xb)
             if device.type == "cuda":
                 xb = xb.contiguous(memory_format=torch.channels_last)
@@ -146,6 +159,7 @@ def fit(
         train_pred = preds.numpy()
         val_prob = predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16)
         val_pred = decide(val_prob, 0.5)
+        val_scores = metrics(val_y, val_prob, val_pred)
         with torch.no_grad():
             p = torch.from_numpy(np.stack([1 - val_prob, val_prob], 1)).clamp_min(1e-12)
             val_loss = float(
@@ -155,28 +169,30 @@ def fit(
             "epoch": epoch,
             "train_loss": loss_sum / len(order),
             "train_accuracy": float((train_pred == y_ord).mean()),
-            "train_f1": _f1(y_ord, train_pred),
+            "train_f1": float(count_metrics(*confusion_counts(y_ord, train_pred))[F1]),
             "val_loss": val_loss,
-            "val_accuracy": float((val_pred == val_y).mean()),
-            "val_f1": _f1(val_y, val_pred),
+            "val_accuracy": val_scores["accuracy"],
+            "val_f1": val_scores["f1"],
+            "val_pr_auc": val_scores["pr_auc"] if val_scores["pr_auc"] is not None else float("nan"),
         }
         rows.append(row)
         if writer is not None:
             for k, v in row.items():
                 if k != "epoch":
                     writer.add_scalar(f"classifier/{k}", v, epoch)
-        improved, stop = stopper.step(epoch, row["val_f1"])
+        improved, stop = stopper.step(epoch, row[EPOCH_METRICS[cfg.epoch_metric]])
         log.info(
-            "epoch %d: train loss %.4f F1 %.3f | val loss %.4f F1 %.3f%s",
-            epoch, row["train_loss"], row["train_f1"], row["val_loss"], row["val_f1"],
+            "epoch %d: train loss %.4f F1 %.3f | val loss %.4f F1 %.3f PR-AUC %.3f%s",
+            epoch, row["train_loss"], row["train_f1"], row["val_loss"], row["val_f1"], row["val_pr_auc"],
             " (best)" if improved else "",
         )  # fmt: skip
         if improved:
             best_state = copy.deepcopy(model.state_dict())
         if stop:
             log.info(
-                "early stop after epoch %d: best validation F1 %.4f at epoch %d",
+                "early stop after epoch %d: best %s %.4f at epoch %d",
                 epoch,
+                EPOCH_LABELS[cfg.epoch_metric],
                 stopper.best,
                 stopper.best_epoch,
             )
@@ -203,6 +219,7 @@ def fit_and_evaluate(
     provenance: dict[str, Any] | None = None,
     progress: bool = True,
     synthetic_training_set: str | None = None,
+    match: Condition | None = None,
 ) -> dict[str, Any]:
     """Fit one (arch, condition, seed) and evaluate it once on the test split.
 
@@ -214,7 +231,7 @@ def fit_and_evaluate(
         current = load_train_minority(metadata, image_size).fingerprint()["digest"]
         check_same_training_set(synthetic_training_set, current, f"the {cond.synthetic} synthetic set")
         provenance = {**(provenance or {}), "gan_training_set": current}
-    train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir)
+    train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir, match)
     val = real_split(metadata, "val")
     log.info("%s / %s / seed %d: training set %s", arch, cond.name, seed, composition)
     train_x = decode_cache(train.paths, image_size, progress)
@@ -265,11 +282,18 @@ def fit_and_evaluate(
         "weights": weights,
         "device": str(device),
         "class_weights": cw,
+        "class_weight_mode": "balanced" if cfg.class_weights == BALANCED else "fixed",
+        "weighted_mass": weighted_mass(cw, train.target),
         "composition": composition,
+        "augment_padding": cfg.augment_padding if cond.augment else None,
         "epochs_run": len(history),
         "best_epoch": int(best_epoch),
-        "best_val_f1": float(history.loc[history["epoch"] == best_epoch, "val_f1"].iloc[0]),
+        "epoch_criterion": EPOCH_LABELS[cfg.epoch_metric],
+        "best_val_score": float(
+            history.loc[history["epoch"] == best_epoch, EPOCH_METRICS[cfg.epoch_metric]].iloc[0]
+        ),
         "threshold": threshold,
+        "threshold_criterion": "F1 on the validation split, tuned after the epoch was chosen",
         "argmax": metrics(pred["target"], pred["prob"], pred["pred_argmax"]),
         "tuned": metrics(pred["target"], pred["prob"], pred["pred_tuned"]),
         **(provenance or {}),

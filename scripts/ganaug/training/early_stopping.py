@@ -1,4 +1,4 @@
-"""Early stopping on a score that should go up (validation F1)."""
+"""Early stopping on a score that should go up (validation PR-AUC by default, or F1)."""
 
 from __future__ import annotations
 
