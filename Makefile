@@ -1,13 +1,13 @@
 # Two commands on a fresh clone (see README):
 #   make demo   install everything into .venv, then run the whole workflow on the phantom data
-#   make test   install everything into .venv, then run the test suite
+#   make test   install everything into .venv, then run the test suite (make test-fast: no workflow tests)
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean-results
+.PHONY: install demo test test-fast lint clean-results
 
 install: $(STAMP)
 
@@ -19,8 +19,13 @@ $(STAMP): requirements.txt
 demo: install
 	$(BIN)/snakemake --configfile config/demo.yaml --cores $(CORES)
 
+# both cores: pytest-xdist, the workflow tests that share one demo run kept on one worker
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup
+
+# everything but the workflow tests (which run Snakemake): the quick loop while developing
+test-fast: install
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup -m "not workflow and not slurm"
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,15 +1,16 @@
 """Rule make_phantom: write the embedded phantom data set in the ISIC 2019 layout."""
 
-from ganaug.config import PhantomConfig
 from ganaug.data.phantom import write_phantom
 from ganaug.runtime import setup_logging
+from ganaug.settings import PhantomConfig, from_dict
 
 setup_logging(snakemake.log[0])
+o = snakemake.output
 write_phantom(
-    PhantomConfig.from_dict(snakemake.params.phantom),
-    images_dir=snakemake.output.images,
-    ground_truth=snakemake.output.ground_truth,
-    metadata=snakemake.output.metadata,
-    masks_dir=snakemake.output.get("masks") or None,
+    from_dict(PhantomConfig, snakemake.params.phantom, "data.phantom"),
+    o.images,
+    o.ground_truth,
+    o.metadata,
+    o.masks,
     workers=snakemake.threads,
 )

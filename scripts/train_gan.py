@@ -1,28 +1,16 @@
 """Rule train_gan: WGAN-GP on the train-split minority images; resumes from its checkpoint."""
 
-from pathlib import Path
-
-import torch
-
-from ganaug.data.provenance import load_train_minority
-from ganaug.runtime import select_device, setup_logging
-from ganaug.training.gan import GanConfig, GanOutputs, train_gan
+from ganaug.runtime import setup_logging
+from ganaug.settings import GanConfig
+from ganaug.training.gan import GanOutputs, train_from_metadata
 
 setup_logging(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
-cfg = GanConfig.from_dict(snakemake.params.gan)
-out = GanOutputs(
-    checkpoint=Path(snakemake.params.checkpoint),
-    generator=Path(snakemake.output.generator),
-    history=Path(snakemake.output.history),
-    curves=Path(snakemake.output.curves),
-    grid=Path(snakemake.output.grid),
-    samples_dir=Path(snakemake.params.samples_dir),
-    tensorboard=Path(snakemake.params.tensorboard),
-)
-train_gan(
-    cfg,
-    load_train_minority(snakemake.input.metadata, cfg.img_size),
-    out,
-    select_device(snakemake.params.device),
+o, p = snakemake.output, snakemake.params
+paths = (p.checkpoint, o.generator, o.history, o.curves, o.grid, p.samples_dir, p.tensorboard, o.progress)
+train_from_metadata(
+    snakemake.input.metadata,
+    GanConfig.for_training(p.gan, snakemake.config["gan"]),
+    GanOutputs.of(*paths),
+    p.device,
+    snakemake.threads,
 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 
 from ganaug.data.labels import normalise_label
 from ganaug.data.sources import data_problems, fill_data_defaults
+from ganaug.models.registry import arch_spec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -124,6 +124,7 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
             f"generate; allowed: {', '.join(map(str, GAN_SIZES))}"
         )
     problems += data_problems(data)
+    problems += classifier_problems(config["classifier"])
     conditions = config["classifier"]["conditions"]
     for name, cond in conditions.items():
         to = cond.get("oversample_to")
@@ -150,6 +151,37 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
                 f"classifier.conditions ({', '.join(conditions)})"
             )
     return problems
+
+
+def classifier_problems(cls: Mapping[str, Any]) -> list[str]:
+    """Architectures the registry knows, and weights for each of them."""
+    problems = []
+    for arch in cls["archs"]:
+        try:
+            arch_spec(arch)
+        except ValueError as err:
+            problems.append(f"config key 'classifier.archs': {err}")
+    weights = cls["weights"]
+    if isinstance(weights, dict):
+        missing = [a for a in cls["archs"] if a not in weights]
+        extra = [a for a in weights if a not in cls["archs"]]
+        if missing:
+            problems.append(f"config key 'classifier.weights': no weights for {', '.join(missing)}")
+        if extra:
+            problems.append(f"config key 'classifier.weights': {', '.join(extra)} not in classifier.archs")
+    for arch, w in weights.items() if isinstance(weights, dict) else [(None, weights)]:
+        if w == "none":
+            where = "classifier.weights" + (f".{arch}" if arch else "")
+            problems.append(
+                f"config key '{where}': 'none' is now spelt 'random' (random init), as everywhere"
+            )
+    return problems
+
+
+def weights_of(cls: Mapping[str, Any], arch: str) -> str:
+    """classifier.weights for one architecture (one value for all, or a mapping)."""
+    w = cls["weights"]
+    return w[arch] if isinstance(w, dict) else w
 
 
 def no_dermatofibroma_message(fmt: str) -> str:
@@ -179,27 +211,3 @@ def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) 
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     fill_data_defaults(filled["data"])
     return filled
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    train: float  # fraction of each class's images in the training split (study: 0.70)
-    val: float  # validation: early stopping, threshold and model selection (0.15)
-    test: float  # read once, for the final figures (0.15)
-    seed: int  # permutation of the lesion groups (42)
-
-
-@dataclass(frozen=True)
-class PhantomConfig:
-    n_minority_lesions: int  # distinct DF lesions to draw
-    n_majority_lesions: int  # distinct NV lesions to draw
-    repeat_fraction: float  # share of lesions photographed twice, so grouping matters
-    mask_fraction: float  # share of images that get a segmentation mask
-    width: int  # raw image width in px, before preprocessing
-    height: int  # raw image height in px
-    jpeg_quality: int  # JPEG quality of the written images
-    seed: int  # every image derives its own generator from (seed, index)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> PhantomConfig:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})

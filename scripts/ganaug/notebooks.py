@@ -1,9 +1,10 @@
 """Execute the notebooks with papermill, and convert the report to HTML without its code.
 
-The notebooks take two parameters, ``results_dir`` and ``repo_dir`` (for the package under
-``scripts/``), and run with the working directory at the workflow's, where the relative image
-paths in ``metadata.csv`` point. Outputs are written to a temporary file and moved into place,
-so a notebook that fails leaves nothing that looks complete.
+The notebooks take two parameters: ``paths``, every file their rule declares as input, by name
+(they read nothing else), and ``repo_dir`` (for the package under ``scripts/``). They run with
+the working directory at the workflow's, where the relative paths point. Outputs are written to
+a temporary file and moved into place, so a notebook that fails leaves nothing that looks
+complete.
 """
 
 from __future__ import annotations
@@ -22,18 +23,33 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 
-def execute(notebook: str | Path, out: str | Path, results_dir: str | Path, timeout_s: int = 1200) -> None:
+FIT_FILES = ("fit_metrics", "fit_history", "fit_predictions")
+
+
+def notebook_paths(inputs: dict) -> dict:
+    """The ``paths`` parameter from a rule's named inputs: absolute paths, and the per-fit lists
+    zipped into one record per fit."""
+
+    def absolute(v):
+        return [absolute(x) for x in v] if isinstance(v, list) else str(Path(v).resolve())
+
+    paths = {k: absolute(v) for k, v in inputs.items() if k not in (*FIT_FILES, "notebook")}
+    fits = zip(*(absolute(list(inputs.get(k, []))) for k in FIT_FILES), strict=True)
+    paths["fits"] = [dict(zip(("metrics", "history", "predictions"), f, strict=True)) for f in fits]
+    return paths
+
+
+def execute(notebook: str | Path, out: str | Path, paths: dict, timeout_s: int = 1200) -> None:
     import papermill
 
-    results = Path(results_dir).resolve()
-    log.info("executing %s against %s", notebook, results)
+    log.info("executing %s", notebook)
     with atomic_path(out, suffix=".ipynb") as tmp:
         papermill.execute_notebook(
             str(notebook),
             str(tmp),
-            parameters={"results_dir": str(results), "repo_dir": str(REPO)},
+            parameters={"paths": paths, "repo_dir": str(REPO)},
             kernel_name="python3",
-            cwd=str(results.parent),
+            cwd=str(Path.cwd()),
             progress_bar=False,
             execution_timeout=timeout_s,
         )

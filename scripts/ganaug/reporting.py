@@ -40,35 +40,46 @@ METRIC_LABELS = {
 
 @dataclass
 class Results:
-    root: Path
+    """What the report and the notebooks show, read from the files their rule declares."""
+
+    paths: dict  # name -> declared input (ganaug.notebooks.notebook_paths)
     final: dict
-    ablation: pd.DataFrame
     differences: pd.DataFrame
     mcnemar: pd.DataFrame
     wilcoxon: pd.DataFrame
     intervals: pd.DataFrame
 
-    def path(self, *parts: str) -> Path:
-        return self.root.joinpath(*parts)
+    def fits(self) -> list[dict]:
+        """Every fit's metrics.json (as a dict), history and predictions, in the rule's order."""
+        out = []
+        for f in self.paths["fits"]:
+            m = json.loads(Path(f["metrics"]).read_text())
+            out.append(
+                {
+                    "arch": m["arch"],
+                    "condition": m["condition"],
+                    "seed": m["seed"],
+                    "metrics": m,
+                    "history": pd.read_csv(f["history"]),
+                    "predictions": pd.read_csv(f["predictions"]),
+                }
+            )
+        return out
 
 
-def _csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+def _csv(paths: dict, name: str) -> pd.DataFrame:
+    return pd.read_csv(paths[name]) if name in paths else pd.DataFrame()
 
 
-def load(results_dir: str | Path) -> Results:
-    root = Path(results_dir)
-    final = root / "final_results.json"
+def load(paths: dict) -> Results:
+    """``paths``: the notebook's papermill parameter, every file its rule declares as input."""
+    final = Path(paths["final"])
     if not final.is_file():
         raise FileNotFoundError(f"{final} not found: run `snakemake {final}` first")
     return Results(
-        root,
+        paths,
         json.loads(final.read_text()),
-        _csv(root / "ablation.csv"),
-        _csv(root / "stats" / "differences.csv"),
-        _csv(root / "stats" / "mcnemar.csv"),
-        _csv(root / "stats" / "wilcoxon.csv"),
-        _csv(root / "stats" / "intervals.csv"),
+        *(_csv(paths, k) for k in ("differences", "mcnemar", "wilcoxon", "intervals")),
     )
 
 
@@ -89,10 +100,13 @@ def caveats(final: dict) -> list[str]:
             "The data are the embedded PHANTOM demo set (generated images): "
             "no number here says anything about dermoscopy."
         )
-    if p.get("classifier_weights") != "imagenet":
+    weights = p.get("classifier_weights")
+    per_arch = weights if isinstance(weights, dict) else {"every architecture": weights}
+    random = [a for a, w in per_arch.items() if w != "imagenet"]
+    if random:
         out.append(
-            "Classifiers were trained from a random init "
-            f"(classifier.weights: {p.get('classifier_weights')}), not ImageNet weights."
+            f"Classifiers trained from a random init, not ImageNet weights: {', '.join(random)} "
+            "(their numbers exercise the code; they say little about what a network can learn)."
         )
     ex = p.get("gan_feature_extractor") or {}
     if not ex.get("comparable", True):
@@ -122,14 +136,28 @@ def dataset_table(final: dict) -> pd.DataFrame:
 def _fmt(key: str, v) -> str:
     if isinstance(v, dict):
         mean, sd = v["mean"], v.get("sd")
-        if key == "kid":
+        if key in ("kid", "kernel_distance"):
             mean, sd = 1000 * mean, None if sd is None else 1000 * sd
         return f"{mean:.4g}" + ("" if sd is None else f" ± {sd:.2g}")
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _named(rows: list[tuple[str, str]], names: dict) -> list[tuple[str, str]]:
+    """The GAN-metric rows under the names this run's extractor gives them (FID, KID and IS
+    only on Inception; Frechet distance, kernel distance and classifier score otherwise)."""
+    rename = {"fid": names["fd"], "kid": names["kd"], "inception_score": names["score"]}
+    labels = {
+        "frechet_distance": "Frechet distance (not FID: not Inception features)",
+        "kernel_distance": "kernel distance x 1000 (not KID)",
+        "classifier_score": "classifier score (not IS)",
+    }
+    return [(rename.get(k, k), labels.get(rename.get(k, k), label)) for k, label in rows]
+
+
 def gan_metrics_table(gan: dict) -> pd.DataFrame:
     """Rows: metrics; columns: (set, reference). KID is shown x 1000, as usually reported."""
+    names = gan.get("names", {"fd": "fid", "kd": "kid", "score": "inception_score"})
+    set_rows, against_rows = _named(SET_ROWS, names), _named(AGAINST_ROWS, names)
     sets = [k for k in ("raw", "curated") if k in gan["sets"]] + [
         k for k in gan["sets"] if k not in ("raw", "curated")
     ]
@@ -139,26 +167,37 @@ def gan_metrics_table(gan: dict) -> pd.DataFrame:
         s = gan["sets"][name]
         for ref in refs:
             a = s["against"][ref]
-            own = [_fmt(k, s[k]) if ref == refs[0] else "" for k, _ in SET_ROWS]
-            cols[f"{name} vs {ref}"] = own + [_fmt(k, a[k]) for k, _ in AGAINST_ROWS]
-    return pd.DataFrame(cols, index=[label for _, label in SET_ROWS + AGAINST_ROWS])
+            own = [_fmt(k, s[k]) if ref == refs[0] else "" for k, _ in set_rows]
+            cols[f"{name} vs {ref}"] = own + [_fmt(k, a[k]) for k, _ in against_rows]
+    return pd.DataFrame(cols, index=[label for _, label in set_rows + against_rows])
 
 
 def memorisation_table(gan: dict) -> pd.DataFrame:
     """Closeness to the images the GAN learnt from beside closeness to held-out ones: a set much
     closer to train than to val copies its training images rather than generalising."""
     rows = []
+    kd = gan.get("names", {}).get("kd", "kid")
     for name, s in gan["sets"].items():
         a = s["against"]
         if not {"train", "val"} <= set(a):
             continue
-        for key, label in (("kid", "KID x 1000"), ("lpips_to_nearest_real", "LPIPS to nearest"),
-                           ("ssim_best_match", "best SSIM")):  # fmt: skip
+        for key, label in (
+            (kd, f"{kd} x 1000"),
+            ("lpips_to_nearest_real", "LPIPS to nearest"),
+            ("ssim_best_match", "best SSIM"),
+        ):
             t, v = a["train"][key], a["val"][key]
             t, v = (t["mean"], v["mean"]) if isinstance(t, dict) else (t, v)
-            scale = 1000 if key == "kid" else 1
-            rows.append({"set": name, "figure": label, "vs train": scale * t, "vs val (held out)": scale * v,
-                         "train - val": scale * (t - v)})  # fmt: skip
+            scale = 1000 if key == kd else 1
+            rows.append(
+                {
+                    "set": name,
+                    "figure": label,
+                    "vs train": scale * t,
+                    "vs val (held out)": scale * v,
+                    "train - val": scale * (t - v),
+                }
+            )
     return pd.DataFrame(rows).set_index(["set", "figure"]) if rows else pd.DataFrame()
 
 
@@ -171,10 +210,22 @@ def funnel_table(final: dict) -> pd.DataFrame:
     return f.set_index("stage")
 
 
-def ablation_display(ablation: pd.DataFrame) -> pd.DataFrame:
+def ablation_display(final: dict) -> pd.DataFrame:
+    """The ablation table from final_results.json: one route for every number of the report."""
     from ganaug.evaluation.ablation import display_table
 
-    return display_table(ablation).set_index(["architecture", "condition"])
+    archs, conds = order(final)
+    rows = []
+    expected = final["study_expectations"]["expected_f1"]
+    for a in archs:
+        for c in conds:
+            r = final["classifier_results"][a][c]
+            row = {"arch": a, "condition": c}
+            for m in ("f1", "recall", "precision", "balanced_accuracy", "pr_auc"):
+                row[f"{m}_mean"], row[f"{m}_sd"] = r[m]["mean"], r[m]["sd"]
+            row["study_expected_f1"] = expected.get(a, {}).get(c)
+            rows.append(row)
+    return display_table(pd.DataFrame(rows)).set_index(["architecture", "condition"])
 
 
 def _p(v) -> str:
@@ -208,8 +259,12 @@ def differences_display(diff: pd.DataFrame, decision: str = "tuned") -> pd.DataF
 def in_words(diff: pd.DataFrame, arch: str, condition: str, metric: str, decision: str = "tuned") -> str:
     """One difference read out: "resnet50, gan_curated vs baseline: Δ sensitivity +0.14 [−0.05, 0.33],
     no evidence"."""
-    r = diff[(diff["arch"] == arch) & (diff["condition"] == condition) & (diff["metric"] == metric)
-             & (diff["decision"] == decision)].iloc[0]  # fmt: skip
+    r = diff[
+        (diff["arch"] == arch)
+        & (diff["condition"] == condition)
+        & (diff["metric"] == metric)
+        & (diff["decision"] == decision)
+    ].iloc[0]
     return (
         f"{arch}, {condition} vs {r['reference']}: Δ {METRIC_LABELS[metric]} {r['delta']:+.2f} "
         f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}], {r['direction']}"
@@ -245,9 +300,15 @@ def improvement_table(final: dict, metric: str = "f1") -> pd.DataFrame:
                 m = per_cond.get(cond)
                 if m is None or metric not in m:
                     continue
-                rows.append({"arch": arch, "condition": cond, "versus": ref,
-                             f"{metric} change": m[metric]["absolute"],
-                             f"{metric} change (% of reference)": m[metric]["relative_pct"]})  # fmt: skip
+                rows.append(
+                    {
+                        "arch": arch,
+                        "condition": cond,
+                        "versus": ref,
+                        f"{metric} change": m[metric]["absolute"],
+                        f"{metric} change (% of reference)": m[metric]["relative_pct"],
+                    }
+                )
     return pd.DataFrame(rows).set_index(["arch", "condition", "versus"]) if rows else pd.DataFrame()
 
 
@@ -258,8 +319,15 @@ def expectation_table(final: dict) -> pd.DataFrame:
     for arch, conds in expected.items():
         for cond, exp in conds.items():
             got = final["classifier_results"].get(arch, {}).get(cond, {}).get("f1", {}).get("mean")
-            rows.append({"arch": arch, "condition": cond, "study's expected F1": exp, "measured F1": got,
-                         "measured - expected": None if got is None else got - exp})  # fmt: skip
+            rows.append(
+                {
+                    "arch": arch,
+                    "condition": cond,
+                    "study's expected F1": exp,
+                    "measured F1": got,
+                    "measured - expected": None if got is None else got - exp,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -274,9 +342,18 @@ def f1_consistency(final: dict) -> pd.DataFrame:
             for i, seed in enumerate(r["seeds"]):
                 p, rc, f1 = (r[m]["per_seed"][i] for m in ("precision", "recall", "f1"))
                 implied = 0.0 if p + rc == 0 else 2 * p * rc / (p + rc)
-                rows.append({"arch": arch, "condition": cond, "seed": seed, "precision": p, "recall": rc,
-                             "F1 reported": f1, "2PR/(P+R)": implied,
-                             "agrees": bool(np.isclose(f1, implied, atol=1e-9))})  # fmt: skip
+                rows.append(
+                    {
+                        "arch": arch,
+                        "condition": cond,
+                        "seed": seed,
+                        "precision": p,
+                        "recall": rc,
+                        "F1 reported": f1,
+                        "2PR/(P+R)": implied,
+                        "agrees": bool(np.isclose(f1, implied, atol=1e-9)),
+                    }
+                )
     return pd.DataFrame(rows).set_index(["arch", "condition", "seed"])
 
 
@@ -336,30 +413,37 @@ DIRECTION_COLOURS = {"better": "#15803d", "worse": "#b91c1c", "no evidence": "#6
 
 
 def plot_forest(diff: pd.DataFrame, decision: str = "tuned"):
-    """Forest plot of the differences: one panel per metric, architecture x condition on the
-    rows, Δ with its 95 % interval, coloured by its direction word (Holm-adjusted)."""
+    """Forest plot of the differences (seaborn): one panel per metric, architecture x condition on
+    the rows, Δ with its 95 % interval, coloured by its direction word (Holm-adjusted)."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
-    d = diff[diff["decision"] == decision]
-    metrics = [m for m in METRIC_LABELS if m in set(d["metric"])]
-    rows = list(dict.fromkeys(zip(d["arch"], d["condition"], d["reference"], strict=True)))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics) + 1.8, 0.36 * len(rows) + 1.4),
-                             sharey=True, squeeze=False)  # fmt: skip
-    y = np.arange(len(rows))[::-1]
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        m = d[d["metric"] == metric].set_index(["arch", "condition", "reference"]).loc[rows]
-        for yi, (_, r) in zip(y, m.iterrows(), strict=True):
+    d = diff[diff["decision"] == decision].copy()
+    d["row"] = d["arch"] + " / " + d["condition"] + " vs " + d["reference"]
+    d["metric_label"] = d["metric"].map(METRIC_LABELS)
+    metrics = [METRIC_LABELS[m] for m in METRIC_LABELS if m in set(d["metric"])]
+    rows = list(dict.fromkeys(d["row"]))
+    grid = sns.FacetGrid(d, col="metric_label", col_order=metrics, sharex=False, sharey=True,
+                         height=0.36 * len(rows) + 1.6, aspect=1.1)  # fmt: skip
+
+    def forest(data: pd.DataFrame, **_) -> None:
+        ax = plt.gca()
+        for _, r in data.iterrows():
+            y = rows.index(r["row"])
             colour = DIRECTION_COLOURS.get(r["direction"], "k")
-            ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color=colour, lw=1.6)
-            ax.plot(r["delta"], yi, "o", color=colour, ms=4)
+            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=1.6)
+            ax.plot(r["delta"], y, "o", color=colour, ms=4)
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_title(METRIC_LABELS[metric], fontsize=9)
-        ax.set_xlabel("Δ vs reference", fontsize=8)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(y, [f"{a} / {c} vs {ref}" for a, c, ref in rows], fontsize=8)
+
+    grid.map_dataframe(forest)
+    grid.set_titles("{col_name}", size=9)
+    grid.set_xlabels("Δ vs reference", fontsize=8)
     handles = [plt.Line2D([], [], color=c, marker="o", lw=1.6, label=k) for k, c in DIRECTION_COLOURS.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle(f"condition - reference ({decision} decision): 95 % lesion-bootstrap intervals; colour: "
-                 "direction after Holm", fontsize=9)  # fmt: skip
-    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-    return fig
+    grid.figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    grid.figure.suptitle(f"condition - reference ({decision} decision): 95 % lesion-bootstrap intervals; "
+                         "colour: direction after Holm", fontsize=9)  # fmt: skip
+    grid.figure.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return grid.figure

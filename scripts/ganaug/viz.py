@@ -87,23 +87,37 @@ def plot_classifier_curves(history: pd.DataFrame, best_epoch: int, path: str | P
 def plot_confusion(cm_argmax, cm_tuned, threshold: float, path: str | Path) -> None:
     """Test confusion matrices at the argmax decision and at the validation-tuned threshold."""
     import numpy as np
+    import seaborn as sns
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
-    for ax, cm, title in zip(
-        axes,
-        (cm_argmax, cm_tuned),
-        ("argmax (p > 0.5)", f"tuned on validation (p > {threshold:.3f})"),
-        strict=True,
-    ):
-        cm = np.asarray(cm)
-        ax.imshow(cm, cmap="Blues")
-        for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
-        ax.set_xticks([0, 1], ["majority", "minority"])
-        ax.set_yticks([0, 1], ["majority", "minority"])
+    titles = ("argmax (p > 0.5)", f"tuned on validation (p > {threshold:.3f})")
+    labels = ["majority", "minority"]
+    for ax, cm, title in zip(axes, (cm_argmax, cm_tuned), titles, strict=True):
+        sns.heatmap(np.asarray(cm), annot=True, fmt="d", cmap="Blues", cbar=False, square=True, ax=ax,
+                    xticklabels=labels, yticklabels=labels)  # fmt: skip
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_score_distributions(
+    tables: dict[str, tuple[pd.DataFrame, str, list[float]]], path: str | Path
+) -> None:
+    """One panel per curation stage: the distribution of its score with the thresholds drawn, so
+    a reader sees how much each filter cut and where (``tables``: stage -> (table, score
+    column, thresholds))."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(tables), figsize=(4 * len(tables), 3.2), squeeze=False)
+    for ax, (stage, (table, column, thresholds)) in zip(axes[0], tables.items(), strict=True):
+        data = table.assign(kept=table["kept"].map({True: "kept", False: "dropped"}))
+        sns.histplot(data, x=column, hue="kept", hue_order=["kept", "dropped"], multiple="stack", ax=ax,
+                     palette={"kept": "#2563eb", "dropped": "#d1d5db"}, bins=30)  # fmt: skip
+        for t in thresholds:
+            ax.axvline(t, color="#b91c1c", lw=1.2, ls="--")
+        ax.set_title(f"{stage}: {int(table['kept'].sum())} of {len(table)} kept", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
 
@@ -184,4 +198,23 @@ def save_forest(differences: pd.DataFrame, path: str | Path) -> None:
         ax.axis("off")
     else:
         fig = plot_forest(differences)
+    _save(fig, path)
+
+
+def montage(images: list[Path], titles: list[str], path: str | Path, per_row: int = 4) -> None:
+    """Images side by side with a title each (the GAN's sample grids over training)."""
+    import math
+
+    n = max(1, len(images))
+    rows = math.ceil(n / per_row)
+    fig, axes = plt.subplots(
+        rows, min(n, per_row), figsize=(3.2 * min(n, per_row), 3.4 * rows), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, title in zip(axes.flat, images, titles, strict=False):
+        ax.imshow(plt.imread(img))
+        ax.set_title(title, fontsize=9)
+    if not images:
+        axes[0][0].text(0.5, 0.5, "no grid saved (gan.sample_interval > total_iterations)", ha="center")
     _save(fig, path)

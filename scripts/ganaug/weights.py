@@ -1,59 +1,80 @@
-"""Pretrained weights from a cache directory, through torchvision's own weights API.
+"""Pretrained files in a cache directory: where they are, loading them, fetching them.
 
-Compute nodes have no internet, and the tests and the demo never download. A rule that needs
-ImageNet weights points torch.hub at ``weights.cache_dir`` and loads through the standard
-``Weights.get_state_dict`` call, which reads ``<cache_dir>/hub/checkpoints/<file>`` when it is
-there. When it is not, this module fails before any download is attempted, naming the file, the
-URL it comes from, and where to put it.
+A leaf: it knows no network. Compute nodes have no internet, and the tests and the demo never
+download. A rule that needs a file reads it from ``<weights.cache_dir>/hub/checkpoints/``
+(:func:`checkpoint_dir`) through the standard APIs (torch.hub's ``load_state_dict_from_url``,
+which torchvision's ``Weights.get_state_dict`` calls, or timm's ``create_model``), which read a
+cached file instead of downloading. When the file is not there, loading fails before any
+download is attempted, naming the file, the address it comes from, and where to put it. Which
+files a config needs is ``ganaug.pretrained``'s business.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-# config value -> what it means; "random" is labelled as such in every table and log it feeds
-BACKBONES = ("imagenet", "random")
 
-
-def backbone_label(net: str, backbone: str) -> str:
-    """How a table or log names a trunk: ``vgg16-imagenet``, or random-init marked not comparable."""
-    return f"{net}-imagenet" if backbone == "imagenet" else f"{net}-random-init (not comparable)"
+@dataclass(frozen=True)
+class WeightFile:
+    name: str  # file name in <cache>/hub/checkpoints/
+    url: str  # where it is published ("timm:<model>": timm's pretrained config says, at fetch time)
+    purpose: str  # which config key needs it
+    # how a fetched file is checked: "sha256-prefix" (torch.hub's convention: the hex digits in
+    # the name start the file's SHA-256), "fid-inception" for pytorch-fid's FID weights, whose
+    # name does not follow that convention (the file must load, with every key and shape, into
+    # the FID Inception architecture), "timm" (it must load into its timm architecture)
+    verify: str = "sha256-prefix"
 
 
 class MissingWeights(FileNotFoundError):
     """A pretrained file is not in the weights cache, and nothing may be downloaded."""
 
 
-def hub_dir(cache_dir: str | Path) -> Path:
-    return Path(cache_dir) / "hub"
+def checkpoint_dir(cache_dir: str | Path) -> Path:
+    """The one folder pretrained files are read from (torch.hub's layout under cache_dir)."""
+    return Path(cache_dir) / "hub" / "checkpoints"
 
 
-def cached_file(weights: Any, cache_dir: str | Path) -> Path:
-    """Where torch.hub looks for ``weights`` (a torchvision ``WeightsEnum`` member)."""
-    return hub_dir(cache_dir) / "checkpoints" / Path(weights.url).name
+def cached_file(wf: WeightFile, cache_dir: str | Path) -> Path:
+    return checkpoint_dir(cache_dir) / wf.name
 
 
-def load_torchvision_state_dict(weights: Any, cache_dir: str | Path) -> dict[str, Any]:
-    """The state dict of ``weights`` from the cache; MissingWeights if it is not there."""
-    import torch
-
-    path = cached_file(weights, cache_dir)
+def require(wf: WeightFile, cache_dir: str | Path) -> Path:
+    """The cached file of ``wf``; MissingWeights, saying what to do, when it is not there."""
+    path = cached_file(wf, cache_dir)
     if not path.is_file():
         raise MissingWeights(
-            f"pretrained weights {weights} are not in the weights cache: expected {path}. "
-            f"Run `snakemake fetch_weights` on a machine with internet (e.g. the login node), or "
-            f"download {weights.url} to that path yourself (the cache is config key "
-            "weights.cache_dir), or use a random-init backbone (labelled as such)."
+            f"pretrained weights {wf.name} ({wf.purpose}) are not in the weights cache: expected "
+            f"{path}. Run `snakemake fetch_weights` on a machine with internet (e.g. the login node), "
+            f"or download {wf.url} to that path yourself (the cache is config key weights.cache_dir), "
+            f"or set {wf.purpose.split(' ')[0]}: random (a random init, labelled as such)."
         )
-    torch.hub.set_dir(str(hub_dir(cache_dir)))
-    log.info("loading %s from %s", weights, path)
-    return weights.get_state_dict(progress=False)
+    return path
+
+
+def load_cached_state_dict(wf: WeightFile, cache_dir: str | Path) -> dict[str, Any]:
+    """The state dict of ``wf`` through torch.hub's standard loader, from the cache only."""
+    import torch
+
+    path = require(wf, cache_dir)
+    log.info("loading %s from %s", wf.name, path)
+    # the loader torchvision's Weights.get_state_dict uses: it finds the file in model_dir and
+    # reads it instead of downloading
+    return torch.hub.load_state_dict_from_url(
+        wf.url,
+        model_dir=str(path.parent),
+        file_name=wf.name,
+        progress=False,
+        map_location="cpu",
+        weights_only=True,
+    )
 
 
 # ---------------------------------------------------------------- fetching, on a machine with internet
@@ -63,45 +84,7 @@ def load_torchvision_state_dict(weights: Any, cache_dir: str | Path) -> dict[str
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
 
-@dataclass(frozen=True)
-class WeightFile:
-    name: str  # file name in <cache>/hub/checkpoints/
-    url: str  # where it is published
-    purpose: str  # which config key needs it
-    # how a fetched file is checked: "sha256-prefix" (torch.hub's convention: the hex digits in
-    # the name start the file's SHA-256), or "fid-inception" for pytorch-fid's FID weights, whose
-    # name does not follow that convention (pytorch-fid loads it without a hash check): the file
-    # must load, with every key and shape, into the FID Inception architecture
-    verify: str = "sha256-prefix"
-
-
-def required_files(config: dict[str, Any]) -> list[WeightFile]:
-    """Every pretrained file the validated config will read, without duplicates."""
-    from torchvision.models import ResNet50_Weights, VGG16_Weights
-
-    from ganaug.models.classifiers import REGISTRY
-
-    wanted: list[tuple[Any, str]] = []
-    if config["classifier"]["weights"] == "imagenet":
-        wanted += [
-            (REGISTRY[a]().imagenet(), f"classifier.weights ({a})") for a in config["classifier"]["archs"]
-        ]
-    if config["curation"]["lpips_backbone"] == "imagenet":
-        wanted.append((VGG16_Weights.IMAGENET1K_V1, "curation.lpips_backbone"))
-    if config["curation"]["cluster_backbone"] == "imagenet":
-        wanted.append((ResNet50_Weights.IMAGENET1K_V2, "curation.cluster_backbone"))
-    out: dict[str, WeightFile] = {}
-    for w, purpose in wanted:
-        name = Path(w.url).name
-        out.setdefault(name, WeightFile(name, w.url, purpose))
-    if config["evaluation"]["feature_extractor"] == "inception":
-        from ganaug.evaluation.features import FID_WEIGHTS
-
-        out.setdefault(FID_WEIGHTS.name, FID_WEIGHTS)
-    return list(out.values())
-
-
-def _reject(path: Path, remove: bool) -> str:
+def reject(path: Path, remove: bool) -> str:
     """Remove a bad file this run downloaded; never one that was in the cache before."""
     if remove:
         path.unlink()
@@ -119,40 +102,47 @@ def verify_hash_prefix(path: Path, remove: bool = True) -> None:
     digest = sha256sum(path)
     if not digest.startswith(m.group(1)):
         raise ValueError(
-            f"{path}: SHA-256 {digest[:16]}... does not start with {m.group(1)}; {_reject(path, remove)}"
+            f"{path}: SHA-256 {digest[:16]}... does not start with {m.group(1)}; {reject(path, remove)}"
         )
 
 
-def verify_fid_inception(path: Path, remove: bool = True) -> None:
-    """The file must be a state dict that loads strictly into the FID Inception architecture."""
-    import torch
-
-    from ganaug.evaluation.features import fid_inception_architecture
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        fid_inception_architecture().load_state_dict(state, strict=True)
-    except Exception as err:
-        why = f"{type(err).__name__}: {err}"
-        raise ValueError(f"{path}: not the FID Inception weights ({why}); {_reject(path, remove)}") from None
+Verifier = Callable[[Path, bool], None]
+Resolver = Callable[[WeightFile], str]
 
 
-VERIFY = {"sha256-prefix": verify_hash_prefix, "fid-inception": verify_fid_inception}
+def fetch(
+    files: list[WeightFile],
+    cache_dir: str | Path,
+    mirror: str | None = None,
+    verifiers: dict[str, Verifier] | None = None,
+    resolve: Resolver | None = None,
+) -> list[Path]:
+    """Download (resumably) every file not yet in the cache, and check each one.
 
-
-def fetch(files: list[WeightFile], cache_dir: str | Path, mirror: str | None = None) -> list[Path]:
-    """Download (resumably) every file not yet in the cache, and check each one's hash."""
+    ``verifiers`` maps a WeightFile.verify kind to its check (``sha256-prefix`` is built in);
+    ``resolve`` turns a ``timm:`` address into a real one (a mirror needs neither: it serves
+    every file under its name).
+    """
     from ganaug.data.download import download
 
-    folder = hub_dir(cache_dir) / "checkpoints"
+    checks: dict[str, Verifier] = {"sha256-prefix": verify_hash_prefix, **(verifiers or {})}
     done = []
     for f in files:
-        dest = folder / f.name
+        dest = cached_file(f, cache_dir)
         fetched = not dest.exists()
         if fetched:
-            url = (mirror.rstrip("/") + "/" + f.name) if mirror else f.url
+            if mirror:
+                url = mirror.rstrip("/") + "/" + f.name
+            elif f.url.startswith("timm:"):
+                if resolve is None:
+                    raise ValueError(f"{f.name}: no resolver for the timm address {f.url}")
+                url = resolve(f)
+            else:
+                url = f.url
             log.info("fetching %s for %s from %s", f.name, f.purpose, url)
             download(url, dest)
-        VERIFY[f.verify](dest, remove=fetched)
+        if f.verify not in checks:
+            raise ValueError(f"{f.name}: no check for kind {f.verify!r}")
+        checks[f.verify](dest, fetched)
         done.append(dest)
     return done

@@ -4,7 +4,7 @@ CLS = config["classifier"]
 
 
 wildcard_constraints:
-    arch="|".join(CLS["archs"]),
+    arch="|".join(map(re.escape, CLS["archs"])),
     condition="|".join(CLS["conditions"]),
     seed=r"\d+",
 
@@ -48,24 +48,9 @@ rule fit_classifier:
         mem_mb=8000,
         runtime=240,
     params:
-        condition=lambda w: CLS["conditions"][w.condition],
-        fit={
-            k: CLS[k]
-            for k in (
-                "batch_size",
-                "lr",
-                "weight_decay",
-                "max_epochs",
-                "patience",
-                "class_weights",
-                "epoch_metric",
-                "augment_padding",
-                "bf16",
-            )
-        },
-        # the condition whose minority count an oversampling condition matches (else None)
-        match=lambda w: matched_condition(w.condition),
-        weights=CLS["weights"],
+        # what this fit depends on (training keys, its weights, its condition), so adding a seed
+        # or an architecture reruns no existing fit
+        fit=lambda w: fit_params(CLS, w.arch, w.condition),
         cache_dir=cache_dir_of,
         image_size=DATA["image_size"],
         device=config["device"],

@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -8,6 +9,13 @@ from snakemake.exceptions import WorkflowError
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 from ganaug.config import ConfigError, validate_config  # noqa: E402
 from ganaug.data.sources import missing_data_message, resolve  # noqa: E402
+from ganaug.settings import (  # noqa: E402
+    GanConfig,
+    curation_params,
+    data_params,
+    evaluation_params,
+    fit_params,
+)
 
 try:
     config.update(validate_config(config))
@@ -18,6 +26,7 @@ DATA = config["data"]
 # where the raw files are read from: the user's (read only), the phantom's or a download's
 # folder; see ganaug.data.sources for why the user's files are never a rule output
 SOURCE = resolve(DATA)
+GAN = GanConfig.from_section(config["gan"], DATA["image_size"], config["seed"])
 RESULTS = "results"
 ENVS = "../../envs"
 
@@ -43,13 +52,6 @@ def download_status():
     if SOURCE.origin == "user" and SOURCE.missing:
         return f"data.download is false; {missing_data_message(SOURCE)}"
     return f"the data are read from {SOURCE.images} ({SOURCE.origin} files)"
-
-
-def gan_settings():
-    """The GanConfig fields: the gan section less the sampling keys, at the data's image size."""
-    sampling = {"n_samples", "sample_batch_size"}
-    settings = {k: v for k, v in config["gan"].items() if k not in sampling}
-    return {**settings, "img_size": DATA["image_size"], "seed": config["seed"]}
 
 
 def review_files(wildcards):
@@ -87,7 +89,7 @@ def classifier_inputs(wildcards):
 
 def weight_files():
     """The pretrained files this config reads (empty for the demo and the tests)."""
-    from ganaug.weights import required_files
+    from ganaug.pretrained import required_files
 
     return required_files(config)
 
@@ -144,17 +146,33 @@ NOTEBOOKS = [
 NB_DIR = str(Path(workflow.basedir).parent / "notebooks")
 
 
+def fit_files(name):
+    """One file of every fit, in the config's order (arch, condition, seed)."""
+    return [
+        f"{RESULTS}/{arch}/{condition}/seed_{seed}/{name}"
+        for arch in config["classifier"]["archs"]
+        for condition in config["classifier"]["conditions"]
+        for seed in config["classifier"]["seeds"]
+    ]
+
+
 def report_inputs(wildcards):
-    """Everything the report and the analysis notebooks read."""
+    """Every file the report and the analysis notebooks read: passed to them by name as the
+    papermill parameter `paths` (ganaug.notebooks.notebook_paths), so they read nothing else."""
     return {
         **significance_tables(wildcards),
-        "final": f"{RESULTS}/final_results.json",
-        "ablation": f"{RESULTS}/ablation.csv",
-        "metadata": f"{RESULTS}/data/metadata.csv",
-        "figures": [
-            f"{RESULTS}/gan/training_curves.png",
-            f"{RESULTS}/gan/samples_grid.png",
-            f"{RESULTS}/gan/real_vs_synthetic.png",
-            f"{RESULTS}/synthetic/curation/tsne.png",
-        ],
+        "final": rules.final_results.output[0],
+        "metadata": rules.split.output.metadata,
+        "data_summary": rules.split.output.summary,
+        "gan_history": rules.train_gan.output.history,
+        "gan_metrics": rules.gan_metrics.output.metrics,
+        "training_curves": rules.train_gan.output.curves,
+        "samples_grid": rules.train_gan.output.grid,
+        "progress_grids": rules.train_gan.output.progress,
+        "real_vs_synthetic": rules.gan_metrics.output.figure,
+        "tsne": rules.select_clusters.output.tsne,
+        "curation_scores": rules.select_clusters.output.scores,
+        "fit_metrics": fit_files("metrics.json"),
+        "fit_history": fit_files("history.csv"),
+        "fit_predictions": fit_files("predictions.csv"),
     }

@@ -20,7 +20,7 @@ rule curate_blur:
         mem_mb=2000,
         runtime=15,
     params:
-        threshold=CUR["blur_threshold"],
+        curation=curation_params(CUR, "blur"),
     script:
         rule_script("curate_blur")
 
@@ -42,9 +42,7 @@ rule curate_ssim:
         mem_mb=4000,
         runtime=30,
     params:
-        lo=CUR["ssim_min"],
-        hi=CUR["ssim_max"],
-        chunk=CUR["chunk_size"],
+        curation=curation_params(CUR, "ssim"),
     script:
         rule_script("curate_ssim")
 
@@ -68,10 +66,8 @@ rule curate_lpips:
         mem_mb=12000,
         runtime=60,
     params:
-        threshold=CUR["lpips_min"],
-        backbone=CUR["lpips_backbone"],
+        curation=curation_params(CUR, "lpips"),
         cache_dir=cache_dir_of,
-        chunk=CUR["chunk_size"],
         seed=config["seed"],
         device=config["device"],
     script:
@@ -115,11 +111,7 @@ rule ingest_reviews:
         mem_mb=1000,
         runtime=10,
     params:
-        mode=CUR["review"]["mode"],
-        review_dir=CUR["review"]["dir"],
-        reviewers=CUR["review"]["reviewers"],
-        threshold=CUR["review"]["threshold"],
-        noise=CUR["review"]["simulate_noise"],
+        curation=curation_params(CUR, "review"),
         seed=config["seed"],
     script:
         rule_script("ingest_reviews")
@@ -146,6 +138,12 @@ rule select_clusters:
             subcategory="curation",
         ),
         summary=f"{CUR_DIR}/summary.json",
+        scores=report(
+            f"{CUR_DIR}/scores.png",
+            caption="../report/scores.rst",
+            category="2. GAN",
+            subcategory="curation",
+        ),
     log:
         f"{RESULTS}/logs/select_clusters.log",
     conda:
@@ -155,13 +153,8 @@ rule select_clusters:
         mem_mb=8000,
         runtime=60,
     params:
-        backbone=CUR["cluster_backbone"],
-        lpips_backbone=CUR["lpips_backbone"],
-        review_mode=CUR["review"]["mode"],
+        curation=curation_params(CUR, "clusters"),
         cache_dir=cache_dir_of,
-        n_clusters=CUR["n_clusters"],
-        final_count=CUR["final_count"],
-        min_per_cluster=CUR["min_per_cluster"],
         seed=config["seed"],
     script:
         rule_script("select_clusters")

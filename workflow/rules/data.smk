@@ -66,9 +66,7 @@ rule ingest:
         mem_mb=2000,
         runtime=10,
     params:
-        format=DATA["format"],
-        minority=DATA["minority"],
-        majority=DATA["majority"],
+        data=data_params(DATA, "ingest"),
     script:
         rule_script("ingest")
 
@@ -91,9 +89,7 @@ rule preprocess:
         mem_mb=4000,
         runtime=120,
     params:
-        image_size=DATA["image_size"],
-        jpeg_draft=DATA["jpeg_draft"],
-        max_reject_fraction=DATA["max_reject_fraction"],
+        data=data_params(DATA, "preprocess"),
     script:
         rule_script("preprocess")
 
@@ -114,9 +110,6 @@ rule split:
         mem_mb=2000,
         runtime=10,
     params:
-        split=DATA["split"],
-        minority=DATA["minority"],
-        majority=DATA["majority"],
-        source="phantom" if DATA["phantom"] is not None else DATA["format"],
+        data=data_params(DATA, "split"),
     script:
         rule_script("split")

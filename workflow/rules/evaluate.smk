@@ -38,10 +38,9 @@ rule significance:
         mem_mb=4000,
         runtime=60,
     params:
-        references=EVAL["references"],
+        evaluation=evaluation_params(EVAL, "significance"),
         minority=DATA["minority"],
         majority=DATA["majority"],
-        resamples=EVAL["bootstrap_resamples"],
         seed=config["seed"],
     script:
         rule_script("significance")
@@ -49,7 +48,7 @@ rule significance:
 
 rule ablation:
     input:
-        expand(
+        aggregates=expand(
             f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
             arch=CLS["archs"],
             condition=CLS["conditions"],
@@ -71,7 +70,7 @@ rule ablation:
         mem_mb=1000,
         runtime=5,
     params:
-        expected_f1=EVAL["study_expected_f1"],
+        evaluation=evaluation_params(EVAL, "ablation"),
     script:
         rule_script("ablation")
 
@@ -102,22 +101,10 @@ rule gan_metrics:
         mem_mb=12000,
         runtime=60,
     params:
-        extractor=EVAL["feature_extractor"],
+        evaluation=evaluation_params(EVAL, "gan_metrics"),
         lpips_backbone=config["curation"]["lpips_backbone"],
         cache_dir=cache_dir_of,
         image_size=DATA["image_size"],
-        settings={
-            k: EVAL[k]
-            for k in (
-                "batch_size",
-                "is_splits",
-                "kid_subsets",
-                "kid_subset_size",
-                "pr_k",
-                "lpips_diversity_images",
-            )
-        },
-        n_show=EVAL["real_vs_synthetic"],
         seed=config["seed"],
         device=config["device"],
     script:
@@ -158,7 +145,7 @@ rule final_results:
             "seeds": CLS["seeds"],
             "device": config["device"],
         },
-        expected_f1=EVAL["study_expected_f1"],
+        evaluation=evaluation_params(EVAL, "final_results"),
     script:
         rule_script("final_results")
 

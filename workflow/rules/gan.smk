@@ -17,6 +17,7 @@ rule train_gan:
             caption="../report/samples_grid.rst",
             category="2. GAN",
         ),
+        progress=f"{RESULTS}/gan/progress_grids.png",
     log:
         f"{RESULTS}/logs/train_gan.log",
     conda:
@@ -27,7 +28,8 @@ rule train_gan:
         mem_mb=8000,
         runtime=180,
     params:
-        gan=gan_settings(),
+        # what training depends on (the sampling keys are sample_gan's)
+        gan=GAN.training_params(),
         device=config["device"],
         # not outputs: they must survive a failed or preempted job, which is how it resumes
         checkpoint=f"{RESULTS}/gan/checkpoints/last.pt",
@@ -53,15 +55,7 @@ rule sample_gan:
         mem_mb=4000,
         runtime=30,
     params:
-        n_samples=config["gan"]["n_samples"],
-        batch_size=config["gan"]["sample_batch_size"],
-        seed=config["seed"],
+        gan=GAN.sampling_params(),
         device=config["device"],
-        # the architecture the config describes: another generator.pt is refused
-        expected={
-            "latent_dim": config["gan"]["latent_dim"],
-            "features_g": config["gan"]["features_g"],
-            "img_size": DATA["image_size"],
-        },
     script:
         rule_script("sample_gan")

@@ -15,21 +15,32 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.models.classifiers import imagenet_normalise
-from ganaug.weights import BACKBONES, load_torchvision_state_dict
+from ganaug.models.classifiers import create_classifier, imagenet_normalise
+from ganaug.models.registry import CLUSTER_RESNET50, RANDOM
+from ganaug.weights import load_cached_state_dict
+
+# imagenet: ResNet-50 (the study's); efficientnet_lite0: the packaged ImageNet EfficientNet-Lite0
+# (offline, no cache); random: a seeded random ResNet-50, labelled not comparable
+CLUSTER_BACKBONES = ("imagenet", "efficientnet_lite0", RANDOM)
 
 log = logging.getLogger(__name__)
 
 
 def build_feature_extractor(backbone: str, cache_dir: str | Path, seed: int = 42) -> torch.nn.Module:
-    from torchvision.models import ResNet50_Weights, resnet50
-
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+    """Pooled features (2048-d for ResNet-50, 1280-d for EfficientNet-Lite0) of ImageNet-normalised
+    images, for the t-SNE and the clusters."""
+    if backbone not in CLUSTER_BACKBONES:
+        raise ValueError(f"backbone must be one of {CLUSTER_BACKBONES}, got {backbone!r}")
     torch.manual_seed(seed)
+    if backbone == "efficientnet_lite0":
+        model = create_classifier("timm/tf_efficientnet_lite0", "imagenet", 1000, cache_dir)
+        model.reset_classifier(0)  # the pooled features
+        return model.eval()
+    from torchvision.models import resnet50
+
     model = resnet50(weights=None)
     if backbone == "imagenet":
-        model.load_state_dict(load_torchvision_state_dict(ResNet50_Weights.IMAGENET1K_V2, cache_dir))
+        model.load_state_dict(load_cached_state_dict(CLUSTER_RESNET50, cache_dir))
     model.fc = torch.nn.Identity()  # the 2048-d pooled features
     return model.eval()
 

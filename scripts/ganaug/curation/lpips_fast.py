@@ -20,7 +20,10 @@ from pathlib import Path
 
 import torch
 
-from ganaug.weights import BACKBONES, load_torchvision_state_dict
+from ganaug.models.registry import LPIPS_VGG16, RANDOM
+from ganaug.weights import load_cached_state_dict
+
+LPIPS_BACKBONES = ("imagenet", RANDOM)  # LPIPS is defined on VGG16: its ImageNet trunk or a random one
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +33,12 @@ def build_lpips(backbone: str, cache_dir: str | Path, seed: int = 42) -> torch.n
     is either the ImageNet one from the weights cache or a seeded random init (offline demo)."""
     import lpips
 
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+    if backbone not in LPIPS_BACKBONES:
+        raise ValueError(f"backbone must be one of {LPIPS_BACKBONES}, got {backbone!r}")
     torch.manual_seed(seed)  # a random trunk is reproducible
     model = lpips.LPIPS(net="vgg", pnet_rand=True, verbose=False)
     if backbone == "imagenet":
-        from torchvision.models import VGG16_Weights
-
-        state = load_torchvision_state_dict(VGG16_Weights.IMAGENET1K_V1, cache_dir)
+        state = load_cached_state_dict(LPIPS_VGG16, cache_dir)
         model.net.load_state_dict(_vgg_to_slices(state, model.net))
     return model.eval()
 

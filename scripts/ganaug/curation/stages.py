@@ -16,7 +16,7 @@ from ganaug.curation.lpips_fast import FastLpips, min_lpips
 from ganaug.curation.ssim import max_ssim
 from ganaug.data.metadata import train_minority
 from ganaug.data.provenance import check_raw_set
-from ganaug.weights import backbone_label
+from ganaug.models.registry import backbone_label
 
 log = logging.getLogger(__name__)
 

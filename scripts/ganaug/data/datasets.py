@@ -120,28 +120,16 @@ def training_set(
     target = [0] * len(majority) + [1] * len(minority)
     n_syn, available = 0, 0
     if cond.synthetic != "none":
-        pool = synthetic_pool(cond, raw_dir, curated_dir)
-        available = len(pool)
-        n_syn = min(cond.n_synthetic, available)
-        if n_syn < cond.n_synthetic:
-            log.warning("condition %s: %d synthetic images asked for, %d available: using %d",
-                        cond.name, cond.n_synthetic, available, n_syn)  # fmt: skip
-        pick = sorted(np.random.default_rng(seed).choice(available, size=n_syn, replace=False))
-        chosen = [pool[i] for i in pick]
+        chosen, available = _synthetic_subset(cond, seed, raw_dir, curated_dir)
+        n_syn = len(chosen)
         ids += [f"synthetic/{p.name}" for p in chosen]
         paths += [str(p) for p in chosen]
         target += [1] * n_syn
     n_repeats = 0
     if cond.oversample_to is not None:
-        if match is None or match.name != cond.oversample_to:
-            raise ValueError(f"condition {cond.name}: oversample_to needs condition {cond.oversample_to!r}")
-        if len(minority) == 0:
-            raise ValueError(f"condition {cond.name}: no real minority images to oversample")
-        _, wanted = training_set(metadata, match, seed, raw_dir, curated_dir)
-        n_repeats = max(0, wanted["minority_total"] - len(minority))
-        # cycle through the real images in a seeded order: each is repeated as evenly as possible
-        order = np.random.default_rng(seed).permutation(len(minority))
-        extra = minority.iloc[[order[k % len(minority)] for k in range(n_repeats)]]
+        _, wanted = training_set(metadata, _matched(cond, match), seed, raw_dir, curated_dir)
+        extra = _repeats(cond, minority, wanted["minority_total"] - len(minority), seed)
+        n_repeats = len(extra)
         ids += [f"{i}#repeat{k}" for k, i in enumerate(extra["image_id"])]
         paths += extra["path"].tolist()
         target += [1] * n_repeats
@@ -166,6 +154,37 @@ def training_set(
 
 
 BALANCED = "balanced"
+
+
+def _synthetic_subset(cond: Condition, seed: int, raw_dir, curated_dir) -> tuple[list[Path], int]:
+    """A seeded subset of the condition's synthetic pool: (chosen files, how many there were)."""
+    pool = synthetic_pool(cond, raw_dir, curated_dir)
+    n = min(cond.n_synthetic, len(pool))
+    if n < cond.n_synthetic:
+        log.warning(
+            "condition %s: %d synthetic images asked for, %d available: using %d",
+            cond.name,
+            cond.n_synthetic,
+            len(pool),
+            n,
+        )
+    pick = sorted(np.random.default_rng(seed).choice(len(pool), size=n, replace=False))
+    return [pool[i] for i in pick], len(pool)
+
+
+def _matched(cond: Condition, match: Condition | None) -> Condition:
+    if match is None or match.name != cond.oversample_to:
+        raise ValueError(f"condition {cond.name}: oversample_to needs condition {cond.oversample_to!r}")
+    return match
+
+
+def _repeats(cond: Condition, minority, n: int, seed: int):
+    """``n`` more rows of the real minority images, cycling through them in a seeded order, so
+    each is repeated as evenly as possible."""
+    if len(minority) == 0:
+        raise ValueError(f"condition {cond.name}: no real minority images to oversample")
+    order = np.random.default_rng(seed).permutation(len(minority))
+    return minority.iloc[[order[k % len(minority)] for k in range(max(0, n))]]
 
 
 def class_weights(mode: str | list[float], target: np.ndarray) -> list[float]:

@@ -167,3 +167,15 @@ def fetch_isic2019(
         os.replace(inner if inner.is_dir() else staging, images_dir)
         shutil.rmtree(staging, ignore_errors=True)
         log.info("extracted %s to %s", archive, images_dir)
+
+
+def download_rule(base_url: str, sha256: dict[str, str], nothing_to_fetch: str | None) -> None:
+    """The rule download_isic2019: fetch what is missing into the workflow's own folder, or say
+    why there is nothing to fetch (the rule then has no output)."""
+    from ganaug.data.sources import download_layout
+
+    if nothing_to_fetch:
+        log.info("nothing to download: %s", nothing_to_fetch)
+        return
+    owned = download_layout()  # files already there are skipped
+    fetch_isic2019(base_url, owned["images"], owned["ground_truth"], owned["metadata"], dict(sha256))

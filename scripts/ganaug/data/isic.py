@@ -239,3 +239,20 @@ def ingest(
     for row in rejects.itertuples():
         log.warning("label row of %s: %s", row.image_id, row.reason)
     return selected[CLEAN_COLUMNS], rejects
+
+
+def ingest_files(
+    ground_truth: str | Path,
+    metadata: str | Path | None,
+    labels_out: str | Path,
+    rejects_out: str | Path,
+    format: str,
+    minority: str,
+    majority: str,
+) -> None:
+    """The rule ingest: labels.csv (one row per id) and label_rejects.csv."""
+    from ganaug.io import write_csv
+
+    labels, rejects = ingest(format, ground_truth, metadata, minority, majority)
+    write_csv(rejects, rejects_out)
+    write_csv(labels, labels_out)

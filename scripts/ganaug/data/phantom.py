@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ganaug.config import PhantomConfig
 from ganaug.data.isic import ISIC2019_CLASSES
 from ganaug.io import write_bytes, write_csv
+from ganaug.settings import PhantomConfig
 
 log = logging.getLogger(__name__)
 

@@ -231,6 +231,64 @@ def process_one(task: Task) -> Outcome:
     return Outcome(task.image_id, True, "", method, w, h, mode, round(scale, 6), "; ".join(notes))
 
 
+def _tasks(
+    kept: pd.DataFrame,
+    images_dir: Path,
+    masks_dir: str | Path | None,
+    out_dir: Path,
+    image_size: int,
+    jpeg_draft: bool,
+) -> list[Task]:
+    tasks = []
+    for iid in kept["image_id"]:
+        mask = Path(masks_dir) / f"{iid}_segmentation.png" if masks_dir is not None else None
+        found = mask if mask and mask.is_file() else None
+        tasks.append(
+            Task(iid, find_image(images_dir, iid), found, out_dir / f"{iid}.png", image_size, jpeg_draft)
+        )
+    return tasks
+
+
+def _run(tasks: list[Task], workers: int, progress: bool) -> list[Outcome]:
+    from tqdm import tqdm
+
+    with ExitStack() as stack:
+        if workers > 1:  # one worker: stay in this process, a pool would only add start-up time
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            results = pool.map(process_one, tasks, chunksize=16)
+        else:
+            results = map(process_one, tasks)
+        bar = tqdm(
+            results, total=len(tasks), desc="preprocess", unit="img", mininterval=2, disable=not progress
+        )
+        return list(bar)
+
+
+def _report(processed: pd.DataFrame, rejects: pd.DataFrame, max_reject_fraction: float) -> None:
+    """Log every reject and the totals; stop when more images are lost than allowed."""
+    n_lost, total, frac = lost_fraction(processed["image_id"], rejects)
+    for reason, count in rejects["reason"].str.split(":").str[0].value_counts().items():
+        log.warning("rejected %d image(s): %s", count, reason)
+    for row in rejects.itertuples():
+        log.info("reject %s: %s", row.image_id, row.reason)
+    log.info(
+        "preprocessed %d of %d images (%d lost, %.2f%%; %d rows in rejects.csv); crop methods: %s",
+        len(processed),
+        total,
+        n_lost,
+        100 * frac,
+        len(rejects),
+        processed["crop_method"].value_counts().to_dict(),
+    )
+    if frac > max_reject_fraction:
+        examples = "; ".join(f"{r.image_id}: {r.reason}" for r in rejects.head(5).itertuples())
+        raise TooManyRejects(
+            f"{n_lost} of {total} images rejected ({100 * frac:.1f}%), more than "
+            f"data.max_reject_fraction = {max_reject_fraction:g}. First: {examples}. "
+            "The rule's log lists every rejected image and its reason."
+        )
+
+
 def preprocess_all(
     labels: pd.DataFrame,
     images_dir: str | Path,
@@ -262,56 +320,43 @@ def preprocess_all(
     unsafe = {i: r for i in labels["image_id"] if (r := unsafe_id_reason(i))}
     rejects += list(unsafe.items())
     kept = labels[~labels["image_id"].isin(unsafe)]
-    tasks = []
-    for iid in kept["image_id"]:
-        mask = Path(masks_dir) / f"{iid}_segmentation.png" if masks_dir is not None else None
-        tasks.append(
-            Task(
-                iid,
-                find_image(images_dir, iid),
-                mask if mask and mask.is_file() else None,
-                out_dir / f"{iid}.png",
-                image_size,
-                jpeg_draft,
-            )
-        )
-    with ExitStack() as stack:
-        if workers > 1:  # one worker: stay in this process, a pool would only add start-up time
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
-            results = pool.map(process_one, tasks, chunksize=16)
-        else:
-            results = map(process_one, tasks)
-        if progress:
-            from tqdm import tqdm
-
-            results = tqdm(results, total=len(tasks), desc="preprocess", unit="img", mininterval=2)
-        outcomes = list(results)
-
+    outcomes = _run(_tasks(kept, images_dir, masks_dir, out_dir, image_size, jpeg_draft), workers, progress)
     rejects += [(o.image_id, o.reason) for o in outcomes if not o.ok]
     rejects_df = pd.DataFrame(rejects, columns=REJECT_COLUMNS)
     ok = pd.DataFrame([o.__dict__ for o in outcomes if o.ok], columns=list(Outcome.__dataclass_fields__))
     processed = kept.merge(ok.drop(columns=["ok", "reason"]), on="image_id", how="inner")
     processed["path"] = [str(out_dir / f"{i}.png") for i in processed["image_id"]]
-
-    n_lost, total, frac = lost_fraction(processed["image_id"], rejects_df)
-    for reason, count in rejects_df["reason"].str.split(":").str[0].value_counts().items():
-        log.warning("rejected %d image(s): %s", count, reason)
-    for row in rejects_df.itertuples():
-        log.info("reject %s: %s", row.image_id, row.reason)
-    log.info(
-        "preprocessed %d of %d images (%d lost, %.2f%%; %d rows in rejects.csv); crop methods: %s",
-        len(processed),
-        total,
-        n_lost,
-        100 * frac,
-        len(rejects_df),
-        processed["crop_method"].value_counts().to_dict(),
-    )
-    if frac > max_reject_fraction:
-        examples = "; ".join(f"{r.image_id}: {r.reason}" for r in rejects_df.head(5).itertuples())
-        raise TooManyRejects(
-            f"{n_lost} of {total} images rejected ({100 * frac:.1f}%), more than "
-            f"data.max_reject_fraction = {max_reject_fraction:g}. First: {examples}. "
-            "The rule's log lists every rejected image and its reason."
-        )
+    _report(processed, rejects_df, max_reject_fraction)
     return processed, rejects_df
+
+
+def preprocess_files(
+    labels: str | Path,
+    label_rejects: str | Path,
+    images_dir: str | Path,
+    masks_dir: str | Path | None,
+    out_dir: str | Path,
+    table_out: str | Path,
+    rejects_out: str | Path,
+    image_size: int,
+    jpeg_draft: bool,
+    max_reject_fraction: float,
+    workers: int = 1,
+) -> None:
+    """The rule preprocess: PNGs, preprocessed.csv and rejects.csv (written for spreadsheets)."""
+    from ganaug.io import write_csv
+
+    read = {"dtype": str, "keep_default_na": False}
+    processed, rejects = preprocess_all(
+        pd.read_csv(labels, **read),
+        images_dir=images_dir,
+        masks_dir=masks_dir,
+        out_dir=out_dir,
+        image_size=image_size,
+        jpeg_draft=jpeg_draft,
+        max_reject_fraction=max_reject_fraction,
+        workers=workers,
+        label_rejects=pd.read_csv(label_rejects, **read),
+    )
+    write_csv(rejects, rejects_out, for_spreadsheets=True)
+    write_csv(processed, table_out)

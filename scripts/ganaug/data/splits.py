@@ -119,3 +119,31 @@ def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int)
     out["rejected_images"] = int(n_rejected)
     out["crop_methods"] = {k: int(v) for k, v in sorted(meta["crop_method"].value_counts().items())}
     return out
+
+
+def split_files(
+    table: str | Path,
+    rejects: str | Path,
+    metadata_out: str | Path,
+    summary_out: str | Path,
+    split: dict,
+    minority: str,
+    majority: str,
+    format: str,
+    phantom: dict | None,
+) -> dict:
+    """The rule split: metadata.csv and summary.json from the preprocessed table."""
+    import logging
+
+    from ganaug.io import write_csv, write_json
+
+    processed = pd.read_csv(table, dtype=str, keep_default_na=False)
+    n_rejected = len(pd.read_csv(rejects, dtype=str, keep_default_na=False))
+    fractions = {k: split[k] for k in SPLITS}
+    source = "phantom" if phantom is not None else format
+    meta = build_metadata(processed, fractions, split["seed"], minority, source)
+    summary = summarise(meta, minority, majority, n_rejected)
+    write_csv(meta, metadata_out)
+    write_json(summary, summary_out)
+    logging.getLogger(__name__).info("splits: %s", summary["splits"])
+    return summary

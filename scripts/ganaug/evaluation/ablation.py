@@ -51,3 +51,34 @@ def ablation_markdown(table: pd.DataFrame, note: str) -> str:
     for _, r in shown.iterrows():
         lines.append("| " + " | ".join(map(str, r.tolist())) + " |")
     return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+def ablation_rule(
+    aggregates: list[str | Path], csv: str | Path, md: str | Path, figure: str | Path, study_expected_f1: dict
+) -> pd.DataFrame:
+    """The rule ablation: the table as CSV (for spreadsheets), markdown and a figure."""
+    import json
+    from pathlib import Path
+
+    from ganaug.io import atomic_path, write_csv
+    from ganaug.viz import table_figure
+
+    aggs = {}
+    for path in aggregates:
+        agg = json.loads(Path(path).read_text())
+        aggs[agg["arch"], agg["condition"]] = agg
+    table = ablation_table(aggs, study_expected_f1)
+    write_csv(table, csv, for_spreadsheets=True)
+    first = next(iter(aggs.values()))
+    simulated = any(a.get("simulated_review") for a in aggs.values())
+    note = (
+        f"Test split, threshold tuned on validation; mean ± sd over {first['n_seeds']} replicate(s) "
+        f"(sd needs two). Classifier weights: {first.get('weights', '?')}. "
+        + ("Curated conditions used a SIMULATED review. " if simulated else "")
+        + "The last column is the original study's expectation, copied from the config, not a measurement."
+    )
+    with atomic_path(md) as tmp:
+        tmp.write_text(ablation_markdown(table, note), encoding="utf-8")
+    title = f"Ablation: test split, tuned threshold, mean ± sd over {first['n_seeds']} replicate(s)"
+    table_figure(display_table(table), figure, title)
+    return table

@@ -22,21 +22,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganaug.weights import MissingWeights, WeightFile, hub_dir
+from ganaug.models.registry import EFFICIENTNET_LITE0, FID_INCEPTION, RANDOM
+from ganaug.weights import reject, require
 
 log = logging.getLogger(__name__)
 
-EXTRACTORS = ("inception", "random")
-FID_WEIGHTS = WeightFile(
-    name="pt_inception-2015-12-05-6726825d.pth",
-    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
-    purpose="evaluation.feature_extractor",
-    verify="fid-inception",
-)
+EXTRACTORS = ("inception", RANDOM, "efficientnet_lite0")
 LABELS = {
     "inception": "Inception-v3, standard FID weights (pytorch-fid)",
-    "random": "Inception-v3, RANDOM INIT (offline stand-in): not comparable to any published figure",
+    RANDOM: "Inception-v3, RANDOM INIT (offline stand-in): not comparable to any published figure",
+    "efficientnet_lite0": f"{EFFICIENTNET_LITE0.label} (not Inception: its Frechet distance is not FID, "
+    "and no figure is comparable to a published FID, KID or IS)",
 }
+# What the figures on each extractor's features are called. Only the Inception network gives FID,
+# KID and IS; the same formulas on another network's features get neutral names.
+INCEPTION_NAMES = {"fd": "fid", "kd": "kid", "score": "inception_score"}
+NEUTRAL_NAMES = {"fd": "frechet_distance", "kd": "kernel_distance", "score": "classifier_score"}
+
 
 # pytorch-fid's blocks 0-3, in order, ending at the final average pool
 _LAYERS = (
@@ -64,11 +66,14 @@ def fid_inception_architecture() -> torch.nn.Module:
 
 
 class InceptionFeatures(torch.nn.Module):
-    def __init__(self, net: torch.nn.Module, label: str, comparable: bool):
+    def __init__(
+        self, net: torch.nn.Module, label: str, comparable: bool, names: dict[str, str] = INCEPTION_NAMES
+    ):
         super().__init__()
         self.net = net.eval()
         self.label = label
         self.comparable = comparable
+        self.names = names or INCEPTION_NAMES  # what the figures are called (FID only on Inception)
 
     @torch.no_grad()
     def forward(self, images_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,20 +87,31 @@ class InceptionFeatures(torch.nn.Module):
         return pool, pool @ self.net.fc.weight.T
 
 
+class Lite0Features(InceptionFeatures):
+    """EfficientNet-Lite0 ImageNet (the packaged weights): pooled features (N, 1280) and its
+    ImageNet logits (N, 1000), on ImageNet-normalised images at 224 px."""
+
+    @torch.no_grad()
+    def forward(self, images_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from ganaug.models.classifiers import imagenet_normalise
+
+        x = F.interpolate(images_u8.float() / 255.0, size=(224, 224), mode="bilinear", align_corners=False)
+        pool = self.net.forward_head(self.net.forward_features(imagenet_normalise(x)), pre_logits=True)
+        return pool, self.net.get_classifier()(pool)
+
+
 def build_extractor(extractor: str, cache_dir: str | Path, seed: int = 42) -> InceptionFeatures:
     if extractor not in EXTRACTORS:
         raise ValueError(f"evaluation.feature_extractor must be one of {EXTRACTORS}, got {extractor!r}")
     torch.manual_seed(seed)  # the random stand-in is reproducible
+    if extractor == "efficientnet_lite0":
+        from ganaug.models.classifiers import create_classifier
+
+        net = create_classifier("timm/tf_efficientnet_lite0", "imagenet", 1000, cache_dir)
+        return Lite0Features(net, LABELS[extractor], comparable=False, names=NEUTRAL_NAMES)
     net = fid_inception_architecture()
     if extractor == "inception":
-        path = hub_dir(cache_dir) / "checkpoints" / FID_WEIGHTS.name
-        if not path.is_file():
-            raise MissingWeights(
-                f"the FID Inception weights are not in the weights cache: expected {path}. Run "
-                f"`snakemake fetch_weights` on a machine with internet, or download {FID_WEIGHTS.url} "
-                "to that path yourself, or set evaluation.feature_extractor: random (labelled not "
-                "comparable)."
-            )
+        path = require(FID_INCEPTION, cache_dir)
         log.info("loading FID Inception weights from %s", path)
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     else:
@@ -108,6 +124,16 @@ def build_extractor(extractor: str, cache_dir: str | Path, seed: int = 42) -> In
                 if m.bias is not None:
                     torch.nn.init.zeros_(m.bias)
     return InceptionFeatures(net, LABELS[extractor], comparable=extractor == "inception")
+
+
+def verify_fid_inception(path: Path, remove: bool = True) -> None:
+    """The file must be a state dict that loads strictly into the FID Inception architecture."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        fid_inception_architecture().load_state_dict(state, strict=True)
+    except Exception as err:
+        why = f"{type(err).__name__}: {err}"
+        raise ValueError(f"{path}: not the FID Inception weights ({why}); {reject(path, remove)}") from None
 
 
 def extract(

@@ -64,19 +64,7 @@ def build(
     archs = list(dict.fromkeys(a for a, _ in aggregates))
     conditions = list(dict.fromkeys(c for _, c in aggregates))
     diffs = tables.get("differences", pd.DataFrame())
-    intervals = tables.get("intervals", pd.DataFrame())
-    results: dict[str, dict] = {}
-    for a in archs:
-        results[a] = {}
-        for c in conditions:
-            agg = aggregates[a, c]
-            results[a][c] = {
-                "decision": "threshold tuned on the validation split",
-                "n_replicates": agg["n_seeds"],
-                "seeds": agg["seeds"],
-                **{m: agg[DECISION][m] for m in agg[DECISION]},
-                "lesion_bootstrap_ci95": _records(intervals, arch=a, condition=c, decision=DECISION),
-            }
+    results = classifier_results(aggregates, tables.get("intervals", pd.DataFrame()))
     review = curation_summary.get("review_mode")
     return clean(
         {
@@ -115,6 +103,21 @@ def build(
     )
 
 
+def classifier_results(aggregates: dict[tuple[str, str], dict], intervals: pd.DataFrame) -> dict:
+    """Per architecture and condition: the tuned decision's metrics over replicates, with each
+    metric's own lesion-bootstrap interval (descriptive)."""
+    results: dict[str, dict] = {}
+    for (a, c), agg in aggregates.items():
+        results.setdefault(a, {})[c] = {
+            "decision": "threshold tuned on the validation split",
+            "n_replicates": agg["n_seeds"],
+            "seeds": agg["seeds"],
+            **{m: agg[DECISION][m] for m in agg[DECISION]},
+            "lesion_bootstrap_ci95": _records(intervals, arch=a, condition=c, decision=DECISION),
+        }
+    return results
+
+
 def improvements(diffs: pd.DataFrame) -> dict:
     """The study's 'improvement percentages', taken from differences.csv (tuned decision): the
     absolute change is its delta, the relative one delta / reference value."""
@@ -131,3 +134,32 @@ def improvements(diffs: pd.DataFrame) -> dict:
         "relative_pct": "100 * (condition - reference) / reference; null where the reference is 0",
         "by_arch": by_arch,
     }
+
+
+def final_results_rule(inputs: dict[str, Any], out: str, provenance: dict, study_expected_f1: dict) -> dict:
+    """The rule final_results: read the summaries and tables it declares, write the JSON."""
+    import json
+    from pathlib import Path
+
+    from ganaug.evaluation.significance import TABLES
+    from ganaug.io import write_json
+
+    def read(path: str) -> dict:
+        return json.loads(Path(path).read_text())
+
+    aggregates = {}
+    for path in inputs["aggregates"]:
+        agg = read(path)
+        aggregates[agg["arch"], agg["condition"]] = agg
+    tables = {k: pd.read_csv(v) for k, v in inputs.items() if k in TABLES}
+    result = build(
+        read(inputs["data_summary"]),
+        read(inputs["curation_summary"]),
+        read(inputs["gan_metrics"]),
+        aggregates,
+        tables,
+        provenance,
+        study_expected_f1,
+    )
+    write_json(result, out)
+    return result

@@ -41,12 +41,49 @@ TUNED = "tuned"
 TABLES = ("differences", "mcnemar", "wilcoxon", "intervals")  # results/stats/<name>.csv
 # the declared Holm families: every row of each file
 HOLM_DIFFERENCES = "all {n} rows of differences.csv (arch x condition x reference x metric x decision)"
-DIFFERENCE_COLUMNS = ["arch", "condition", "reference", "metric", "decision", "value", "reference_value",
-                      "delta", "ci_low", "ci_high", "p", "p_holm", "direction"]  # fmt: skip
-MCNEMAR_COLUMNS = ["arch", "condition", "reference", "repeat", "seed", "class", "n", "b", "c", "winner",
-                   "method", "statistic", "p", "p_holm"]  # fmt: skip
-WILCOXON_COLUMNS = ["arch", "condition", "reference", "metric", "decision", "n_replicates",
-                    "median_difference", "statistic", "p", "note"]  # fmt: skip
+DIFFERENCE_COLUMNS = [
+    "arch",
+    "condition",
+    "reference",
+    "metric",
+    "decision",
+    "value",
+    "reference_value",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p",
+    "p_holm",
+    "direction",
+]
+MCNEMAR_COLUMNS = [
+    "arch",
+    "condition",
+    "reference",
+    "repeat",
+    "seed",
+    "class",
+    "n",
+    "b",
+    "c",
+    "winner",
+    "method",
+    "statistic",
+    "p",
+    "p_holm",
+]
+WILCOXON_COLUMNS = [
+    "arch",
+    "condition",
+    "reference",
+    "metric",
+    "decision",
+    "n_replicates",
+    "median_difference",
+    "statistic",
+    "p",
+    "note",
+]
 INTERVAL_COLUMNS = [
     "arch",
     "condition",
@@ -128,65 +165,67 @@ def _test_sets(
                 raise ValueError(f"repeat {r}, seed {s}: the two fits were tested on different images")
             target = a["target"].to_numpy(int)
             codes = np.array([groups[repeat].codes[i] for i in a["image_id"]])
-            pairs.append((Model(a["prob"].to_numpy(float), a[column].to_numpy(int)),
-                          Model(b["prob"].to_numpy(float), b[column].to_numpy(int))))  # fmt: skip
+            pairs.append(
+                (
+                    Model(a["prob"].to_numpy(float), a[column].to_numpy(int)),
+                    Model(b["prob"].to_numpy(float), b[column].to_numpy(int)),
+                )
+            )
         sets.append(PairedSet(target, codes, groups[repeat].group_class, pairs))
     return sets, replicates
+
+
+def _comparisons(fits: Sequence[Fit], references: Sequence[str]):
+    """(arch, condition, reference, the condition's runs, the reference's runs) of every pair to
+    compare: each condition with each reference that the same architecture has."""
+    by = _by_key(fits)
+    for (arch, cond), runs in by.items():
+        for ref in references:
+            if cond != ref and (arch, ref) in by:
+                yield arch, cond, ref, runs, by[arch, ref]
 
 
 def differences(
     fits: Sequence[Fit], groups: dict[int, Groups], references: Sequence[str], n_resamples: int, seed: int
 ) -> pd.DataFrame:
-    by = _by_key(fits)
     rows = []
-    for (arch, cond), runs in by.items():
-        for ref in references:
-            if cond == ref or (arch, ref) not in by:
-                continue
-            for decision, column in DECISIONS.items():
-                sets, reps = _test_sets(runs, by[arch, ref], groups, column)
-                stats = paired_bootstrap(sets, n_resamples, seed)
-                repeats = {r for r, _ in reps}
-                sizes = {
-                    "n_replicates": len(reps),
-                    "n_test_images": int(sum(len(t.target) for t in sets)),
-                    "n_test_lesions_minority": sum(groups[r].n_lesions(1) for r in repeats),
-                    "n_test_lesions_majority": sum(groups[r].n_lesions(0) for r in repeats),
-                }
-                key = {"arch": arch, "condition": cond, "reference": ref}
-                for metric in COMPARED_METRICS:
-                    rows.append({**key, "metric": metric, "decision": decision, **stats[metric], **sizes})
+    for arch, cond, ref, runs, ref_runs in _comparisons(fits, references):
+        for decision, column in DECISIONS.items():
+            sets, reps = _test_sets(runs, ref_runs, groups, column)
+            stats = paired_bootstrap(sets, n_resamples, seed)
+            repeats = {r for r, _ in reps}
+            sizes = {
+                "n_replicates": len(reps),
+                "n_test_images": int(sum(len(t.target) for t in sets)),
+                "n_test_lesions_minority": sum(groups[r].n_lesions(1) for r in repeats),
+                "n_test_lesions_majority": sum(groups[r].n_lesions(0) for r in repeats),
+            }
+            key = {"arch": arch, "condition": cond, "reference": ref}
+            for metric in COMPARED_METRICS:
+                rows.append({**key, "metric": metric, "decision": decision, **stats[metric], **sizes})
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=DIFFERENCE_COLUMNS)
     table["p_holm"] = holm(table["p"].tolist())
     table["direction"] = [direction(d, p) for d, p in zip(table["delta"], table["p_holm"], strict=True)]
-    table["holm_family"] = (
-        f"all {len(table)} rows of differences.csv (architecture x condition x metric x decision)"
-    )
+    table["holm_family"] = HOLM_DIFFERENCES.format(n=len(table))
     return table[DIFFERENCE_COLUMNS + [c for c in table.columns if c not in DIFFERENCE_COLUMNS]]
 
 
 def mcnemar_table(fits: Sequence[Fit], references: Sequence[str], classes: dict[int, str]) -> pd.DataFrame:
     """McNemar per (architecture, condition, reference, replicate, class), tuned decision."""
-    by = _by_key(fits)
     rows = []
-    for (arch, cond), runs in by.items():
-        for ref in references:
-            if cond == ref or (arch, ref) not in by:
+    for arch, cond, ref, runs, ref_runs in _comparisons(fits, references):
+        for (repeat, s), a in sorted(runs.items()):
+            b = ref_runs.get((repeat, s))
+            if b is None:
                 continue
-            for (repeat, s), a in sorted(runs.items()):
-                b = by[arch, ref].get((repeat, s))
-                if b is None:
-                    continue
-                if not a["image_id"].equals(b["image_id"]):
-                    raise ValueError(
-                        f"{arch}/{cond} repeat {repeat} seed {s}: test images differ from {ref}'s"
-                    )
-                key = {"arch": arch, "condition": cond, "reference": ref, "repeat": repeat, "seed": s}
-                for cls, name in classes.items():
-                    t = mcnemar_by_class(a["target"], a[DECISIONS[TUNED]], b[DECISIONS[TUNED]], cls)
-                    rows.append({**key, "class": name, "decision": TUNED, **t})
+            if not a["image_id"].equals(b["image_id"]):
+                raise ValueError(f"{arch}/{cond} repeat {repeat} seed {s}: test images differ from {ref}'s")
+            key = {"arch": arch, "condition": cond, "reference": ref, "repeat": repeat, "seed": s}
+            for cls, name in classes.items():
+                t = mcnemar_by_class(a["target"], a[DECISIONS[TUNED]], b[DECISIONS[TUNED]], cls)
+                rows.append({**key, "class": name, "decision": TUNED, **t})
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=MCNEMAR_COLUMNS)
@@ -228,8 +267,16 @@ def wilcoxon_table(fits: Sequence[Fit], references: Sequence[str]) -> pd.DataFra
                     both = a.index.intersection(b.index)
                     if not len(both):
                         continue
-                    rows.append({"arch": arch, "condition": cond, "reference": ref, "metric": metric,
-                                 "decision": decision, **wilcoxon_replicates(a[both], b[both])})  # fmt: skip
+                    rows.append(
+                        {
+                            "arch": arch,
+                            "condition": cond,
+                            "reference": ref,
+                            "metric": metric,
+                            "decision": decision,
+                            **wilcoxon_replicates(a[both], b[both]),
+                        }
+                    )
     return pd.DataFrame(rows, columns=WILCOXON_COLUMNS)
 
 
@@ -239,8 +286,16 @@ def intervals(fits: Sequence[Fit], groups: dict[int, Groups], n_resamples: int, 
         for decision, column in DECISIONS.items():
             sets, reps = _test_sets(runs, None, groups, column)
             for metric, v in percentile_intervals(sets, n_resamples, seed).items():
-                rows.append({"arch": arch, "condition": cond, "metric": metric, "decision": decision, **v,
-                             "n_replicates": len(reps)})  # fmt: skip
+                rows.append(
+                    {
+                        "arch": arch,
+                        "condition": cond,
+                        "metric": metric,
+                        "decision": decision,
+                        **v,
+                        "n_replicates": len(reps),
+                    }
+                )
     return pd.DataFrame(rows, columns=INTERVAL_COLUMNS)
 
 
@@ -260,3 +315,31 @@ def significance_tables(
         "wilcoxon": wilcoxon_table(fits, references),
         "intervals": intervals(fits, groups, n_resamples, seed),
     }
+
+
+def significance_rule(
+    predictions: Sequence[str | Path],
+    metrics: Sequence[str | Path],
+    metadata: str | Path,
+    outputs: dict[str, str],
+    references: Sequence[str],
+    minority: str,
+    majority: str,
+    bootstrap_resamples: int,
+    seed: int,
+) -> dict[str, pd.DataFrame]:
+    """The rule significance: the four tables of results/stats/ and the forest plot."""
+    from ganaug.io import write_csv
+    from ganaug.viz import save_forest
+
+    meta = pd.read_csv(
+        metadata, dtype={"image_id": str, "lesion_id": str, "patient_id": str}, keep_default_na=False
+    )
+    fits = load_fits(predictions, metrics)
+    tables = significance_tables(
+        fits, meta, references, {1: minority, 0: majority}, bootstrap_resamples, seed
+    )
+    for name, table in tables.items():
+        write_csv(table, outputs[name], for_spreadsheets=True)
+    save_forest(tables["differences"], outputs["forest"])
+    return tables

@@ -26,7 +26,7 @@ import torch
 
 from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, min_lpips
 from ganaug.curation.ssim import max_ssim
-from ganaug.evaluation.features import InceptionFeatures, extract
+from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, extract
 from ganaug.evaluation.gan_metrics import (
     fid_from_features,
     inception_score,
@@ -96,24 +96,27 @@ def equal_size(raw: Images, n: int, seed: int) -> Images:
     return raw.subset(idx)
 
 
-def feature_metrics(real_pool: np.ndarray, pool: np.ndarray, s: Settings) -> dict:
+def feature_metrics(real_pool: np.ndarray, pool: np.ndarray, s: Settings, names: dict | None = None) -> dict:
     """FID, KID and precision/recall of a set against one reference, from features: what
-    results/gan/features.npz recomputes."""
+    results/gan/features.npz recomputes. ``names``: what the figures are called on this
+    extractor's features (FID and KID only on Inception; neutral names otherwise)."""
+    names = names or INCEPTION_NAMES
     return {
-        "fid": fid_from_features(real_pool, pool),
-        "kid": kernel_inception_distance(real_pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
+        names["fd"]: fid_from_features(real_pool, pool),
+        names["kd"]: kernel_inception_distance(real_pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
         **precision_recall(real_pool, pool, s.pr_k),
     }
 
 
-def headline(n_synthetic: int, n_real: int) -> dict[str, str]:
+def headline(n_synthetic: int, n_real: int, names: dict | None = None) -> dict[str, str]:
+    names = names or INCEPTION_NAMES
     if min(n_synthetic, n_real) < KID_HEADLINE_BELOW:
         return {
-            "metric": "kid",
+            "metric": names["kd"],
             "why": f"{n_synthetic} synthetic and {n_real} real images: under {KID_HEADLINE_BELOW}, FID's "
             "bias (which grows as the sets shrink) dominates; KID is unbiased and comes with its sd",
         }
-    return {"metric": "fid", "why": f"at least {KID_HEADLINE_BELOW} images on each side"}
+    return {"metric": names["fd"], "why": f"at least {KID_HEADLINE_BELOW} images on each side"}
 
 
 def mean_sd(x) -> dict[str, float]:
@@ -149,7 +152,7 @@ class SetResult:
     logits: np.ndarray
 
 
-def _against(images: Images, pool: np.ndarray, ref: Reference, fast: FastLpips, s: Settings):
+def _against(images: Images, pool: np.ndarray, ref: Reference, fast: FastLpips, s: Settings, names: dict):
     """Every figure of one set against one reference, and the per-image matches behind them."""
     near, near_i = min_lpips(
         fast,
@@ -173,10 +176,10 @@ def _against(images: Images, pool: np.ndarray, ref: Reference, fast: FastLpips, 
     )
     summary = {
         "n_real": len(ref.images.names),
-        **feature_metrics(ref.pool, pool, s),
+        **feature_metrics(ref.pool, pool, s, names),
         "lpips_to_nearest_real": mean_sd(per_image["lpips_to_nearest_real"]),
         "ssim_best_match": mean_sd(per_image["ssim_best_match"]),
-        "headline": headline(len(images.names), len(ref.images.names)),
+        "headline": headline(len(images.names), len(ref.images.names), names),
     }
     return summary, per_image
 
@@ -201,11 +204,11 @@ def evaluate_set(
     against, tables = {}, []
     for ref in refs:
         log.info("%s: %d synthetic images against %d real (%s)", desc, len(pool), len(ref.pool), ref.name)
-        against[ref.name], table = _against(images, pool, ref, fast, s)
+        against[ref.name], table = _against(images, pool, ref, fast, s, extractor.names)
         tables.append(table)
     summary = {
         "n_synthetic": len(images.names),
-        "inception_score": inception_score(logits, min(s.is_splits, len(logits)), s.seed),
+        extractor.names["score"]: inception_score(logits, min(s.is_splits, len(logits)), s.seed),
         "lpips_diversity": lpips_diversity(fast, images, s.lpips_diversity_images, s.lpips_chunk, s.seed),
         "lpips_backbone": lpips_label,
         "against": against,
@@ -245,6 +248,19 @@ class GanMetricsOutputs:
     figure: Path  # real beside curated synthetic images
 
 
+def _real_beside_curated(real: np.ndarray, curated: np.ndarray, n: int, seed: int, path: Path) -> None:
+    from ganaug.viz import real_beside_synthetic
+
+    rng = np.random.default_rng(seed)
+
+    def pick(x: np.ndarray) -> np.ndarray:
+        return x[np.sort(rng.choice(len(x), min(n, len(x)), replace=False))]
+
+    show_real, show_syn = pick(real), pick(curated)
+    title = f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
+    real_beside_synthetic(show_real, show_syn, path, title)
+
+
 def gan_metrics(
     metadata: str | Path,
     raw_dir: str | Path,
@@ -259,7 +275,6 @@ def gan_metrics(
 ) -> dict:
     """The rule gan_metrics: every figure, written with what it is recomputed from."""
     from ganaug.io import atomic_path, write_csv, write_json
-    from ganaug.viz import real_beside_synthetic
 
     refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
     curated = synthetic(curated_dir)
@@ -272,21 +287,17 @@ def gan_metrics(
         result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name)
         summaries[name] = result.summary
         tables.append(result.per_image.assign(set=name))
-        features |= {f"{name}_images": np.array(images.names), f"{name}_pool": result.pool,
-                     f"{name}_logits": result.logits}  # fmt: skip
+        features |= {
+            f"{name}_images": np.array(images.names),
+            f"{name}_pool": result.pool,
+            f"{name}_logits": result.logits,
+        }
     summaries["raw"]["subsample"] = {
         "of": len(raw_all.names),
         "drawn": len(sets["raw"].names),
         "why": "the raw set at the curated set's size (seeded), since FID and KID depend on set size",
     }
-    rng = np.random.default_rng(s.seed)
-
-    def pick(x: np.ndarray) -> np.ndarray:
-        return x[np.sort(rng.choice(len(x), min(n_show, len(x)), replace=False))]
-
-    show_real, show_syn = pick(refs[0].images.rgb), pick(curated.rgb)
-    title = f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
-    real_beside_synthetic(show_real, show_syn, out.figure, title)
+    _real_beside_curated(refs[0].images.rgb, curated.rgb, n_show, s.seed, out.figure)
     with atomic_path(out.features) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **features)
     table = pd.concat(tables, ignore_index=True)
@@ -296,10 +307,53 @@ def gan_metrics(
         "note": "every set is compared at the same size; FID and KID on a few hundred images are "
         "biased upward, so read KID (with its sd) first, and compare only equal set sizes",
         "feature_extractor": {"name": extractor.label, "comparable": extractor.comparable},
-        "inception_score_real": {
+        f"{extractor.names['score']}_real": {
             r.name: inception_score(r.logits, min(s.is_splits, len(r.logits)), s.seed) for r in refs
         },
+        "names": extractor.names,
         "sets": summaries,
     }
     write_json(result, out.metrics)
     return result
+
+
+def gan_metrics_rule(
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+    evaluation: dict,
+    lpips_backbone: str,
+    cache_dir: str,
+    image_size: int,
+    seed: int,
+    device: str,
+    threads: int = 1,
+) -> dict:
+    """The rule gan_metrics, from its declared inputs and the evaluation keys it depends on."""
+    from ganaug.curation.lpips_fast import FastLpips, build_lpips
+    from ganaug.data.provenance import check_raw_set
+    from ganaug.evaluation.features import build_extractor
+    from ganaug.models.registry import backbone_label
+    from ganaug.runtime import select_device
+
+    torch.set_num_threads(threads)
+    dev = select_device(device)
+    extractor = build_extractor(evaluation["feature_extractor"], cache_dir, seed)
+    if not extractor.comparable:
+        log.warning("GAN metrics on %s: not comparable to any published FID/IS", extractor.label)
+    check_raw_set(inputs["manifest"], inputs["metadata"], image_size)
+    keys = ("batch_size", "is_splits", "kid_subsets", "kid_subset_size", "pr_k", "lpips_diversity_images")
+    settings = Settings(**{k: evaluation[k] for k in keys}, seed=seed)
+    fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), dev)
+    out = GanMetricsOutputs(*(Path(outputs[k]) for k in ("metrics", "features", "per_image", "figure")))
+    return gan_metrics(
+        inputs["metadata"],
+        inputs["raw"],
+        inputs["curated"],
+        extractor,
+        fast,
+        backbone_label("vgg16", lpips_backbone),
+        dev,
+        settings,
+        evaluation["real_vs_synthetic"],
+        out,
+    )

@@ -34,6 +34,7 @@ from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.evaluation.stats import F1, confusion_counts, count_metrics
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.classifiers import create_classifier, imagenet_normalise
+from ganaug.settings import FitConfig
 from ganaug.training.augment import augment
 from ganaug.training.early_stopping import EarlyStopping
 
@@ -45,20 +46,6 @@ HISTORY_COLUMNS = [
 # validation metric -> history column the best epoch is chosen by
 EPOCH_METRICS = {"pr_auc": "val_pr_auc", "f1": "val_f1"}
 EPOCH_LABELS = {"pr_auc": "validation PR-AUC", "f1": "validation F1 at 0.5 (the study's)"}
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    batch_size: int = 32  # the study's
-    lr: float = 1e-4  # Adam learning rate
-    weight_decay: float = 1e-4  # Adam weight decay
-    max_epochs: int = 50
-    patience: int = 10  # epochs without a better validation score (epoch_metric) before stopping
-    class_weights: Any = "balanced"  # N / (2 n_c) per fit, or fixed [majority, minority] (the study's)
-    epoch_metric: str = "pr_auc"  # the validation score that picks the epoch: pr_auc, or the study's f1
-    augment_padding: str = "reflection"  # the augmentation's fill: reflection, or the study's zeros
-    bf16: bool = False  # bf16 autocast on CUDA
-    eval_batch_size: int = 128
 
 
 @dataclass(frozen=True)
@@ -90,6 +77,74 @@ def predict(
     return torch.cat(out).numpy()
 
 
+def _train_epoch(
+    model, opt, train_x, y_all, order, cfg: FitConfig, w, g, do_augment: bool, device, bar
+) -> tuple[float, np.ndarray]:
+    """One pass over the training set in ``order``: (summed loss, argmax predictions)."""
+    autocast = {
+        "device_type": device.type,
+        "dtype": torch.bfloat16,
+        "enabled": cfg.bf16 and device.type == "cuda",
+    }
+    model.train()
+    loss_sum, preds = 0.0, torch.empty(len(order), dtype=torch.long)
+    for s in bar(range(0, len(order), cfg.batch_size)):
+        idx = order[s : s + cfg.batch_size]
+        # uint8 to the device (4x less to copy than float), then everything happens there
+        xb_u8, yb = train_x[idx].to(device, non_blocking=True), y_all[idx]
+        xb = xb_u8.float() / 255.0
+        if do_augment and bool((yb == 1).any()):
+            # the traditional augmentation, on the minority images only
+            m = (yb == 1).to(device)
+            xb[m] = augment(xb_u8[m], g, cfg.augment_padding)
+        xb = imagenet_normalise(xb)
+        if device.type == "cuda":
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(**autocast):
+            logits = model(xb)
+        loss = F.cross_entropy(logits.float(), yb.to(device), weight=w)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(idx)
+        preds[s : s + len(idx)] = logits.argmax(1).cpu()
+    return loss_sum, preds.numpy()
+
+
+def _validate(model, val_x, val_y: np.ndarray, w, cfg: FitConfig, device) -> dict[str, float]:
+    """Validation loss, accuracy, F1 at 0.5 and PR-AUC of the current model."""
+    val_prob = predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16)
+    scores = metrics(val_y, val_prob, decide(val_prob, 0.5))
+    with torch.no_grad():
+        p = torch.from_numpy(np.stack([1 - val_prob, val_prob], 1)).clamp_min(1e-12)
+        loss = float(F.nll_loss(p.log().float(), torch.from_numpy(val_y.astype(np.int64)), weight=w.cpu()))
+    pr_auc = scores["pr_auc"] if scores["pr_auc"] is not None else float("nan")
+    return {
+        "val_loss": loss,
+        "val_accuracy": scores["accuracy"],
+        "val_f1": scores["f1"],
+        "val_pr_auc": pr_auc,
+    }
+
+
+def _train_scores(loss_sum: float, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    return {
+        "train_loss": loss_sum / len(y),
+        "train_accuracy": float((pred == y).mean()),
+        "train_f1": float(count_metrics(*confusion_counts(y, pred))[F1]),
+    }
+
+
+def _log_epoch(row: dict[str, float], improved: bool, writer) -> None:
+    epoch = row["epoch"]
+    for k, v in row.items():
+        if writer is not None and k != "epoch":
+            writer.add_scalar(f"classifier/{k}", v, epoch)
+    shown = (row["train_loss"], row["train_f1"], row["val_loss"], row["val_f1"], row["val_pr_auc"])
+    message = "epoch %d: train loss %.4f F1 %.3f | val loss %.4f F1 %.3f PR-AUC %.3f%s"
+    log.info(message, epoch, *shown, " (best)" if improved else "")
+
+
 def fit(
     model: torch.nn.Module,
     train_x: torch.Tensor,
@@ -106,6 +161,9 @@ def fit(
 ) -> tuple[torch.nn.Module, pd.DataFrame, int]:
     """Train with early stopping on the validation score ``cfg.epoch_metric``; return (best model,
     history, best epoch)."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -114,78 +172,23 @@ def fit(
     w = torch.tensor(weights, dtype=torch.float32, device=device)
     g = torch.Generator().manual_seed(seed)
     y_all = torch.from_numpy(np.asarray(train_y, np.int64))
-    stopper = EarlyStopping(cfg.patience)
-    best_state = copy.deepcopy(model.state_dict())
-    rows: list[dict[str, float]] = []
-    writer = None
-    if tensorboard is not None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(tensorboard))
-    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
+    stopper, best_state, rows = EarlyStopping(cfg.patience), copy.deepcopy(model.state_dict()), []
+    writer = SummaryWriter(str(tensorboard)) if tensorboard is not None else None
     for epoch in range(1, cfg.max_epochs + 1):
-        model.train()
         order = torch.randperm(len(train_x), generator=g)
-        batches = range(0, len(order), cfg.batch_size)
-        if progress:
-            from tqdm import tqdm
 
-            batches = tqdm(
-                batches, desc=f"epoch {epoch}/{cfg.max_epochs}", unit="batch", leave=False, mininterval=5
-            )
-        loss_sum, preds = 0.0, torch.empty(len(order), dtype=torch.long)
-        for s in batches:
-            idx = order[s : s + cfg.batch_size]
-            # uint8 to the device (4x less to copy than float), then everything happens there
-            xb_u8, yb = train_x[idx].to(device, non_blocking=True), y_all[idx]
-            xb = xb_u8.float() / 255.0
-            if do_augment and bool((yb == 1).any()):
-                # the traditional augmentation, on the minority images only
-                m = (yb == 1).to(device)
-                xb[m] = augment(xb_u8[m], g, cfg.augment_padding)
-            xb = imagenet_normalise(xb)
-            if device.type == "cuda":
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            yb_d = yb.to(device)
-            with torch.autocast(**autocast):
-                logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb_d, weight=w)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            preds[s : s + len(idx)] = logits.argmax(1).cpu()
-        y_ord = y_all[order].numpy()
-        train_pred = preds.numpy()
-        val_prob = predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16)
-        val_pred = decide(val_prob, 0.5)
-        val_scores = metrics(val_y, val_prob, val_pred)
-        with torch.no_grad():
-            p = torch.from_numpy(np.stack([1 - val_prob, val_prob], 1)).clamp_min(1e-12)
-            val_loss = float(
-                F.nll_loss(p.log().float(), torch.from_numpy(val_y.astype(np.int64)), weight=w.cpu())
-            )
-        row = {
-            "epoch": epoch,
-            "train_loss": loss_sum / len(order),
-            "train_accuracy": float((train_pred == y_ord).mean()),
-            "train_f1": float(count_metrics(*confusion_counts(y_ord, train_pred))[F1]),
-            "val_loss": val_loss,
-            "val_accuracy": val_scores["accuracy"],
-            "val_f1": val_scores["f1"],
-            "val_pr_auc": val_scores["pr_auc"] if val_scores["pr_auc"] is not None else float("nan"),
-        }
+        def bar(it, epoch=epoch):
+            desc = f"epoch {epoch}/{cfg.max_epochs}"
+            return tqdm(it, desc=desc, unit="batch", leave=False, mininterval=5, disable=not progress)
+
+        loss_sum, train_pred = _train_epoch(
+            model, opt, train_x, y_all, order, cfg, w, g, do_augment, device, bar
+        )
+        row = {"epoch": epoch, **_train_scores(loss_sum, y_all[order].numpy(), train_pred)}
+        row |= _validate(model, val_x, val_y, w, cfg, device)
         rows.append(row)
-        if writer is not None:
-            for k, v in row.items():
-                if k != "epoch":
-                    writer.add_scalar(f"classifier/{k}", v, epoch)
         improved, stop = stopper.step(epoch, row[EPOCH_METRICS[cfg.epoch_metric]])
-        log.info(
-            "epoch %d: train loss %.4f F1 %.3f | val loss %.4f F1 %.3f PR-AUC %.3f%s",
-            epoch, row["train_loss"], row["train_f1"], row["val_loss"], row["val_f1"], row["val_pr_auc"],
-            " (best)" if improved else "",
-        )  # fmt: skip
+        _log_epoch(row, improved, writer)
         if improved:
             best_state = copy.deepcopy(model.state_dict())
         if stop:
@@ -227,10 +230,9 @@ def fit_and_evaluate(
     synthetic images; it must be the current split's (a GAN trained on another split has seen
     lesions that may now be in validation or test).
     """
+    provenance = dict(provenance or {})
     if cond.synthetic != "none":
-        current = load_train_minority(metadata, image_size).fingerprint()["digest"]
-        check_same_training_set(synthetic_training_set, current, f"the {cond.synthetic} synthetic set")
-        provenance = {**(provenance or {}), "gan_training_set": current}
+        provenance["gan_training_set"] = _same_split(cond, metadata, image_size, synthetic_training_set)
     train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir, match)
     val = real_split(metadata, "val")
     log.info("%s / %s / seed %d: training set %s", arch, cond.name, seed, composition)
@@ -238,21 +240,11 @@ def fit_and_evaluate(
     val_x = decode_cache(val.paths, image_size, progress)
     cw = class_weights(cfg.class_weights, train.target)
 
-    torch.manual_seed(seed)  # the head (and, with weights: none, every layer) starts from this seed
+    torch.manual_seed(seed)  # the head (and, with weights: random, every layer) starts from this seed
     model = create_classifier(arch, weights, 2, cache_dir)
+    data = (train_x, train.target, val_x, val.target)
     model, history, best_epoch = fit(
-        model,
-        train_x,
-        train.target,
-        val_x,
-        val.target,
-        cfg,
-        cw,
-        cond.augment,
-        seed,
-        device,
-        out.tensorboard,
-        progress,
+        model, *data, cfg, cw, cond.augment, seed, device, out.tensorboard, progress
     )
     with atomic_path(out.model, suffix=".tmp") as tmp:
         torch.save(model.state_dict(), tmp)
@@ -260,57 +252,141 @@ def fit_and_evaluate(
 
     # model and threshold are fixed now, from training and validation data alone
     threshold = tune_threshold(val.target, predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16))
+    pred = _predict_test(model, metadata, threshold, image_size, device, cfg, out, progress)
+    result = {"arch": arch, "condition": cond.name, "seed": seed, "weights": weights, "device": str(device)}
+    result |= _training_record(cfg, cw, train.target, composition, cond)
+    result |= _selection_record(cfg, history, best_epoch, threshold)
+    for decision in ("argmax", "tuned"):
+        result[decision] = metrics(pred["target"], pred["prob"], pred[f"pred_{decision}"])
+    result |= provenance
+    write_json(result, out.metrics)
+    _figures(result, history, pred, out)
+    f1 = (result["argmax"]["f1"], result["tuned"]["f1"], threshold)
+    log.info("test: F1 %.3f (argmax) / %.3f (threshold %.3f)", *f1)
+    return result
+
+
+def _same_split(cond: Condition, metadata, image_size: int, recorded: str | None) -> str:
+    """The current train split's fingerprint, after checking the synthetic images come from it."""
+    current = load_train_minority(metadata, image_size).fingerprint()["digest"]
+    check_same_training_set(recorded, current, f"the {cond.synthetic} synthetic set")
+    return current
+
+
+def _training_record(cfg: FitConfig, cw: list[float], target, composition: dict, cond: Condition) -> dict:
+    """What the fit trained on, and with which loss weights (their weighted masses: equal under
+    balanced)."""
+    return {
+        "class_weights": cw,
+        "class_weight_mode": "balanced" if cfg.class_weights == BALANCED else "fixed",
+        "weighted_mass": weighted_mass(cw, target),
+        "composition": composition,
+        "augment_padding": cfg.augment_padding if cond.augment else None,
+    }
+
+
+def _selection_record(cfg: FitConfig, history: pd.DataFrame, best_epoch: int, threshold: float) -> dict:
+    """How the epoch and then the threshold were chosen, on validation."""
+    return {
+        "epochs_run": len(history),
+        "best_epoch": int(best_epoch),
+        "epoch_criterion": EPOCH_LABELS[cfg.epoch_metric],
+        "best_val_score": float(history.set_index("epoch").loc[best_epoch, EPOCH_METRICS[cfg.epoch_metric]]),
+        "threshold": threshold,
+        "threshold_criterion": "F1 on the validation split, tuned after the epoch was chosen",
+    }
+
+
+def _predict_test(
+    model,
+    metadata,
+    threshold: float,
+    image_size: int,
+    device,
+    cfg: FitConfig,
+    out: FitOutputs,
+    progress: bool,
+) -> pd.DataFrame:
+    """The one prediction on the test split, after model and threshold are fixed; predictions.csv."""
     test = real_split(metadata, "test")
-    test_prob = predict(
+    prob = predict(
         model, decode_cache(test.paths, image_size, progress), device, cfg.eval_batch_size, cfg.bf16
     )
     pred = pd.DataFrame(
         {
             "image_id": test.ids,
             "target": test.target,
-            "prob": test_prob,
-            "pred_argmax": decide(test_prob, 0.5),
-            "pred_tuned": decide(test_prob, threshold),
+            "prob": prob,
+            "pred_argmax": decide(prob, 0.5),
+            "pred_tuned": decide(prob, threshold),
         }
     )
     with atomic_path(out.predictions) as tmp:
         pred.to_csv(tmp, index=False, lineterminator="\n", float_format="%.17g")  # exact round trip
-    result = {
-        "arch": arch,
-        "condition": cond.name,
-        "seed": seed,
-        "weights": weights,
-        "device": str(device),
-        "class_weights": cw,
-        "class_weight_mode": "balanced" if cfg.class_weights == BALANCED else "fixed",
-        "weighted_mass": weighted_mass(cw, train.target),
-        "composition": composition,
-        "augment_padding": cfg.augment_padding if cond.augment else None,
-        "epochs_run": len(history),
-        "best_epoch": int(best_epoch),
-        "epoch_criterion": EPOCH_LABELS[cfg.epoch_metric],
-        "best_val_score": float(
-            history.loc[history["epoch"] == best_epoch, EPOCH_METRICS[cfg.epoch_metric]].iloc[0]
-        ),
-        "threshold": threshold,
-        "threshold_criterion": "F1 on the validation split, tuned after the epoch was chosen",
-        "argmax": metrics(pred["target"], pred["prob"], pred["pred_argmax"]),
-        "tuned": metrics(pred["target"], pred["prob"], pred["pred_tuned"]),
-        **(provenance or {}),
-    }
-    write_json(result, out.metrics)
+    return pred
+
+
+def _figures(result: dict, history: pd.DataFrame, pred: pd.DataFrame, out: FitOutputs) -> None:
     from ganaug import viz
 
-    viz.plot_classifier_curves(history, best_epoch, out.curves, f"{arch} / {cond.name} / seed {seed}")
+    title = f"{result['arch']} / {result['condition']} / seed {result['seed']}"
+    viz.plot_classifier_curves(history, result["best_epoch"], out.curves, title)
     viz.plot_confusion(
-        result["argmax"]["confusion_matrix"], result["tuned"]["confusion_matrix"], threshold, out.confusion
+        result["argmax"]["confusion_matrix"],
+        result["tuned"]["confusion_matrix"],
+        result["threshold"],
+        out.confusion,
     )
-    viz.plot_pr_curve(pred["target"].to_numpy(), pred["prob"].to_numpy(), threshold, out.pr_curve,
-                      f"{arch} / {cond.name} / seed {seed}")  # fmt: skip
-    log.info(
-        "test: F1 %.3f (argmax) / %.3f (threshold %.3f)",
-        result["argmax"]["f1"],
-        result["tuned"]["f1"],
-        threshold,
+    viz.plot_pr_curve(
+        pred["target"].to_numpy(), pred["prob"].to_numpy(), result["threshold"], out.pr_curve, title
     )
-    return result
+
+
+def fit_rule(
+    arch: str,
+    seed: int,
+    params: dict[str, Any],
+    metadata: str | Path,
+    cache_dir: str | Path,
+    image_size: int,
+    device: str,
+    out: FitOutputs,
+    raw: str | Path | None = None,
+    manifest: str | Path | None = None,
+    curated: str | Path | None = None,
+    curation_summary: str | Path | None = None,
+) -> dict[str, Any]:
+    """The rule fit_classifier: ``params`` as ``ganaug.settings.fit_params`` gives them; the
+    synthetic inputs are those of the condition (or of the one it oversamples to)."""
+    import json
+
+    from ganaug.data.provenance import manifest_digest
+    from ganaug.runtime import select_device
+    from ganaug.settings import from_dict
+
+    provenance: dict[str, Any] = {"weights_source": params["weights"]}
+    recorded = manifest_digest(manifest) if manifest else None
+    if curation_summary:
+        s = json.loads(Path(curation_summary).read_text())
+        recorded = s.get("gan_training_set")
+        provenance |= {
+            k: s[k] for k in ("review_mode", "simulated_review", "lpips_backbone", "cluster_backbone")
+        }
+    match = params["match"]
+    return fit_and_evaluate(
+        arch=arch,
+        cond=Condition.from_dict(params["condition"]["name"], params["condition"]),
+        seed=seed,
+        metadata=metadata,
+        cfg=from_dict(FitConfig, params["fit"], "classifier"),
+        weights=params["weights"],
+        cache_dir=cache_dir,
+        image_size=image_size,
+        device=select_device(device),
+        out=out,
+        raw_dir=raw,
+        curated_dir=curated,
+        provenance=provenance,
+        synthetic_training_set=recorded,
+        match=Condition.from_dict(match["name"], match) if match else None,
+    )

@@ -17,7 +17,8 @@ POLICIES = ("color", "translation", "cutout")
 
 
 def _rand(g: torch.Generator, *shape: int, device: torch.device) -> torch.Tensor:
-    return torch.rand(*shape, generator=g).to(device)
+    # drawn where the generator lives (the CPU, or the GPU when training there)
+    return torch.rand(*shape, generator=g, device=g.device).to(device)
 
 
 def color(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -32,8 +33,8 @@ def color(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     b, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sh, sh + 1, (b, 1, 1), generator=g).to(x.device)
-    tx = torch.randint(-sw, sw + 1, (b, 1, 1), generator=g).to(x.device)
+    ty = torch.randint(-sh, sh + 1, (b, 1, 1), generator=g, device=g.device).to(x.device)
+    tx = torch.randint(-sw, sw + 1, (b, 1, 1), generator=g, device=g.device).to(x.device)
     gb, gy, gx = torch.meshgrid(
         torch.arange(b, device=x.device),
         torch.arange(h, device=x.device),
@@ -49,8 +50,8 @@ def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> to
 def cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=g).to(x.device)
-    ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=g).to(x.device)
+    oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=g, device=g.device).to(x.device)
+    ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=g, device=g.device).to(x.device)
     gb, gy, gx = torch.meshgrid(
         torch.arange(b, device=x.device),
         torch.arange(ch, device=x.device),

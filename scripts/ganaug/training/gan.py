@@ -14,11 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -27,6 +26,7 @@ from ganaug.io import atomic_path, write_csv
 from ganaug.models.discriminator import Discriminator
 from ganaug.models.generator import Generator
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.settings import HPARAM_KEYS, GanConfig
 from ganaug.training.checkpoints import restore_rng_state, resumable_state, rng_state, save_checkpoint
 from ganaug.training.diffaugment import diff_augment, parse_policy
 
@@ -44,53 +44,6 @@ class Preempted(RuntimeError):
 
 
 @dataclass(frozen=True)
-class GanConfig:
-    img_size: int  # 32, 64, 128 or 256; the study: 256
-    latent_dim: int = 100  # length of the noise vector z
-    features_g: int = 16  # generator width: channels are features_g * 2^k
-    features_d: int = 16  # critic width: channels are features_d * 2^k
-    batch_size: int = 16  # images per critic and generator step
-    lr_g: float = 1e-4  # Adam learning rate of the generator
-    lr_d: float = 1e-4  # Adam learning rate of the critic
-    betas: tuple[float, float] = (0.5, 0.999)  # the study's; the WGAN-GP paper used (0.0, 0.9)
-    lambda_gp: float = 10.0  # weight of the gradient penalty
-    n_critic: int = 5  # critic updates per generator update
-    total_iterations: int = 50_000  # generator updates; training length is counted in these
-    checkpoint_interval: int = 5_000  # iterations between checkpoints
-    sample_interval: int = 1_000  # iterations between sample grids from fixed noise
-    log_interval: int = 100  # iterations between TensorBoard scalars / history rows
-    diffaugment: str = ""  # "" (off) or a policy such as "color,translation,cutout"
-    bf16: bool = False  # bf16 autocast for the forward passes on CUDA (the penalty stays fp32)
-    compile: bool = False  # torch.compile the generator (the critic needs a double backward)
-    seed: int = 42
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GanConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown GAN settings: {sorted(unknown)}")
-        d = dict(d)
-        if "betas" in d:
-            d["betas"] = tuple(d["betas"])
-        return cls(**d)
-
-    # the settings that change the weights: a checkpoint written with others is another
-    # experiment (the intervals and torch.compile change what is logged or how fast, not the result)
-    RESUME_KEYS = (
-        "img_size", "latent_dim", "features_g", "features_d", "batch_size", "lr_g", "lr_d",
-        "betas", "lambda_gp", "n_critic", "diffaugment", "seed",
-    )  # fmt: skip
-
-    def resume_settings(self, device: torch.device) -> dict[str, Any]:
-        """RESUME_KEYS' values, plus the precision actually used (bf16 only acts on CUDA)."""
-        d = asdict(self)
-        out = {k: list(d[k]) if isinstance(d[k], tuple) else d[k] for k in self.RESUME_KEYS}
-        out["precision"] = "bf16" if self.bf16 and device.type == "cuda" else "fp32"
-        return out
-
-
-@dataclass(frozen=True)
 class GanOutputs:
     checkpoint: Path  # last.pt: resumed from when it exists
     generator: Path  # weights only, for sampling
@@ -99,6 +52,11 @@ class GanOutputs:
     grid: Path  # samples_grid.png (5 x 5)
     samples_dir: Path  # a grid from fixed noise every sample_interval
     tensorboard: Path  # TensorBoard event files
+    progress: Path | None = None  # the grids of samples_dir side by side: training at a glance
+
+    @classmethod
+    def of(cls, *paths: str | Path | None) -> GanOutputs:
+        return cls(*(None if p is None else Path(p) for p in paths))
 
 
 class EndlessSampler:
@@ -112,12 +70,12 @@ class EndlessSampler:
                 "gan.batch_size or add images"
             )
         self.n, self.batch_size, self.g = n, batch_size, g
-        self.perm = torch.randperm(n, generator=g)
+        self.perm = torch.randperm(n, generator=g, device=g.device)  # on the generator's device
         self.pos = 0
 
     def next(self) -> torch.Tensor:
         if self.pos + self.batch_size > self.n:
-            self.perm = torch.randperm(self.n, generator=self.g)
+            self.perm = torch.randperm(self.n, generator=self.g, device=self.g.device)
             self.pos = 0
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
@@ -163,11 +121,6 @@ class _SigtermFlag:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def _to_image(x: torch.Tensor) -> np.ndarray:
-    """[-1, 1] float (N, 3, H, W) -> uint8 (N, H, W, 3)."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def _save_grid(images: torch.Tensor, path: Path, nrow: int = 5) -> None:
     from PIL import Image
     from torchvision.utils import make_grid
@@ -178,6 +131,147 @@ def _save_grid(images: torch.Tensor, path: Path, nrow: int = 5) -> None:
         Image.fromarray(arr).save(tmp, format="PNG")
 
 
+class _Trainer:
+    """The state of one training run: models, optimisers, the random stream, the logged history.
+
+    One ``torch.Generator`` draws every random number of training (batches, noise, interpolation
+    weights, DiffAugment): on the CPU, so a run killed and resumed ends bit-identical; on a GPU,
+    on the device, so no step waits for a host-to-device copy (a GPU run is reproducible only as
+    far as cuDNN's kernels are). Its state is in the checkpoint.
+    """
+
+    def __init__(self, cfg: GanConfig, train: MinorityTrainSet, out: GanOutputs, device: torch.device):
+        self.cfg, self.out, self.device, self.ids = cfg, out, device, list(train.ids)
+        self.real = train.images.to(device).float().div(127.5).sub(1.0)  # the whole set stays on the device
+        self.training_set = train.fingerprint()
+        self.settings = cfg.resume_settings(device)
+        self.g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(cfg.seed)
+        self.sampler = EndlessSampler(len(self.real), cfg.batch_size, self.g)
+        gen, critic = build_models(cfg)
+        self.gen, self.critic = gen.to(device), critic.to(device)
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.gen_fwd = torch.compile(self.gen) if cfg.compile else self.gen
+        policy = parse_policy(cfg.diffaugment)
+        self.aug = (lambda x: diff_augment(x, policy, self.g)) if policy else (lambda x: x)
+        self.history: list[dict[str, float]] = []
+        self.start, self.last_ckpt = 0, None
+        self.window = torch.zeros(4, device=device)  # loss sums since the last history row
+        self.n_window = 0
+
+    def resume(self) -> None:
+        """Continue from the checkpoint when it belongs to this very experiment (see checkpoints)."""
+        state = resumable_state(
+            self.out.checkpoint, self.settings, self.training_set, self.cfg.total_iterations
+        )
+        if state is None:
+            log.info(
+                "training from scratch on %d minority images (training set %s)",
+                len(self.real),
+                self.training_set["digest"],
+            )
+            return
+        for name in ("gen", "critic", "opt_g", "opt_d"):
+            getattr(self, name).load_state_dict(state[{"gen": "generator"}.get(name, name)])
+        self.g.set_state(state["rng"])
+        self.sampler.load_state_dict(state["sampler"])
+        restore_rng_state(state["global_rng"], self.device)
+        self.history = list(state["history"])
+        self.start = self.last_ckpt = int(state["iteration"])
+        log.info("resumed from %s at iteration %d", self.out.checkpoint, self.start)
+
+    def _autocast(self) -> torch.autocast:
+        on = self.cfg.bf16 and self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+
+    def _noise(self) -> torch.Tensor:
+        return torch.randn(self.cfg.batch_size, self.cfg.latent_dim, generator=self.g, device=self.g.device)
+
+    def critic_step(self):
+        """One critic update on a fresh real batch and a fresh fake batch (the penalty in fp32)."""
+        batch = self.real[self.sampler.next().to(self.device)]
+        z = self._noise().to(self.device)
+        with self._autocast():
+            fake = self.gen_fwd(z).detach()
+            real_a, fake_a = self.aug(batch), self.aug(fake)
+            d_real, d_fake = self.critic(real_a), self.critic(fake_a)
+        eps = torch.rand(self.cfg.batch_size, generator=self.g, device=self.g.device).to(self.device)
+        gp = gradient_penalty(self.critic, real_a, fake_a, eps)
+        loss = critic_loss(d_real, d_fake, gp, self.cfg.lambda_gp)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.total.backward()
+        self.opt_d.step()
+        return loss
+
+    def generator_step(self) -> torch.Tensor:
+        z = self._noise().to(self.device)
+        self.critic.requires_grad_(False)  # the generator step needs no critic weight gradients
+        with self._autocast():
+            loss = generator_loss(self.critic(self.aug(self.gen_fwd(z))))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.critic.requires_grad_(True)
+        return loss
+
+    def accumulate(self, loss_d, loss_g: torch.Tensor) -> None:
+        # summed on the device: nothing waits for the GPU until a history row is written
+        self.window += torch.stack(
+            [loss_d.total.detach(), loss_g.detach(), loss_d.wasserstein, loss_d.penalty]
+        )
+        self.n_window += 1
+
+    def check_finite(self, it: int) -> None:
+        """Stop on a NaN or infinite loss in the current window (one host sync), naming the last
+        good checkpoint; never checkpoint non-finite weights."""
+        if bool(torch.isfinite(self.window).all()):
+            return
+        where = (
+            f"{self.out.checkpoint} (iteration {self.last_ckpt})" if self.last_ckpt is not None else "none"
+        )
+        first = it - self.n_window + 1
+        span = f"iteration {it}" if first == it else f"iterations {first}-{it}"
+        raise NonFiniteLoss(
+            f"non-finite loss at {span} (window sums: critic {self.window[0].item()}, "
+            f"generator {self.window[1].item()}); last good checkpoint: {where}"
+        )
+
+    def history_row(self, it: int) -> dict[str, float]:
+        """Close the window: the mean of each loss since the last row (checked finite first)."""
+        self.check_finite(it)
+        row = {
+            "iteration": it,
+            **dict(zip(HISTORY_COLUMNS[1:], (self.window / self.n_window).tolist(), strict=True)),
+        }
+        self.history.append(row)
+        self.window.zero_()
+        self.n_window = 0
+        return row
+
+    def checkpoint(self, iteration: int, complete: bool = False) -> None:
+        self.check_finite(iteration)
+        cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
+        save_checkpoint(
+            {
+                "iteration": iteration,
+                "complete": complete,  # the outputs of this run were written
+                "training_set": {**self.training_set, "ids": self.ids},
+                "settings": self.settings,
+                "generator": self.gen.state_dict(),
+                "critic": self.critic.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "rng": self.g.get_state(),
+                "sampler": self.sampler.state_dict(),
+                "global_rng": rng_state(self.device),
+                "history": self.history,
+                "config": cfg,
+            },
+            self.out.checkpoint,
+        )
+        self.last_ckpt = iteration
+
+
 def train_gan(
     cfg: GanConfig,
     train: MinorityTrainSet,
@@ -186,144 +280,51 @@ def train_gan(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train (or resume) to ``cfg.total_iterations``; write every output; return the history."""
-    policy = parse_policy(cfg.diffaugment)
-    real = train.images.to(device).float().div(127.5).sub(1.0)  # the whole set stays on the device
-    training_set = train.fingerprint()
-    settings = cfg.resume_settings(device)
-    g = torch.Generator().manual_seed(cfg.seed)  # the one stream of training randomness
-    sampler = EndlessSampler(len(real), cfg.batch_size, g)
-    gen, critic = build_models(cfg)
-    gen, critic = gen.to(device), critic.to(device)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr_d, betas=cfg.betas)
-    history: list[dict[str, float]] = []
-    start = 0
-
-    state = resumable_state(out.checkpoint, settings, training_set, cfg.total_iterations)
-    if state is not None:
-        gen.load_state_dict(state["generator"])
-        critic.load_state_dict(state["critic"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        g.set_state(state["rng"])
-        sampler.load_state_dict(state["sampler"])
-        restore_rng_state(state["global_rng"], device)
-        history = list(state["history"])
-        start = int(state["iteration"])
-        log.info("resumed from %s at iteration %d", out.checkpoint, start)
-    else:
-        log.info(
-            "training from scratch on %d minority images (training set %s)", len(real), training_set["digest"]
-        )
-
-    def checkpoint(iteration: int, complete: bool = False) -> None:
-        save_checkpoint(
-            {
-                "iteration": iteration,
-                "complete": complete,  # the outputs of this run were written
-                "training_set": {**training_set, "ids": list(train.ids)},
-                "settings": settings,
-                "generator": gen.state_dict(),
-                "critic": critic.state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "rng": g.get_state(),
-                "sampler": sampler.state_dict(),
-                "global_rng": rng_state(device),
-                "history": history,
-                "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
-            },
-            out.checkpoint,
-        )
-
-    gen_fwd = torch.compile(gen) if cfg.compile else gen
-
-    def autocast() -> torch.autocast:
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda")
-
-    noise_fixed = fixed_noise(cfg).to(device)
-    aug = (lambda x: diff_augment(x, policy, g)) if policy else (lambda x: x)
-
     from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
 
-    writer = SummaryWriter(str(out.tensorboard), purge_step=start + 1)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.total_iterations, initial=start, desc="wgan-gp", unit="it", mininterval=5)
-    sums = torch.zeros(4, device=device)
-    n_in_window = 0
-    last_ckpt = start if state is not None else None
-
-    with _SigtermFlag() as sigterm:
-        for it in range(start + 1, cfg.total_iterations + 1):
-            gen.train()
-            critic.train()
+    t = _Trainer(cfg, train, out, device)
+    t.resume()
+    noise_fixed = fixed_noise(cfg).to(device)
+    writer = SummaryWriter(str(out.tensorboard), purge_step=t.start + 1)
+    bar = tqdm(
+        total=cfg.total_iterations,
+        initial=t.start,
+        desc="wgan-gp",
+        unit="it",
+        mininterval=5,
+        disable=not progress,
+    )
+    with _SigtermFlag() as sigterm, contextlib.closing(writer), bar:
+        for it in range(t.start + 1, cfg.total_iterations + 1):
+            t.gen.train()
+            t.critic.train()
+            # n_critic critic updates, each on a fresh real batch (Gulrajani et al. 2017, Algorithm 1)
             for _ in range(cfg.n_critic):
-                batch = real[sampler.next().to(device)]
-                z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=g).to(device)
-                with autocast():
-                    fake = gen_fwd(z).detach()
-                    real_a, fake_a = aug(batch), aug(fake)
-                    d_real, d_fake = critic(real_a), critic(fake_a)
-                eps = torch.rand(cfg.batch_size, generator=g).to(device)
-                gp = gradient_penalty(critic, real_a, fake_a, eps)
-                loss_d = critic_loss(d_real, d_fake, gp, cfg.lambda_gp)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.total.backward()
-                opt_d.step()
-
-            z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=g).to(device)
-            critic.requires_grad_(False)  # the generator step needs no critic weight gradients
-            with autocast():
-                loss_g = generator_loss(critic(aug(gen_fwd(z))))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            critic.requires_grad_(True)
-
-            step = torch.stack([loss_d.total.detach(), loss_g.detach(), loss_d.wasserstein, loss_d.penalty])
-            if not bool(torch.isfinite(step).all()):
-                where = f"{out.checkpoint} (iteration {last_ckpt})" if last_ckpt is not None else "none"
-                writer.close()
-                raise NonFiniteLoss(
-                    f"non-finite loss at iteration {it} (critic {step[0].item()}, generator "
-                    f"{step[1].item()}); last good checkpoint: {where}"
-                )
-            sums += step
-            n_in_window += 1
+                loss_d = t.critic_step()
+            # then one generator update
+            loss_g = t.generator_step()
+            t.accumulate(loss_d, loss_g)
+            # a history row every log_interval: the only regular wait for the GPU
             if it % cfg.log_interval == 0 or it == cfg.total_iterations:
-                mean = (sums / n_in_window).tolist()
-                row = {"iteration": it, **dict(zip(HISTORY_COLUMNS[1:], mean, strict=True))}
-                history.append(row)
+                row = t.history_row(it)
                 for k in HISTORY_COLUMNS[1:]:
                     writer.add_scalar(f"gan/{k}", row[k], it)
-                sums.zero_()
-                n_in_window = 0
-                if bar is not None:
-                    bar.set_postfix(
-                        d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}", w=f"{row['wasserstein']:.3f}"
-                    )
+                bar.set_postfix(
+                    d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}", w=f"{row['wasserstein']:.3f}"
+                )
             if it % cfg.sample_interval == 0:
-                grid = _sample(gen, noise_fixed)
+                grid = _sample(t.gen, noise_fixed)
                 writer.add_images("gan/samples", (grid + 1) / 2, it)
                 _save_grid(grid, out.samples_dir / f"iter_{it:06d}.png")
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             # the last iteration's checkpoint is written after the outputs, marked complete
             if (it % cfg.checkpoint_interval == 0 and it < cfg.total_iterations) or sigterm.raised:
-                checkpoint(it)
-                last_ckpt = it
+                t.checkpoint(it)
             if sigterm.raised:
-                writer.close()
                 raise Preempted(f"SIGTERM at iteration {it}: checkpoint written to {out.checkpoint}")
-
-    if bar is not None:
-        bar.close()
-    writer.close()
-    hist = _finish(cfg, gen, history, noise_fixed, out, training_set)
-    checkpoint(cfg.total_iterations, complete=True)
+    hist = _finish(cfg, t.gen, t.history, noise_fixed, out, t.training_set)
+    t.checkpoint(cfg.total_iterations, complete=True)
     return hist
 
 
@@ -350,7 +351,12 @@ def _finish(
     write_csv(hist, out.history)
     plot_gan_curves(hist, out.curves)
     _save_grid(_sample(gen, noise), out.grid)
-    hparams = {"latent_dim": cfg.latent_dim, "features_g": cfg.features_g, "img_size": cfg.img_size}
+    if out.progress is not None:
+        from ganaug.viz import montage
+
+        grids = sorted(out.samples_dir.glob("iter_*.png"))
+        montage(grids, [g.stem.replace("iter_", "iteration ").lstrip("0") for g in grids], out.progress)
+    hparams = {k: getattr(cfg, k) for k in HPARAM_KEYS}
     blob = {"state_dict": gen.state_dict(), "hparams": hparams, "training_set": training_set}
     with atomic_path(out.generator, suffix=".tmp") as tmp:
         torch.save(blob, tmp)
@@ -394,3 +400,14 @@ def flops_per_iteration(cfg: GanConfig, device: torch.device) -> float:
         generator_loss(critic(gen(z))).backward()
         critic.requires_grad_(True)
     return float(cfg.n_critic * critic_step + counter.get_total_flops())
+
+
+def train_from_metadata(
+    metadata: str | Path, cfg: GanConfig, out: GanOutputs, device: str, threads: int
+) -> pd.DataFrame:
+    """The rule train_gan: the train-split minority images of ``metadata``, then :func:`train_gan`."""
+    from ganaug.data.provenance import load_train_minority
+    from ganaug.runtime import select_device
+
+    torch.set_num_threads(threads)
+    return train_gan(cfg, load_train_minority(metadata, cfg.img_size), out, select_device(device))

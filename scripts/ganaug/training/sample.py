@@ -17,15 +17,13 @@ import torch
 
 from ganaug.io import write_bytes, write_csv
 from ganaug.models.generator import Generator
+from ganaug.settings import HPARAM_KEYS
 
 log = logging.getLogger(__name__)
 
 
 class GeneratorMismatch(ValueError):
     """generator.pt is not a generator of the configured architecture and size."""
-
-
-HPARAMS = ("latent_dim", "features_g", "img_size")
 
 
 def load_generator(
@@ -44,11 +42,11 @@ def load_generator(
             f"{path}: expected a dict with 'state_dict' and 'hparams' (as train_gan writes), found {found}"
         )
     hp = blob["hparams"]
-    missing = [k for k in HPARAMS if k not in hp]
+    missing = [k for k in HPARAM_KEYS if k not in hp]
     if missing:
         raise GeneratorMismatch(f"{path}: hparams lack {', '.join(missing)}")
     if expected is not None:
-        diff = [f"{k} {hp[k]} (the config: {expected[k]})" for k in HPARAMS if hp[k] != expected[k]]
+        diff = [f"{k} {hp[k]} (the config: {expected[k]})" for k in HPARAM_KEYS if hp[k] != expected[k]]
         if diff:
             raise GeneratorMismatch(
                 f"{path} is a generator of another architecture or size: {', '.join(diff)}. Retrain it "
@@ -125,3 +123,22 @@ def sample_images(
     write_csv(table, manifest)
     log.info("wrote %d synthetic images to %s", n, out_dir)
     return table
+
+
+def sample_rule(
+    generator: str | Path, out_dir: str | Path, manifest: str | Path, gan: dict, device: str, threads: int
+) -> pd.DataFrame:
+    """The rule sample_gan: ``gan`` is the GanConfig (as a dict) the generator must match."""
+    from ganaug.runtime import select_device
+
+    torch.set_num_threads(threads)
+    return sample_images(
+        generator,
+        out_dir,
+        manifest,
+        n=gan["n_samples"],
+        seed=gan["seed"],
+        batch_size=gan["sample_batch_size"],
+        device=select_device(device),
+        expected={k: gan[k] for k in HPARAM_KEYS},
+    )

@@ -56,7 +56,7 @@ def _final(aggs, expected=None):
         {"feature_extractor": {"name": "x", "comparable": False}, "sets": {}},
         aggs,
         {"differences": _differences(aggs), "mcnemar": mc},
-        {"phantom_demo_data": True, "classifier_weights": "none", "seeds": [42]},
+        {"phantom_demo_data": True, "classifier_weights": "random", "seeds": [42]},
         expected or {},
     )  # fmt: skip
 
@@ -133,4 +133,4 @@ def test_differences_are_read_out_with_their_direction():
 
 def test_load_names_the_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"final_results\.json"):
-        reporting.load(tmp_path)
+        reporting.load({"final": str(tmp_path / "final_results.json")})

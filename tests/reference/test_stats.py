@@ -1,5 +1,4 @@
-"""Every statistic against an independent route (scikit-learn, scipy, statsmodels or a plain
-loop), on fresh random data, and the lesion bootstrap checked for what it is for."""
+"""Every statistic against an independent route (scikit-learn, scipy, statsmodels or a plain loop), on fresh random data, and the lesion bootstrap checked for what it is for."""
 
 from __future__ import annotations
 
@@ -11,13 +10,9 @@ import pytest
 from scipy.stats import binomtest, chi2
 from sklearn.metrics import (
     average_precision_score,
-    balanced_accuracy_score,
-    f1_score,
     precision_score,
-    recall_score,
 )
 
-from ganaug.evaluation.significance import Fit, Groups, differences, mcnemar_table, significance_tables
 from ganaug.evaluation.stats import (
     COMPARED_METRICS,
     Model,
@@ -34,17 +29,7 @@ from ganaug.evaluation.stats import (
     weighted_average_precision,
     wilcoxon_replicates,
 )
-
-
-def sk_metrics(y, prob, pred) -> dict[str, float]:
-    """The compared metrics by scikit-learn, the independent route."""
-    return {
-        "sensitivity": recall_score(y, pred, zero_division=0),
-        "specificity": recall_score(1 - np.asarray(y), 1 - np.asarray(pred), zero_division=0),
-        "f1": f1_score(y, pred, zero_division=0),
-        "pr_auc": average_precision_score(y, prob),
-        "balanced_accuracy": balanced_accuracy_score(y, pred),
-    }
+from tests.helpers import sk_metrics
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -261,64 +246,3 @@ def test_holm_equals_a_plain_loop():
 def test_direction_words():
     assert direction(0.1, 0.01) == "better" and direction(-0.1, 0.01) == "worse"
     assert direction(0.1, 0.2) == "no evidence" and direction(0.1, None) == "no evidence"
-
-
-# ---------------------------------------------------------------- the tables
-
-
-def fits_and_metadata(rng, seeds=(1, 2)):
-    rows, lesion = [], 0
-    for cls, n in ((1, 14), (0, 50)):
-        for _ in range(n):
-            for _ in range(int(rng.integers(1, 3))):
-                rows.append({"image_id": f"I{len(rows):04d}", "target": cls, "split": "test",
-                             "lesion_id": f"L{lesion}", "patient_id": ""})  # fmt: skip
-            lesion += 1
-    meta = pd.DataFrame(rows)
-    fits = []
-    for cond, shift in (("baseline", 0.0), ("gan_curated", 0.15)):
-        for s in seeds:
-            prob = np.clip(
-                0.45 * meta["target"] + rng.normal(0.25 + shift * meta["target"], 0.2, len(meta)), 0, 1
-            )
-            pred = pd.DataFrame({"image_id": meta["image_id"], "target": meta["target"], "prob": prob,
-                                 "pred_argmax": (prob > 0.5).astype(int), "pred_tuned": (prob > 0.4).astype(int)})  # fmt: skip
-            fits.append(Fit("resnet50", cond, s, 0, pred))
-    return fits, meta
-
-
-def test_differences_equal_the_predictions_recomputed():
-    rng = np.random.default_rng(11)
-    fits, meta = fits_and_metadata(rng)
-    tables = significance_tables(fits, meta, ["baseline"], {1: "dermatofibroma", 0: "nevus"}, 300, 42)
-    d = tables["differences"]
-    assert list(d.columns[:13]) == ["arch", "condition", "reference", "metric", "decision", "value",
-                                   "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm", "direction"]  # fmt: skip
-    assert len(d) == 10 and set(d["direction"]) <= {"better", "worse", "no evidence"}
-    assert (d["ci_low"] <= d["delta"]).all() and (d["delta"] <= d["ci_high"]).all()
-    assert d["p_holm"].tolist() == pytest.approx(holm(d["p"].tolist()))
-    assert d["holm_family"].iloc[0].startswith("all 10 rows of differences.csv")
-    by = {(f.condition, f.seed): f.predictions for f in fits}
-    for r in d.itertuples():
-        col = "pred_tuned" if r.decision == "tuned" else "pred_argmax"
-        vals = {c: np.mean([sk_metrics(p["target"], p["prob"], p[col])[r.metric]
-                            for (cc, _), p in by.items() if cc == c]) for c in ("gan_curated", "baseline")}  # fmt: skip
-        assert r.value == pytest.approx(vals["gan_curated"], abs=1e-12)
-        assert r.reference_value == pytest.approx(vals["baseline"], abs=1e-12)
-        assert r.delta == pytest.approx(vals["gan_curated"] - vals["baseline"], abs=1e-12)
-    groups = Groups.of(meta)
-    assert d["n_test_lesions_minority"].iloc[0] == 14 == groups.n_lesions(1)
-    m = tables["mcnemar"]
-    assert list(m["class"]) == ["dermatofibroma", "nevus"] * 2
-    assert {"b", "c", "winner", "method", "p", "p_holm"} <= set(m.columns)
-    w = tables["wilcoxon"]
-    assert (w["n_replicates"] == 2).all() and w["p"].isna().all()
-    assert len(tables["intervals"]) == 2 * 2 * 5
-
-
-def test_a_reference_missing_for_an_arch_gives_no_rows():
-    rng = np.random.default_rng(1)
-    fits, meta = fits_and_metadata(rng, seeds=(1,))
-    only = [f for f in fits if f.condition == "gan_curated"]
-    assert differences(only, {0: Groups.of(meta)}, ["baseline"], 50, 0).empty
-    assert mcnemar_table(only, ["baseline"], {1: "df", 0: "nv"}).empty

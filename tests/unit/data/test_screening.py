@@ -9,8 +9,11 @@ from ganaug.data.isic import ingest
 from ganaug.data.screening import lost_fraction, screen_rows
 
 ISIC_HEADER = "image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK\n"
+
 DF_ROW = "0,0,0,0,0,1,0,0,0\n"
+
 NV_ROW = "0,1,0,0,0,0,0,0,0\n"
+
 MEL_ROW = "1,0,0,0,0,0,0,0,0\n"
 
 

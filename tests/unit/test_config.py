@@ -9,8 +9,7 @@ import pytest
 import yaml
 
 from ganaug.config import ConfigError, load_schema, validate_config
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 
 def load(name: str) -> dict:

@@ -17,13 +17,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from ganaug.config import PhantomConfig
 from ganaug.data.phantom import write_phantom
-
-from .conftest import REPO, run, tool
+from ganaug.settings import PhantomConfig
+from tests.helpers import REPO, run, tool
 
 SNAKEFILE = str(REPO / "workflow" / "Snakefile")
+
 SMALL = PhantomConfig(6, 20, 0.2, 0.0, 160, 120, 90, 3)
+
 DATA_RULES = ["download_isic2019", "ingest", "preprocess", "split"]
 
 pytestmark = pytest.mark.workflow

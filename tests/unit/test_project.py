@@ -8,7 +8,9 @@ import tomllib
 import pytest
 import yaml
 
-from .conftest import REPO
+from tests.helpers import REPO
+
+ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 
 
 def _name(spec: str) -> str:
@@ -45,9 +47,6 @@ def test_pyproject_pins_match_requirements():
 def test_torch_pair_is_the_one_that_imports_here():
     pins = pyproject_pins()
     assert (pins["torch"], pins["torchvision"]) == ("2.14.1", "0.29.1")
-
-
-ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("env", ENV_FILES, ids=[p.stem for p in ENV_FILES])

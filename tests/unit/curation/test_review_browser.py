@@ -14,7 +14,7 @@ import pytest
 from ganaug.curation.review import aggregate, read_review_files, write_review_sheet
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# CI sets GANAUG_REQUIRE_BROWSER=1 so that a missing browser fails instead of skipping
+
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and os.environ.get("GANAUG_REQUIRE_BROWSER") != "1",
     reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)",

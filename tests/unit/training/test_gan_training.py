@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import ganaug.training.gan as gan_mod
-from ganaug.config import PhantomConfig
 from ganaug.data.phantom import plan, render
 from ganaug.data.provenance import MinorityTrainSet
+from ganaug.settings import PhantomConfig
 from ganaug.training.checkpoints import CheckpointAhead, load_checkpoint
 from ganaug.training.gan import (
     GanConfig,
@@ -27,8 +27,7 @@ from ganaug.training.gan import (
     train_gan,
 )
 from ganaug.training.sample import GeneratorMismatch, generate, image_name, load_generator, sample_images
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 TINY = GanConfig(
     img_size=32,
@@ -40,6 +39,19 @@ TINY = GanConfig(
     sample_interval=30,
     log_interval=1,
 )
+
+DRIVER = """
+import sys, torch
+from pathlib import Path
+sys.path.insert(0, {scripts!r})
+torch.set_num_threads(1)
+from tests.unit.training.test_gan_training import TINY, outputs
+from ganaug.data.provenance import MinorityTrainSet
+from ganaug.training.gan import train_gan
+real = torch.load({data!r})
+train = MinorityTrainSet([f"ISIC_{{i:07d}}" for i in range(len(real))], real)
+train_gan(TINY, train, outputs(Path({root!r})), torch.device("cpu"), progress=False)
+"""
 
 
 def outputs(root: Path) -> GanOutputs:
@@ -61,20 +73,6 @@ def phantom_df(n: int = 12, size: int = 32, seed: int = 5) -> MinorityTrainSet:
     x = torch.stack(imgs).float()
     x = torch.nn.functional.interpolate(x, size=size, mode="area").round().to(torch.uint8)
     return MinorityTrainSet([f"ISIC_{seed}{i:06d}" for i in range(n)], x)
-
-
-DRIVER = """
-import sys, torch
-from pathlib import Path
-sys.path.insert(0, {scripts!r})
-torch.set_num_threads(1)
-from tests.test_gan_training import TINY, outputs
-from ganaug.data.provenance import MinorityTrainSet
-from ganaug.training.gan import train_gan
-real = torch.load({data!r})
-train = MinorityTrainSet([f"ISIC_{{i:07d}}" for i in range(len(real))], real)
-train_gan(TINY, train, outputs(Path({root!r})), torch.device("cpu"), progress=False)
-"""
 
 
 def start_driver(root: Path, data: Path) -> subprocess.Popen:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, tool
+from tests.helpers import REPO, tool
 
 DEMO = REPO / "config" / "demo.yaml"
 
@@ -32,15 +32,6 @@ def cluster_up() -> bool:
     except (subprocess.SubprocessError, OSError):
         return False
     return "UP" in out
-
-
-pytestmark = [
-    pytest.mark.slurm,
-    pytest.mark.skipif(
-        not cluster_up() and os.environ.get("GANAUG_REQUIRE_SLURM") != "1",
-        reason="no SLURM cluster answers (tests/slurm/start-slurm.sh starts one)",
-    ),
-]
 
 
 def edited_profile(workdir: Path) -> Path:
@@ -78,6 +69,15 @@ def small_config(workdir: Path) -> Path:
 def slurm_job_ids(workdir: Path, rule: str) -> list[str]:
     logs = workdir / ".snakemake" / "slurm_logs" / f"rule_{rule}"
     return sorted(p.stem for p in logs.rglob("*.log"))
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        not cluster_up() and os.environ.get("GANAUG_REQUIRE_SLURM") != "1",
+        reason="no SLURM cluster answers (tests/slurm/start-slurm.sh starts one)",
+    ),
+]
 
 
 def test_data_rules_and_a_gpu_fit_run_through_sbatch(tmp_path):

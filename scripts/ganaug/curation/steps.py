@@ -1,0 +1,173 @@
+"""The curation rules' entry points: read the declared inputs, run one stage, write its outputs.
+
+Each takes the files a rule declares and the config keys of its own stage (what
+``ganaug.settings.curation_params`` gives the rule), so a rule script is one call.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ganaug.curation.stages import (
+    blur_stage,
+    candidates,
+    cluster_stage,
+    funnel,
+    lpips_stage,
+    review_stage,
+    ssim_stage,
+)
+from ganaug.io import write_csv, write_json
+from ganaug.models.registry import RANDOM
+
+log = logging.getLogger(__name__)
+
+
+def run_blur(raw: str | Path, out: str | Path, blur_threshold: float) -> None:
+    write_csv(blur_stage(raw, blur_threshold), out)
+
+
+def run_ssim(
+    previous,
+    raw,
+    metadata,
+    manifest,
+    out,
+    ssim_min: float,
+    ssim_max: float,
+    chunk_size: int,
+    threads: int = 1,
+) -> None:
+    torch.set_num_threads(threads)
+    write_csv(ssim_stage(previous, raw, metadata, manifest, ssim_min, ssim_max, chunk_size), out)
+
+
+def run_lpips(
+    previous,
+    raw,
+    metadata,
+    manifest,
+    out,
+    lpips_min: float,
+    lpips_backbone: str,
+    chunk_size: int,
+    cache_dir: str,
+    seed: int,
+    device: str,
+    threads: int = 1,
+) -> None:
+    from ganaug.curation.lpips_fast import FastLpips, build_lpips
+    from ganaug.runtime import select_device
+
+    torch.set_num_threads(threads)
+    if lpips_backbone == RANDOM:
+        log.warning(
+            "LPIPS with a RANDOM-INIT VGG16 trunk (offline demo): distances are not comparable to LPIPS"
+        )
+    fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), select_device(device))
+    write_csv(
+        lpips_stage(previous, raw, metadata, manifest, fast, lpips_backbone, lpips_min, chunk_size), out
+    )
+
+
+def run_review_sheet(previous: str | Path, raw: str | Path, out: str | Path, page_id: str) -> None:
+    from ganaug.curation.review import write_review_sheet
+
+    write_review_sheet(candidates(previous, raw), raw, Path(out).parent, page_id)
+
+
+def run_review(previous, blur, ssim, reviews: list, out, review: dict, seed: int) -> None:
+    """Scores of the LPIPS survivors (``review``: the curation.review section)."""
+    table = review_stage(
+        previous,
+        review["mode"],
+        list(reviews),
+        review["reviewers"],
+        review["threshold"],
+        review["simulate_noise"],
+        seed,
+        blur,
+        ssim,
+        review["dir"],
+    )
+    write_csv(table, out)
+
+
+def run_clusters(
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+    cluster_backbone: str,
+    n_clusters: int,
+    final_count: int,
+    min_per_cluster: int,
+    lpips_backbone: str,
+    review: dict,
+    blur_threshold: float,
+    ssim_min: float,
+    ssim_max: float,
+    lpips_min: float,
+    cache_dir: str,
+    seed: int,
+    threads: int = 1,
+) -> None:
+    """The cluster-balanced selection: the curated folder, the table, the t-SNE plot and the
+    curation summary (the funnel, the review mode, the backbones, the GAN's training set)."""
+    from ganaug.curation.clusters import build_feature_extractor
+    from ganaug.viz import plot_score_distributions, scatter_clusters
+
+    torch.set_num_threads(threads)
+    if cluster_backbone == RANDOM:
+        log.warning("cluster features from a RANDOM-INIT ResNet-50 (offline demo): not comparable")
+    extractor = build_feature_extractor(cluster_backbone, cache_dir, seed)
+    table, syn_xy, real_xy = cluster_stage(
+        inputs["previous"],
+        inputs["raw"],
+        inputs["metadata"],
+        inputs["manifest"],
+        extractor,
+        cluster_backbone,
+        n_clusters,
+        final_count,
+        min_per_cluster,
+        seed,
+    )
+    out = Path(outputs["curated"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in table.loc[table["selected"], "image"]:
+        shutil.copyfile(Path(inputs["raw"]) / name, out / name)
+    write_csv(table, outputs["clusters"])
+    title = f"t-SNE of {len(table)} review survivors ({table['backbone'].iloc[0]} features)"
+    scatter_clusters(
+        syn_xy, table["cluster"].to_numpy(), table["selected"].to_numpy(), real_xy, outputs["tsne"], title
+    )
+    write_summary(inputs, outputs, review["mode"], lpips_backbone, cluster_backbone)
+    thresholds = {"blur": ("laplacian_var", [blur_threshold]), "ssim": ("max_ssim", [ssim_min, ssim_max]),
+                  "lpips": ("min_lpips", [lpips_min])}  # fmt: skip
+    plot_score_distributions(
+        {k: (pd.read_csv(inputs[k]), *v) for k, v in thresholds.items()}, outputs["scores"]
+    )
+
+
+def write_summary(
+    inputs: dict, outputs: dict, review_mode: str, lpips_backbone: str, cluster_backbone: str
+) -> None:
+    """summary.json of the curated set: the funnel, the review mode, the backbones, and the
+    training set of the GAN the images come from (checked by cluster_stage)."""
+    from ganaug.data.provenance import manifest_digest
+
+    stages = {"raw": inputs["manifest"], **{k: inputs[k] for k in ("blur", "ssim", "lpips", "review")}}
+    stages["clusters"] = outputs["clusters"]
+    summary = {
+        "funnel": funnel(stages),
+        "review_mode": review_mode,
+        "lpips_backbone": lpips_backbone,
+        "cluster_backbone": cluster_backbone,
+        "simulated_review": review_mode == "simulate",
+        "gan_training_set": manifest_digest(inputs["manifest"]),
+    }
+    write_json(summary, outputs["summary"])

@@ -1,0 +1,347 @@
+"""The config's sections as typed, frozen dataclasses: the one way config reaches the package.
+
+The Snakefile validates the whole config against the JSON schema (``ganaug.config``); a rule
+passes whole sections (or what a dataclass says one job depends on) and its script builds the
+dataclass with ``from_dict``, which refuses unknown keys. Every field has a comment; the
+defaults equal the schema's (tested), so a dataclass built in a test means what the workflow
+means. ``GanConfig`` (``training/gan.py``) follows the same idiom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], d: Mapping[str, Any], where: str = "") -> T:
+    """Build ``cls`` from a config section: unknown keys are an error naming them; lists become
+    tuples where the field is a tuple; nested sections become their dataclasses."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        allowed = ", ".join(sorted(names))
+        keys = ", ".join(unknown)
+        raise ValueError(f"unknown key(s) {keys} in {where or cls.__name__}; allowed: {allowed}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        value, hint = d[f.name], hints[f.name]
+        nested = _dataclass_in(hint)
+        if nested is not None and isinstance(value, Mapping):
+            value = from_dict(nested, value, f"{where}.{f.name}" if where else f.name)
+        elif _is_tuple(hint) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    for t in (hint, *typing.get_args(hint)):
+        if dataclasses.is_dataclass(t):
+            return t
+    return None
+
+
+def _is_tuple(hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_tuple(a) for a in typing.get_args(hint))
+    return origin is tuple or hint is tuple
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass as the plain dict a Snakemake param can hold (tuples as lists)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in dataclasses.asdict(obj).items()}
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float = 0.70  # share of each class's images for training (GAN and curation read only this)
+    val: float = 0.15  # validation: the epoch, the threshold
+    test: float = 0.15  # read once, by the final prediction
+    seed: int = 42  # order in which the lesion groups are dealt out
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    n_minority_lesions: int = 40  # distinct DF lesions to draw
+    n_majority_lesions: int = 200  # distinct NV lesions to draw
+    repeat_fraction: float = 0.15  # share of lesions photographed twice, so grouping matters
+    mask_fraction: float = 0.5  # share of images that get a segmentation mask
+    width: int = 400  # raw image width in px, before preprocessing
+    height: int = 300  # raw image height in px
+    jpeg_quality: int = 92  # JPEG quality of the written images
+    seed: int = 42  # every image derives its own generator from (seed, index)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    format: str = "isic2019"  # layout of ground_truth / metadata
+    images: str | None = None  # folder of <image_id>.jpg (null: the format's standard place)
+    ground_truth: str | None = None  # label CSV of the format (null: the standard place)
+    metadata: str | None = None  # ISIC 2019's lesion-id CSV (null: the standard place; others: none)
+    masks: str | None = None  # folder of <image_id>_segmentation.png, optional
+    minority: str = "dermatofibroma"  # the rare class the GAN learns (canonical name)
+    majority: str = "nevus"  # the common class it is told apart from
+    image_size: int = 256  # side of the square PNGs, and of the GAN's images
+    max_reject_fraction: float = 0.02  # stop when more of the images are lost
+    jpeg_draft: bool = True  # decode large JPEGs at reduced size with libjpeg's DCT scaling
+    split: SplitConfig = field(default_factory=SplitConfig)  # the lesion-grouped split
+    download: bool | None = None  # fetch ISIC 2019 when missing (null: yes for isic2019 only)
+    download_url: str = "https://isic-challenge-data.s3.amazonaws.com/2019/"  # ISIC 2019's files
+    download_sha256: dict[str, str] = field(default_factory=dict)  # optional SHA-256 per file name
+    phantom: PhantomConfig | None = None  # the embedded demo set, generated under resources/phantom/
+
+
+# the keys of the data section each data rule depends on (its rule params)
+DATA_RULE_KEYS = {
+    "ingest": ("format", "minority", "majority"),
+    "preprocess": ("image_size", "jpeg_draft", "max_reject_fraction"),
+    "split": ("split", "minority", "majority", "format", "phantom"),
+}
+
+
+def _keys(cls: type, section: Mapping[str, Any], where: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``keys`` of a section, once the whole section has been checked against its dataclass."""
+    from_dict(cls, section, where)
+    return {k: section[k] for k in keys}
+
+
+def data_params(section: Mapping[str, Any], rule: str) -> dict[str, Any]:
+    """One data rule's keys of the (validated) data section."""
+    return _keys(DataConfig, section, "data", DATA_RULE_KEYS[rule])
+
+
+# ---------------------------------------------------------------- curation
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    mode: str = "files"  # files (the reviewers' exports) | simulate (demo only, labelled) | skip
+    dir: str = "resources/reviews"  # where the exports go
+    reviewers: int = 3  # reviewers expected; fewer is an error
+    threshold: float = 3.5  # keep if the mean over criteria and reviewers is at least this
+    simulate_noise: float = 0.6  # sd of each simulated reviewer's noise
+
+
+@dataclass(frozen=True)
+class CurationConfig:
+    blur_threshold: float = 100  # keep if the Laplacian variance is above this (256 px dermoscopy)
+    ssim_min: float = 0.3  # keep if the highest SSIM to a real training image is above this ...
+    ssim_max: float = 0.95  # ... and below this (a near-copy otherwise)
+    lpips_min: float = 0.15  # keep if the smallest LPIPS to a real training image is above this
+    lpips_backbone: str = "imagenet"  # VGG16 trunk of LPIPS: imagenet | random
+    chunk_size: int = 16  # synthetic images per batch in the SSIM and LPIPS stages (memory)
+    review: ReviewConfig = field(default_factory=ReviewConfig)  # the human review
+    cluster_backbone: str = "imagenet"  # features for the clusters: imagenet | efficientnet_lite0 | random
+    n_clusters: int = 8  # K-means clusters on the t-SNE embedding
+    final_count: int = 600  # images in the curated set
+    min_per_cluster: int = 50  # at least this many from every cluster that has them
+
+
+# the keys of the curation section each stage depends on: its rule params, so changing one
+# stage's threshold reruns that stage and what follows it, not the stages before
+CURATION_STAGE_KEYS = {
+    "blur": ("blur_threshold",),
+    "ssim": ("ssim_min", "ssim_max", "chunk_size"),
+    "lpips": ("lpips_min", "lpips_backbone", "chunk_size"),
+    "review": ("review",),
+    "clusters": (
+        "cluster_backbone",
+        "n_clusters",
+        "final_count",
+        "min_per_cluster",
+        "lpips_backbone",
+        "review",
+    ),
+}
+
+
+def curation_params(section: Mapping[str, Any], stage: str) -> dict[str, Any]:
+    """One stage's keys of the (validated) curation section."""
+    return _keys(CurationConfig, section, "curation", CURATION_STAGE_KEYS[stage])
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """The training hyperparameters of one fit: the classifier section's keys a fit reads."""
+
+    batch_size: int = 32  # the study's
+    lr: float = 0.0001  # Adam learning rate
+    weight_decay: float = 0.0001  # Adam weight decay
+    max_epochs: int = 50  # upper bound; early stopping usually ends sooner
+    patience: int = 10  # epochs without a better validation score before stopping
+    class_weights: str | tuple[float, float] = "balanced"  # balanced per fit, or fixed [NV, DF]
+    epoch_metric: str = "pr_auc"  # the validation score that picks the epoch: pr_auc | f1
+    augment_padding: str = "reflection"  # the augmentation's fill: reflection | zeros (the study's)
+    bf16: bool = False  # bf16 autocast on CUDA
+    eval_batch_size: int = 128  # images per prediction batch (memory only; not a config key)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(FitConfig):
+    """The whole classifier section: a fit's hyperparameters, and which fits to run."""
+
+    archs: tuple[str, ...] = ("resnet50", "densenet121", "efficientnet_b0")  # the networks
+    weights: str | dict[str, str] = "imagenet"  # imagenet | random | a state dict; or per arch
+    seeds: tuple[int, ...] = (42,)  # one fit per seed
+    conditions: dict[str, dict] = field(default_factory=dict)  # name -> training-set recipe
+
+    def weights_of(self, arch: str) -> str:
+        return self.weights[arch] if isinstance(self.weights, dict) else self.weights
+
+
+def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[str, Any]:
+    """Everything one (arch, condition) fit depends on, from the whole classifier section: its
+    rule params, so adding a seed or an architecture reruns no existing fit."""
+    cls = from_dict(ClassifierConfig, section, "classifier")
+    keys = [f.name for f in dataclasses.fields(FitConfig) if f.name in section]  # the training keys
+    cond = cls.conditions[condition]
+    to = cond.get("oversample_to")
+    return {
+        "fit": {k: section[k] for k in keys},
+        "weights": cls.weights_of(arch),
+        "condition": {"name": condition, **cond},
+        "match": None if to is None else {"name": to, **cls.conditions[to]},
+    }
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    references: tuple[str, ...] = ("baseline",)  # conditions every other condition is compared with
+    bootstrap_resamples: int = 2000  # resamples of the paired lesion bootstrap
+    feature_extractor: str = "inception"  # GAN-metric features: inception | efficientnet_lite0 | random
+    batch_size: int = 50  # images per feature-extractor pass
+    is_splits: int = 10  # splits of the Inception Score
+    kid_subsets: int = 100  # subsets KID is averaged over
+    kid_subset_size: int = 1000  # images per KID subset (capped at the smaller set)
+    pr_k: int = 3  # the k of improved precision and recall
+    lpips_diversity_images: int = 100  # LPIPS diversity over all pairs of a sample this big
+    real_vs_synthetic: int = 10  # images each side of real_vs_synthetic.png
+    study_expected_f1: dict[str, dict[str, float]] = field(default_factory=dict)  # the study's, labelled
+
+
+# the keys of the evaluation section each rule depends on (its rule params)
+EVALUATION_RULE_KEYS = {
+    "significance": ("references", "bootstrap_resamples"),
+    "ablation": ("study_expected_f1",),
+    "gan_metrics": (
+        "feature_extractor",
+        "batch_size",
+        "is_splits",
+        "kid_subsets",
+        "kid_subset_size",
+        "pr_k",
+        "lpips_diversity_images",
+        "real_vs_synthetic",
+    ),
+    "final_results": ("study_expected_f1",),
+}
+
+
+def evaluation_params(section: Mapping[str, Any], rule: str) -> dict[str, Any]:
+    """One rule's keys of the (validated) evaluation section."""
+    return _keys(EvaluationConfig, section, "evaluation", EVALUATION_RULE_KEYS[rule])
+
+
+# ---------------------------------------------------------------- the WGAN-GP
+
+HPARAM_KEYS = ("latent_dim", "features_g", "img_size")  # the generator's shape, stored in generator.pt
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    img_size: int = 256  # 32, 64, 128 or 256 (data.image_size); the study: 256
+    latent_dim: int = 100  # length of the noise vector z
+    features_g: int = 16  # generator width: channels are features_g * 2^k
+    features_d: int = 16  # critic width: channels are features_d * 2^k
+    batch_size: int = 16  # images per critic and generator step
+    lr_g: float = 1e-4  # Adam learning rate of the generator
+    lr_d: float = 1e-4  # Adam learning rate of the critic
+    betas: tuple[float, float] = (0.5, 0.999)  # the study's; the WGAN-GP paper used (0.0, 0.9)
+    lambda_gp: float = 10.0  # weight of the gradient penalty
+    n_critic: int = 5  # critic updates per generator update
+    total_iterations: int = 50_000  # generator updates; training length is counted in these
+    checkpoint_interval: int = 5_000  # iterations between checkpoints
+    sample_interval: int = 1_000  # iterations between sample grids from fixed noise
+    log_interval: int = 100  # iterations between TensorBoard scalars / history rows
+    diffaugment: str = ""  # "" (off) or a policy such as "color,translation,cutout"
+    bf16: bool = False  # bf16 autocast for the forward passes on CUDA (the penalty stays fp32)
+    compile: bool = False  # torch.compile the generator (the critic needs a double backward)
+    n_samples: int = 1500  # images sample_gan writes (sampling only: training ignores it)
+    sample_batch_size: int = 64  # generator batch while sampling; it does not change the images
+    seed: int = 42  # the global seed: initial weights and the training stream
+
+    # the settings that change the weights: a checkpoint written with others is another
+    # experiment (the intervals and torch.compile change what is logged or how fast, not the result)
+    RESUME_KEYS = (
+        "img_size",
+        "latent_dim",
+        "features_g",
+        "features_d",
+        "batch_size",
+        "lr_g",
+        "lr_d",
+        "betas",
+        "lambda_gp",
+        "n_critic",
+        "diffaugment",
+        "seed",
+    )
+    # what sample_gan reads and train_gan does not: changing them must not retrain the GAN
+    SAMPLING_KEYS = ("n_samples", "sample_batch_size")
+    # how training is watched and how fast it runs, not what it learns: read from the config, not
+    # passed as rule params, so that changing them never reruns (and so retrains) the GAN
+    WATCH_KEYS = ("checkpoint_interval", "sample_interval", "log_interval", "compile")
+
+    @classmethod
+    def from_section(cls, gan: Mapping[str, Any], img_size: int, seed: int) -> GanConfig:
+        """The gan section, at the data's image size and the global seed."""
+        return from_dict(cls, {**gan, "img_size": img_size, "seed": seed}, "gan")
+
+    def training_params(self) -> dict[str, Any]:
+        """What train_gan's result depends on: its rule params (a change reruns it)."""
+        skip = (*self.SAMPLING_KEYS, *self.WATCH_KEYS)
+        return {k: v for k, v in as_dict(self).items() if k not in skip}
+
+    def sampling_params(self) -> dict[str, Any]:
+        """What sample_gan depends on: how many images, the seed, and the generator's shape."""
+        return {k: getattr(self, k) for k in (*self.SAMPLING_KEYS, "seed", *HPARAM_KEYS)}
+
+    @classmethod
+    def for_training(cls, params: Mapping[str, Any], gan_section: Mapping[str, Any]) -> GanConfig:
+        """The config train_gan runs with: its params, and the watch keys from the config."""
+        watch = {k: gan_section[k] for k in cls.WATCH_KEYS if k in gan_section}
+        return from_dict(cls, {**params, **watch}, "gan")
+
+    def resume_settings(self, device: Any) -> dict[str, Any]:
+        """RESUME_KEYS' values, plus the precision actually used (bf16 only acts on CUDA)."""
+        d = as_dict(self)
+        out = {k: d[k] for k in self.RESUME_KEYS}
+        out["precision"] = "bf16" if self.bf16 and device.type == "cuda" else "fp32"
+        return out

@@ -1,0 +1,68 @@
+"""What many tests share: the repository's paths and running the project's console scripts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score, recall_score
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SNAKEFILE = str(REPO / "workflow" / "Snakefile")
+DEMO = str(REPO / "config" / "demo.yaml")
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """A console script from the running interpreter's environment (the project's venv)."""
+    exe = BIN / name
+    return str(exe) if exe.exists() else (shutil.which(name) or name)
+
+
+def run(cmd: list[str], cwd: Path = REPO, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Snakemake on the project's Snakefile in ``workdir`` (no config/config.yaml there, so only
+    the --configfile given is used, merged over the schema's defaults)."""
+    return run([tool("snakemake"), "-s", SNAKEFILE, "-d", str(workdir), *args], cwd=workdir, timeout=timeout)
+
+
+def random_features(rng, n, d, shift=0.0, scale=1.0):
+    mix = rng.normal(size=(d, d)) / np.sqrt(d)
+    return (rng.normal(shift, scale, size=(n, d)) @ mix).astype(np.float64)
+
+
+def standin_fid_weights(tmp_path):
+    """A stand-in for the FID Inception file: the architecture's state dict at a seeded init."""
+    from ganaug.evaluation.features import fid_inception_architecture
+    from ganaug.models.registry import FID_INCEPTION as FID_WEIGHTS
+
+    torch.manual_seed(0)
+    net = fid_inception_architecture()
+    # non-trivial batch-norm statistics, so a mix-up of layers would show
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    folder = tmp_path / "cache" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(net.state_dict(), folder / FID_WEIGHTS.name)
+    return tmp_path / "cache"
+
+
+def sk_metrics(y, prob, pred) -> dict[str, float]:
+    """The compared metrics by scikit-learn, the independent route."""
+    return {
+        "sensitivity": recall_score(y, pred, zero_division=0),
+        "specificity": recall_score(1 - np.asarray(y), 1 - np.asarray(pred), zero_division=0),
+        "f1": f1_score(y, pred, zero_division=0),
+        "pr_auc": average_precision_score(y, prob),
+        "balanced_accuracy": balanced_accuracy_score(y, pred),
+    }

@@ -1,0 +1,70 @@
+"""SSIM and LPIPS in bulk equal skimage's and the lpips package's, pair by pair, on fresh images."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from ganaug.curation.lpips_fast import FastLpips, min_lpips
+from ganaug.curation.ssim import ImageStats, max_ssim, ssim_pairs
+
+CANDS = ["generated_0000.png", "generated_0001.png", "generated_0002.png"]
+
+
+def textured(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """Smooth random fields plus noise: SSIM values spread over (0, 1), unlike pure noise."""
+    out = []
+    for _ in range(n):
+        coarse = rng.uniform(0, 255, (size // 8 + 1, size // 8 + 1)).astype(np.float32)
+        img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC) + rng.normal(
+            0, 12, (size, size)
+        )
+        out.append(np.clip(img, 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize(("size", "seed"), [(32, 0), (64, 1), (57, 2)])
+def test_ssim_equals_skimage_for_every_pair(size, seed):
+    rng = np.random.default_rng(seed)
+    a = textured(rng, 5, size)
+    b = np.concatenate([textured(rng, 4, size), rng.integers(0, 256, (2, size, size), dtype=np.uint8)])
+    b[0] = a[3]  # an exact copy
+    b[1] = np.clip(a[1].astype(int) + rng.integers(-15, 16, a[1].shape), 0, 255).astype(np.uint8)
+    got = ssim_pairs(ImageStats(torch.from_numpy(a)), ImageStats(torch.from_numpy(b))).numpy()
+    ref = np.array([[structural_similarity(x, y) for y in b] for x in a])
+    assert np.abs(got - ref).max() < 1e-4
+    assert got[3, 0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_max_ssim_over_chunks():
+    rng = np.random.default_rng(4)
+    a, b = textured(rng, 7, 32), textured(rng, 5, 32)
+    best, arg = max_ssim(torch.from_numpy(a), torch.from_numpy(b), chunk=3)
+    ref = np.array([[structural_similarity(x, y) for y in b] for x in a])
+    assert np.allclose(best.numpy(), ref.max(1), atol=1e-4)
+    assert (arg.numpy() == ref.argmax(1)).all()
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_lpips_equals_the_lpips_package(lpips_model, size):
+    g = torch.Generator().manual_seed(size)
+    a = torch.randint(0, 256, (4, 3, size, size), generator=g, dtype=torch.uint8)
+    b = torch.randint(0, 256, (3, 3, size, size), generator=g, dtype=torch.uint8)
+    b[0] = a[2]
+    b[1] = (a[0].int() + torch.randint(-20, 21, a[0].shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    fast = FastLpips(lpips_model, torch.device("cpu"))
+    got = fast.distances(fast.features(a), fast.features(b))
+    with torch.no_grad():
+        ref = torch.tensor(
+            [
+                [lpips_model(x[None].float() / 127.5 - 1, y[None].float() / 127.5 - 1).item() for y in b]
+                for x in a
+            ]
+        )
+    assert (got - ref).abs().max().item() < 1e-4
+    assert got[2, 0].item() == pytest.approx(0.0, abs=1e-4)
+    best, arg = min_lpips(fast, a, b, chunk=3)
+    assert torch.allclose(best, ref.min(1).values, atol=1e-4) and (arg == ref.argmin(1)).all()

@@ -1,0 +1,258 @@
+"""The curation stages on crafted images: each filter's decisions, the study's exact definitions, leakage and empty stages, and the pretrained trunks from the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from ganaug.curation.blur import laplacian_variance
+from ganaug.curation.clusters import build_feature_extractor
+from ganaug.curation.lpips_fast import FastLpips, build_lpips
+from ganaug.curation.stages import EmptyStage, blur_stage, lpips_stage, real_reference, ssim_stage
+from ganaug.data.provenance import load_train_minority
+from ganaug.weights import MissingWeights, cached_file
+
+CANDS = ["generated_0000.png", "generated_0001.png", "generated_0002.png"]
+
+
+def test_lpips_with_imagenet_backbone_needs_the_cache(tmp_path):
+    with pytest.raises(MissingWeights, match=r"vgg16-397923af\.pth"):
+        build_lpips("imagenet", tmp_path)
+
+
+def test_cluster_features_load_through_torchvision_from_the_cache(tmp_path):
+    from torchvision.models import resnet50
+
+    from ganaug.models.registry import CLUSTER_RESNET50
+
+    with pytest.raises(MissingWeights, match=r"resnet50-11ad3fa6\.pth.*weights.cache_dir"):
+        build_feature_extractor("imagenet", tmp_path)
+    # a stand-in file where torch.hub looks: the standard API must read it, not download
+    torch.manual_seed(7)
+    standin = resnet50(weights=None).state_dict()
+    path = cached_file(CLUSTER_RESNET50, tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save(standin, path)
+    model = build_feature_extractor("imagenet", tmp_path)
+    assert torch.equal(model.conv1.weight, standin["conv1.weight"])
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2048)
+
+
+def write_pngs(folder: Path, images: dict[str, np.ndarray]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, img in images.items():
+        cv2.imwrite(str(folder / name), img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+
+
+def lesion(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    img = np.full((size, size, 3), (200, 160, 140), np.float64) + rng.normal(0, 10, (size, size, 3))
+    cv2.circle(
+        img, tuple(int(v) for v in rng.integers(20, 44, 2)), int(rng.integers(8, 18)), (110, 70, 60), -1
+    )
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A metadata.csv with 6 real train DF images (val/test rows point at missing files) and a
+    raw folder of synthetic images that includes a blurred image and an exact copy."""
+    rng = np.random.default_rng(11)
+    real = {f"r{i}.png": lesion(rng) for i in range(6)}
+    write_pngs(tmp_path / "real", real)
+    rows = [
+        {
+            "image_id": n[:-4],
+            "path": str(tmp_path / "real" / n),
+            "split": "train",
+            "target": 1,
+            "synthetic": False,
+        }
+        for n in real
+    ]
+    rows += [
+        {
+            "image_id": "v",
+            "path": str(tmp_path / "missing_val.png"),
+            "split": "val",
+            "target": 1,
+            "synthetic": False,
+        },
+        {
+            "image_id": "t",
+            "path": str(tmp_path / "missing_test.png"),
+            "split": "test",
+            "target": 1,
+            "synthetic": False,
+        },
+        {
+            "image_id": "n",
+            "path": str(tmp_path / "missing_nv.png"),
+            "split": "train",
+            "target": 0,
+            "synthetic": False,
+        },
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "metadata.csv", index=False)
+    syn = {f"generated_{i:04d}.png": lesion(rng) for i in range(6)}
+    syn["generated_0006.png"] = cv2.GaussianBlur(lesion(rng), (0, 0), 4)  # blurred
+    syn["generated_0007.png"] = real["r2.png"].copy()  # an exact copy of a real image
+    write_pngs(tmp_path / "raw", syn)
+    write_manifest(tmp_path, sorted(syn))
+    return tmp_path
+
+
+def write_manifest(root: Path, names: list[str]) -> None:
+    """raw_manifest.csv as sample_gan writes it, naming the current split's training set."""
+    digest = load_train_minority(root / "metadata.csv", 64).fingerprint()["digest"]
+    pd.DataFrame(
+        {"image": names, "index": range(len(names)), "latent_seed": 0, "gan_training_set": digest}
+    ).to_csv(root / "manifest.csv", index=False)
+
+
+def study_grey(path: Path) -> np.ndarray:
+    """The study's definition of the greyscale image, verbatim."""
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def test_real_reference_reads_only_train_minority(world):
+    ids, imgs = real_reference(world / "metadata.csv", grey=True, size=64, manifest=world / "manifest.csv")
+    assert ids == [f"r{i}" for i in range(6)] and imgs.shape == (6, 64, 64)
+
+
+def test_blur_drops_the_blurred_image(world):
+    t = blur_stage(world / "raw", threshold=100)
+    assert list(t.columns) == ["image", "laplacian_var", "kept", "reason"]
+    row = t.set_index("image").loc["generated_0006.png"]
+    assert not row.kept and "blurred" in row.reason
+    assert t.kept.sum() == 7
+    assert laplacian_variance(np.full((8, 8), 7, np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_blur_is_the_study_definition_exactly(tmp_path, seed):
+    """cv2.Laplacian(cv2.imread(p, cv2.IMREAD_GRAYSCALE), cv2.CV_64F).var(), to 1e-9 relative, on
+    fresh colour PNGs (where libpng's grey differs from cv2.cvtColor's on about half the pixels)."""
+    rng = np.random.default_rng(seed)
+    write_pngs(tmp_path, {f"generated_{i:04d}.png": lesion(rng) for i in range(5)})
+    t = blur_stage(tmp_path, threshold=0)
+    for name, score in zip(t.image, t.laplacian_var, strict=True):
+        ref = cv2.Laplacian(study_grey(tmp_path / name), cv2.CV_64F).var()
+        assert score == pytest.approx(ref, rel=1e-9)
+    t.to_csv(tmp_path / "t.csv", index=False)  # as write_csv keeps it: every digit
+    assert pd.read_csv(tmp_path / "t.csv").laplacian_var.tolist() == t.laplacian_var.tolist()
+
+
+def test_ssim_stage_is_the_study_definition(world):
+    """skimage's structural_similarity on the study's uint8 greyscale images (cv2.imread with
+    IMREAD_GRAYSCALE, real and synthetic alike), maximised over the real training images."""
+    blur = blur_stage(world / "raw", 0)
+    blur.to_csv(world / "blur.csv", index=False)
+    t = ssim_stage(
+        world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", -1, 2, 3
+    )
+    reals = {f"r{i}": study_grey(world / "real" / f"r{i}.png") for i in range(6)}
+    for name, best, nearest in zip(t.image, t.max_ssim, t.nearest_real, strict=True):
+        syn = study_grey(world / "raw" / name)
+        ref = {k: structural_similarity(syn, r) for k, r in reals.items()}
+        assert best == pytest.approx(max(ref.values()), abs=1e-4)
+        assert ref[nearest] == pytest.approx(max(ref.values()), abs=1e-4)
+
+
+def test_a_corrupt_png_is_a_blur_reject_not_a_crash(world):
+    good = (world / "raw" / "generated_0001.png").read_bytes()
+    (world / "raw" / "generated_0003.png").write_bytes(good[: len(good) // 3])  # truncated
+    (world / "raw" / "generated_0004.png").write_bytes(b"not a png at all")
+    cv2.imwrite(str(world / "raw" / "generated_0005.png"), np.zeros((32, 32, 3), np.uint8))
+    t = blur_stage(world / "raw", threshold=100).set_index("image")
+    for name in ("generated_0003.png", "generated_0004.png"):
+        assert not t.loc[name, "kept"] and t.loc[name, "reason"].startswith("unreadable image")
+    assert not t.loc["generated_0005.png", "kept"]
+    assert t.loc["generated_0005.png", "reason"] == "wrong size: 32x32, the others are 64x64"
+    assert t.kept.sum() == 4
+
+
+def test_curation_refuses_a_raw_set_of_another_split(world):
+    """A raw set whose GAN trained on another training split cannot enter curation."""
+    from ganaug.data.provenance import OtherTrainingSet
+
+    blur_stage(world / "raw", 100).to_csv(world / "blur.csv", index=False)
+    manifest = pd.read_csv(world / "manifest.csv")
+    manifest["gan_training_set"] = "0123456789abcdef"
+    manifest.to_csv(world / "manifest.csv", index=False)
+    with pytest.raises(OtherTrainingSet, match="another training set"):
+        ssim_stage(world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", 0, 1, 3)
+
+
+def test_ssim_drops_the_copy(world):
+    blur_stage(world / "raw", 100).to_csv(world / "blur.csv", index=False)
+    t = ssim_stage(
+        world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", 0.05, 0.95, chunk=3
+    )
+    assert "generated_0006.png" not in set(t.image)  # only the blur survivors are candidates
+    copy = t.set_index("image").loc["generated_0007.png"]
+    assert copy.max_ssim == pytest.approx(1.0, abs=1e-6) and not copy.kept
+    assert copy.nearest_real == "r2" and "too close" in copy.reason
+    assert t.kept.sum() == 6
+
+
+def test_lpips_drops_the_copy(world, lpips_model):
+    blur_stage(world / "raw", 100).to_csv(world / "blur.csv", index=False)
+    ssim_stage(
+        world / "blur.csv", world / "raw", world / "metadata.csv", world / "manifest.csv", 0.0, 1.1, 3
+    ).to_csv(world / "ssim.csv", index=False)
+    fast = FastLpips(lpips_model, torch.device("cpu"))
+    t = lpips_stage(
+        world / "ssim.csv",
+        world / "raw",
+        world / "metadata.csv",
+        world / "manifest.csv",
+        fast,
+        "random",
+        0.01,
+        chunk=4,
+    )
+    copy = t.set_index("image").loc["generated_0007.png"]
+    assert copy.min_lpips == pytest.approx(0.0, abs=1e-4) and not copy.kept
+    assert (t.backbone == "vgg16-random-init (not comparable)").all()
+
+
+def test_an_empty_stage_stops_with_its_threshold_and_distribution(world):
+    with pytest.raises(
+        EmptyStage, match=r"'blur' dropped all 8 images \(keep if Laplacian variance > 1e\+09\).*median="
+    ):
+        blur_stage(world / "raw", threshold=1e9)
+
+
+def test_lpips_imagenet_trunk_loads_from_a_standin_in_the_cache(tmp_path):
+    """The VGG16 file as torchvision publishes it (features.N.*) lands in the lpips slices."""
+    from torchvision.models import vgg16
+
+    from ganaug.models.registry import LPIPS_VGG16
+    from ganaug.weights import cached_file
+
+    torch.manual_seed(9)
+    standin = vgg16(weights=None).state_dict()  # features.* and classifier.*, as published
+    path = cached_file(LPIPS_VGG16, tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save(standin, path)
+    model = build_lpips("imagenet", tmp_path)
+    trunk = model.net.state_dict()
+    assert len(trunk) == 26  # 13 convolutions, weight and bias
+    for key, value in trunk.items():
+        _, idx, param = key.split(".")
+        assert torch.equal(value, standin[f"features.{idx}.{param}"]), key
+
+
+def test_files_mode_without_files_says_what_to_do(world):
+    from ganaug.curation.review import ReviewError
+    from ganaug.curation.stages import review_stage
+
+    pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
+    with pytest.raises(ReviewError, match=r"holds no review CSVs.*results/review/index.html.*simulate"):
+        review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "reviews")

@@ -1,0 +1,131 @@
+"""The typed config sections: defaults equal the schema's, unknown keys refused, and what each
+rule's params hold (so that changing one key reruns what depends on it, and nothing else)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from ganaug.config import load_schema, validate_config
+from ganaug.settings import (
+    CURATION_STAGE_KEYS,
+    ClassifierConfig,
+    CurationConfig,
+    DataConfig,
+    EvaluationConfig,
+    FitConfig,
+    GanConfig,
+    PhantomConfig,
+    ReviewConfig,
+    SplitConfig,
+    curation_params,
+    fit_params,
+    from_dict,
+)
+from tests.helpers import REPO
+
+SCHEMA = load_schema()["properties"]
+
+
+def section(*path: str) -> dict:
+    node = {"properties": SCHEMA}
+    for p in path:
+        node = node["properties"][p]
+        if "oneOf" in node:  # data.phantom: null or the object
+            node = next(b for b in node["oneOf"] if b.get("type") == "object")
+    return node["properties"]
+
+
+@pytest.mark.parametrize(
+    ("cls", "path"),
+    [
+        (DataConfig, ("data",)),
+        (SplitConfig, ("data", "split")),
+        (PhantomConfig, ("data", "phantom")),
+        (CurationConfig, ("curation",)),
+        (ReviewConfig, ("curation", "review")),
+        (ClassifierConfig, ("classifier",)),
+        (FitConfig, ("classifier",)),
+        (EvaluationConfig, ("evaluation",)),
+        (GanConfig, ("gan",)),
+    ],
+)
+def test_dataclass_defaults_equal_the_schemas(cls, path):
+    props = section(*path)
+    for f in dataclasses.fields(cls):
+        if f.name not in props or "default" not in props[f.name] or f.name == "conditions":
+            continue  # no schema default; or the condition table, which is data
+        mine = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(mine):
+            continue  # a nested section: its own case above
+        mine = list(mine) if isinstance(mine, tuple) else mine
+        assert mine == props[f.name]["default"], (cls.__name__, f.name)
+
+
+SECTIONS = [
+    (DataConfig, ("data",)),
+    (CurationConfig, ("curation",)),
+    (ClassifierConfig, ("classifier",)),
+    (EvaluationConfig, ("evaluation",)),
+    (FitConfig, ("classifier",)),
+    (GanConfig, ("gan",)),
+]
+EXTRAS = {
+    FitConfig: {"eval_batch_size"},
+    ClassifierConfig: {"eval_batch_size"},
+    GanConfig: {"img_size", "seed"},
+}  # not config keys of their section
+
+
+@pytest.mark.parametrize(("cls", "path"), SECTIONS)
+def test_every_dataclass_field_is_a_schema_key_or_declared_extra(cls, path):
+    props = section(*path)
+    for f in dataclasses.fields(cls):
+        assert f.name in props or f.name in EXTRAS.get(cls, set()), (cls.__name__, f.name)
+
+
+def test_from_dict_refuses_unknown_keys_and_builds_nested_sections():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) lr_x in gan; allowed: .*lr_g"):
+        GanConfig.from_section({"lr_x": 1}, 64, 42)
+    d = from_dict(DataConfig, validate_config({})["data"], "data")
+    assert isinstance(d.split, SplitConfig) and d.split.train == 0.70 and d.phantom is None
+    c = from_dict(CurationConfig, validate_config({})["curation"], "curation")
+    assert isinstance(c.review, ReviewConfig) and c.review.reviewers == 3
+
+
+def test_the_shipped_configs_build_every_section():
+    for name in ("config.yaml", "demo.yaml"):
+        cfg = validate_config(yaml.safe_load((REPO / "config" / name).read_text()))
+        from_dict(DataConfig, cfg["data"], "data")
+        from_dict(CurationConfig, cfg["curation"], "curation")
+        from_dict(ClassifierConfig, cfg["classifier"], "classifier")
+        from_dict(EvaluationConfig, cfg["evaluation"], "evaluation")
+        GanConfig.from_section(cfg["gan"], cfg["data"]["image_size"], cfg["seed"])
+
+
+def test_a_fit_depends_on_its_own_keys_only():
+    cls = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))["classifier"]
+    p = fit_params(cls, "resnet50", "real_oversampled")
+    assert set(p) == {"fit", "weights", "condition", "match"}
+    assert p["match"]["name"] == "gan_curated" and p["condition"]["oversample_to"] == "gan_curated"
+    assert "seeds" not in p["fit"] and "archs" not in p["fit"]  # adding a seed reruns no fit
+    weights = {**dict.fromkeys(cls["archs"], "imagenet"), "timm/convnext_tiny": "random"}
+    more = {**cls, "seeds": [42, 43], "archs": [*cls["archs"], "timm/convnext_tiny"], "weights": weights}
+    assert fit_params(more, "resnet50", "real_oversampled") == p
+
+
+def test_sampling_and_watch_keys_never_rerun_training():
+    gan = GanConfig.from_section(validate_config({})["gan"], 256, 42)
+    train = gan.training_params()
+    assert not set(train) & set(GanConfig.SAMPLING_KEYS + GanConfig.WATCH_KEYS)
+    assert set(GanConfig.RESUME_KEYS) <= set(train) and "total_iterations" in train
+    sampling = {"n_samples", "sample_batch_size", "seed", "latent_dim", "features_g", "img_size"}
+    assert set(gan.sampling_params()) == sampling
+
+
+def test_each_curation_stage_has_its_keys():
+    cur = validate_config({})["curation"]
+    assert curation_params(cur, "ssim") == {"ssim_min": 0.3, "ssim_max": 0.95, "chunk_size": 16}
+    assert set(CURATION_STAGE_KEYS) == {"blur", "ssim", "lpips", "review", "clusters"}

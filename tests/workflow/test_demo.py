@@ -1,0 +1,365 @@
+"""The demo workflow, run once for the session, and many small tests that each check one thing.
+
+The run: first a single target, as users target one output
+(``results/resnet50/gan_curated/metrics.json``), then everything on the demo config narrowed to
+one architecture and three conditions (the full demo runs in ``make demo``), then
+``snakemake --report``. Every test here reads that run; they are kept on one xdist worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.helpers import DEMO, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("demo")]
+CONDITIONS = ("baseline", "gan_curated", "real_oversampled")
+FIT = Path("resnet50/gan_curated/seed_42")
+
+
+@pytest.fixture(scope="session")
+def demo_config() -> dict:
+    return yaml.safe_load(Path(DEMO).read_text())
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, demo_config) -> Path:
+    """The results folder of the session's demo run."""
+    wd = tmp_path_factory.mktemp("demo")
+    res = snakemake(wd, str("results" / FIT.parent / "metrics.json"), "--configfile", DEMO, "--cores", "2")
+    assert res.returncode == 0, res.stderr[-4000:]
+    (wd / "single_target.txt").write_text(res.stderr)
+    narrow = dict(demo_config)
+    narrow["classifier"] = {
+        **demo_config["classifier"],
+        "archs": ["resnet50"],
+        "weights": "random",
+        "conditions": {c: demo_config["classifier"]["conditions"][c] for c in CONDITIONS},
+    }
+    (wd / "narrow.yaml").write_text(yaml.safe_dump(narrow))
+    res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--cores", "2")
+    assert res.returncode == 0, res.stderr[-4000:]
+    res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--report", "results/report.zip")
+    assert res.returncode == 0, res.stderr[-4000:]
+    return wd / "results"
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------- one target, the GAN, curation
+
+
+def test_a_single_target_runs_only_its_own_fit(demo):
+    log = (demo.parent / "single_target.txt").read_text()
+    assert "fit_classifier" in log and log.count("rule fit_classifier") <= 1
+    assert "rule gan_metrics" not in log and "rule report" not in log
+
+
+def test_the_raw_set_holds_every_image(demo, demo_config):
+    raw = sorted(p.name for p in (demo / "synthetic/raw").glob("*.png"))
+    assert raw == [f"generated_{i:04d}.png" for i in range(demo_config["gan"]["n_samples"])]
+
+
+def test_the_gan_logged_every_window_and_saved_its_grids(demo):
+    assert len((demo / "gan/history.csv").read_text().splitlines()) == 1 + 400 // 10
+    grids = sorted(p.name for p in (demo / "gan/grids").iterdir())
+    assert grids == [f"iter_{i:06d}.png" for i in (100, 200, 300, 400)]
+    assert any((demo / "gan/tensorboard").iterdir())
+    assert (demo / "gan/progress_grids.png").stat().st_size > 0
+
+
+def test_the_gan_trained_on_the_train_split_dermatofibroma_only(demo):
+    log = (demo / "logs/train_gan.log").read_text()
+    assert "training from scratch on 32 minority images" in log
+
+
+def test_the_curation_funnel_only_narrows(demo):
+    summary = read(demo / "synthetic/curation/summary.json")
+    assert [s["stage"] for s in summary["funnel"]] == ["raw", "blur", "ssim", "lpips", "review", "clusters"]
+    kept = [s["kept"] for s in summary["funnel"]]
+    assert kept == sorted(kept, reverse=True) and kept[-1] > 0
+
+
+def test_the_curated_set_is_what_selection_kept(demo, demo_config):
+    kept = [s["kept"] for s in read(demo / "synthetic/curation/summary.json")["funnel"]]
+    curated = list((demo / "synthetic/curated").glob("*.png"))
+    assert len(curated) == kept[-1] == min(demo_config["curation"]["final_count"], kept[-2])
+
+
+def test_a_simulated_review_is_labelled(demo):
+    summary = read(demo / "synthetic/curation/summary.json")
+    assert summary["simulated_review"] is True and summary["review_mode"] == "simulate"
+    assert read(demo / FIT / "metrics.json")["simulated_review"] is True
+
+
+def test_backbones_are_labelled(demo):
+    clusters = pd.read_csv(demo / "synthetic/curation/clusters.csv")
+    assert set(clusters["backbone"]) == {"EfficientNet-Lite0 ImageNet"}
+    assert "RANDOM-INIT VGG16" in (demo / "logs/curate_lpips.log").read_text()
+    assert (demo / "synthetic/curation/scores.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- the fits
+
+
+def test_a_fit_writes_every_output(demo):
+    for name in ("model.pt", "history.csv", "training_curves.png", "confusion_matrix.png", "pr_curve.png"):
+        assert (demo / FIT / name).stat().st_size > 0
+    header = (demo / FIT / "predictions.csv").read_text().splitlines()[0]
+    assert header == "image_id,target,prob,pred_argmax,pred_tuned"
+
+
+def test_the_aggregate_is_the_seed_it_aggregates(demo):
+    run, agg = read(demo / FIT / "metrics.json"), read(demo / FIT.parent / "metrics.json")
+    assert agg["seeds"] == [42] and agg["tuned"]["f1"]["per_seed"] == [run["tuned"]["f1"]]
+
+
+def test_random_init_is_spelt_random(demo):
+    assert read(demo / FIT / "metrics.json")["weights"] == "random"
+
+
+def test_every_fit_has_balanced_class_weights(demo):
+    for c in CONDITIONS:
+        m = read(demo / "resnet50" / c / "seed_42/metrics.json")
+        assert m["class_weight_mode"] == "balanced"
+        assert m["weighted_mass"]["minority"] == pytest.approx(m["weighted_mass"]["majority"])
+
+
+def test_the_epoch_is_chosen_by_validation_pr_auc(demo):
+    m = read(demo / FIT / "metrics.json")
+    history = pd.read_csv(demo / FIT / "history.csv").set_index("epoch")
+    assert m["epoch_criterion"] == "validation PR-AUC"
+    assert m["best_val_score"] == history.loc[m["best_epoch"], "val_pr_auc"] == history["val_pr_auc"].max()
+
+
+def test_real_oversampled_matches_gan_curated_count(demo):
+    over = read(demo / "resnet50/real_oversampled/seed_42/metrics.json")["composition"]
+    cur = read(demo / FIT / "metrics.json")["composition"]
+    assert over["minority_total"] == cur["minority_total"] and over["synthetic_minority"] == 0
+    assert over["oversampled_repeats"] == cur["synthetic_minority"]
+
+
+# ---------------------------------------------------------------- GAN metrics
+
+
+def test_gan_metrics_compare_equal_sizes_against_train_and_val(demo, demo_config):
+    gan = read(demo / "gan/metrics.json")
+    assert {k: v["n"] for k, v in gan["references"].items()} == {"train": 32, "val": 7}
+    n = len(list((demo / "synthetic/curated").glob("*.png")))
+    assert gan["sets"]["raw"]["n_synthetic"] == gan["sets"]["curated"]["n_synthetic"] == n
+    assert gan["sets"]["raw"]["subsample"]["of"] == demo_config["gan"]["n_samples"]
+    for s in gan["sets"].values():
+        for ref, k in (("train", 32), ("val", 7)):
+            assert s["against"][ref]["n_real"] == k and s["against"][ref]["headline"]["metric"] == "kid"
+
+
+def test_gan_metrics_are_labelled_not_comparable(demo):
+    gan = read(demo / "gan/metrics.json")
+    assert gan["feature_extractor"]["comparable"] is False
+    assert "not comparable" in gan["feature_extractor"]["name"]
+
+
+def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_config):
+    from ganaug.evaluation.synthetic_quality import Settings, feature_metrics
+
+    gan = read(demo / "gan/metrics.json")
+    feats = np.load(demo / "gan/features.npz")
+    per_image = pd.read_csv(demo / "gan/per_image.csv")
+    ev = demo_config["evaluation"]
+    settings = Settings(**{k: ev[k] for k in ("is_splits", "kid_subsets", "kid_subset_size", "pr_k")})
+    for name, s in gan["sets"].items():
+        for ref in ("train", "val"):
+            a = s["against"][ref]
+            again = feature_metrics(feats[f"real_{ref}_pool"], feats[f"{name}_pool"], settings)
+            assert again["fid"] == pytest.approx(a["fid"], rel=1e-9)
+            assert again["kid"] == pytest.approx(a["kid"], rel=1e-9)
+            assert (again["precision"], again["recall"]) == (a["precision"], a["recall"])
+            rows = per_image[(per_image["set"] == name) & (per_image["reference"] == ref)]
+            assert rows["image"].tolist() == feats[f"{name}_images"].tolist()
+            for key in ("lpips_to_nearest_real", "ssim_best_match"):
+                assert rows[key].mean() == pytest.approx(a[key]["mean"], rel=1e-9)
+
+
+# ---------------------------------------------------------------- the comparisons
+
+
+def score(pred: pd.DataFrame, metric: str, column: str) -> float:
+    from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score, recall_score
+
+    y, d = pred["target"], pred[column]
+    return {
+        "sensitivity": recall_score(y, d, zero_division=0),
+        "specificity": recall_score(1 - y, 1 - d, zero_division=0),
+        "f1": f1_score(y, d, zero_division=0),
+        "pr_auc": average_precision_score(y, pred["prob"]),
+        "balanced_accuracy": balanced_accuracy_score(y, d),
+    }[metric]
+
+
+def test_differences_have_their_columns_and_words(demo):
+    d = pd.read_csv(demo / "stats/differences.csv")
+    assert list(d.columns[:13]) == ["arch", "condition", "reference", "metric", "decision", "value",
+                                    "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm",
+                                    "direction"]  # fmt: skip
+    assert len(d) == 2 * 5 * 2 and set(d["direction"]) <= {"better", "worse", "no evidence"}
+
+
+def test_every_delta_is_the_two_fits_predictions_recomputed(demo):
+    for r in pd.read_csv(demo / "stats/differences.csv").itertuples():
+        a = pd.read_csv(demo / r.arch / r.condition / "seed_42/predictions.csv")
+        b = pd.read_csv(demo / r.arch / r.reference / "seed_42/predictions.csv")
+        col = f"pred_{r.decision}"
+        assert r.delta == pytest.approx(score(a, r.metric, col) - score(b, r.metric, col), abs=1e-9)
+
+
+def test_every_interval_contains_its_estimate(demo):
+    d = pd.read_csv(demo / "stats/differences.csv")
+    assert ((d["ci_low"] <= d["delta"]) & (d["delta"] <= d["ci_high"])).all()
+    i = pd.read_csv(demo / "stats/intervals.csv")
+    assert ((i["ci_low"] <= i["estimate"]) & (i["estimate"] <= i["ci_high"])).all()
+
+
+def test_mcnemar_is_by_class_with_both_discordant_counts(demo):
+    m = pd.read_csv(demo / "stats/mcnemar.csv")
+    assert {"arch", "condition", "class", "b", "c", "winner", "method", "p", "p_holm"} <= set(m.columns)
+    assert sorted(set(m["class"])) == ["dermatofibroma", "nevus"] and len(m) == 2 * 2
+
+
+def test_final_results_carry_the_same_differences(demo):
+    from ganaug.evaluation.final_results import clean
+
+    final = read(demo / "final_results.json")
+    d = pd.read_csv(demo / "stats/differences.csv")
+    assert final["comparisons"]["differences"] == [clean(r) for r in d.to_dict("records")]
+    row = d[(d["metric"] == "f1") & (d["decision"] == "tuned") & (d["condition"] == "gan_curated")].iloc[0]
+    change = final["improvement_percentages"]["by_arch"]["resnet50"]["baseline"]["gan_curated"]["f1"]
+    assert change["absolute"] == pytest.approx(row["delta"])
+
+
+def test_final_results_provenance(demo):
+    final = read(demo / "final_results.json")
+    assert (
+        final["provenance"]["phantom_demo_data"] is True and final["provenance"]["simulated_review"] is True
+    )
+    assert final["order"] == {"archs": ["resnet50"], "conditions": list(CONDITIONS)}
+
+
+# ---------------------------------------------------------------- notebooks and the report
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["report", "01_data_exploration", "02_gan_training", "03_classifier_training", "04_results_analysis"],
+)
+def test_every_notebook_ran_without_an_error(demo, name):
+    import nbformat
+
+    nb = nbformat.read(str(demo / f"notebooks/{name}.ipynb"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+
+
+def test_the_report_opens_offline_without_code(demo):
+    html = (demo / "report.html").read_text()
+    assert "https://cdn" not in html and "<script src=" not in html
+    assert "def " not in html and "import " not in html
+
+
+def test_the_report_answers_with_differences_not_significance(demo):
+    html = (demo / "report.html").read_text()
+    for heading in (
+        "1. Data",
+        "2. The GAN",
+        "3. Curation",
+        "4. Classifiers",
+        "5. Does it help?",
+        "6. The study",
+    ):
+        assert heading in html
+    assert "no evidence" in html or "better" in html or "worse" in html
+    assert "significant at 0.05" not in html
+    assert "every row of <code>results/stats/differences.csv</code>" in html
+    assert "PHANTOM" in html and "SIMULATED" in html
+
+
+def test_the_report_loads_in_chromium_with_every_figure(demo):
+    """No script error, no failed request, every image decoded (the forest plot among them)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("GANAUG_REQUIRE_BROWSER") == "1":
+            raise AssertionError("chromium is required (GANAUG_REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            tab = browser.new_page()
+            problems: list[str] = []
+            tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            tab.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+            tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            tab.goto((demo / "report.html").resolve().as_uri(), wait_until="load")
+            n_images = tab.evaluate("document.images.length")
+            broken = tab.evaluate(
+                "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
+            )
+            assert problems == [] and n_images >= 8 and broken == 0
+            assert "Synthetic dermatofibroma" in tab.inner_text("body")
+            assert "Δ vs reference" not in tab.inner_text("body")  # the forest plot is an image
+        finally:
+            browser.close()
+
+
+def test_snakemake_report_packs_every_figure(demo):
+    with zipfile.ZipFile(demo / "report.zip") as z:
+        names = {Path(n).name for n in z.namelist()}
+    assert {
+        "report.html",
+        "ablation.png",
+        "real_vs_synthetic.png",
+        "samples_grid.png",
+        "tsne.png",
+        "forest.png",
+    } <= names
+    assert {"training_curves.png", "confusion_matrix.png", "pr_curve.png", "scores.png"} <= names
+
+
+# ---------------------------------------------------------------- reruns
+
+
+@pytest.mark.xdist_group("data-identical")
+def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
+    """snakemake results/data/metadata.csv on the demo config, twice, in two folders."""
+
+    def tree(root: Path) -> dict[str, str]:
+        import hashlib
+
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+
+    trees = []
+    for name in ("a", "b"):
+        wd = tmp_path / name
+        wd.mkdir()
+        res = snakemake(wd, "results/data/metadata.csv", "--configfile", DEMO, "--cores", "2")
+        assert res.returncode == 0, res.stderr[-4000:]
+        trees.append({**tree(wd / "results" / "data"), **tree(wd / "resources")})
+        meta = (wd / "results/data/metadata.csv").read_text().splitlines()
+        assert meta[0] == "image_id,path,label,target,split,lesion_id,patient_id,source,crop_method,synthetic"
+        assert (wd / "results/data/rejects.csv").read_text() == "image_id,reason\n"
+    assert trees[0] == trees[1] and "metadata.csv" in trees[0]
