@@ -447,3 +447,22 @@ def plot_forest(diff: pd.DataFrame, decision: str = "tuned"):
                          "colour: direction after Holm", fontsize=9)  # fmt: skip
     grid.figure.tight_layout(rect=(0, 0.06, 1, 0.95))
     return grid.figure
+
+
+def benchmark_table(files: list[str]) -> pd.DataFrame:
+    """Wall time and peak memory of each rule, from Snakemake's benchmark files: the rule, its
+    wildcards (from the file name), seconds, max RSS in MB, and CPU seconds."""
+    rows = []
+    for f in files:
+        path = Path(f)
+        b = pd.read_csv(path, sep="\t")
+        # results/benchmarks/<rule>.tsv or results/benchmarks/<rule>/<job>.tsv, where the job may
+        # hold a slash of its own (the timm/<name> architectures)
+        parts = path.with_suffix("").parts
+        rest = parts[len(parts) - 1 - parts[::-1].index("benchmarks") + 1 :]
+        rule, job = rest[0], "/".join(rest[1:])
+        max_rss = pd.to_numeric(b["max_rss"].iloc[-1], errors="coerce")
+        rows.append({"rule": rule, "job": job, "seconds": float(b["s"].iloc[-1]), "max RSS (MB)": max_rss,
+                     "CPU seconds": float(b["cpu_time"].iloc[-1])})  # fmt: skip
+    t = pd.DataFrame(rows)
+    return t.sort_values("seconds", ascending=False).reset_index(drop=True) if len(t) else t

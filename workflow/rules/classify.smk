@@ -40,6 +40,8 @@ rule fit_classifier:
         ),
     log:
         f"{RESULTS}/logs/fit_classifier/{{arch}}_{{condition}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fit_classifier/{{arch}}_{{condition}}_seed{{seed}}.tsv"
     conda:
         f"{ENVS}/classify.yaml"
     threads: 2
@@ -69,6 +71,8 @@ rule aggregate_seeds:
         f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
     log:
         f"{RESULTS}/logs/aggregate_seeds/{{arch}}_{{condition}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate_seeds/{{arch}}_{{condition}}.tsv"
     conda:
         f"{ENVS}/classify.yaml"
     threads: 1

@@ -156,6 +156,28 @@ def fit_files(name):
     ]
 
 
+def benchmark_files():
+    """The time and memory record of every rule the report summarises (not the downloads, which
+    may have no output, nor the notebooks and the report themselves)."""
+    bench = f"{RESULTS}/benchmarks"
+    names = ["ingest", "preprocess", "split", "train_gan", "sample_gan", "curate_blur", "curate_ssim",
+             "curate_lpips", "ingest_reviews", "review_sheet", "select_clusters", "gan_metrics",
+             "ablation", "final_results"]  # fmt: skip
+    if config["evaluation"]["references"]:
+        names.append("significance")
+    if DATA["phantom"] is not None:
+        names.append("make_phantom")
+    cls = config["classifier"]
+    fits = [
+        f"fit_classifier/{a}_{c}_seed{s}"
+        for a in cls["archs"]
+        for c in cls["conditions"]
+        for s in cls["seeds"]
+    ]
+    aggs = [f"aggregate_seeds/{a}_{c}" for a in cls["archs"] for c in cls["conditions"]]
+    return [f"{bench}/{n}.tsv" for n in names + fits + aggs]
+
+
 def report_inputs(wildcards):
     """Every file the report and the analysis notebooks read: passed to them by name as the
     papermill parameter `paths` (ganaug.notebooks.notebook_paths), so they read nothing else."""
@@ -175,4 +197,5 @@ def report_inputs(wildcards):
         "fit_metrics": fit_files("metrics.json"),
         "fit_history": fit_files("history.csv"),
         "fit_predictions": fit_files("predictions.csv"),
+        "benchmarks": benchmark_files(),
     }

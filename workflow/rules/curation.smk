@@ -13,6 +13,8 @@ rule curate_blur:
         f"{CUR_DIR}/blur.csv",
     log:
         f"{RESULTS}/logs/curate_blur.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/curate_blur.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -35,6 +37,8 @@ rule curate_ssim:
         f"{CUR_DIR}/ssim.csv",
     log:
         f"{RESULTS}/logs/curate_ssim.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/curate_ssim.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -58,6 +62,8 @@ rule curate_lpips:
         f"{CUR_DIR}/lpips.csv",
     log:
         f"{RESULTS}/logs/curate_lpips.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/curate_lpips.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -82,6 +88,8 @@ rule review_sheet:
         f"{RESULTS}/review/index.html",
     log:
         f"{RESULTS}/logs/review_sheet.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/review_sheet.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -104,6 +112,8 @@ rule ingest_reviews:
         f"{CUR_DIR}/review.csv",
     log:
         f"{RESULTS}/logs/ingest_reviews.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest_reviews.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -146,6 +156,8 @@ rule select_clusters:
         ),
     log:
         f"{RESULTS}/logs/select_clusters.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/select_clusters.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2

@@ -12,6 +12,8 @@ if DATA["phantom"] is not None:
             masks=directory(SOURCE.masks),
         log:
             f"{RESULTS}/logs/make_phantom.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/make_phantom.tsv"
         conda:
             f"{ENVS}/data.yaml"
         threads: 2
@@ -37,6 +39,8 @@ rule download_isic2019:
         **{k: protected(directory(v) if k == "images" else v) for k, v in SOURCE.to_fetch.items()},
     log:
         f"{RESULTS}/logs/download_isic2019.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download_isic2019.tsv"
     conda:
         f"{ENVS}/data.yaml"
     threads: 1
@@ -59,6 +63,8 @@ rule ingest:
         rejects=f"{RESULTS}/data/label_rejects.csv",
     log:
         f"{RESULTS}/logs/ingest.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest.tsv"
     conda:
         f"{ENVS}/data.yaml"
     threads: 1
@@ -82,6 +88,8 @@ rule preprocess:
         rejects=f"{RESULTS}/data/rejects.csv",
     log:
         f"{RESULTS}/logs/preprocess.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/preprocess.tsv"
     conda:
         f"{ENVS}/data.yaml"
     threads: 8
@@ -103,6 +111,8 @@ rule split:
         summary=f"{RESULTS}/data/summary.json",
     log:
         f"{RESULTS}/logs/split.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split.tsv"
     conda:
         f"{ENVS}/data.yaml"
     threads: 1

@@ -31,6 +31,8 @@ rule significance:
         ),
     log:
         f"{RESULTS}/logs/significance.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/significance.tsv"
     conda:
         f"{ENVS}/stats.yaml"
     threads: 1
@@ -63,6 +65,8 @@ rule ablation:
         ),
     log:
         f"{RESULTS}/logs/ablation.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ablation.tsv"
     conda:
         f"{ENVS}/stats.yaml"
     threads: 1
@@ -93,6 +97,8 @@ rule gan_metrics:
         ),
     log:
         f"{RESULTS}/logs/gan_metrics.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gan_metrics.tsv"
     conda:
         f"{ENVS}/evaluate.yaml"
     threads: 2
@@ -126,6 +132,8 @@ rule final_results:
         f"{RESULTS}/final_results.json",
     log:
         f"{RESULTS}/logs/final_results.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/final_results.tsv"
     conda:
         f"{ENVS}/report.yaml"
     threads: 1
@@ -158,6 +166,8 @@ rule notebook:
         f"{RESULTS}/notebooks/{{name}}.ipynb",
     log:
         f"{RESULTS}/logs/notebook/{{name}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/notebook/{{name}}.tsv"
     wildcard_constraints:
         name="|".join(NOTEBOOKS),
     conda:
@@ -181,6 +191,8 @@ rule report:
         html=f"{RESULTS}/report.html",
     log:
         f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report.tsv"
     conda:
         f"{ENVS}/report.yaml"
     threads: 1

@@ -20,6 +20,8 @@ rule train_gan:
         progress=f"{RESULTS}/gan/progress_grids.png",
     log:
         f"{RESULTS}/logs/train_gan.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_gan.tsv"
     conda:
         f"{ENVS}/gan.yaml"
     threads: 2
@@ -47,6 +49,8 @@ rule sample_gan:
         manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
     log:
         f"{RESULTS}/logs/sample_gan.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sample_gan.tsv"
     conda:
         f"{ENVS}/gan.yaml"
     threads: 2

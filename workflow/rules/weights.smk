@@ -19,6 +19,8 @@ rule fetch_weights:
         MISSING_WEIGHTS,
     log:
         f"{RESULTS}/logs/fetch_weights.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_weights.tsv"
     conda:
         f"{ENVS}/data.yaml"
     threads: 1

@@ -134,3 +134,27 @@ def test_differences_are_read_out_with_their_direction():
 def test_load_names_the_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"final_results\.json"):
         reporting.load({"final": str(tmp_path / "final_results.json")})
+
+
+def test_benchmark_table_reads_snakemake_benchmark_files(tmp_path):
+    """The rule and job come from the file's place under benchmarks/, including an architecture
+    name with a slash, and the figures are the file's own (its last repeat)."""
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    files = {
+        "benchmarks/ingest.tsv": "1.5\t0:00:01\t120.0\t1\t1\t1\t0\t0\t50\t1.2\n",
+        "benchmarks/fit_classifier/timm/tf_efficientnet_lite0_baseline_seed42.tsv":
+            "30.25\t0:00:30\t900.5\t1\t1\t1\t0\t0\t180\t55.0\n",
+        "benchmarks/notebook/report.tsv": "2.0\t0:00:02\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t0.5\n",
+    }  # fmt: skip
+    paths = []
+    for name, row in files.items():
+        p = tmp_path / "results" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(header + row)
+        paths.append(str(p))
+    t = reporting.benchmark_table(paths)
+    assert list(t["rule"]) == ["fit_classifier", "notebook", "ingest"]
+    assert list(t["job"]) == ["timm/tf_efficientnet_lite0_baseline_seed42", "report", ""]
+    assert t["seconds"].tolist() == [30.25, 2.0, 1.5]
+    assert t.loc[0, "max RSS (MB)"] == 900.5 and math.isnan(t.loc[1, "max RSS (MB)"])
+    assert t["CPU seconds"].tolist() == [55.0, 0.5, 1.2]
