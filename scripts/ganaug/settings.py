@@ -91,6 +91,11 @@ class PhantomConfig:
     height: int = 300  # raw image height in px
     jpeg_quality: int = 92  # JPEG quality of the written images
     seed: int = 42  # every image derives its own generator from (seed, index)
+    # the archive's shape, for the full-scale rehearsal (config/scale.yaml):
+    n_minority_images: int | None = None  # DF images in all, spread 1..k per lesion (null: repeat_fraction)
+    # (width, height) of the images, in turn (null: width x height for all)
+    sizes: tuple[tuple[int, int], ...] | None = None
+    render_scale: float = 1.0  # draw at this fraction of the size, then enlarge (fast, for large sets)
 
 
 @dataclass(frozen=True)

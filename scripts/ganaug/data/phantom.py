@@ -171,6 +171,23 @@ def render(shot: Shot, width: int, height: int) -> tuple[np.ndarray, np.ndarray]
     return out, mask
 
 
+def _minority_repeats(cfg: PhantomConfig, lesions: list[Lesion], rng: np.random.Generator) -> np.ndarray:
+    """Extra images per lesion so that the DF lesions hold ``n_minority_images`` in all, one to
+    several each (as in ISIC 2019: 239 DF images of 113 lesions); only lesions with an id repeat."""
+    extra = np.zeros(len(lesions), dtype=int)
+    if cfg.n_minority_images is None:
+        return extra
+    candidates = [k for k, les in enumerate(lesions) if les.label == "dermatofibroma" and les.lesion_id]
+    n_extra = cfg.n_minority_images - cfg.n_minority_lesions
+    if n_extra < 0 or (n_extra and not candidates):
+        raise ValueError(f"data.phantom.n_minority_images {cfg.n_minority_images} is fewer than the "
+                         f"{cfg.n_minority_lesions} DF lesions")  # fmt: skip
+    # a skewed spread: most lesions once, a few photographed many times
+    weights = rng.exponential(1.0, len(candidates)) ** 2
+    extra[candidates] = rng.multinomial(n_extra, weights / weights.sum())
+    return extra
+
+
 def plan(cfg: PhantomConfig) -> list[Shot]:
     """Decide every image before drawing any: labels, lesion ids, repeats and masks."""
     rng = np.random.default_rng(cfg.seed)
@@ -189,9 +206,12 @@ def plan(cfg: PhantomConfig) -> list[Shot]:
             )
         )
     shots: list[Shot] = []
-    for lesion in lesions:
+    extra = _minority_repeats(cfg, lesions, rng)
+    for k, lesion in enumerate(lesions):
         # a repeat only makes sense when the lesion id links the two photographs
         repeats = 2 if lesion.lesion_id and rng.random() < cfg.repeat_fraction else 1
+        if cfg.n_minority_images is not None and lesion.label == "dermatofibroma":
+            repeats = 1 + extra[k]
         for _ in range(repeats):
             shots.append(Shot("", lesion, int(rng.integers(2**62)), bool(rng.random() < cfg.mask_fraction)))
     order = rng.permutation(len(shots))
@@ -201,9 +221,15 @@ def plan(cfg: PhantomConfig) -> list[Shot]:
     ]
 
 
-def _encode_one(args: tuple[Shot, int, int, int]) -> tuple[bytes, bytes | None]:
-    shot, width, height, quality = args
-    img, mask = render(shot, width, height)
+def _encode_one(args: tuple[Shot, int, int, int, float]) -> tuple[bytes, bytes | None]:
+    shot, width, height, quality, scale = args
+    if scale < 1.0:  # draw small, then enlarge: the decode and crop cost of a large file, cheaply
+        small_w, small_h = max(64, round(width * scale)), max(64, round(height * scale))
+        img, mask = render(shot, small_w, small_h)
+        img = cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    else:
+        img, mask = render(shot, width, height)
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=quality)
     mask_png = None
@@ -228,13 +254,19 @@ def write_phantom(
     images_dir.mkdir(parents=True, exist_ok=True)
     if masks_dir is not None:
         Path(masks_dir).mkdir(parents=True, exist_ok=True)
-    jobs = [(s, cfg.width, cfg.height, cfg.jpeg_quality) for s in shots]
+    from tqdm import tqdm
+
+    sizes = cfg.sizes or ((cfg.width, cfg.height),)
+    jobs = [(s, *sizes[k % len(sizes)], cfg.jpeg_quality, cfg.render_scale) for k, s in enumerate(shots)]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        encoded = list(pool.map(_encode_one, jobs, chunksize=8))
-    for shot, (jpeg, mask_png) in zip(shots, encoded, strict=True):
-        write_bytes(jpeg, images_dir / f"{shot.image_id}.jpg")
-        if mask_png is not None and masks_dir is not None:
-            write_bytes(mask_png, Path(masks_dir) / f"{shot.image_id}_segmentation.png")
+        # written as they come: a large set never sits in memory
+        encoded = tqdm(
+            pool.map(_encode_one, jobs, chunksize=8), total=len(jobs), desc="phantom", mininterval=5
+        )
+        for shot, (jpeg, mask_png) in zip(shots, encoded, strict=True):
+            write_bytes(jpeg, images_dir / f"{shot.image_id}.jpg")
+            if mask_png is not None and masks_dir is not None:
+                write_bytes(mask_png, Path(masks_dir) / f"{shot.image_id}_segmentation.png")
 
     gt = pd.DataFrame({"image": [s.image_id for s in shots]})
     for cls in ISIC2019_CLASSES:
