@@ -132,7 +132,9 @@ def lpips_diversity(fast: FastLpips, images: Images, n: int, chunk: int, seed: i
     """
     idx = np.sort(np.random.default_rng(seed).choice(len(images.rgb), min(n, len(images.rgb)), replace=False))
     feats = features_in_chunks(fast, torch.from_numpy(np.ascontiguousarray(images.rgb[idx])), chunk)
-    d = fast.distances(feats, feats).double().numpy()
+    # query rows a chunk at a time, as float32: the stored features are float16
+    d = torch.cat([fast.distances(feats.rows(s, s + chunk), feats) for s in range(0, len(idx), chunk)])
+    d = d.double().numpy()
     iu = np.triu_indices(len(idx), k=1)
     return {
         **mean_sd(d[iu]),
