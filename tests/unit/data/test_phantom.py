@@ -90,3 +90,37 @@ def test_mean_rgb_does_not_separate_the_classes():
     assert balanced_accuracy_score(y, pred) < 0.9
     # ... and not because the features are broken: the lesion itself does differ by class
     assert x[y].mean(axis=0)[1] != pytest.approx(x[~y].mean(axis=0)[1], abs=0.1)
+
+
+def test_the_archive_shape_options(tmp_path):
+    """n_minority_images spreads that many DF images over the DF lesions (each at least once,
+    some several times); sizes are used in turn; render_scale still writes full-size files."""
+    import dataclasses
+
+    from PIL import Image
+
+    sizes = ((160, 160), (200, 150), (96, 72))
+    shape = {"n_minority_lesions": 10, "n_minority_images": 23, "n_majority_lesions": 8}
+    cfg = dataclasses.replace(
+        SMALL, **shape, repeat_fraction=0.0, mask_fraction=0.0, sizes=sizes, render_scale=0.5
+    )
+    shots = plan(cfg)
+    df = [s for s in shots if s.lesion.label == "dermatofibroma"]
+    assert len(df) == 23 and len(shots) == 23 + 8
+    per_lesion = {}
+    for s in df:
+        key = s.lesion.lesion_id or s.image_id  # a lesion without an id is photographed once
+        per_lesion[key] = per_lesion.get(key, 0) + 1
+    assert len(per_lesion) == 10 and max(per_lesion.values()) > 1
+    write(tmp_path, cfg)
+    gt = read_isic2019(tmp_path / "gt.csv", tmp_path / "meta.csv")
+    assert (gt.label == "dermatofibroma").sum() == 23 and (gt.label == "nevus").sum() == 8
+    sizes = [Image.open(tmp_path / "imgs" / f"{s.image_id}.jpg").size for s in shots]
+    assert sizes == [cfg.sizes[k % 3] for k in range(len(shots))]
+
+
+def test_fewer_minority_images_than_lesions_is_refused():
+    import dataclasses
+
+    with pytest.raises(ValueError, match="n_minority_images 3 is fewer than the 6 DF lesions"):
+        plan(dataclasses.replace(SMALL, n_minority_images=3))
