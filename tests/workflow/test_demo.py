@@ -31,14 +31,19 @@ def demo_config() -> dict:
     return yaml.safe_load(Path(DEMO).read_text())
 
 
+# benchmarks/gpu_check.sh runs these tests on a GPU with GANAUG_TEST_DEVICE=cuda
+DEVICE = os.environ.get("GANAUG_TEST_DEVICE", "cpu")
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory, demo_config) -> Path:
     """The results folder of the session's demo run."""
     wd = tmp_path_factory.mktemp("demo")
-    res = snakemake(wd, str("results" / FIT.parent / "metrics.json"), "--configfile", DEMO, "--cores", "2")
+    target = str("results" / FIT.parent / "metrics.json")
+    res = snakemake(wd, target, "--configfile", DEMO, "--config", f"device={DEVICE}", "--cores", "2")
     assert res.returncode == 0, res.stderr[-4000:]
     (wd / "single_target.txt").write_text(res.stderr)
-    narrow = dict(demo_config)
+    narrow = dict(demo_config, device=DEVICE)
     narrow["classifier"] = {
         **demo_config["classifier"],
         "archs": ["resnet50"],

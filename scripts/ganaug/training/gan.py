@@ -4,9 +4,11 @@ One "iteration" is one generator update after ``n_critic`` critic updates (Gulra
 2017, Algorithm 1). Each critic update draws a fresh real batch from an endless shuffled sampler,
 as the reference code does (the study's loop reused one batch for all five critic steps).
 
-Every random number (batches, noise, interpolation weights, DiffAugment) comes from one CPU
+Every random number (batches, noise, interpolation weights, DiffAugment) comes from one
 ``torch.Generator`` whose state is in the checkpoint, so on the CPU a run that is killed and
-resumed ends with the same weights as one that never stopped (tested to 1e-6).
+resumed ends with bit-identical weights and history to one that never stopped (tested). On a
+GPU that generator lives on the device, and nothing syncs with the host between history rows
+(losses are summed on the device and checked for finiteness once per ``log_interval``).
 """
 
 from __future__ import annotations

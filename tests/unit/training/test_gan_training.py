@@ -125,12 +125,13 @@ def test_kill_and_resume_gives_the_same_generator(reference, tmp_path):
     proc = start_driver(root, data)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert max_diff(generator_weights(ref), generator_weights(root)) <= 1e-6
+    # bit-identical on the CPU: the same random stream, restored from the checkpoint
+    assert max_diff(generator_weights(ref), generator_weights(root)) == 0.0
     # the history is whole: one row per iteration, the rows before the kill included
     hist = np.loadtxt(root / "history.csv", delimiter=",", skiprows=1)
     ref_hist = np.loadtxt(ref / "history.csv", delimiter=",", skiprows=1)
     assert hist.shape == ref_hist.shape == (TINY.total_iterations, 5)
-    assert np.allclose(hist, ref_hist, atol=1e-6)
+    assert np.array_equal(hist, ref_hist)
 
 
 def test_sigterm_writes_a_checkpoint_and_exits_nonzero(reference, tmp_path):
