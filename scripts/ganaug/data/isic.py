@@ -4,8 +4,9 @@ Every reader returns a DataFrame with :data:`LABEL_COLUMNS`: ``image_id``, the n
 ``label``, ``lesion_id`` and ``patient_id`` (empty string when unknown), ``row``, the 1-based
 line of the source file (the header is line 1), so later errors can point at it, and
 ``problem`` / ``note`` (empty unless the reader found a reason to reject the row, or a remark
-that belongs in the rejects list). Duplicate rows are kept here and settled by
-:func:`ganaug.data.screening.screen_rows`.
+that belongs in the rejects list), and ``file``, the image's path under the images folder where
+the archive does not name its files ``<image_id>.<ext>`` (Derm7pt), else empty. Duplicate rows
+are kept here and settled by :func:`ganaug.data.screening.screen_rows`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from ganaug.data.screening import screen_rows
 
 log = logging.getLogger(__name__)
 
-LABEL_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "problem", "note"]
+LABEL_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "problem", "note", "file"]
 # what ingest writes to labels.csv (the rows to use, one per id)
-CLEAN_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row"]
+CLEAN_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "file"]
 ISIC2019_CLASSES = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
 
 
@@ -63,7 +64,7 @@ def _labels(values: pd.Series, rows: pd.Series, path: str | Path, column: str) -
 
 
 def _finish(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
-    for col in ("problem", "note"):
+    for col in ("problem", "note", "file"):
         if col not in df.columns:
             df[col] = ""
     df = df[LABEL_COLUMNS].copy()
@@ -177,11 +178,63 @@ def read_isic_archive(ground_truth: str | Path, metadata: str | Path | None = No
     return _finish(gt, ground_truth)
 
 
-READERS: dict[str, Callable[[str | Path, str | Path | None], pd.DataFrame]] = {
+# Derm7pt's diagnoses that are melanocytic nevi, all counted as "nevus" by default (ISIC 2019's
+# NV class holds these kinds too); data.nevus_subtypes narrows it (config/README.md)
+DERM7PT_NEVUS_SUBTYPES = (
+    "blue nevus",
+    "clark nevus",
+    "combined nevus",
+    "congenital nevus",
+    "dermal nevus",
+    "recurrent nevus",
+    "reed or spitz nevus",
+)
+
+
+def read_derm7pt(
+    ground_truth: str | Path,
+    metadata: str | Path | None = None,
+    nevus_subtypes: tuple[str, ...] = DERM7PT_NEVUS_SUBTYPES,
+) -> pd.DataFrame:
+    """Derm7pt (Kawahara et al. 2018): ``meta/meta.csv`` with ``case_num``, ``diagnosis``, the
+    seven-point criteria, and ``clinic`` / ``derm``, the paths of the clinical and dermoscopic
+    photographs of the case under ``images/`` (``NEL/Nel026.jpg``). One row per case; the
+    dermoscopic image is used (the clinical one is another modality). Its id is its path
+    without the extension, ``/`` as ``_`` (``NEL_Nel026``: unique across folders), its lesion
+    the case.
+
+    ``diagnosis`` is free text: ``dermatofibroma``, ``melanoma (in situ)`` ... and nevus
+    subtypes (``clark nevus``, ``blue nevus`` ...). The subtypes in ``nevus_subtypes`` become
+    ``nevus``; the others keep their own names, so they are never selected as nevi.
+    """
+    gt = _read_csv(ground_truth)
+    _require(gt, ground_truth, ["case_num", "diagnosis", "derm"])
+    unknown = sorted(set(nevus_subtypes) - set(DERM7PT_NEVUS_SUBTYPES))
+    if unknown:
+        raise ValueError(
+            f"nevus subtypes {', '.join(map(repr, unknown))} are not Derm7pt diagnoses; "
+            f"choose from {', '.join(DERM7PT_NEVUS_SUBTYPES)}"
+        )
+    diagnosis = gt["diagnosis"].str.strip().str.lower()
+    nevus = diagnosis.isin(nevus_subtypes)
+    labels = _labels(gt["diagnosis"], gt["row"], ground_truth, "diagnosis")
+    gt["label"] = ["nevus" if n else lab for n, lab in zip(nevus, labels, strict=True)]
+    gt["file"] = gt["derm"].str.strip()
+    empty = gt.loc[gt["file"] == "", "row"]
+    if len(empty):
+        raise DataFormatError(f"{ground_truth}, row {int(empty.iloc[0])}: empty derm (the dermoscopic image)")
+    gt["image_id"] = [str(Path(f).with_suffix("")).replace("/", "_") for f in gt["file"]]
+    gt["lesion_id"] = "derm7pt_case_" + gt["case_num"].str.strip()
+    gt["patient_id"] = ""
+    return _finish(gt, ground_truth)
+
+
+READERS: dict[str, Callable[..., pd.DataFrame]] = {
     "isic2019": read_isic2019,
     "isic2020": read_isic2020,
     "ham10000": read_ham10000,
     "isic_archive": read_isic_archive,
+    "derm7pt": read_derm7pt,
 }
 
 

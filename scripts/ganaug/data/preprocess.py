@@ -240,12 +240,16 @@ def _tasks(
     jpeg_draft: bool,
 ) -> list[Task]:
     tasks = []
-    for iid in kept["image_id"]:
+    files = kept["file"] if "file" in kept.columns else [""] * len(kept)
+    for iid, file in zip(kept["image_id"], files, strict=True):
         mask = Path(masks_dir) / f"{iid}_segmentation.png" if masks_dir is not None else None
         found = mask if mask and mask.is_file() else None
-        tasks.append(
-            Task(iid, find_image(images_dir, iid), found, out_dir / f"{iid}.png", image_size, jpeg_draft)
-        )
+        # the archive's own file name where it has one (Derm7pt), else <id>.<known suffix>
+        if file:
+            image = images_dir / file if (images_dir / file).is_file() else None
+        else:
+            image = find_image(images_dir, iid)
+        tasks.append(Task(iid, image, found, out_dir / f"{iid}.png", image_size, jpeg_draft))
     return tasks
 
 

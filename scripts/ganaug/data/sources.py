@@ -49,6 +49,12 @@ FORMAT_DEFAULTS: dict[str, dict[str, str | None]] = {
         "ground_truth": "resources/isic_archive/metadata.csv",
         "metadata": None,
     },
+    # Derm7pt's release: images/<folder>/<file> named by meta/meta.csv's derm column
+    "derm7pt": {
+        "images": "resources/derm7pt/images",
+        "ground_truth": "resources/derm7pt/meta/meta.csv",
+        "metadata": None,
+    },
 }
 # formats whose lesion ids are in a separate metadata file (the others carry them in ground_truth)
 FORMATS_WITH_METADATA = ("isic2019",)

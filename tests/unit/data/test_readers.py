@@ -175,3 +175,37 @@ def test_empty_image_id_is_an_error(tmp_path):
     p.write_text("lesion_id,image_id,dx\nHAM_1,,df\n")
     with pytest.raises(DataFormatError, match="row 2: empty image id"):
         read_ham10000(p)
+
+
+def test_derm7pt_in_its_real_column_layout(fixtures):
+    """meta/meta.csv as Derm7pt ships it: one row per case, the dermoscopic image in ``derm``."""
+    from ganaug.data.isic import read_derm7pt
+
+    df = read_derm7pt(fixtures / "derm7pt/meta/meta.csv")
+    assert list(df.columns) == LABEL_COLUMNS
+    assert df["image_id"].tolist()[:3] == ["NEL_Nel026", "NEL_Nel028", "Fdl_Fdl002"]
+    assert df["file"].tolist()[9] == "Fbl/Fbl016.JPG"  # the file keeps its own spelling
+    assert df["lesion_id"].tolist()[2] == "derm7pt_case_3" and (df["patient_id"] == "").all()
+    counts = df["label"].value_counts().to_dict()
+    # every nevus subtype counts as nevus by default; melanoma and the rest keep their names
+    assert counts == {"nevus": 5, "dermatofibroma": 2, "basal_cell_carcinoma": 1,
+                      "melanoma_(in_situ)": 1, "lentigo": 1}  # fmt: skip
+
+
+def test_derm7pt_nevus_subtypes_are_a_choice(fixtures):
+    from ganaug.data.isic import read_derm7pt
+
+    df = read_derm7pt(fixtures / "derm7pt/meta/meta.csv", nevus_subtypes=("clark nevus", "dermal nevus"))
+    assert sorted(df.loc[df["label"] == "nevus", "image_id"]) == ["Fcl_Fcl010", "NEL_Nel028"]
+    assert "blue_nevus" in set(df["label"]) and "reed_or_spitz_nevus" in set(df["label"])
+    with pytest.raises(ValueError, match="'spitz' are not Derm7pt diagnoses"):
+        read_derm7pt(fixtures / "derm7pt/meta/meta.csv", nevus_subtypes=("spitz",))
+
+
+def test_derm7pt_without_the_derm_column_names_what_is_missing(tmp_path, fixtures):
+    from ganaug.data.isic import read_derm7pt
+
+    text = (fixtures / "derm7pt/meta/meta.csv").read_text().replace(",derm,", ",dermoscopy,")
+    (tmp_path / "meta.csv").write_text(text)
+    with pytest.raises(DataFormatError, match=r"missing column\(s\) derm;"):
+        read_derm7pt(tmp_path / "meta.csv")
