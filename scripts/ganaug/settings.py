@@ -170,6 +170,7 @@ CURATION_STAGE_KEYS = {
     "ssim": ("ssim_min", "ssim_max", "chunk_size"),
     "lpips": ("lpips_min", "lpips_backbone", "chunk_size"),
     "review": ("review",),
+    # the thresholds too: the summary records the whole funnel with what each stage kept
     "clusters": (
         "cluster_backbone",
         "n_clusters",
@@ -177,6 +178,10 @@ CURATION_STAGE_KEYS = {
         "min_per_cluster",
         "lpips_backbone",
         "review",
+        "blur_threshold",
+        "ssim_min",
+        "ssim_max",
+        "lpips_min",
     ),
 }
 

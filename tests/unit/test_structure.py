@@ -93,3 +93,49 @@ def test_notebooks_read_only_their_declared_paths(notebook):
     text = notebook.read_text()
     assert ".glob(" not in text and "results_dir" not in text
     assert "paths = {}" in text  # the papermill parameter
+
+
+def _rule_blocks():
+    """(rule script name, {params name: (provider, stage)}) for every rule in workflow/rules."""
+    import re
+
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=\s*rule \w+:)", smk.read_text()):
+            script = re.search(r'rule_script\("(\w+)"\)', block)
+            if script:
+                found = re.findall(r'(\w+)=(\w+_params)\(\w+, "(\w+)"\)', block)
+                yield script.group(1), {name: (provider, stage) for name, provider, stage in found}
+
+
+def test_every_rule_script_call_binds_to_its_entry_function():
+    """A rule script passes its rule's params with ``**``: each key must be a parameter of the
+    entry function, and every parameter without a default must be given. Checked here against
+    the default config, so a key missing from a stage's key list fails here, not in a run."""
+    import importlib
+    import inspect
+
+    from ganaug import settings
+    from ganaug.config import validate_config
+
+    cfg = validate_config({})
+    checked = 0
+    for script, params in _rule_blocks():
+        tree = ast.parse((REPO / "scripts" / f"{script}.py").read_text())
+        imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported = {a.asname or a.name: node.module for node in imports for a in node.names}
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)):
+            star = [k for k in call.keywords if k.arg is None]
+            if not star or not isinstance(star[0].value, ast.Attribute) or star[0].value.attr not in params:
+                continue
+            provider, stage = params[star[0].value.attr]
+            section = {"data_params": "data", "curation_params": "curation",
+                       "evaluation_params": "evaluation"}[provider]  # fmt: skip
+            keys = getattr(settings, provider)(cfg[section], stage)
+            fn = getattr(importlib.import_module(imported[call.func.id]), call.func.id)
+            explicit = {k.arg: None for k in call.keywords if k.arg is not None}
+            try:
+                inspect.signature(fn).bind(*([None] * len(call.args)), **explicit, **keys)
+            except TypeError as err:
+                pytest.fail(f"scripts/{script}.py -> {call.func.id}: {err}")
+            checked += 1
+    assert checked >= 10  # every script that passes a section's keys with **
