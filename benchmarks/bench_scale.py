@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from ganaug.reporting import benchmark_table  # noqa: E402
 
-TARGET = "results/synthetic/curation/summary.json"
+TARGET = "results/repeat_0/synthetic/curation/summary.json"
 STAGES = {
     "data": ["ingest", "preprocess", "split"],
     "curation": ["curate_blur", "curate_ssim", "curate_lpips", "ingest_reviews", "select_clusters"],
@@ -103,9 +103,9 @@ def lpips_memory(workdir: Path, n_syn: int) -> dict:
     tmp.mkdir(exist_ok=True)
     for storage in ("float32", "float16"):
         code = LPIPS_CHILD.format(scripts=str(REPO / "scripts"), storage=storage, n_syn=n_syn,
-                                  raw=str(workdir / "results/synthetic/raw"), tmp=str(tmp),
-                                  metadata=str(workdir / "results/data/metadata.csv"),
-                                  manifest=str(workdir / "results/synthetic/raw_manifest.csv"),
+                                  raw=str(workdir / "results/repeat_0/synthetic/raw"), tmp=str(tmp),
+                                  metadata=str(workdir / "results/repeat_0/data/metadata.csv"),
+                                  manifest=str(workdir / "results/repeat_0/synthetic/raw_manifest.csv"),
                                   out=str(tmp / f"{storage}.npy"))  # fmt: skip
         cmd = [sys.executable, "-c", code]
         res = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=workdir)

@@ -1,6 +1,4 @@
-"""Rule fit_classifier: train one (arch, condition, seed), evaluate once on the test split."""
-
-from pathlib import Path
+"""Rule fit_classifier: train one (repeat, arch, condition, seed), evaluate once on its test split."""
 
 import torch
 
@@ -9,17 +7,17 @@ from ganaug.training.classifier import FitOutputs, fit_rule
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-i, o, p = snakemake.input, snakemake.output, snakemake.params
+i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
 fit_rule(
-    snakemake.wildcards.arch,
-    int(snakemake.wildcards.seed),
+    w.arch,
+    int(w.seed),
     p.fit,
     i.metadata,
     p.cache_dir,
     p.image_size,
     p.device,
-    FitOutputs(
-        o.model, o.history, o.predictions, o.metrics, o.curves, o.confusion, o.pr_curve, Path(p.tensorboard)
-    ),
-    **{k: i.get(k) for k in ("raw", "manifest", "curated", "curation_summary") if i.get(k)},
+    FitOutputs.of(snakemake.output, p.tensorboard),
+    **{k: i.get(k) for k in ("raw", "manifest", "curated", "curation_summary", "extra") if i.get(k)},
+    repeat=int(w.repeat),
+    external={k.removeprefix("external_"): v for k, v in i.items() if k.startswith("external_")},
 )

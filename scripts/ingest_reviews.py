@@ -1,4 +1,5 @@
-"""Rule ingest_reviews: validate and average the reviewers' scores (or simulate / skip)."""
+"""Rule ingest_reviews: unblind and average the reviewers' scores (or simulate / skip), and the
+visual Turing test's summary."""
 
 from ganaug.curation.steps import run_review
 from ganaug.runtime import setup_logging
@@ -9,8 +10,9 @@ run_review(
     i.previous,
     i.blur,
     i.ssim,
+    i.key,
     i.reviews,
-    snakemake.output[0],
+    dict(snakemake.output.items()),
     **snakemake.params.curation,
     seed=snakemake.params.seed,
 )

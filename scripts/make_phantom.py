@@ -13,4 +13,5 @@ write_phantom(
     o.metadata,
     o.masks,
     workers=snakemake.threads,
+    extra_dir=o.get("extra"),
 )

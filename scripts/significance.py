@@ -1,7 +1,8 @@
-"""Rule significance: every condition against its reference(s): differences with lesion-bootstrap
-intervals, McNemar per class, Wilcoxon across replicates, per-condition intervals, forest plot."""
+"""Rule significance: every condition against its reference(s), on every test set: differences
+with lesion-bootstrap intervals, each replicate's difference, McNemar per class, across-replicate
+mean difference and Wilcoxon, per-condition intervals, forest plot."""
 
-from ganaug.evaluation.significance import significance_rule
+from ganaug.evaluation.significance import external_inputs, significance_rule
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -12,7 +13,9 @@ significance_rule(
     i.metadata,
     dict(snakemake.output.items()),
     **p.evaluation,
+    repeats=p.repeats,
     minority=p.minority,
     majority=p.majority,
     seed=p.seed,
+    external=external_inputs(dict(i.items())),
 )

@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 from ganaug.data.labels import normalise_label
-from ganaug.data.sources import data_problems, fill_data_defaults
+from ganaug.data.sources import data_problems, external_problems, fill_data_defaults
 from ganaug.models.registry import arch_spec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -124,25 +124,18 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
             f"generate; allowed: {', '.join(map(str, GAN_SIZES))}"
         )
     problems += data_problems(data)
+    for name, spec in config["evaluation"]["external"].items():
+        problems += external_problems(name, spec)
     problems += classifier_problems(config["classifier"])
     conditions = config["classifier"]["conditions"]
     for name, cond in conditions.items():
-        to = cond.get("oversample_to")
-        if to is None:
-            continue
-        if to not in conditions or to == name:
+        problems += matched_problems(name, cond, conditions)
+    for pair in config["evaluation"]["pairs"]:
+        unknown = [c for c in pair if c not in conditions]
+        if unknown or pair[0] == pair[1]:
             problems.append(
-                f"config key 'classifier.conditions.{name}.oversample_to': {to!r} is not another "
-                f"condition of the table ({', '.join(conditions)})"
-            )
-        elif conditions[to].get("oversample_to") is not None:
-            problems.append(
-                f"config key 'classifier.conditions.{name}.oversample_to': {to!r} oversamples "
-                "itself; name a condition with a fixed training set"
-            )
-        elif not cond["real_minority"]:
-            problems.append(
-                f"config key 'classifier.conditions.{name}': oversample_to needs real_minority: true"
+                f"config key 'evaluation.pairs': {pair} must name two different conditions of "
+                f"classifier.conditions ({', '.join(conditions)})"
             )
     for ref in config["evaluation"]["references"]:
         if ref not in conditions:
@@ -151,6 +144,35 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
                 f"classifier.conditions ({', '.join(conditions)})"
             )
     return problems
+
+
+def matched_problems(name: str, cond: Mapping[str, Any], conditions: Mapping[str, Any]) -> list[str]:
+    """oversample_to and extra_real_to name another condition with a fixed training set."""
+    key = f"classifier.conditions.{name}"
+    if cond.get("oversample_to") is not None and cond.get("extra_real_to") is not None:
+        return [f"config key '{key}': oversample_to and extra_real_to exclude each other"]
+    which = "oversample_to" if cond.get("oversample_to") is not None else "extra_real_to"
+    to = cond.get(which)
+    if to is None:
+        return []
+    if to not in conditions or to == name:
+        return [
+            f"config key '{key}.{which}': {to!r} is not another condition of the table "
+            f"({', '.join(conditions)})"
+        ]
+    other = conditions[to]
+    if other.get("oversample_to") is not None or other.get("extra_real_to") is not None:
+        return [
+            f"config key '{key}.{which}': {to!r} is matched to a condition itself; name a condition "
+            "with a fixed training set"
+        ]
+    if not cond["real_minority"]:
+        return [f"config key '{key}': {which} needs real_minority: true"]
+    if which == "extra_real_to" and other["synthetic"] == "none":
+        return [
+            f"config key '{key}.extra_real_to': {to!r} adds no synthetic images, so there is nothing to match"
+        ]
+    return []
 
 
 def classifier_problems(cls: Mapping[str, Any]) -> list[str]:
@@ -164,11 +186,16 @@ def classifier_problems(cls: Mapping[str, Any]) -> list[str]:
     weights = cls["weights"]
     if isinstance(weights, dict):
         missing = [a for a in cls["archs"] if a not in weights]
-        extra = [a for a in weights if a not in cls["archs"]]
         if missing:
             problems.append(f"config key 'classifier.weights': no weights for {', '.join(missing)}")
-        if extra:
-            problems.append(f"config key 'classifier.weights': {', '.join(extra)} not in classifier.archs")
+        # entries for architectures not trained are allowed: --configfile merges mappings key by
+        # key, so a config that narrows classifier.archs cannot remove the wider table's entries.
+        # A misspelt name is still an error.
+        for arch in (a for a in weights if a not in cls["archs"]):
+            try:
+                arch_spec(arch)
+            except ValueError as err:
+                problems.append(f"config key 'classifier.weights': {err}")
     for arch, w in weights.items() if isinstance(weights, dict) else [(None, weights)]:
         if w == "none":
             where = "classifier.weights" + (f".{arch}" if arch else "")

@@ -48,6 +48,7 @@ class Results:
     mcnemar: pd.DataFrame
     wilcoxon: pd.DataFrame
     intervals: pd.DataFrame
+    replicates: pd.DataFrame  # each replicate's difference from its reference
 
     def fits(self) -> list[dict]:
         """Every fit's metrics.json (as a dict), history and predictions, in the rule's order."""
@@ -58,6 +59,7 @@ class Results:
                 {
                     "arch": m["arch"],
                     "condition": m["condition"],
+                    "repeat": m.get("repeat", 0),
                     "seed": m["seed"],
                     "metrics": m,
                     "history": pd.read_csv(f["history"]),
@@ -79,7 +81,7 @@ def load(paths: dict) -> Results:
     return Results(
         paths,
         json.loads(final.read_text()),
-        *(_csv(paths, k) for k in ("differences", "mcnemar", "wilcoxon", "intervals")),
+        *(_csv(paths, k) for k in ("differences", "mcnemar", "wilcoxon", "intervals", "replicates")),
     )
 
 
@@ -119,8 +121,10 @@ def caveats(final: dict) -> list[str]:
                 f"curation.{key} is a random-init network: "
                 "its distances are not comparable to published ones."
             )
-    if len(p.get("seeds", [])) < 2:
-        out.append("One seed only: no spread over seeds, and no Wilcoxon test across seeds.")
+    n = len(p.get("seeds", [])) * len(p.get("repeats", [0]))
+    if n < 2:
+        out.append("One replicate only (one split, one seed): no spread over replicates, and no "
+                   "test across them.")  # fmt: skip
     return out
 
 
@@ -232,8 +236,29 @@ def _p(v) -> str:
     return "—" if v is None or pd.isna(v) else f"{v:.3g}"
 
 
-def differences_display(diff: pd.DataFrame, decision: str = "tuned") -> pd.DataFrame:
+IN_DISTRIBUTION = "in_distribution"
+
+
+def set_names(table: pd.DataFrame) -> list[str]:
+    """The test sets a stats table holds, in distribution first."""
+    if table.empty or "test_set" not in table.columns:
+        return [IN_DISTRIBUTION] if not table.empty else []
+    names = list(dict.fromkeys(table["test_set"]))
+    return sorted(names, key=lambda n: (n != IN_DISTRIBUTION, n))
+
+
+def for_set(table: pd.DataFrame, test_set: str | None) -> pd.DataFrame:
+    """The rows of one test set (None: all of them)."""
+    if test_set is None or table.empty or "test_set" not in table.columns:
+        return table
+    return table[table["test_set"] == test_set]
+
+
+def differences_display(
+    diff: pd.DataFrame, decision: str = "tuned", test_set: str | None = IN_DISTRIBUTION
+) -> pd.DataFrame:
     """Each difference with its interval and direction word, as the report shows it."""
+    diff = for_set(diff, test_set)
     if diff.empty:
         return diff
     d = diff[diff["decision"] == decision]
@@ -253,12 +278,24 @@ def differences_display(diff: pd.DataFrame, decision: str = "tuned") -> pd.DataF
             "direction": d["direction"],
         }
     )
-    return t.set_index(["arch", "condition", "versus", "metric"])
+    keys = ["arch", "condition", "versus", "metric"]
+    if test_set is None and "test_set" in d.columns:  # every set: say which on each row
+        t.insert(0, "test set", d["test_set"])
+        keys.insert(0, "test set")
+    return t.set_index(keys)
 
 
-def in_words(diff: pd.DataFrame, arch: str, condition: str, metric: str, decision: str = "tuned") -> str:
+def in_words(
+    diff: pd.DataFrame,
+    arch: str,
+    condition: str,
+    metric: str,
+    decision: str = "tuned",
+    test_set: str = IN_DISTRIBUTION,
+) -> str:
     """One difference read out: "resnet50, gan_curated vs baseline: Δ sensitivity +0.14 [−0.05, 0.33],
     no evidence"."""
+    diff = for_set(diff, test_set)
     r = diff[
         (diff["arch"] == arch)
         & (diff["condition"] == condition)
@@ -271,21 +308,35 @@ def in_words(diff: pd.DataFrame, arch: str, condition: str, metric: str, decisio
     )
 
 
-def mcnemar_display(mcnemar: pd.DataFrame) -> pd.DataFrame:
+def mcnemar_display(mcnemar: pd.DataFrame, test_set: str | None = IN_DISTRIBUTION) -> pd.DataFrame:
+    mcnemar = for_set(mcnemar, test_set)
     if mcnemar.empty:
         return mcnemar
-    t = mcnemar[["arch", "condition", "reference", "seed", "class", "n", "b", "c", "winner", "method"]].copy()
+    keys = ["arch", "condition", "reference", "repeat", "seed", "class"]
+    if test_set is None and "test_set" in mcnemar.columns:
+        keys.insert(0, "test_set")
+    t = mcnemar[[*keys, "n", "b", "c", "winner", "method"]].copy()
     t["p"] = mcnemar["p"].map(_p)
     t["p (Holm)"] = mcnemar["p_holm"].map(_p)
-    return t.set_index(["arch", "condition", "reference", "seed", "class"])
+    return t.set_index(keys)
 
 
-def wilcoxon_display(wilcoxon: pd.DataFrame, decision: str = "tuned") -> pd.DataFrame:
+def wilcoxon_display(
+    wilcoxon: pd.DataFrame, decision: str = "tuned", test_set: str | None = IN_DISTRIBUTION
+) -> pd.DataFrame:
+    wilcoxon = for_set(wilcoxon, test_set)
     if wilcoxon.empty:
         return wilcoxon
     w = wilcoxon[wilcoxon["decision"] == decision]
-    t = w[["arch", "condition", "reference", "metric", "n_replicates", "median_difference"]].copy()
-    t["p"] = w["p"].map(_p)
+    t = w[["arch", "condition", "reference", "metric", "n_replicates"]].copy()
+    t["mean Δ [95 % t interval]"] = [
+        "n/a" if pd.isna(m) else f"{m:+.3f}" + ("" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}]")
+        for m, lo, hi in zip(w["mean_difference"], w["ci_low"], w["ci_high"], strict=True)
+    ]
+    t["median Δ"] = w["median_difference"].map(lambda v: "n/a" if pd.isna(v) else f"{v:+.3f}")
+    t["p (signed rank)"] = w["p"].map(_p)
+    t["p (Holm)"] = w["p_holm"].map(_p)
+    t["direction"] = w["direction"]
     t["note"] = w["note"].fillna("")
     return t.set_index(["arch", "condition", "reference", "metric"])
 
@@ -332,21 +383,21 @@ def expectation_table(final: dict) -> pd.DataFrame:
 
 
 def f1_consistency(final: dict) -> pd.DataFrame:
-    """Per seed, F1 against 2PR/(P+R) of the reported precision and recall: the check the study's
-    own table fails. Here every row must agree (to rounding)."""
+    """Per replicate, F1 against 2PR/(P+R) of the reported precision and recall: the check the
+    study's own table fails. Here every row must agree (to rounding)."""
     rows = []
     archs, conds = order(final)
     for arch in archs:
         for cond in conds:
             r = final["classifier_results"][arch][cond]
-            for i, seed in enumerate(r["seeds"]):
-                p, rc, f1 = (r[m]["per_seed"][i] for m in ("precision", "recall", "f1"))
+            for i, replicate in enumerate(r["replicates"]):
+                p, rc, f1 = (r[m]["per_replicate"][i] for m in ("precision", "recall", "f1"))
                 implied = 0.0 if p + rc == 0 else 2 * p * rc / (p + rc)
                 rows.append(
                     {
                         "arch": arch,
                         "condition": cond,
-                        "seed": seed,
+                        "replicate": replicate,
                         "precision": p,
                         "recall": rc,
                         "F1 reported": f1,
@@ -354,7 +405,7 @@ def f1_consistency(final: dict) -> pd.DataFrame:
                         "agrees": bool(np.isclose(f1, implied, atol=1e-9)),
                     }
                 )
-    return pd.DataFrame(rows).set_index(["arch", "condition", "seed"])
+    return pd.DataFrame(rows).set_index(["arch", "condition", "replicate"])
 
 
 def plot_funnel(final: dict, ax=None):
@@ -387,7 +438,9 @@ def plot_f1_by_condition(final: dict, intervals: pd.DataFrame, ax=None):
         for a in archs:
             mean = res[a][c]["f1"]["mean"]
             means.append(mean)
-            b = _select(intervals, arch=a, condition=c, metric="f1", decision="tuned")
+            b = _select(
+                for_set(intervals, IN_DISTRIBUTION), arch=a, condition=c, metric="f1", decision="tuned"
+            )
             lo.append(mean - b["ci_low"].iloc[0] if len(b) else 0)
             hi.append(b["ci_high"].iloc[0] - mean if len(b) else 0)
         x = np.arange(len(archs)) + (j - (len(conds) - 1) / 2) * width
@@ -420,6 +473,8 @@ def plot_forest(diff: pd.DataFrame, decision: str = "tuned"):
 
     d = diff[diff["decision"] == decision].copy()
     d["row"] = d["arch"] + " / " + d["condition"] + " vs " + d["reference"]
+    if len(set_names(d)) > 1:  # in distribution and external sets: say which on every row
+        d["row"] = d["row"] + " [" + d["test_set"] + "]"
     d["metric_label"] = d["metric"].map(METRIC_LABELS)
     metrics = [METRIC_LABELS[m] for m in METRIC_LABELS if m in set(d["metric"])]
     rows = list(dict.fromkeys(d["row"]))
@@ -466,3 +521,125 @@ def benchmark_table(files: list[str]) -> pd.DataFrame:
                      "CPU seconds": float(b["cpu_time"].iloc[-1])})  # fmt: skip
     t = pd.DataFrame(rows)
     return t.sort_values("seconds", ascending=False).reset_index(drop=True) if len(t) else t
+
+
+# ---------------------------------------------------------------- the questions, answered
+
+ANSWER_METRICS = ("sensitivity", "f1", "specificity")
+
+
+def answer_table(
+    diff: pd.DataFrame, pairs: list[tuple[str, str]], test_set: str = IN_DISTRIBUTION, decision: str = "tuned"
+) -> pd.DataFrame:
+    """The differences that answer one question: for each (condition, reference) pair and
+    architecture, Δ with its interval and direction word, and how many replicates and test
+    lesions it rests on. Empty when none of the pairs was run."""
+    d = for_set(diff, test_set)
+    if d.empty:
+        return pd.DataFrame()
+    keep = pd.Series(False, index=d.index)
+    for cond, ref in pairs:
+        keep |= (d["condition"] == cond) & (d["reference"] == ref)
+    d = d[keep & (d["decision"] == decision) & d["metric"].isin(ANSWER_METRICS)]
+    if d.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "arch": d["arch"],
+            "comparison": d["condition"] + " vs " + d["reference"],
+            "metric": d["metric"].map(METRIC_LABELS),
+            "Δ [95 % CI]": [
+                f"{x:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                for x, lo, hi in zip(d["delta"], d["ci_low"], d["ci_high"], strict=True)
+            ],
+            "direction": d["direction"],
+            "replicates": d["n_replicates"],
+            "DF / NV test lesions": d["n_test_lesions_minority"].astype(str)
+            + " / "
+            + d["n_test_lesions_majority"].astype(str),
+        }
+    ).set_index(["arch", "comparison", "metric"])
+
+
+def gap_closed(diff: pd.DataFrame, test_set: str = IN_DISTRIBUTION, decision: str = "tuned") -> pd.DataFrame:
+    """How much of the gain of real_extra (new real images) gan_curated reaches: both differences
+    from baseline, and their ratio where the real images did gain (descriptive; the direct
+    comparison gan_curated vs real_extra carries the interval)."""
+    d = for_set(diff, test_set)
+    rows = []
+    for arch in dict.fromkeys(d.get("arch", [])):
+        for metric in ANSWER_METRICS:
+            sel = {"arch": arch, "reference": "baseline", "metric": metric, "decision": decision}
+            pick = {c: _select(d, condition=c, **sel) for c in ("gan_curated", "real_extra")}
+            if any(p.empty for p in pick.values()):
+                continue
+            gan, real = (float(pick[c]["delta"].iloc[0]) for c in ("gan_curated", "real_extra"))
+            share = gan / real if real > 0 else None
+            rows.append({"arch": arch, "metric": METRIC_LABELS[metric], "Δ gan_curated": gan,
+                         "Δ real_extra": real, "share of the real images' gain": share})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def ratio_points(
+    final: dict, diff: pd.DataFrame, metric: str = "f1", decision: str = "tuned"
+) -> pd.DataFrame:
+    """Δ from baseline against the number of curated synthetic images added (0: baseline itself),
+    for every condition that adds curated images to the real ones without augmentation."""
+    rows = []
+    d = for_set(diff, IN_DISTRIBUTION)
+    for arch, conds in final["classifier_results"].items():
+        rows.append(
+            {
+                "arch": arch,
+                "condition": "baseline",
+                "synthetic": 0,
+                "delta": 0.0,
+                "ci_low": 0.0,
+                "ci_high": 0.0,
+            }
+        )
+        for cond, r in conds.items():
+            comp = r.get("composition_mean") or {}
+            if comp.get("synthetic_source") != "curated" or not comp.get("real_minority"):
+                continue
+            if comp.get("traditional_augmentation"):
+                continue
+            row = _select(
+                d, arch=arch, condition=cond, reference="baseline", metric=metric, decision=decision
+            )
+            if row.empty:
+                continue
+            rows.append({"arch": arch, "condition": cond, "synthetic": comp["synthetic_minority"],
+                         **{k: float(row[k].iloc[0]) for k in ("delta", "ci_low", "ci_high")}})  # fmt: skip
+    return (
+        pd.DataFrame(rows).sort_values(["arch", "synthetic"]).reset_index(drop=True)
+        if rows
+        else pd.DataFrame()
+    )
+
+
+def plot_ratio_curve(points: pd.DataFrame, metric: str = "f1"):
+    """Does more synthetic help? Δ from baseline with its 95 % interval, against the count."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for arch, p in points.groupby("arch", sort=False):
+        err = [p["delta"] - p["ci_low"], p["ci_high"] - p["delta"]]
+        ax.errorbar(p["synthetic"], p["delta"], yerr=err, marker="o", capsize=3, label=arch)
+        for _, r in p.iterrows():
+            ax.annotate(r["condition"], (r["synthetic"], r["delta"]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")  # fmt: skip
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("curated synthetic DF images added")
+    ax.set_ylabel(f"Δ {METRIC_LABELS[metric]} vs baseline")
+    ax.set_title("does more synthetic help? (in distribution, tuned threshold, 95 % intervals)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def turing_table(turing: dict) -> pd.DataFrame:
+    """Per reviewer: can they tell real from synthetic (the visual Turing test)?"""
+    t = pd.DataFrame(turing.get("reviewers", []))
+    return t.set_index("reviewer") if not t.empty else t

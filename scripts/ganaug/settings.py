@@ -78,7 +78,19 @@ class SplitConfig:
     train: float = 0.70  # share of each class's images for training (GAN and curation read only this)
     val: float = 0.15  # validation: the epoch, the threshold
     test: float = 0.15  # read once, by the final prediction
-    seed: int = 42  # order in which the lesion groups are dealt out
+    seed: int = 42  # order in which the lesion groups are dealt out (repeat r: seed + r)
+    repeats: int = 1  # independent lesion-grouped splits, each with its own GAN, curation and fits
+
+
+@dataclass(frozen=True)
+class PhantomShift:
+    """Another "camera" for an out-of-distribution phantom set; the defaults change nothing."""
+
+    colour_cast: tuple[float, float, float] = (1.0, 1.0, 1.0)  # multipliers of R, G, B
+    illumination: float = 0.0  # strength of a linear light gradient across the image (0..1)
+    blur: float = 0.0  # Gaussian blur sigma, in px of a 400 px wide image (scaled with the size)
+    resolution: float = 1.0  # captured at this fraction of the size, then enlarged (softer detail)
+    lesion_scale: float = 1.0  # lesion radius multiplier (the lesion-size distribution)
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,10 @@ class PhantomConfig:
     # (width, height) of the images, in turn (null: width x height for all)
     sizes: tuple[tuple[int, int], ...] | None = None
     render_scale: float = 1.0  # draw at this fraction of the size, then enlarge (fast, for large sets)
+    # an external (out-of-distribution) phantom set: its own ids and another camera
+    id_prefix: str = "PHANTOM"  # image ids <prefix>_0000000; lesion ids PHL_... (default) or <prefix>_L...
+    n_extra_minority: int = 0  # extra DF images, one per new lesion in no split (the real_extra control)
+    shift: PhantomShift | None = None  # the camera's differences (null: the demo's own camera)
 
 
 @dataclass(frozen=True)
@@ -115,13 +131,15 @@ class DataConfig:
     download_url: str = "https://isic-challenge-data.s3.amazonaws.com/2019/"  # ISIC 2019's files
     download_sha256: dict[str, str] = field(default_factory=dict)  # optional SHA-256 per file name
     phantom: PhantomConfig | None = None  # the embedded demo set, generated under resources/phantom/
+    extra_minority: str | None = None  # a folder of extra real minority images in no split (real_extra)
 
 
 # the keys of the data section each data rule depends on (its rule params)
 DATA_RULE_KEYS = {
     "ingest": ("format", "minority", "majority"),
     "preprocess": ("image_size", "jpeg_draft", "max_reject_fraction"),
-    "split": ("split", "minority", "majority", "format", "phantom"),
+    # the split keys come per repeat from repeat_split (so adding a repeat reruns no split)
+    "split": ("minority", "majority", "format", "phantom"),
 }
 
 
@@ -136,6 +154,21 @@ def data_params(section: Mapping[str, Any], rule: str) -> dict[str, Any]:
     return _keys(DataConfig, section, "data", DATA_RULE_KEYS[rule])
 
 
+def repeat_split(section: Mapping[str, Any], repeat: int) -> dict[str, Any]:
+    """The split of repeat ``repeat``: the fractions, and the seed ``data.split.seed + repeat``
+    (repeat 0 is the single split of a one-repeat config). Not the number of repeats."""
+    split = from_dict(SplitConfig, section["split"], "data.split")
+    if not 0 <= repeat < split.repeats:
+        raise ValueError(f"repeat {repeat} is outside data.split.repeats = {split.repeats}")
+    return {
+        "train": split.train,
+        "val": split.val,
+        "test": split.test,
+        "seed": split.seed + repeat,
+        "repeat": repeat,
+    }
+
+
 # ---------------------------------------------------------------- curation
 
 
@@ -146,6 +179,7 @@ class ReviewConfig:
     reviewers: int = 3  # reviewers expected; fewer is an error
     threshold: float = 3.5  # keep if the mean over criteria and reviewers is at least this
     simulate_noise: float = 0.6  # sd of each simulated reviewer's noise
+    real_images: int = 20  # real training images mixed into the page, blinded (the visual Turing test)
 
 
 @dataclass(frozen=True)
@@ -229,7 +263,7 @@ def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[st
     cls = from_dict(ClassifierConfig, section, "classifier")
     keys = [f.name for f in dataclasses.fields(FitConfig) if f.name in section]  # the training keys
     cond = cls.conditions[condition]
-    to = cond.get("oversample_to")
+    to = cond.get("oversample_to") or cond.get("extra_real_to")  # the condition it is matched to
     return {
         "fit": {k: section[k] for k in keys},
         "weights": cls.weights_of(arch),
@@ -244,6 +278,7 @@ def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[st
 @dataclass(frozen=True)
 class EvaluationConfig:
     references: tuple[str, ...] = ("baseline",)  # conditions every other condition is compared with
+    pairs: tuple[tuple[str, str], ...] = ()  # (condition, reference) comparisons beside those
     bootstrap_resamples: int = 2000  # resamples of the paired lesion bootstrap
     feature_extractor: str = "inception"  # GAN-metric features: inception | efficientnet_lite0 | random
     batch_size: int = 50  # images per feature-extractor pass
@@ -254,11 +289,14 @@ class EvaluationConfig:
     lpips_diversity_images: int = 100  # LPIPS diversity over all pairs of a sample this big
     real_vs_synthetic: int = 10  # images each side of real_vs_synthetic.png
     study_expected_f1: dict[str, dict[str, float]] = field(default_factory=dict)  # the study's, labelled
+    # out-of-distribution test sets by name: {format, images, ground_truth, metadata, masks,
+    # nevus_subtypes, phantom}; their rules read them (workflow/rules/external.smk)
+    external: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # the keys of the evaluation section each rule depends on (its rule params)
 EVALUATION_RULE_KEYS = {
-    "significance": ("references", "bootstrap_resamples"),
+    "significance": ("references", "pairs", "bootstrap_resamples"),
     "ablation": ("study_expected_f1",),
     "gan_metrics": (
         "feature_extractor",

@@ -26,6 +26,7 @@ from ganaug.evaluation.stats import (
     image_bootstrap_weights,
     mcnemar_by_class,
     paired_bootstrap,
+    replicate_mean_interval,
     weighted_average_precision,
     wilcoxon_replicates,
 )
@@ -227,6 +228,20 @@ def test_wilcoxon_across_replicates_equals_exact_enumeration():
         and "0.0625" in few["note"]
         and few["median_difference"] == pytest.approx(np.median(d[:5]))
     )
+
+
+def test_mean_difference_across_replicates_equals_scipys_t_interval():
+    from scipy.stats import ttest_1samp
+
+    rng = np.random.default_rng()
+    d = rng.normal(0.03, 0.05, size=int(rng.integers(2, 12)))
+    res = replicate_mean_interval(d)
+    ci = ttest_1samp(d, 0.0).confidence_interval(0.95)
+    assert res["mean_difference"] == pytest.approx(d.mean())
+    assert res["sd_difference"] == pytest.approx(d.std(ddof=1))
+    assert (res["ci_low"], res["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    one = replicate_mean_interval(d[:1])
+    assert one["mean_difference"] == pytest.approx(d[0]) and one["ci_low"] is None
 
 
 def test_holm_equals_a_plain_loop():

@@ -26,15 +26,18 @@ from ganaug.settings import (
 )
 from tests.helpers import REPO
 
-SCHEMA = load_schema()["properties"]
+FULL_SCHEMA = load_schema()
+SCHEMA = FULL_SCHEMA["properties"]
 
 
 def section(*path: str) -> dict:
     node = {"properties": SCHEMA}
     for p in path:
         node = node["properties"][p]
-        if "oneOf" in node:  # data.phantom: null or the object
-            node = next(b for b in node["oneOf"] if b.get("type") == "object")
+        if "oneOf" in node:  # data.phantom: null or the object (a shared $defs entry)
+            node = next(b for b in node["oneOf"] if b.get("type") != "null")
+        if "$ref" in node:
+            node = FULL_SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[-1]]
     return node["properties"]
 
 

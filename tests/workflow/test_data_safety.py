@@ -55,7 +55,7 @@ def ok(res) -> None:
 def force_everything(wd: Path, conf: Path, protected: list[Path]) -> None:
     """Run the data rules, then every way of forcing them; the user's bytes never change."""
     before = hashes(*protected)
-    target = ["results/data/metadata.csv", "--configfile", str(conf)]
+    target = ["results/repeat_0/data/metadata.csv", "--configfile", str(conf)]
     ok(snakemake(wd, *target))
     assert hashes(*protected) == before
     ok(snakemake(wd, *target, "-F"))
@@ -82,7 +82,7 @@ def test_an_isic2019_set_in_place_survives_forced_reruns_with_download_on(tmp_pa
     conf = wd / "mine.yaml"
     conf.write_text(yaml.safe_dump({"data": {"image_size": 32, "download": True}}))
     force_everything(wd, conf, [root])
-    n = len(pd.read_csv(wd / "results/data/metadata.csv"))
+    n = len(pd.read_csv(wd / "results/repeat_0/data/metadata.csv"))
     assert n == len(list((root / "ISIC_2019_Training_Input").iterdir()))
 
 
@@ -119,7 +119,7 @@ def test_a_ham10000_config_as_documented_runs_and_leaves_the_data_alone(tmp_path
         )
     )
     force_everything(wd, conf, [data])
-    meta = pd.read_csv(wd / "results/data/metadata.csv")
+    meta = pd.read_csv(wd / "results/repeat_0/data/metadata.csv")
     assert len(meta) == len(ham) and (meta.target == 1).sum() == (ham.dx == "df").sum() > 0
     assert set(meta.source) == {"ham10000"}
 
@@ -144,7 +144,8 @@ def test_no_rule_output_lies_outside_the_folders_the_workflow_owns(tmp_path, ori
     assert "config/config.yaml is extended" in res.stderr  # the user's merge, as from a clone
     outputs = [line.split("\t")[0] for line in res.stdout.splitlines()[1:] if "\t" in line]
     assert len(outputs) > 50
-    owned = ("results/", "resources/phantom/", "resources/downloads/isic2019/", "resources/weights/")
+    owned = ("results/", "resources/phantom/", "resources/phantom_external/", "resources/downloads/isic2019/",
+             "resources/weights/")  # fmt: skip
     assert [o for o in outputs if not o.startswith(owned)] == []
     # a weight file is an output only while it is missing: one in the cache is never deleted
     assert all(not (tmp_path / o).exists() for o in outputs if o.startswith("resources/weights/"))

@@ -1,9 +1,10 @@
 """The demo workflow, run once for the session, and many small tests that each check one thing.
 
 The run: first a single target, as users target one output
-(``results/resnet50/gan_curated/metrics.json``), then everything on the demo config narrowed to
-one architecture and three conditions (the full demo runs in ``make demo``), then
-``snakemake --report``. Every test here reads that run; they are kept on one xdist worker.
+(``results/timm/tf_efficientnet_lite0/gan_curated/metrics.json``), then everything on the demo
+config narrowed to one architecture and three conditions (the full demo runs in ``make demo``;
+tests/workflow/test_protocol.py runs every condition), then ``snakemake --report``. Every test
+here reads that run; they are kept on one xdist worker.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from tests.helpers import DEMO, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("demo")]
 CONDITIONS = ("baseline", "gan_curated", "real_oversampled")
-FIT = Path("resnet50/gan_curated/seed_42")
+R0 = Path("repeat_0")  # the demo runs one split, repeat 0
+AGG = Path("resnet50/gan_curated")  # results/<arch>/<condition>: every replicate aggregated
+FIT = R0 / AGG / "seed_42"  # one fit
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +42,11 @@ DEVICE = os.environ.get("GANAUG_TEST_DEVICE", "cpu")
 def demo(tmp_path_factory, demo_config) -> Path:
     """The results folder of the session's demo run."""
     wd = tmp_path_factory.mktemp("demo")
-    target = str("results" / FIT.parent / "metrics.json")
-    res = snakemake(wd, target, "--configfile", DEMO, "--config", f"device={DEVICE}", "--cores", "2")
+    # the demo's own network, as a user targets one output
+    target = "results/timm/tf_efficientnet_lite0/gan_curated/metrics.json"
+    res = snakemake(
+        wd, target, "--configfile", DEMO, "--config", f"device={DEVICE}", "--cores", "2", timeout=1800
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     (wd / "single_target.txt").write_text(res.stderr)
     narrow = dict(demo_config, device=DEVICE)
@@ -50,8 +56,10 @@ def demo(tmp_path_factory, demo_config) -> Path:
         "weights": "random",
         "conditions": {c: demo_config["classifier"]["conditions"][c] for c in CONDITIONS},
     }
+    # the pairs name controls the narrow run leaves out (the protocol test runs them all)
+    narrow["evaluation"] = {**demo_config["evaluation"], "pairs": []}
     (wd / "narrow.yaml").write_text(yaml.safe_dump(narrow))
-    res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--cores", "2")
+    res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--cores", "2", timeout=1800)
     assert res.returncode == 0, res.stderr[-4000:]
     res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--report", "results/report.zip")
     assert res.returncode == 0, res.stderr[-4000:]
@@ -72,47 +80,47 @@ def test_a_single_target_runs_only_its_own_fit(demo):
 
 
 def test_the_raw_set_holds_every_image(demo, demo_config):
-    raw = sorted(p.name for p in (demo / "synthetic/raw").glob("*.png"))
+    raw = sorted(p.name for p in (demo / R0 / "synthetic/raw").glob("*.png"))
     assert raw == [f"generated_{i:04d}.png" for i in range(demo_config["gan"]["n_samples"])]
 
 
 def test_the_gan_logged_every_window_and_saved_its_grids(demo):
-    assert len((demo / "gan/history.csv").read_text().splitlines()) == 1 + 400 // 10
-    grids = sorted(p.name for p in (demo / "gan/grids").iterdir())
+    assert len((demo / R0 / "gan/history.csv").read_text().splitlines()) == 1 + 400 // 10
+    grids = sorted(p.name for p in (demo / R0 / "gan/grids").iterdir())
     assert grids == [f"iter_{i:06d}.png" for i in (100, 200, 300, 400)]
-    assert any((demo / "gan/tensorboard").iterdir())
-    assert (demo / "gan/progress_grids.png").stat().st_size > 0
+    assert any((demo / R0 / "gan/tensorboard").iterdir())
+    assert (demo / R0 / "gan/progress_grids.png").stat().st_size > 0
 
 
 def test_the_gan_trained_on_the_train_split_dermatofibroma_only(demo):
-    log = (demo / "logs/train_gan.log").read_text()
+    log = (demo / "logs/train_gan/repeat_0.log").read_text()
     assert "training from scratch on 32 minority images" in log
 
 
 def test_the_curation_funnel_only_narrows(demo):
-    summary = read(demo / "synthetic/curation/summary.json")
+    summary = read(demo / R0 / "synthetic/curation/summary.json")
     assert [s["stage"] for s in summary["funnel"]] == ["raw", "blur", "ssim", "lpips", "review", "clusters"]
     kept = [s["kept"] for s in summary["funnel"]]
     assert kept == sorted(kept, reverse=True) and kept[-1] > 0
 
 
 def test_the_curated_set_is_what_selection_kept(demo, demo_config):
-    kept = [s["kept"] for s in read(demo / "synthetic/curation/summary.json")["funnel"]]
-    curated = list((demo / "synthetic/curated").glob("*.png"))
+    kept = [s["kept"] for s in read(demo / R0 / "synthetic/curation/summary.json")["funnel"]]
+    curated = list((demo / R0 / "synthetic/curated").glob("*.png"))
     assert len(curated) == kept[-1] == min(demo_config["curation"]["final_count"], kept[-2])
 
 
 def test_a_simulated_review_is_labelled(demo):
-    summary = read(demo / "synthetic/curation/summary.json")
+    summary = read(demo / R0 / "synthetic/curation/summary.json")
     assert summary["simulated_review"] is True and summary["review_mode"] == "simulate"
     assert read(demo / FIT / "metrics.json")["simulated_review"] is True
 
 
 def test_backbones_are_labelled(demo):
-    clusters = pd.read_csv(demo / "synthetic/curation/clusters.csv")
+    clusters = pd.read_csv(demo / R0 / "synthetic/curation/clusters.csv")
     assert set(clusters["backbone"]) == {"EfficientNet-Lite0 ImageNet"}
-    assert "RANDOM-INIT VGG16" in (demo / "logs/curate_lpips.log").read_text()
-    assert (demo / "synthetic/curation/scores.png").stat().st_size > 0
+    assert "RANDOM-INIT VGG16" in (demo / "logs/curate_lpips/repeat_0.log").read_text()
+    assert (demo / R0 / "synthetic/curation/scores.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------- the fits
@@ -125,9 +133,12 @@ def test_a_fit_writes_every_output(demo):
     assert header == "image_id,target,prob,pred_argmax,pred_tuned"
 
 
-def test_the_aggregate_is_the_seed_it_aggregates(demo):
-    run, agg = read(demo / FIT / "metrics.json"), read(demo / FIT.parent / "metrics.json")
-    assert agg["seeds"] == [42] and agg["tuned"]["f1"]["per_seed"] == [run["tuned"]["f1"]]
+def test_the_aggregate_is_the_replicate_it_aggregates(demo):
+    run, agg = read(demo / FIT / "metrics.json"), read(demo / AGG / "metrics.json")
+    assert agg["replicates"] == ["repeat_0/seed_42"] and agg["tuned"]["f1"]["per_replicate"] == [
+        run["tuned"]["f1"]
+    ]
+    assert run["repeat"] == 0 and agg["repeats"] == [0] and agg["seeds"] == [42]
 
 
 def test_random_init_is_spelt_random(demo):
@@ -136,7 +147,7 @@ def test_random_init_is_spelt_random(demo):
 
 def test_every_fit_has_balanced_class_weights(demo):
     for c in CONDITIONS:
-        m = read(demo / "resnet50" / c / "seed_42/metrics.json")
+        m = read(demo / R0 / "resnet50" / c / "seed_42/metrics.json")
         assert m["class_weight_mode"] == "balanced"
         assert m["weighted_mass"]["minority"] == pytest.approx(m["weighted_mass"]["majority"])
 
@@ -149,7 +160,7 @@ def test_the_epoch_is_chosen_by_validation_pr_auc(demo):
 
 
 def test_real_oversampled_matches_gan_curated_count(demo):
-    over = read(demo / "resnet50/real_oversampled/seed_42/metrics.json")["composition"]
+    over = read(demo / R0 / "resnet50/real_oversampled/seed_42/metrics.json")["composition"]
     cur = read(demo / FIT / "metrics.json")["composition"]
     assert over["minority_total"] == cur["minority_total"] and over["synthetic_minority"] == 0
     assert over["oversampled_repeats"] == cur["synthetic_minority"]
@@ -159,9 +170,9 @@ def test_real_oversampled_matches_gan_curated_count(demo):
 
 
 def test_gan_metrics_compare_equal_sizes_against_train_and_val(demo, demo_config):
-    gan = read(demo / "gan/metrics.json")
+    gan = read(demo / R0 / "gan/metrics.json")
     assert {k: v["n"] for k, v in gan["references"].items()} == {"train": 32, "val": 7}
-    n = len(list((demo / "synthetic/curated").glob("*.png")))
+    n = len(list((demo / R0 / "synthetic/curated").glob("*.png")))
     assert gan["sets"]["raw"]["n_synthetic"] == gan["sets"]["curated"]["n_synthetic"] == n
     assert gan["sets"]["raw"]["subsample"]["of"] == demo_config["gan"]["n_samples"]
     for s in gan["sets"].values():
@@ -170,7 +181,7 @@ def test_gan_metrics_compare_equal_sizes_against_train_and_val(demo, demo_config
 
 
 def test_gan_metrics_are_labelled_not_comparable(demo):
-    gan = read(demo / "gan/metrics.json")
+    gan = read(demo / R0 / "gan/metrics.json")
     assert gan["feature_extractor"]["comparable"] is False
     assert "not comparable" in gan["feature_extractor"]["name"]
 
@@ -178,9 +189,9 @@ def test_gan_metrics_are_labelled_not_comparable(demo):
 def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_config):
     from ganaug.evaluation.synthetic_quality import Settings, feature_metrics
 
-    gan = read(demo / "gan/metrics.json")
-    feats = np.load(demo / "gan/features.npz")
-    per_image = pd.read_csv(demo / "gan/per_image.csv")
+    gan = read(demo / R0 / "gan/metrics.json")
+    feats = np.load(demo / R0 / "gan/features.npz")
+    per_image = pd.read_csv(demo / R0 / "gan/per_image.csv")
     ev = demo_config["evaluation"]
     settings = Settings(**{k: ev[k] for k in ("is_splits", "kid_subsets", "kid_subset_size", "pr_k")})
     for name, s in gan["sets"].items():
@@ -214,16 +225,19 @@ def score(pred: pd.DataFrame, metric: str, column: str) -> float:
 
 def test_differences_have_their_columns_and_words(demo):
     d = pd.read_csv(demo / "stats/differences.csv")
-    assert list(d.columns[:13]) == ["arch", "condition", "reference", "metric", "decision", "value",
-                                    "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm",
+    assert list(d.columns[:14]) == ["test_set", "arch", "condition", "reference", "metric", "decision",
+                                    "value", "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm",
                                     "direction"]  # fmt: skip
-    assert len(d) == 2 * 5 * 2 and set(d["direction"]) <= {"better", "worse", "no evidence"}
+    # in distribution and on the demo's external phantom set: 2 conditions x 5 metrics x 2 decisions
+    assert d["test_set"].value_counts().to_dict() == {"in_distribution": 20, "phantom_shift": 20}
+    assert set(d["direction"]) <= {"better", "worse", "no evidence"}
 
 
 def test_every_delta_is_the_two_fits_predictions_recomputed(demo):
     for r in pd.read_csv(demo / "stats/differences.csv").itertuples():
-        a = pd.read_csv(demo / r.arch / r.condition / "seed_42/predictions.csv")
-        b = pd.read_csv(demo / r.arch / r.reference / "seed_42/predictions.csv")
+        sub = "" if r.test_set == "in_distribution" else f"external/{r.test_set}/"
+        a = pd.read_csv(demo / R0 / r.arch / r.condition / f"seed_42/{sub}predictions.csv")
+        b = pd.read_csv(demo / R0 / r.arch / r.reference / f"seed_42/{sub}predictions.csv")
         col = f"pred_{r.decision}"
         assert r.delta == pytest.approx(score(a, r.metric, col) - score(b, r.metric, col), abs=1e-9)
 
@@ -238,7 +252,7 @@ def test_every_interval_contains_its_estimate(demo):
 def test_mcnemar_is_by_class_with_both_discordant_counts(demo):
     m = pd.read_csv(demo / "stats/mcnemar.csv")
     assert {"arch", "condition", "class", "b", "c", "winner", "method", "p", "p_holm"} <= set(m.columns)
-    assert sorted(set(m["class"])) == ["dermatofibroma", "nevus"] and len(m) == 2 * 2
+    assert sorted(set(m["class"])) == ["dermatofibroma", "nevus"] and len(m) == 2 * 2 * 2  # x 2 test sets
 
 
 def test_final_results_carry_the_same_differences(demo):
@@ -247,7 +261,10 @@ def test_final_results_carry_the_same_differences(demo):
     final = read(demo / "final_results.json")
     d = pd.read_csv(demo / "stats/differences.csv")
     assert final["comparisons"]["differences"] == [clean(r) for r in d.to_dict("records")]
-    row = d[(d["metric"] == "f1") & (d["decision"] == "tuned") & (d["condition"] == "gan_curated")].iloc[0]
+    d_in = d[d["test_set"] == "in_distribution"]
+    row = d_in[
+        (d_in["metric"] == "f1") & (d_in["decision"] == "tuned") & (d_in["condition"] == "gan_curated")
+    ].iloc[0]
     change = final["improvement_percentages"]["by_arch"]["resnet50"]["baseline"]["gan_curated"]["f1"]
     assert change["absolute"] == pytest.approx(row["delta"])
 
@@ -289,8 +306,15 @@ def test_the_report_answers_with_differences_not_significance(demo):
         "2. The GAN",
         "3. Curation",
         "4. Classifiers",
-        "5. Does it help?",
-        "6. The study",
+        "5. The questions",
+        "5.1 Does GAN augmentation help in distribution?",
+        "5.2 Out of distribution (phantom_shift)?",
+        "5.3 How much of the gap",
+        "5.4 Does curation beat random selection?",
+        "5.5 Does more synthetic help?",
+        "6. Every comparison",
+        "7. The study",
+        "8. Time and memory",
     ):
         assert heading in html
     assert "no evidence" in html or "better" in html or "worse" in html
@@ -349,7 +373,7 @@ def test_snakemake_report_packs_every_figure(demo):
 
 @pytest.mark.xdist_group("data-identical")
 def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
-    """snakemake results/data/metadata.csv on the demo config, twice, in two folders."""
+    """snakemake results/repeat_0/data/metadata.csv on the demo config, twice, in two folders."""
 
     def tree(root: Path) -> dict[str, str]:
         import hashlib
@@ -361,10 +385,14 @@ def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
     for name in ("a", "b"):
         wd = tmp_path / name
         wd.mkdir()
-        res = snakemake(wd, "results/data/metadata.csv", "--configfile", DEMO, "--cores", "2")
+        res = snakemake(wd, "results/repeat_0/data/metadata.csv", "--configfile", DEMO, "--cores", "2")
         assert res.returncode == 0, res.stderr[-4000:]
-        trees.append({**tree(wd / "results" / "data"), **tree(wd / "resources")})
-        meta = (wd / "results/data/metadata.csv").read_text().splitlines()
+        trees.append({**tree(wd / "results"), **tree(wd / "resources")})
+        meta = (wd / "results/repeat_0/data/metadata.csv").read_text().splitlines()
         assert meta[0] == "image_id,path,label,target,split,lesion_id,patient_id,source,crop_method,synthetic"
         assert (wd / "results/data/rejects.csv").read_text() == "image_id,reason\n"
-    assert trees[0] == trees[1] and "metadata.csv" in trees[0]
+    # logs and benchmark records carry times; everything else must be byte-identical
+    for t in trees:
+        for k in [k for k in t if k.startswith(("logs/", "benchmarks/"))]:
+            del t[k]
+    assert trees[0] == trees[1] and "repeat_0/data/metadata.csv" in trees[0]

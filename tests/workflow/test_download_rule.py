@@ -87,14 +87,14 @@ def test_download_rule_against_loopback(tmp_path):
                 }
             )
         )
-        res = snakemake(wd, "results/data/metadata.csv", "--configfile", str(conf), "--cores", "2")
+        res = snakemake(wd, "results/repeat_0/data/metadata.csv", "--configfile", str(conf), "--cores", "2")
         assert res.returncode == 0, res.stderr[-4000:]
         # into the workflow's own folder, never the configured (missing) resources/isic2019/
         owned = wd / "resources/downloads/isic2019"
         images = sorted(p.name for p in (owned / "ISIC_2019_Training_Input").glob("*.jpg"))
         assert images == sorted(p.name for p in (src / "ISIC_2019_Training_Input").iterdir())
         assert not (wd / "resources/isic2019").exists()
-        n_rows = len((wd / "results/data/metadata.csv").read_text().splitlines()) - 1
+        n_rows = len((wd / "results/repeat_0/data/metadata.csv").read_text().splitlines()) - 1
         assert n_rows == len(images)
         # a completed download is protected and never an output again: -F reruns the data rules
         # from it without fetching anything
@@ -102,7 +102,9 @@ def test_download_rule_against_loopback(tmp_path):
         assert (owned / "ISIC_2019_Training_GroundTruth.csv").stat().st_mode & 0o222 == 0
         before = _hash_tree(owned)
         served = len(requests)
-        res = snakemake(wd, "results/data/metadata.csv", "--configfile", str(conf), "--cores", "2", "-F")
+        res = snakemake(
+            wd, "results/repeat_0/data/metadata.csv", "--configfile", str(conf), "--cores", "2", "-F"
+        )
         assert res.returncode == 0, res.stderr[-4000:]
         assert _hash_tree(owned) == before and len(requests) == served
     finally:

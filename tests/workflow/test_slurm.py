@@ -85,7 +85,7 @@ def test_data_rules_and_a_gpu_fit_run_through_sbatch(tmp_path):
     res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert (tmp_path / "results/resnet50/baseline/metrics.json").is_file()
-    for rule in ("make_phantom", "ingest", "preprocess", "split", "fit_classifier", "aggregate_seeds"):
+    for rule in ("make_phantom", "ingest", "preprocess", "split", "fit_classifier", "aggregate_replicates"):
         assert slurm_job_ids(tmp_path, rule), f"no SLURM job log for {rule}"
     # SLURM's own record of the fit: a job that asked for one GPU (fit_classifier declares gpu=1)
     job = slurm_job_ids(tmp_path, "fit_classifier")[0]
@@ -95,9 +95,9 @@ def test_data_rules_and_a_gpu_fit_run_through_sbatch(tmp_path):
 
 
 def test_cancelled_train_gan_is_resubmitted_and_resumes(tmp_path):
-    cmd = profile_cmd(tmp_path, [small_config(tmp_path)], "results/gan/generator.pt")
+    cmd = profile_cmd(tmp_path, [small_config(tmp_path)], "results/repeat_0/gan/generator.pt")
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    checkpoint = tmp_path / "results/gan/checkpoints/last.pt"
+    checkpoint = tmp_path / "results/repeat_0/gan/checkpoints/last.pt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists():
         assert proc.poll() is None, proc.stdout.read()[-3000:]
@@ -111,8 +111,10 @@ def test_cancelled_train_gan_is_resubmitted_and_resumes(tmp_path):
     subprocess.run(["scancel", running[0]], check=True)
     out, _ = proc.communicate(timeout=540)
     assert proc.returncode == 0, out[-3000:]
-    log = (tmp_path / "results/logs/train_gan.log").read_text()
-    assert re.search(r"resumed from results/gan/checkpoints/last.pt at iteration [1-9]\d*", log), log[-2000:]
+    log = (tmp_path / "results/logs/train_gan/repeat_0.log").read_text()
+    assert re.search(r"resumed from results/repeat_0/gan/checkpoints/last.pt at iteration [1-9]\d*", log), (
+        log[-2000:]
+    )
     assert len(slurm_job_ids(tmp_path, "train_gan")) == 2  # the cancelled job and its resubmission
-    history = (tmp_path / "results/gan/history.csv").read_text().splitlines()
+    history = (tmp_path / "results/repeat_0/gan/history.csv").read_text().splitlines()
     assert len(history) == 1 + 200 // 10  # the whole run, before and after the cancel

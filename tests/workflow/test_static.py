@@ -64,3 +64,57 @@ def test_missing_real_data_says_what_to_do(tmp_path):
     assert res.returncode != 0
     assert "data.ground_truth: nope.csv" in res.stdout + res.stderr
     assert "data.download: true" in res.stdout + res.stderr
+
+
+def planned_jobs(out: str) -> list[dict]:
+    """The jobs of a dry run's output: rule, inputs, outputs and wildcards of each."""
+    jobs, job = [], None
+    for line in out.splitlines():
+        s = line.strip()
+        if s.startswith(("rule ", "localrule ")) and s.endswith(":"):
+            job = {"rule": s.split()[1][:-1], "input": [], "output": [], "wildcards": {}}
+            jobs.append(job)
+        elif job is not None and s.startswith(("input: ", "output: ")):
+            key, _, rest = s.partition(": ")
+            job[key] = [p.strip() for p in rest.split(",")]
+        elif job is not None and s.startswith("wildcards: "):
+            for kv in s[len("wildcards: ") :].split(", "):
+                k, _, v = kv.partition("=")
+                job["wildcards"][k] = v
+    return jobs
+
+
+def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path):
+    """With data.split.repeats: 2 the plan has two splits, two GANs, two curations, and every
+    job of repeat r reads only repeat r's files or the split-free ones (results/data/, the raw
+    data, the weights); the aggregates and statistics read both."""
+    cfg = yaml.safe_load(Path(DEMO).read_text())
+    cfg["data"]["split"]["repeats"] = 2
+    conf = tmp_path / "two.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, "-n", "--configfile", str(conf))
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = planned_jobs(res.stdout)
+    count = {
+        r: sum(j["rule"] == r for j in jobs) for r in ("split", "train_gan", "select_clusters", "gan_metrics")
+    }
+    assert count == {"split": 2, "train_gan": 2, "select_clusters": 2, "gan_metrics": 2}
+    per_repeat = [j for j in jobs if "repeat" in j["wildcards"]]
+    assert {j["rule"] for j in per_repeat} >= {
+        "split",
+        "train_gan",
+        "sample_gan",
+        "curate_lpips",
+        "fit_classifier",
+    }
+    for j in per_repeat:
+        own = f"results/repeat_{j['wildcards']['repeat']}/"
+        for path in j["input"]:
+            # the external sets are split-free too, and only the fits read them
+            shared = ("results/data/", "resources/") + (
+                ("results/external/",) if j["rule"] == "fit_classifier" else ()
+            )
+            assert path.startswith((own, *shared)), (j["rule"], j["wildcards"], path)
+        assert all(p.startswith((own, "results/logs", "results/benchmarks")) for p in j["output"]), j
+    stats = next(j for j in jobs if j["rule"] == "significance")
+    assert {p.split("/")[1] for p in stats["input"]} == {"repeat_0", "repeat_1", "external"}

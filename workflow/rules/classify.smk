@@ -1,4 +1,5 @@
-# Classifiers: {arch} x {condition} x {seed}, then the seeds aggregated per (arch, condition).
+# Classifiers: {repeat} x {arch} x {condition} x {seed}, then every replicate (repeat, seed)
+# aggregated per (arch, condition).
 
 CLS = config["classifier"]
 
@@ -13,35 +14,38 @@ rule fit_classifier:
     input:
         unpack(classifier_inputs),
     output:
-        model=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/model.pt",
-        history=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/history.csv",
-        predictions=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/predictions.csv",
-        metrics=f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/metrics.json",
+        # (placed first by snakefmt) each external test set's predictions, made once at the
+        # validation-tuned threshold
+        **external_fit_outputs(),
+        model=f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/model.pt",
+        history=f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/history.csv",
+        predictions=f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/predictions.csv",
+        metrics=f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/metrics.json",
         curves=report(
-            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/training_curves.png",
+            f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/training_curves.png",
             caption="../report/classifier_curves.rst",
             category="3. Classifiers",
             subcategory="{arch} / {condition}",
-            labels={"figure": "classifier curves", "seed": "{seed}"},
+            labels={"figure": "classifier curves", "repeat": "{repeat}", "seed": "{seed}"},
         ),
         confusion=report(
-            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/confusion_matrix.png",
+            f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/confusion_matrix.png",
             caption="../report/confusion.rst",
             category="3. Classifiers",
             subcategory="{arch} / {condition}",
-            labels={"figure": "confusion", "seed": "{seed}"},
+            labels={"figure": "confusion", "repeat": "{repeat}", "seed": "{seed}"},
         ),
         pr_curve=report(
-            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/pr_curve.png",
+            f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}/pr_curve.png",
             caption="../report/pr_curve.rst",
             category="3. Classifiers",
             subcategory="{arch} / {condition}",
-            labels={"figure": "pr curve", "seed": "{seed}"},
+            labels={"figure": "pr curve", "repeat": "{repeat}", "seed": "{seed}"},
         ),
     log:
-        f"{RESULTS}/logs/fit_classifier/{{arch}}_{{condition}}_seed{{seed}}.log",
+        f"{RESULTS}/logs/fit_classifier/repeat_{{repeat}}/{{arch}}_{{condition}}_seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/fit_classifier/{{arch}}_{{condition}}_seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/fit_classifier/repeat_{{repeat}}/{{arch}}_{{condition}}_seed{{seed}}.tsv"
     conda:
         f"{ENVS}/classify.yaml"
     threads: 2
@@ -56,23 +60,21 @@ rule fit_classifier:
         cache_dir=cache_dir_of,
         image_size=DATA["image_size"],
         device=config["device"],
-        tensorboard=lambda w: f"{RESULTS}/tensorboard/{w.arch}/{w.condition}/seed_{w.seed}",
+        tensorboard=lambda w: f"{RESULTS}/tensorboard/repeat_{w.repeat}/{w.arch}/{w.condition}/seed_{w.seed}",
     script:
         rule_script("fit_classifier")
 
 
-rule aggregate_seeds:
+# every replicate: each repeat's split times each seed
+rule aggregate_replicates:
     input:
-        expand(
-            f"{RESULTS}/{{{{arch}}}}/{{{{condition}}}}/seed_{{seed}}/metrics.json",
-            seed=CLS["seeds"],
-        ),
+        lambda w: fit_files("metrics.json", w.arch, w.condition),
     output:
         f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
     log:
-        f"{RESULTS}/logs/aggregate_seeds/{{arch}}_{{condition}}.log",
+        f"{RESULTS}/logs/aggregate_replicates/{{arch}}_{{condition}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/aggregate_seeds/{{arch}}_{{condition}}.tsv"
+        f"{RESULTS}/benchmarks/aggregate_replicates/{{arch}}_{{condition}}.tsv"
     conda:
         f"{ENVS}/classify.yaml"
     threads: 1
@@ -80,4 +82,4 @@ rule aggregate_seeds:
         mem_mb=1000,
         runtime=5,
     script:
-        rule_script("aggregate_seeds")
+        rule_script("aggregate_replicates")

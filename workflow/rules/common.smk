@@ -8,13 +8,20 @@ from snakemake.exceptions import WorkflowError
 # script jobs, and the Snakefile itself needs it here to validate the config
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 from ganaug.config import ConfigError, validate_config  # noqa: E402
-from ganaug.data.sources import missing_data_message, resolve  # noqa: E402
+from ganaug.data.sources import (  # noqa: E402
+    PHANTOM_EXTERNAL_DIR,
+    extra_minority_source,
+    missing_data_message,
+    resolve,
+    resolve_external,
+)
 from ganaug.settings import (  # noqa: E402
     GanConfig,
     curation_params,
     data_params,
     evaluation_params,
     fit_params,
+    repeat_split,
 )
 
 try:
@@ -29,6 +36,30 @@ SOURCE = resolve(DATA)
 GAN = GanConfig.from_section(config["gan"], DATA["image_size"], config["seed"])
 RESULTS = "results"
 ENVS = "../../envs"
+# extra real minority images of lesions in no split (the real_extra control), or None; without
+# them a condition with extra_real_to is not planned, and final_results says why
+EXTRA = extra_minority_source(DATA)
+SKIPPED = {
+    name: "no extra real minority images: set data.extra_minority to a folder of them "
+    "(e.g. DF images from an archive outside the training data)"
+    for name, cond in config["classifier"]["conditions"].items()
+    if cond.get("extra_real_to") and EXTRA is None
+}
+for _name in SKIPPED:
+    del config["classifier"]["conditions"][_name]
+# The repeated splits (data.split.repeats): each has its own folder with its split, its GAN, its
+# synthetic sets, its review and its fits; nothing in one repeat's folder reads another's.
+REPEATS = list(range(DATA["split"]["repeats"]))
+REP = f"{RESULTS}/repeat_{{repeat}}"
+
+
+def rep(r):
+    """The folder of repeat ``r``."""
+    return f"{RESULTS}/repeat_{r}"
+
+
+wildcard_constraints:
+    repeat=r"\d+",
 
 
 def rule_script(name):
@@ -54,18 +85,24 @@ def download_status():
     return f"the data are read from {SOURCE.images} ({SOURCE.origin} files)"
 
 
+def review_dir(repeat):
+    """Where the reviewers' exports of one repeat's review page go."""
+    return f"{config['curation']['review']['dir']}/repeat_{repeat}"
+
+
 def review_files(wildcards):
-    """The reviewers' CSV exports (review.mode: files), as they are now. An empty list still
-    plans; the rule then stops with what to do. Adding files later reruns the rule."""
-    review = config["curation"]["review"]
-    if review["mode"] != "files":
+    """The reviewers' CSV exports of this repeat (review.mode: files), as they are now. An empty
+    list still plans; the rule then stops with what to do. Adding files later reruns the rule."""
+    if config["curation"]["review"]["mode"] != "files":
         return []
-    return sorted(str(f) for f in Path(review["dir"]).glob("*.csv"))
+    return sorted(str(f) for f in Path(review_dir(wildcards.repeat)).glob("*.csv"))
 
 
 def matched_condition(name):
-    """(name, settings) of the condition ``name`` oversamples to, or None."""
-    to = config["classifier"]["conditions"][name].get("oversample_to")
+    """(name, settings) of the condition ``name`` is matched to (oversample_to or
+    extra_real_to), or None."""
+    cond = config["classifier"]["conditions"][name]
+    to = cond.get("oversample_to") or cond.get("extra_real_to")
     return None if to is None else {"name": to, **config["classifier"]["conditions"][to]}
 
 
@@ -74,17 +111,47 @@ def classifier_inputs(wildcards):
     that the condition it oversamples to uses (whose minority count it matches)."""
     matched = matched_condition(wildcards.condition)
     cond = matched or config["classifier"]["conditions"][wildcards.condition]
+    r = rep(wildcards.repeat)
     inputs = {
-        "metadata": f"{RESULTS}/data/metadata.csv",
+        "metadata": f"{r}/data/metadata.csv",
         "weights": cached(f"classifier.weights ({wildcards.arch})"),
     }
     if cond["synthetic"] == "raw":
-        inputs["raw"] = f"{RESULTS}/synthetic/raw"
-        inputs["manifest"] = f"{RESULTS}/synthetic/raw_manifest.csv"
-    elif cond["synthetic"] == "curated":
-        inputs["curated"] = f"{RESULTS}/synthetic/curated"
-        inputs["curation_summary"] = f"{RESULTS}/synthetic/curation/summary.json"
+        inputs["raw"] = f"{r}/synthetic/raw"
+        inputs["manifest"] = f"{r}/synthetic/raw_manifest.csv"
+    elif cond["synthetic"].startswith("curated"):
+        # curated (the cluster selection), curated_random or curated_best: one folder each
+        inputs["curated"] = f"{r}/synthetic/{cond['synthetic']}"
+        inputs["curation_summary"] = f"{r}/synthetic/curation/summary.json"
+    for name in config["evaluation"]["external"]:
+        inputs[f"external_{name}"] = f"{RESULTS}/external/{name}/metadata.csv"
+    if config["classifier"]["conditions"][wildcards.condition].get("extra_real_to"):
+        inputs["extra"] = f"{RESULTS}/data/extra/metadata.csv"
     return inputs
+
+
+def phantom_extra_output():
+    """make_phantom's folder of extra DF images, when the phantom makes any."""
+    ph = DATA["phantom"]
+    return {"extra": directory(EXTRA)} if ph is not None and EXTRA is not None else {}
+
+
+def external_fit_outputs():
+    """A fit's predictions of each external test set (named outputs external_<name>)."""
+    fit = f"{REP}/{{arch}}/{{condition}}/seed_{{seed}}"
+    return {
+        f"external_{name}": f"{fit}/external/{name}/predictions.csv"
+        for name in config["evaluation"]["external"]
+    }
+
+
+def external_significance_inputs():
+    """Per external set: its metadata.csv and every fit's predictions of it."""
+    out = {}
+    for name in config["evaluation"]["external"]:
+        out[f"ext_meta_{name}"] = f"{RESULTS}/external/{name}/metadata.csv"
+        out[f"ext_pred_{name}"] = fit_files(f"external/{name}/predictions.csv")
+    return out
 
 
 def weight_files():
@@ -108,23 +175,30 @@ def cache_dir_of(wildcards, input):
     return config["weights"]["cache_dir"]
 
 
+def per_repeat(*paths):
+    """Each path (relative to a repeat's folder) for every repeat."""
+    return [f"{rep(r)}/{p}" for r in REPEATS for p in paths]
+
+
 def all_targets():
     return [
-        f"{RESULTS}/data/metadata.csv",
-        f"{RESULTS}/data/summary.json",
-        f"{RESULTS}/gan/training_curves.png",
-        f"{RESULTS}/gan/samples_grid.png",
-        f"{RESULTS}/synthetic/raw",
-        f"{RESULTS}/review/index.html",
-        f"{RESULTS}/synthetic/curated",
-        f"{RESULTS}/synthetic/curation/tsne.png",
+        *per_repeat(
+            "data/metadata.csv",
+            "data/summary.json",
+            "gan/training_curves.png",
+            "gan/samples_grid.png",
+            "synthetic/raw",
+            "review/index.html",
+            "synthetic/curated",
+            "synthetic/curation/tsne.png",
+            "gan/metrics.json",
+        ),
         *(
             f"{RESULTS}/{arch}/{condition}/metrics.json"
             for arch in config["classifier"]["archs"]
             for condition in config["classifier"]["conditions"]
         ),
         f"{RESULTS}/ablation.md",
-        f"{RESULTS}/gan/metrics.json",
         f"{RESULTS}/final_results.json",
         f"{RESULTS}/report.html",
         *(f"{RESULTS}/notebooks/{name}.ipynb" for name in NOTEBOOKS),
@@ -146,13 +220,16 @@ NOTEBOOKS = [
 NB_DIR = str(Path(workflow.basedir).parent / "notebooks")
 
 
-def fit_files(name):
-    """One file of every fit, in the config's order (arch, condition, seed)."""
+def fit_files(name, arch=None, condition=None):
+    """One file of every fit (or of one architecture and condition), in the config's order:
+    arch, condition, repeat, seed."""
+    cls = config["classifier"]
     return [
-        f"{RESULTS}/{arch}/{condition}/seed_{seed}/{name}"
-        for arch in config["classifier"]["archs"]
-        for condition in config["classifier"]["conditions"]
-        for seed in config["classifier"]["seeds"]
+        f"{rep(r)}/{a}/{c}/seed_{s}/{name}"
+        for a in ([arch] if arch else cls["archs"])
+        for c in ([condition] if condition else cls["conditions"])
+        for r in REPEATS
+        for s in cls["seeds"]
     ]
 
 
@@ -160,42 +237,82 @@ def benchmark_files():
     """The time and memory record of every rule the report summarises (not the downloads, which
     may have no output, nor the notebooks and the report themselves)."""
     bench = f"{RESULTS}/benchmarks"
-    names = ["ingest", "preprocess", "split", "train_gan", "sample_gan", "curate_blur", "curate_ssim",
-             "curate_lpips", "ingest_reviews", "review_sheet", "select_clusters", "gan_metrics",
-             "ablation", "final_results"]  # fmt: skip
+    names = ["ingest", "preprocess", "ablation", "final_results"]
     if config["evaluation"]["references"]:
         names.append("significance")
     if DATA["phantom"] is not None:
         names.append("make_phantom")
+    if EXTRA is not None:
+        names.append("extra_minority")
+    per_repeat_rules = ["split", "train_gan", "sample_gan", "curate_blur", "curate_ssim", "curate_lpips",
+                        "ingest_reviews", "review_sheet", "select_clusters", "gan_metrics"]  # fmt: skip
+    sources = {c["synthetic"] for c in config["classifier"]["conditions"].values()}
+    if sources & {"curated_random", "curated_best"}:
+        per_repeat_rules.append("select_alternatives")  # run only for the selection's controls
+    names += [f"{rule}/repeat_{r}" for rule in per_repeat_rules for r in REPEATS]
+    for ext, spec in config["evaluation"]["external"].items():
+        rules = ["ingest_external", "preprocess_external", "external_set"]
+        rules += ["make_external_phantom"] if spec["phantom"] is not None else []
+        names += [f"{rule}/{ext}" for rule in rules]
     cls = config["classifier"]
     fits = [
-        f"fit_classifier/{a}_{c}_seed{s}"
+        f"fit_classifier/repeat_{r}/{a}_{c}_seed{s}"
         for a in cls["archs"]
         for c in cls["conditions"]
+        for r in REPEATS
         for s in cls["seeds"]
     ]
-    aggs = [f"aggregate_seeds/{a}_{c}" for a in cls["archs"] for c in cls["conditions"]]
+    aggs = [f"aggregate_replicates/{a}_{c}" for a in cls["archs"] for c in cls["conditions"]]
     return [f"{bench}/{n}.tsv" for n in names + fits + aggs]
 
 
 def report_inputs(wildcards):
     """Every file the report and the analysis notebooks read: passed to them by name as the
     papermill parameter `paths` (ganaug.notebooks.notebook_paths), so they read nothing else."""
+    # one repeat's GAN, curation and data are shown (repeat 0); every fit of every repeat is read
+    r0 = {"repeat": 0}
     return {
         **significance_tables(wildcards),
         "final": rules.final_results.output[0],
-        "metadata": rules.split.output.metadata,
-        "data_summary": rules.split.output.summary,
-        "gan_history": rules.train_gan.output.history,
-        "gan_metrics": rules.gan_metrics.output.metrics,
-        "training_curves": rules.train_gan.output.curves,
-        "samples_grid": rules.train_gan.output.grid,
-        "progress_grids": rules.train_gan.output.progress,
-        "real_vs_synthetic": rules.gan_metrics.output.figure,
-        "tsne": rules.select_clusters.output.tsne,
-        "curation_scores": rules.select_clusters.output.scores,
+        "metadata": expand(rules.split.output.metadata, **r0)[0],
+        "data_summary": expand(rules.split.output.summary, **r0)[0],
+        "gan_history": expand(rules.train_gan.output.history, **r0)[0],
+        "gan_metrics": expand(rules.gan_metrics.output.metrics, **r0)[0],
+        "training_curves": expand(rules.train_gan.output.curves, **r0)[0],
+        "samples_grid": expand(rules.train_gan.output.grid, **r0)[0],
+        "progress_grids": expand(rules.train_gan.output.progress, **r0)[0],
+        "real_vs_synthetic": expand(rules.gan_metrics.output.figure, **r0)[0],
+        "tsne": expand(rules.select_clusters.output.tsne, **r0)[0],
+        "curation_scores": expand(rules.select_clusters.output.scores, **r0)[0],
         "fit_metrics": fit_files("metrics.json"),
         "fit_history": fit_files("history.csv"),
         "fit_predictions": fit_files("predictions.csv"),
         "benchmarks": benchmark_files(),
     }
+
+
+# ---------------------------------------------------------------- external test sets (external.smk)
+
+EXTERNAL = config["evaluation"]["external"]
+EXT_SOURCES = {name: resolve_external(name, spec) for name, spec in EXTERNAL.items()}
+EXT = f"{RESULTS}/external/{{ext}}"
+EXT_PHANTOMS = [name for name, spec in EXTERNAL.items() if spec["phantom"] is not None]
+
+
+def external_archives():
+    """What an external set is cleared against: the training archive, and the real_extra
+    control's extra real images (training images too) where there are any."""
+    extra = [f"{RESULTS}/data/extra/metadata.csv"] if EXTRA is not None else []
+    return [f"{RESULTS}/data/preprocessed.csv", *extra]
+
+
+def external_raw(*roles):
+    """An input function for one external set's raw files (only ever read)."""
+
+    def inputs(wildcards):
+        src = EXT_SOURCES[wildcards.ext]
+        if src.missing:
+            raise WorkflowError("external test set not found:\n  - " + "\n  - ".join(src.missing))
+        return {k: v for k, v in src.paths().items() if k in roles}
+
+    return inputs

@@ -3,18 +3,18 @@
 # are the train-split minority images only.
 
 CUR = config["curation"]
-CUR_DIR = f"{RESULTS}/synthetic/curation"
+CUR_DIR = f"{REP}/synthetic/curation"
 
 
 rule curate_blur:
     input:
-        raw=f"{RESULTS}/synthetic/raw",
+        raw=f"{REP}/synthetic/raw",
     output:
         f"{CUR_DIR}/blur.csv",
     log:
-        f"{RESULTS}/logs/curate_blur.log",
+        f"{RESULTS}/logs/curate_blur/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/curate_blur.tsv"
+        f"{RESULTS}/benchmarks/curate_blur/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -30,15 +30,15 @@ rule curate_blur:
 rule curate_ssim:
     input:
         previous=f"{CUR_DIR}/blur.csv",
-        raw=f"{RESULTS}/synthetic/raw",
-        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
-        metadata=f"{RESULTS}/data/metadata.csv",
+        raw=f"{REP}/synthetic/raw",
+        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        metadata=f"{REP}/data/metadata.csv",
     output:
         f"{CUR_DIR}/ssim.csv",
     log:
-        f"{RESULTS}/logs/curate_ssim.log",
+        f"{RESULTS}/logs/curate_ssim/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/curate_ssim.tsv"
+        f"{RESULTS}/benchmarks/curate_ssim/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -55,15 +55,15 @@ rule curate_lpips:
     input:
         previous=f"{CUR_DIR}/ssim.csv",
         weights=cached("curation.lpips_backbone"),
-        raw=f"{RESULTS}/synthetic/raw",
-        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
-        metadata=f"{RESULTS}/data/metadata.csv",
+        raw=f"{REP}/synthetic/raw",
+        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        metadata=f"{REP}/data/metadata.csv",
     output:
         f"{CUR_DIR}/lpips.csv",
     log:
-        f"{RESULTS}/logs/curate_lpips.log",
+        f"{RESULTS}/logs/curate_lpips/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/curate_lpips.tsv"
+        f"{RESULTS}/benchmarks/curate_lpips/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -80,16 +80,21 @@ rule curate_lpips:
         rule_script("curate_lpips")
 
 
+# the page mixes curation.review.real_images real training images in, every image under a
+# blinded name; the key stays in the curation folder, never on the page
 rule review_sheet:
     input:
         previous=f"{CUR_DIR}/lpips.csv",
-        raw=f"{RESULTS}/synthetic/raw",
+        raw=f"{REP}/synthetic/raw",
+        metadata=f"{REP}/data/metadata.csv",
+        manifest=f"{REP}/synthetic/raw_manifest.csv",
     output:
-        f"{RESULTS}/review/index.html",
+        page=f"{REP}/review/index.html",
+        key=f"{CUR_DIR}/review_key.csv",
     log:
-        f"{RESULTS}/logs/review_sheet.log",
+        f"{RESULTS}/logs/review_sheet/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/review_sheet.tsv"
+        f"{RESULTS}/benchmarks/review_sheet/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -97,7 +102,11 @@ rule review_sheet:
         mem_mb=1000,
         runtime=10,
     params:
-        page_id=f"ganaug-{config['seed']}",
+        # each repeat's page keeps its own progress in the reviewer's browser
+        page_id=lambda w: f"ganaug-{config['seed']}-repeat{w.repeat}",
+        # only the key this page depends on (the threshold or the mode reruns no page)
+        review={"real_images": CUR["review"]["real_images"]},
+        seed=config["seed"],
     script:
         rule_script("review_sheet")
 
@@ -107,13 +116,16 @@ rule ingest_reviews:
         previous=f"{CUR_DIR}/lpips.csv",
         blur=f"{CUR_DIR}/blur.csv",
         ssim=f"{CUR_DIR}/ssim.csv",
+        key=f"{CUR_DIR}/review_key.csv",
         reviews=review_files,
     output:
-        f"{CUR_DIR}/review.csv",
+        table=f"{CUR_DIR}/review.csv",
+        # the visual Turing test: can the reviewers tell real from synthetic, do they agree?
+        turing=f"{CUR_DIR}/review_turing.json",
     log:
-        f"{RESULTS}/logs/ingest_reviews.log",
+        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest_reviews.tsv"
+        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -121,7 +133,8 @@ rule ingest_reviews:
         mem_mb=1000,
         runtime=10,
     params:
-        curation=curation_params(CUR, "review"),
+        # the exports of this repeat's page are read from <review.dir>/repeat_<r>/
+        curation=lambda w: {"review": {**CUR["review"], "dir": review_dir(w.repeat)}},
         seed=config["seed"],
     script:
         rule_script("ingest_reviews")
@@ -131,33 +144,33 @@ rule select_clusters:
     input:
         previous=f"{CUR_DIR}/review.csv",
         weights=cached("curation.cluster_backbone"),
-        raw=f"{RESULTS}/synthetic/raw",
-        metadata=f"{RESULTS}/data/metadata.csv",
-        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
+        raw=f"{REP}/synthetic/raw",
+        metadata=f"{REP}/data/metadata.csv",
+        manifest=f"{REP}/synthetic/raw_manifest.csv",
         blur=f"{CUR_DIR}/blur.csv",
         ssim=f"{CUR_DIR}/ssim.csv",
         lpips=f"{CUR_DIR}/lpips.csv",
         review=f"{CUR_DIR}/review.csv",
     output:
-        curated=directory(f"{RESULTS}/synthetic/curated"),
+        curated=directory(f"{REP}/synthetic/curated"),
         clusters=f"{CUR_DIR}/clusters.csv",
         tsne=report(
             f"{CUR_DIR}/tsne.png",
             caption="../report/tsne.rst",
             category="2. GAN",
-            subcategory="curation",
+            subcategory="curation, repeat {repeat}",
         ),
         summary=f"{CUR_DIR}/summary.json",
         scores=report(
             f"{CUR_DIR}/scores.png",
             caption="../report/scores.rst",
             category="2. GAN",
-            subcategory="curation",
+            subcategory="curation, repeat {repeat}",
         ),
     log:
-        f"{RESULTS}/logs/select_clusters.log",
+        f"{RESULTS}/logs/select_clusters/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/select_clusters.tsv"
+        f"{RESULTS}/benchmarks/select_clusters/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -170,3 +183,30 @@ rule select_clusters:
         seed=config["seed"],
     script:
         rule_script("select_clusters")
+
+
+# the selection's controls: as many images, from the same review survivors, drawn at random or
+# the best-scored (conditions with synthetic: curated_random / curated_best)
+rule select_alternatives:
+    input:
+        review=f"{CUR_DIR}/review.csv",
+        clusters=f"{CUR_DIR}/clusters.csv",
+        raw=f"{REP}/synthetic/raw",
+    output:
+        random=directory(f"{REP}/synthetic/curated_random"),
+        best=directory(f"{REP}/synthetic/curated_best"),
+        table=f"{CUR_DIR}/selections.csv",
+    log:
+        f"{RESULTS}/logs/select_alternatives/repeat_{{repeat}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/select_alternatives/repeat_{{repeat}}.tsv"
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        seed=config["seed"],
+    script:
+        rule_script("select_alternatives")

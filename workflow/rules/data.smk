@@ -6,6 +6,8 @@ if DATA["phantom"] is not None:
 
     rule make_phantom:
         output:
+            # (placed first by snakefmt) the extra DF images, when data.phantom.n_extra_minority
+            **phantom_extra_output(),
             ground_truth=SOURCE.ground_truth,
             metadata=SOURCE.metadata,
             images=directory(SOURCE.images),
@@ -102,17 +104,18 @@ rule preprocess:
         rule_script("preprocess")
 
 
+# one lesion-grouped split per repeat, over the same preprocessed images
 rule split:
     input:
         table=f"{RESULTS}/data/preprocessed.csv",
         rejects=f"{RESULTS}/data/rejects.csv",
     output:
-        metadata=f"{RESULTS}/data/metadata.csv",
-        summary=f"{RESULTS}/data/summary.json",
+        metadata=f"{REP}/data/metadata.csv",
+        summary=f"{REP}/data/summary.json",
     log:
-        f"{RESULTS}/logs/split.log",
+        f"{RESULTS}/logs/split/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/split.tsv"
+        f"{RESULTS}/benchmarks/split/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/data.yaml"
     threads: 1
@@ -121,5 +124,36 @@ rule split:
         runtime=10,
     params:
         data=data_params(DATA, "split"),
+        split=lambda w: repeat_split(DATA, int(w.repeat)),
     script:
         rule_script("split")
+
+
+if EXTRA is not None:
+
+    # the real_extra control's pool: extra real minority images of lesions in no split,
+    # preprocessed like the archive, less any image the archive holds
+    rule extra_minority:
+        input:
+            images=EXTRA,
+            archive=f"{RESULTS}/data/preprocessed.csv",
+        output:
+            images=directory(f"{RESULTS}/data/extra/images"),
+            metadata=f"{RESULTS}/data/extra/metadata.csv",
+            overlap=f"{RESULTS}/data/extra/overlap.csv",
+            rejects=f"{RESULTS}/data/extra/rejects.csv",
+        log:
+            f"{RESULTS}/logs/extra_minority.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/extra_minority.tsv"
+        conda:
+            f"{ENVS}/data.yaml"
+        threads: 2
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            data=data_params(DATA, "preprocess"),
+            minority=DATA["minority"],
+        script:
+            rule_script("extra_minority")

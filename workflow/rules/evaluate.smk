@@ -3,25 +3,18 @@
 EVAL = config["evaluation"]
 STATS_TABLES = {
     name: f"{RESULTS}/stats/{name}.csv"
-    for name in ("differences", "mcnemar", "wilcoxon", "intervals")
+    for name in ("differences", "replicates", "mcnemar", "wilcoxon", "intervals")
 }
 
 
 rule significance:
     input:
-        metadata=f"{RESULTS}/data/metadata.csv",
-        predictions=expand(
-            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/predictions.csv",
-            arch=CLS["archs"],
-            condition=CLS["conditions"],
-            seed=CLS["seeds"],
-        ),
-        metrics=expand(
-            f"{RESULTS}/{{arch}}/{{condition}}/seed_{{seed}}/metrics.json",
-            arch=CLS["archs"],
-            condition=CLS["conditions"],
-            seed=CLS["seeds"],
-        ),
+        # each external set: its metadata.csv and every fit's predictions of it
+        **external_significance_inputs(),
+        # each repeat's split: the lesion groups of its test set
+        metadata=per_repeat("data/metadata.csv"),
+        predictions=fit_files("predictions.csv"),
+        metrics=fit_files("metrics.json"),
     output:
         **STATS_TABLES,
         forest=report(
@@ -41,6 +34,7 @@ rule significance:
         runtime=60,
     params:
         evaluation=evaluation_params(EVAL, "significance"),
+        repeats=REPEATS,
         minority=DATA["minority"],
         majority=DATA["majority"],
         seed=config["seed"],
@@ -79,26 +73,28 @@ rule ablation:
         rule_script("ablation")
 
 
+# one repeat's GAN against that repeat's held-out real images
 rule gan_metrics:
     input:
-        metadata=f"{RESULTS}/data/metadata.csv",
-        raw=f"{RESULTS}/synthetic/raw",
-        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
-        curated=f"{RESULTS}/synthetic/curated",
+        metadata=f"{REP}/data/metadata.csv",
+        raw=f"{REP}/synthetic/raw",
+        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        curated=f"{REP}/synthetic/curated",
         weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
     output:
-        metrics=f"{RESULTS}/gan/metrics.json",
-        features=f"{RESULTS}/gan/features.npz",
-        per_image=f"{RESULTS}/gan/per_image.csv",
+        metrics=f"{REP}/gan/metrics.json",
+        features=f"{REP}/gan/features.npz",
+        per_image=f"{REP}/gan/per_image.csv",
         figure=report(
-            f"{RESULTS}/gan/real_vs_synthetic.png",
+            f"{REP}/gan/real_vs_synthetic.png",
             caption="../report/real_vs_synthetic.rst",
             category="2. GAN",
+            subcategory="repeat {repeat}",
         ),
     log:
-        f"{RESULTS}/logs/gan_metrics.log",
+        f"{RESULTS}/logs/gan_metrics/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/gan_metrics.tsv"
+        f"{RESULTS}/benchmarks/gan_metrics/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/evaluate.yaml"
     threads: 2
@@ -120,9 +116,11 @@ rule gan_metrics:
 rule final_results:
     input:
         unpack(significance_tables),
-        data_summary=f"{RESULTS}/data/summary.json",
-        curation_summary=f"{RESULTS}/synthetic/curation/summary.json",
-        gan_metrics=f"{RESULTS}/gan/metrics.json",
+        data_summary=per_repeat("data/summary.json"),
+        curation_summary=per_repeat("synthetic/curation/summary.json"),
+        gan_metrics=per_repeat("gan/metrics.json"),
+        review_turing=per_repeat("synthetic/curation/review_turing.json"),
+        external_summaries=[f"{RESULTS}/external/{n}/summary.json" for n in EXTERNAL],
         aggregates=expand(
             f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
             arch=CLS["archs"],
@@ -151,7 +149,10 @@ rule final_results:
             "lpips_backbone": config["curation"]["lpips_backbone"],
             "cluster_backbone": config["curation"]["cluster_backbone"],
             "seeds": CLS["seeds"],
+            "repeats": REPEATS,
             "device": config["device"],
+            # conditions of the table that were not run, and why (e.g. real_extra without images)
+            "skipped_conditions": SKIPPED,
         },
         evaluation=evaluation_params(EVAL, "final_results"),
     script:

@@ -3,25 +3,27 @@
 
 rule train_gan:
     input:
-        metadata=f"{RESULTS}/data/metadata.csv",
+        metadata=f"{REP}/data/metadata.csv",
     output:
-        generator=f"{RESULTS}/gan/generator.pt",
-        history=f"{RESULTS}/gan/history.csv",
+        generator=f"{REP}/gan/generator.pt",
+        history=f"{REP}/gan/history.csv",
         curves=report(
-            f"{RESULTS}/gan/training_curves.png",
+            f"{REP}/gan/training_curves.png",
             caption="../report/gan_curves.rst",
             category="2. GAN",
+            subcategory="repeat {repeat}",
         ),
         grid=report(
-            f"{RESULTS}/gan/samples_grid.png",
+            f"{REP}/gan/samples_grid.png",
             caption="../report/samples_grid.rst",
             category="2. GAN",
+            subcategory="repeat {repeat}",
         ),
-        progress=f"{RESULTS}/gan/progress_grids.png",
+        progress=f"{REP}/gan/progress_grids.png",
     log:
-        f"{RESULTS}/logs/train_gan.log",
+        f"{RESULTS}/logs/train_gan/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_gan.tsv"
+        f"{RESULTS}/benchmarks/train_gan/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/gan.yaml"
     threads: 2
@@ -34,23 +36,23 @@ rule train_gan:
         gan=GAN.training_params(),
         device=config["device"],
         # not outputs: they must survive a failed or preempted job, which is how it resumes
-        checkpoint=f"{RESULTS}/gan/checkpoints/last.pt",
-        samples_dir=f"{RESULTS}/gan/grids",
-        tensorboard=f"{RESULTS}/gan/tensorboard",
+        checkpoint=lambda w: f"{rep(w.repeat)}/gan/checkpoints/last.pt",
+        samples_dir=lambda w: f"{rep(w.repeat)}/gan/grids",
+        tensorboard=lambda w: f"{rep(w.repeat)}/gan/tensorboard",
     script:
         rule_script("train_gan")
 
 
 rule sample_gan:
     input:
-        generator=f"{RESULTS}/gan/generator.pt",
+        generator=f"{REP}/gan/generator.pt",
     output:
-        images=directory(f"{RESULTS}/synthetic/raw"),
-        manifest=f"{RESULTS}/synthetic/raw_manifest.csv",
+        images=directory(f"{REP}/synthetic/raw"),
+        manifest=f"{REP}/synthetic/raw_manifest.csv",
     log:
-        f"{RESULTS}/logs/sample_gan.log",
+        f"{RESULTS}/logs/sample_gan/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/sample_gan.tsv"
+        f"{RESULTS}/benchmarks/sample_gan/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/gan.yaml"
     threads: 2

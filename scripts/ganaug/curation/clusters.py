@@ -112,3 +112,20 @@ def selection_table(
             "selected": chosen,
         }
     )
+
+
+SELECTIONS = ("cluster", "random", "best")  # the curated set's strategies (the study's: cluster)
+
+
+def alternative_selections(review: pd.DataFrame, count: int, seed: int) -> dict[str, list[str]]:
+    """The two controls of the cluster-balanced selection, each drawing ``count`` images (the
+    cluster selection's own count) from the same review survivors: ``random`` (a seeded draw)
+    and ``best`` (the highest review scores; ties by image name)."""
+    kept = review[review["kept"].astype(bool)].sort_values("image").reset_index(drop=True)
+    count = min(count, len(kept))
+    rng = np.random.default_rng(seed)
+    random = sorted(kept["image"].iloc[rng.choice(len(kept), size=count, replace=False)])
+    scores = kept["score"].to_numpy(dtype=float)
+    order = np.lexsort((kept["image"].to_numpy(), -np.nan_to_num(scores, nan=-np.inf)))
+    best = sorted(kept["image"].iloc[order[:count]])
+    return {"random": random, "best": best}

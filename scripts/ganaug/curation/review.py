@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +38,16 @@ class ReviewError(ValueError):
     """A review file is malformed, incomplete or inconsistent with the candidates."""
 
 
-def write_review_sheet(candidates: list[str], raw_dir: str | Path, out_dir: str | Path, page_id: str) -> Path:
-    """A folder a reviewer opens in a browser: index.html plus the candidate images."""
+def write_review_sheet(images: Mapping[str, str | Path], out_dir: str | Path, page_id: str) -> Path:
+    """A folder a reviewer opens in a browser: index.html plus the images, each copied under
+    the name it is shown with (``images``: shown name -> file; blinded names for the visual
+    Turing test, ganaug.curation.turing)."""
     out_dir = Path(out_dir)
-    images = out_dir / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    for name in candidates:
-        shutil.copyfile(Path(raw_dir) / name, images / name)
+    folder = out_dir / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in images.items():
+        shutil.copyfile(source, folder / name)
+    candidates = list(images)
     data = {
         "pageId": page_id,
         "images": candidates,
@@ -166,28 +169,38 @@ def aggregate(scores: pd.DataFrame, candidates: list[str], threshold: float, mod
     return t
 
 
-def simulate_scores(proxy: pd.DataFrame, reviewers: int, noise: float, seed: int) -> pd.DataFrame:
+def simulate_scores(
+    proxy: pd.DataFrame, reviewers: int, noise: float, seed: int, real: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Scores from an automatic proxy, for the demo only (every output says so).
 
     Proxy: a realistic image is sharp and resembles the real lesions, so its base score is
     3 + 0.75 z(log Laplacian variance) + 0.75 z(max SSIM), with z the standardisation over the
     candidates. Each simulated reviewer adds its own N(0, noise) per criterion; the result is
-    rounded and clipped to 1..5.
+    rounded and clipped to 1..5. ``real`` (the visual Turing test's real images, with the same
+    proxy columns) is scored on the candidates' scale with its own noise stream, so mixing real
+    images in changes no candidate's score.
     """
+    lap, sim = np.log1p(proxy["laplacian_var"].to_numpy(float)), proxy["max_ssim"].to_numpy(float)
 
-    def z(v: pd.Series) -> np.ndarray:
-        v = v.to_numpy(dtype=float)
-        sd = v.std()
-        return (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
+    def z(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        sd = ref.std()
+        return (v - ref.mean()) / sd if sd > 0 else np.zeros_like(v)
 
-    base = 3.0 + 0.75 * z(np.log1p(proxy["laplacian_var"])) + 0.75 * z(proxy["max_ssim"])
-    rows = []
-    for r in range(reviewers):
-        rng = np.random.default_rng([seed, r])
-        noisy = base[:, None] + rng.normal(0.0, noise, size=(len(base), len(CRITERIA)))
-        s = np.clip(np.rint(noisy), 1, 5).astype(int)
-        for name, vals in zip(proxy["image"], s, strict=True):
-            rows.append(
-                {"reviewer": f"simulated_{r + 1}", "image": name, **dict(zip(CRITERIA, vals, strict=True))}
-            )
+    def scored(frame: pd.DataFrame, stream: tuple[int, ...]) -> list[dict]:
+        base = 3.0 + 0.75 * z(np.log1p(frame["laplacian_var"].to_numpy(float)), lap)
+        base += 0.75 * z(frame["max_ssim"].to_numpy(float), sim)
+        rows = []
+        for r in range(reviewers):
+            rng = np.random.default_rng([seed, r, *stream])
+            noisy = base[:, None] + rng.normal(0.0, noise, size=(len(base), len(CRITERIA)))
+            s = np.clip(np.rint(noisy), 1, 5).astype(int)
+            who = f"simulated_{r + 1}"
+            rows += [{"reviewer": who, "image": name, **dict(zip(CRITERIA, vals, strict=True))}
+                     for name, vals in zip(frame["image"], s, strict=True)]  # fmt: skip
+        return rows
+
+    rows = scored(proxy, ())
+    if real is not None and len(real):
+        rows += scored(real, (1,))
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -170,6 +170,47 @@ def lpips_stage(
     return t
 
 
+def review_page_key(
+    previous: str | Path,
+    raw_dir: str | Path,
+    metadata: str | Path,
+    manifest: str | Path,
+    n_real: int,
+    seed: int,
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """The blinded key of the review page (ganaug.curation.turing) and its files by shown name.
+    Real rows also carry their blur and SSIM proxy (to the other real training images), which
+    only the simulated review reads."""
+    from ganaug.curation.turing import blind
+
+    names = candidates(previous, raw_dir)
+    size = read_images(raw_dir, names[:1], grey=True).shape[-1]
+    check_raw_set(manifest, metadata, size)
+    real = train_minority(metadata)
+    key = blind(names, real["image_id"].tolist(), n_real, seed)
+    path_of = dict(zip(real["image_id"], real["path"], strict=True))
+    files = {b: Path(path_of[o]) if src == "real" else Path(raw_dir) / o
+             for b, src, o in key[["blinded", "source", "original"]].itertuples(index=False)}  # fmt: skip
+    key["laplacian_var"], key["max_ssim"] = np.nan, np.nan
+    shown = key["source"] == "real"
+    if shown.any():
+        grey = np.stack([read_grey(p) for p in real["path"]])
+        sims = max_ssim_to_others(torch.from_numpy(grey))
+        idx = [real["image_id"].tolist().index(o) for o in key.loc[shown, "original"]]
+        key.loc[shown, "laplacian_var"] = [laplacian_variance(grey[i]) for i in idx]
+        key.loc[shown, "max_ssim"] = sims[idx]
+    return key, files
+
+
+def max_ssim_to_others(grey: torch.Tensor) -> np.ndarray:
+    """Each real image's highest SSIM to the *other* real images (its own copy excluded)."""
+    best = []
+    for i in range(len(grey)):
+        others = torch.cat([grey[:i], grey[i + 1 :]])
+        best.append(float(max_ssim(grey[i : i + 1], others)[0][0]) if len(others) else np.nan)
+    return np.asarray(best)
+
+
 def review_stage(
     previous: str | Path,
     mode: str,
@@ -181,34 +222,54 @@ def review_stage(
     blur_table: str | Path,
     ssim_table: str | Path,
     review_dir: str | Path = "resources/reviews",
-) -> pd.DataFrame:
-    """Scores of the LPIPS survivors: from reviewers' files, simulated, or skipped."""
-    from ganaug.curation.review import ReviewError, aggregate, read_review_files, simulate_scores
+    key: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Scores of the LPIPS survivors, from reviewers' files, simulated, or skipped, and the visual
+    Turing test's summary (``key``: the page's blinded names; None: the page showed the
+    candidates under their own names)."""
+    from ganaug.curation.review import CRITERIA, aggregate
+    from ganaug.curation.turing import KEY_COLUMNS, turing_summary
 
     names = candidates(previous, raw_dir="")
+    if key is None:
+        key = pd.DataFrame({"blinded": names, "source": "synthetic", "original": names}, columns=KEY_COLUMNS)
+        key["laplacian_var"], key["max_ssim"] = np.nan, np.nan  # as review_page_key's, no real rows
     if mode == "skip":
         t = pd.DataFrame({"image": names, "score": np.nan, "n_reviewers": 0})
         t["kept"], t["reason"], t["review_mode"] = True, "", "skip"
         log.warning("review skipped: all %d candidates pass unscored", len(t))
-        return t
+        return t, {"review_mode": "skip", "simulated": False, "reviewers": []}
+    scores = _scores(mode, files, reviewers, noise, seed, blur_table, ssim_table, review_dir, key, names)
+    t = aggregate(scores[scores["source"] == "synthetic"].drop(columns="source"), names, threshold, mode)
+    check_not_empty(t, "review", f"mean review score >= {threshold:g}", "score")
+    return t, turing_summary(scores, list(CRITERIA), mode)
+
+
+def _scores(
+    mode, files, reviewers, noise, seed, blur_table, ssim_table, review_dir, key, names
+) -> pd.DataFrame:
+    """Every score, under the images' own names, with their source (real or synthetic)."""
+    from ganaug.curation.review import ReviewError, read_review_files, simulate_scores
+    from ganaug.curation.turing import unblind
+
     if mode == "files":
         if not files:
+            # each repeated split has its own page and its own exports folder, <dir>/repeat_<r>
+            repeat = Path(review_dir).name if Path(review_dir).name.startswith("repeat_") else "repeat_<r>"
             raise ReviewError(
-                f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the review "
-                "page (snakemake results/review/index.html), have the reviewers score it in a browser and "
-                f"put their exports in {review_dir}/, or set curation.review.mode: simulate (labelled "
-                "as simulated in every output) or skip"
+                f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the "
+                f"review page (snakemake results/{repeat}/review/index.html), have the reviewers score it "
+                f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
+                "simulate (labelled as simulated in every output) or skip"
             )
-        scores = read_review_files(files, names, reviewers)
-    else:
-        proxy = pd.DataFrame({"image": names})
-        proxy = proxy.merge(pd.read_csv(blur_table)[["image", "laplacian_var"]], on="image")
-        proxy = proxy.merge(pd.read_csv(ssim_table)[["image", "max_ssim"]], on="image")
-        scores = simulate_scores(proxy, reviewers, noise, seed)
-        log.warning("review SIMULATED from blur and SSIM scores (demo only): not human judgement")
-    t = aggregate(scores, names, threshold, mode)
-    check_not_empty(t, "review", f"mean review score >= {threshold:g}", "score")
-    return t
+        return unblind(read_review_files(files, key["blinded"].tolist(), reviewers), key)
+    proxy = pd.DataFrame({"image": names})
+    proxy = proxy.merge(pd.read_csv(blur_table)[["image", "laplacian_var"]], on="image")
+    proxy = proxy.merge(pd.read_csv(ssim_table)[["image", "max_ssim"]], on="image")
+    real = key[key["source"] == "real"].rename(columns={"original": "image"})
+    scores = simulate_scores(proxy, reviewers, noise, seed, real[["image", "laplacian_var", "max_ssim"]])
+    log.warning("review SIMULATED from blur and SSIM scores (demo only): not human judgement")
+    return scores.assign(source=np.where(scores["image"].isin(set(real["image"])), "real", "synthetic"))
 
 
 def cluster_stage(

@@ -15,7 +15,6 @@ import torch
 
 from ganaug.curation.stages import (
     blur_stage,
-    candidates,
     cluster_stage,
     funnel,
     lpips_stage,
@@ -75,15 +74,32 @@ def run_lpips(
     )
 
 
-def run_review_sheet(previous: str | Path, raw: str | Path, out: str | Path, page_id: str) -> None:
+def run_review_sheet(
+    previous,
+    raw,
+    metadata,
+    manifest,
+    out: str | Path,
+    key_out: str | Path,
+    page_id: str,
+    review: dict,
+    seed: int,
+) -> None:
+    """The rule review_sheet: the reviewers' page, the LPIPS survivors mixed with
+    ``review["real_images"]`` real training images under blinded names, and its key (kept in the
+    results, never on the page)."""
     from ganaug.curation.review import write_review_sheet
+    from ganaug.curation.stages import review_page_key
 
-    write_review_sheet(candidates(previous, raw), raw, Path(out).parent, page_id)
+    key, files = review_page_key(previous, raw, metadata, manifest, review["real_images"], seed)
+    write_csv(key, key_out)
+    write_review_sheet(files, Path(out).parent, page_id)
 
 
-def run_review(previous, blur, ssim, reviews: list, out, review: dict, seed: int) -> None:
-    """Scores of the LPIPS survivors (``review``: the curation.review section)."""
-    table = review_stage(
+def run_review(previous, blur, ssim, key, reviews: list, outputs: dict, review: dict, seed: int) -> None:
+    """Scores of the LPIPS survivors (``review``: the curation.review section) and the visual
+    Turing test's summary."""
+    table, turing = review_stage(
         previous,
         review["mode"],
         list(reviews),
@@ -94,8 +110,10 @@ def run_review(previous, blur, ssim, reviews: list, out, review: dict, seed: int
         blur,
         ssim,
         review["dir"],
+        pd.read_csv(key),
     )
-    write_csv(table, out)
+    write_csv(table, outputs["table"])
+    write_json(turing, outputs["turing"])
 
 
 def run_clusters(
@@ -171,3 +189,28 @@ def write_summary(
         "gan_training_set": manifest_digest(inputs["manifest"]),
     }
     write_json(summary, outputs["summary"])
+
+
+def run_alternatives(
+    review: str | Path, clusters: str | Path, raw: str | Path, outputs: dict[str, str], seed: int
+) -> None:
+    """The rule select_alternatives: curated_random/ and curated_best/, as many images as the
+    cluster selection chose, from the same review survivors, and selections.csv listing all three."""
+    from ganaug.curation.clusters import alternative_selections
+
+    chosen = pd.read_csv(clusters)
+    cluster = sorted(chosen.loc[chosen["selected"].astype(bool), "image"])
+    picks = {"cluster": cluster, **alternative_selections(pd.read_csv(review), len(cluster), seed)}
+    for name in ("random", "best"):
+        out = Path(outputs[name])
+        out.mkdir(parents=True, exist_ok=True)
+        for image in picks[name]:
+            shutil.copyfile(Path(raw) / image, out / image)
+    survivors = sorted(set(chosen["image"]))
+    table = pd.DataFrame({"image": survivors})
+    for name, images in picks.items():
+        table[name] = table["image"].isin(images)
+    write_csv(table, outputs["table"])
+    overlap = {n: len(set(picks[n]) & set(cluster)) for n in ("random", "best")}
+    log.info("selections of %d from %d survivors; shared with the cluster selection: %s", len(cluster),
+             len(survivors), overlap)  # fmt: skip

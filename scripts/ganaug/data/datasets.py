@@ -31,6 +31,9 @@ class Condition:
     # repeat the real minority images up to the minority count of this other condition (the
     # equal-count control without a generator: real_oversampled -> gan_curated); None: no repeats
     oversample_to: str | None = None
+    # add as many extra real minority images (lesions in no split) as this other condition adds
+    # synthetic ones: what a perfect generator could give at most (real_extra -> gan_curated)
+    extra_real_to: str | None = None
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
@@ -41,7 +44,13 @@ class Condition:
             bool(d["real_minority"]),
             bool(d["augment"]),
             d.get("oversample_to"),
+            d.get("extra_real_to"),
         )
+
+    @property
+    def matched_to(self) -> str | None:
+        """The condition whose counts this one matches (oversample_to or extra_real_to)."""
+        return self.oversample_to or self.extra_real_to
 
 
 @dataclass
@@ -87,7 +96,10 @@ def real_split(metadata: str | Path, split: str) -> ImageSet:
 
 
 def synthetic_pool(cond: Condition, raw_dir: str | Path | None, curated_dir: str | Path | None) -> list[Path]:
-    folder = {"raw": raw_dir, "curated": curated_dir}.get(cond.synthetic)
+    # curated_random and curated_best come, like curated, as the fit's curated folder
+    folder = (
+        raw_dir if cond.synthetic == "raw" else curated_dir if cond.synthetic.startswith("curated") else None
+    )
     if folder is None:
         raise ValueError(f"condition {cond.name}: synthetic source {cond.synthetic!r} has no folder")
     pool = sorted(Path(folder).glob("*.png"))
@@ -103,54 +115,69 @@ def training_set(
     raw_dir: str | Path | None = None,
     curated_dir: str | Path | None = None,
     match: Condition | None = None,
+    extra: str | Path | None = None,
 ) -> tuple[ImageSet, dict[str, Any]]:
     """The training images of ``cond`` and its composition (what metrics.json records).
 
     ``match`` is the condition named by ``cond.oversample_to``: the real minority images are
-    repeated, in a seeded order, until there are as many minority images as ``match`` has.
+    repeated, in a seeded order, until there are as many minority images as ``match`` has; or by
+    ``cond.extra_real_to``: a seeded draw of as many images from the ``extra`` pool (its
+    metadata.csv: real minority images of lesions in no split) as ``match`` adds synthetic ones.
     """
     meta = read_metadata(metadata)
     train = meta[(meta["split"] == "train") & ~meta["synthetic"]].sort_values("image_id")
     majority = train[train["target"] == 0]
     minority = train[train["target"] == 1] if cond.real_minority else train.iloc[0:0]
-    ids, paths = (
-        majority["image_id"].tolist() + minority["image_id"].tolist(),
-        majority["path"].tolist() + minority["path"].tolist(),
-    )
-    target = [0] * len(majority) + [1] * len(minority)
-    n_syn, available = 0, 0
-    if cond.synthetic != "none":
-        chosen, available = _synthetic_subset(cond, seed, raw_dir, curated_dir)
-        n_syn = len(chosen)
-        ids += [f"synthetic/{p.name}" for p in chosen]
-        paths += [str(p) for p in chosen]
-        target += [1] * n_syn
-    n_repeats = 0
-    if cond.oversample_to is not None:
-        _, wanted = training_set(metadata, _matched(cond, match), seed, raw_dir, curated_dir)
-        extra = _repeats(cond, minority, wanted["minority_total"] - len(minority), seed)
-        n_repeats = len(extra)
-        ids += [f"{i}#repeat{k}" for k, i in enumerate(extra["image_id"])]
-        paths += extra["path"].tolist()
-        target += [1] * n_repeats
-    n_min = len(minority) + n_syn + n_repeats
+    add_ids, add_paths, n = _additions(metadata, cond, seed, minority, raw_dir, curated_dir, match, extra)
+    ids = majority["image_id"].tolist() + minority["image_id"].tolist() + add_ids
+    paths = majority["path"].tolist() + minority["path"].tolist() + add_paths
+    n_min = len(minority) + len(add_ids)
+    target = [0] * len(majority) + [1] * n_min
     if n_min == 0 or len(majority) == 0:
         raise ValueError(f"condition {cond.name}: the training set needs both classes")
     composition = {
         "real_minority": len(minority),
-        "synthetic_minority": n_syn,
+        "synthetic_minority": n["synthetic"],
         "majority": len(majority),
         "minority_total": n_min,
         "majority_per_minority": round(len(majority) / n_min, 4),
         "synthetic_source": cond.synthetic,
         "synthetic_requested": cond.n_synthetic if cond.synthetic != "none" else 0,
-        "synthetic_available": available,
+        "synthetic_available": n["available"],
         "traditional_augmentation": cond.augment,
         "oversampled_to": cond.oversample_to,
-        "oversampled_repeats": n_repeats,
+        "oversampled_repeats": n["repeats"],
+        "extra_real_to": cond.extra_real_to,
+        "extra_real_minority": n["extra"],
+        "extra_real_available": n["extra_available"],
     }
     syn = np.array([i.startswith("synthetic/") for i in ids])
     return ImageSet(ids, paths, np.array(target, int), syn), composition
+
+
+def _additions(metadata, cond, seed, minority, raw_dir, curated_dir, match, extra):
+    """The minority images ``cond`` adds to the real ones, in this order: synthetic, repeated
+    real (``oversample_to``), extra real (``extra_real_to``); their ids, paths and counts."""
+    ids, paths = [], []
+    n = {"synthetic": 0, "available": 0, "repeats": 0, "extra": 0, "extra_available": 0}
+    if cond.synthetic != "none":
+        chosen, n["available"] = _synthetic_subset(cond, seed, raw_dir, curated_dir)
+        n["synthetic"] = len(chosen)
+        ids += [f"synthetic/{p.name}" for p in chosen]
+        paths += [str(p) for p in chosen]
+    if cond.oversample_to is not None:
+        _, wanted = training_set(metadata, _matched(cond, match), seed, raw_dir, curated_dir)
+        more = _repeats(cond, minority, wanted["minority_total"] - len(minority), seed)
+        n["repeats"] = len(more)
+        ids += [f"{i}#repeat{k}" for k, i in enumerate(more["image_id"])]
+        paths += more["path"].tolist()
+    if cond.extra_real_to is not None:
+        _, wanted = training_set(metadata, _matched(cond, match), seed, raw_dir, curated_dir)
+        more, n["extra_available"] = _extra_real(cond, extra, wanted["synthetic_minority"], seed)
+        n["extra"] = len(more)
+        ids += [f"extra/{i}" for i in more["image_id"]]
+        paths += more["path"].tolist()
+    return ids, paths, n
 
 
 BALANCED = "balanced"
@@ -173,9 +200,24 @@ def _synthetic_subset(cond: Condition, seed: int, raw_dir, curated_dir) -> tuple
 
 
 def _matched(cond: Condition, match: Condition | None) -> Condition:
-    if match is None or match.name != cond.oversample_to:
-        raise ValueError(f"condition {cond.name}: oversample_to needs condition {cond.oversample_to!r}")
+    if match is None or match.name != cond.matched_to:
+        which = "oversample_to" if cond.oversample_to else "extra_real_to"
+        raise ValueError(f"condition {cond.name}: {which} needs condition {cond.matched_to!r}")
     return match
+
+
+def _extra_real(cond: Condition, extra: str | Path | None, n: int, seed: int):
+    """A seeded draw of ``n`` rows of the extra real minority pool (all of it when smaller), and
+    the pool's size."""
+    if extra is None:
+        raise ValueError(f"condition {cond.name}: extra_real_to needs the extra real minority images")
+    pool = read_metadata(extra).sort_values("image_id").reset_index(drop=True)
+    k = min(n, len(pool))
+    if k < n:
+        log.warning("condition %s: %d extra real images asked for, %d available: using %d", cond.name, n,
+                    len(pool), k)  # fmt: skip
+    pick = sorted(np.random.default_rng(seed).choice(len(pool), size=k, replace=False))
+    return pool.iloc[pick], len(pool)
 
 
 def _repeats(cond: Condition, minority, n: int, seed: int):

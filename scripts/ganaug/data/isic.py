@@ -238,9 +238,14 @@ READERS: dict[str, Callable[..., pd.DataFrame]] = {
 }
 
 
-def read_labels(fmt: str, ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+def read_labels(
+    fmt: str, ground_truth: str | Path, metadata: str | Path | None = None, nevus_subtypes=None
+) -> pd.DataFrame:
+    """The reader of ``fmt``; ``nevus_subtypes`` (Derm7pt only; None: all of them)."""
     if fmt not in READERS:
         raise ValueError(f"data.format {fmt!r} is not one of {', '.join(READERS)}")
+    if fmt == "derm7pt" and nevus_subtypes is not None:
+        return read_derm7pt(ground_truth, metadata, tuple(nevus_subtypes))
     return READERS[fmt](ground_truth, metadata)
 
 
@@ -273,7 +278,12 @@ def select_classes(
 
 
 def ingest(
-    fmt: str, ground_truth: str | Path, metadata: str | Path | None, minority: str, majority: str
+    fmt: str,
+    ground_truth: str | Path,
+    metadata: str | Path | None,
+    minority: str,
+    majority: str,
+    nevus_subtypes=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read, normalise, screen and select: (the rows preprocessing works through, one per id;
     the rejected rows of the two classes, ``image_id,reason``)."""
@@ -282,7 +292,7 @@ def ingest(
         normalise_label(majority),
     ):
         raise DataFormatError(no_dermatofibroma_message(fmt))
-    labels = read_labels(fmt, ground_truth, metadata)
+    labels = read_labels(fmt, ground_truth, metadata, nevus_subtypes)
     # screen before selecting: an id labelled DF in one row and melanoma in another is a conflict
     kept, rejects = screen_rows(labels)
     selected = select_classes(kept, fmt, minority, majority, ground_truth)
@@ -302,10 +312,11 @@ def ingest_files(
     format: str,
     minority: str,
     majority: str,
+    nevus_subtypes=None,
 ) -> None:
-    """The rule ingest: labels.csv (one row per id) and label_rejects.csv."""
+    """The rule ingest (and ingest_external): labels.csv (one row per id) and label_rejects.csv."""
     from ganaug.io import write_csv
 
-    labels, rejects = ingest(format, ground_truth, metadata, minority, majority)
+    labels, rejects = ingest(format, ground_truth, metadata, minority, majority, nevus_subtypes)
     write_csv(rejects, rejects_out)
     write_csv(labels, labels_out)

@@ -1,4 +1,4 @@
-"""Reading results/data/metadata.csv, and the one selection every GAN-side stage may make.
+"""Reading a repeat's data/metadata.csv, and the one selection every GAN-side stage may make.
 
 GAN training and curation may read only the real minority images of the training split. This
 is the single place that selects them, *before* any image is opened, so validation and test

@@ -25,7 +25,7 @@ from PIL import Image
 
 from ganaug.data.isic import ISIC2019_CLASSES
 from ganaug.io import write_bytes, write_csv
-from ganaug.settings import PhantomConfig
+from ganaug.settings import PhantomConfig, PhantomShift
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,14 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nd
 
 
 def _lesion_mask(
-    lrng: np.random.Generator, srng: np.random.Generator, h: int, w: int
+    lrng: np.random.Generator, srng: np.random.Generator, h: int, w: int, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Soft lesion mask, normalised radius map (0 centre, 1 border) and the radius in px.
 
     The border is an ellipse whose radius wobbles with a few Fourier harmonics (the lesion's
     own, from ``lrng``); pose (centre, rotation, scale) comes from the shot (``srng``).
     """
-    base = min(h, w) * lrng.uniform(0.16, 0.30) * srng.uniform(0.9, 1.1)
+    base = min(h, w) * lrng.uniform(0.16, 0.30) * srng.uniform(0.9, 1.1) * scale
     aspect = lrng.uniform(0.75, 1.0)
     harmonics = [(k, lrng.uniform(0.0, 0.10 / k), lrng.uniform(0, 2 * np.pi)) for k in range(2, 7)]
     theta0 = srng.uniform(0, 2 * np.pi)
@@ -121,13 +121,13 @@ def _draw_hairs(srng: np.random.Generator, img: np.ndarray) -> None:
         cv2.polylines(img, [pts.astype(np.int32)], False, colour, int(srng.integers(1, 3)), cv2.LINE_AA)
 
 
-def render(shot: Shot, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+def render(shot: Shot, width: int, height: int, lesion_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Draw one phantom image: (uint8 RGB image, uint8 0/255 lesion mask)."""
     h, w = height, width
     lrng = np.random.default_rng(shot.lesion.lesion_seed)
     srng = np.random.default_rng(shot.shot_seed)
     skin = _skin(srng, h, w)
-    soft, rnorm, radius = _lesion_mask(lrng, srng, h, w)
+    soft, rnorm, radius = _lesion_mask(lrng, srng, h, w, lesion_scale)
     texture = _smooth_noise(lrng, h, w, 8)
 
     if shot.lesion.label == "dermatofibroma":
@@ -171,6 +171,26 @@ def render(shot: Shot, width: int, height: int) -> tuple[np.ndarray, np.ndarray]
     return out, mask
 
 
+def apply_shift(img: np.ndarray, shift: PhantomShift, rng: np.random.Generator) -> np.ndarray:
+    """Another camera, on a rendered uint8 RGB image: colour cast, a light gradient from a random
+    side, optics blur and a lower capture resolution (the lesion size is the renderer's)."""
+    h, w = img.shape[:2]
+    out = img.astype(np.float32) * np.asarray(shift.colour_cast, dtype=np.float32)[None, None, :]
+    if shift.illumination > 0:
+        angle = rng.uniform(0, 2 * np.pi)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        ramp = ((xx / w - 0.5) * np.cos(angle) + (yy / h - 0.5) * np.sin(angle)) * 2  # -1..1
+        out *= (1.0 + shift.illumination * 0.5 * ramp)[..., None]
+    if shift.blur > 0:
+        out = cv2.GaussianBlur(out, (0, 0), sigmaX=shift.blur * w / 400)
+    if shift.resolution < 1:
+        small = (max(8, round(w * shift.resolution)), max(8, round(h * shift.resolution)))
+        out = cv2.resize(
+            cv2.resize(out, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR
+        )
+    return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
 def _minority_repeats(cfg: PhantomConfig, lesions: list[Lesion], rng: np.random.Generator) -> np.ndarray:
     """Extra images per lesion so that the DF lesions hold ``n_minority_images`` in all, one to
     several each (as in ISIC 2019: 239 DF images of 113 lesions); only lesions with an id repeat."""
@@ -193,8 +213,10 @@ def plan(cfg: PhantomConfig) -> list[Shot]:
     rng = np.random.default_rng(cfg.seed)
     lesions: list[Lesion] = []
     labels = ["dermatofibroma"] * cfg.n_minority_lesions + ["nevus"] * cfg.n_majority_lesions
+    # the default set keeps its historical lesion ids; another prefix names its own lesions
+    lesion_prefix = "PHL_" if cfg.id_prefix == "PHANTOM" else f"{cfg.id_prefix}_L"
     for i, label in enumerate(labels):
-        lesion_id = "" if rng.random() < 0.03 else f"PHL_{i:07d}"
+        lesion_id = "" if rng.random() < 0.03 else f"{lesion_prefix}{i:07d}"
         lesions.append(
             Lesion(
                 label=label,
@@ -216,20 +238,37 @@ def plan(cfg: PhantomConfig) -> list[Shot]:
             shots.append(Shot("", lesion, int(rng.integers(2**62)), bool(rng.random() < cfg.mask_fraction)))
     order = rng.permutation(len(shots))
     return [
-        Shot(f"PHANTOM_{k:07d}", shots[j].lesion, shots[j].shot_seed, shots[j].with_mask)
+        Shot(f"{cfg.id_prefix}_{k:07d}", shots[j].lesion, shots[j].shot_seed, shots[j].with_mask)
         for k, j in enumerate(order)
     ]
 
 
-def _encode_one(args: tuple[Shot, int, int, int, float]) -> tuple[bytes, bytes | None]:
-    shot, width, height, quality, scale = args
+def plan_extra(cfg: PhantomConfig) -> list[Shot]:
+    """``n_extra_minority`` more DF images, each of a new lesion that is in no split and in no
+    label file: the pool of the real_extra control. From their own random stream, so the main
+    set does not change."""
+    rng = np.random.default_rng([cfg.seed, 2])
+    shots = []
+    for k in range(cfg.n_extra_minority):
+        seed, age = int(rng.integers(2**62)), int(rng.integers(3, 17) * 5)
+        site, sex = str(rng.choice(SITES)), str(rng.choice(["male", "female"]))
+        lesion = Lesion("dermatofibroma", seed, f"{cfg.id_prefix}X_L{k:07d}", age, site, sex)
+        shots.append(Shot(f"{cfg.id_prefix}X_{k:07d}", lesion, int(rng.integers(2**62)), False))
+    return shots
+
+
+def _encode_one(args: tuple[Shot, int, int, int, float, PhantomShift | None]) -> tuple[bytes, bytes | None]:
+    shot, width, height, quality, scale, shift = args
+    lesion_scale = shift.lesion_scale if shift is not None else 1.0
     if scale < 1.0:  # draw small, then enlarge: the decode and crop cost of a large file, cheaply
         small_w, small_h = max(64, round(width * scale)), max(64, round(height * scale))
-        img, mask = render(shot, small_w, small_h)
+        img, mask = render(shot, small_w, small_h, lesion_scale)
         img = cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     else:
-        img, mask = render(shot, width, height)
+        img, mask = render(shot, width, height, lesion_scale)
+    if shift is not None:
+        img = apply_shift(img, shift, np.random.default_rng([shot.shot_seed, 1]))
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=quality)
     mask_png = None
@@ -240,24 +279,17 @@ def _encode_one(args: tuple[Shot, int, int, int, float]) -> tuple[bytes, bytes |
     return buf.getvalue(), mask_png
 
 
-def write_phantom(
-    cfg: PhantomConfig,
-    images_dir: str | Path,
-    ground_truth: str | Path,
-    metadata: str | Path,
-    masks_dir: str | Path | None,
-    workers: int = 1,
-) -> pd.DataFrame:
-    """Write the phantom set in the ISIC 2019 layout; return the ground-truth table."""
-    shots = plan(cfg)
-    images_dir = Path(images_dir)
+def _write_images(cfg: PhantomConfig, shots: list[Shot], images_dir: Path, masks_dir, workers: int) -> None:
+    from tqdm import tqdm
+
     images_dir.mkdir(parents=True, exist_ok=True)
     if masks_dir is not None:
         Path(masks_dir).mkdir(parents=True, exist_ok=True)
-    from tqdm import tqdm
-
     sizes = cfg.sizes or ((cfg.width, cfg.height),)
-    jobs = [(s, *sizes[k % len(sizes)], cfg.jpeg_quality, cfg.render_scale) for k, s in enumerate(shots)]
+    jobs = [
+        (s, *sizes[k % len(sizes)], cfg.jpeg_quality, cfg.render_scale, cfg.shift)
+        for k, s in enumerate(shots)
+    ]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         # written as they come: a large set never sits in memory
         encoded = tqdm(
@@ -267,6 +299,23 @@ def write_phantom(
             write_bytes(jpeg, images_dir / f"{shot.image_id}.jpg")
             if mask_png is not None and masks_dir is not None:
                 write_bytes(mask_png, Path(masks_dir) / f"{shot.image_id}_segmentation.png")
+
+
+def write_phantom(
+    cfg: PhantomConfig,
+    images_dir: str | Path,
+    ground_truth: str | Path,
+    metadata: str | Path,
+    masks_dir: str | Path | None,
+    workers: int = 1,
+    extra_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Write the phantom set in the ISIC 2019 layout (and its extra DF images, in no label file,
+    to ``extra_dir``); return the ground-truth table."""
+    shots = plan(cfg)
+    _write_images(cfg, shots, Path(images_dir), masks_dir, workers)
+    if cfg.n_extra_minority and extra_dir is not None:
+        _write_images(cfg, plan_extra(cfg), Path(extra_dir), None, workers)
 
     gt = pd.DataFrame({"image": [s.image_id for s in shots]})
     for cls in ISIC2019_CLASSES:

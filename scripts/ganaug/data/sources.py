@@ -71,6 +71,14 @@ def phantom_layout(with_masks: bool = True) -> dict[str, str | None]:
     }
 
 
+def extra_minority_source(data: Mapping[str, Any]) -> str | None:
+    """The folder of extra real minority images (lesions in no split) for the real_extra control:
+    the phantom's own, the user's data.extra_minority (only ever read), or None."""
+    if data["phantom"] is not None:
+        return f"{PHANTOM_DIR}/extra_minority" if data["phantom"].get("n_extra_minority") else None
+    return data.get("extra_minority")
+
+
 def download_layout() -> dict[str, str]:
     """The files an ISIC 2019 download writes, all under DOWNLOAD_DIR."""
     return {
@@ -101,6 +109,11 @@ def data_problems(data: Mapping[str, Any]) -> list[str]:
             problems.append(
                 "config key 'data.download': true, but 'data.phantom' is set: the phantom set is "
                 "generated, nothing is downloaded; remove data.download"
+            )
+        if data.get("extra_minority") is not None:
+            problems.append(
+                "config key 'data.extra_minority' is set, but 'data.phantom' generates its own extra "
+                "DF images (data.phantom.n_extra_minority); remove data.extra_minority"
             )
         return problems
     if data["metadata"] is not None and fmt not in FORMATS_WITH_METADATA:
@@ -180,4 +193,55 @@ def missing_data_message(src: DataSource) -> str:
         "the config at them (config/README.md lists each format's standard place), set "
         "data.download: true to fetch ISIC 2019 into " + DOWNLOAD_DIR + "/, or run the demo with "
         "--configfile config/demo.yaml"
+    )
+
+
+# ---------------------------------------------------------------- external test sets
+
+PHANTOM_EXTERNAL_DIR = "resources/phantom_external"
+
+
+def external_phantom_layout(name: str) -> dict[str, str | None]:
+    """An external phantom set's files, under its own folder the workflow owns."""
+    root = f"{PHANTOM_EXTERNAL_DIR}/{name}"
+    return {
+        "images": f"{root}/images",
+        "ground_truth": f"{root}/ground_truth.csv",
+        "metadata": f"{root}/metadata.csv",
+        "masks": f"{root}/masks",
+    }
+
+
+def external_problems(name: str, spec: Mapping[str, Any]) -> list[str]:
+    """Keys of evaluation.external.<name> that make no sense together (each names the key)."""
+    key = f"evaluation.external.{name}"
+    fmt, problems = spec["format"], []
+    if spec["phantom"] is not None:
+        if fmt != "isic2019":
+            problems.append(
+                f"config key '{key}.phantom' writes the ISIC 2019 layout: '{key}.format' must be isic2019"
+            )
+        problems += [f"config key '{key}.{k}' is set, but the set is generated ('{key}.phantom'); remove it"
+                     for k in PATH_KEYS if spec[k] is not None]  # fmt: skip
+        return problems
+    for k in ("images", "ground_truth"):
+        if spec[k] is None:
+            problems.append(f"config key '{key}.{k}' is required (or '{key}.phantom' to generate the set)")
+    if spec["metadata"] is not None and fmt not in FORMATS_WITH_METADATA:
+        problems.append(
+            f"config key '{key}.metadata' is set, but format {fmt!r} reads no separate metadata file"
+        )
+    if spec["nevus_subtypes"] is not None and fmt != "derm7pt":
+        problems.append(f"config key '{key}.nevus_subtypes' is only for format derm7pt, not {fmt!r}")
+    return problems
+
+
+def resolve_external(name: str, spec: Mapping[str, Any]) -> DataSource:
+    """Where an external set's raw files are: generated (phantom) or the user's, only ever read."""
+    if spec["phantom"] is not None:
+        return DataSource("phantom", **external_phantom_layout(name), missing=(), to_fetch={})  # type: ignore[arg-type]
+    wanted = {k: spec[k] for k in ("images", "ground_truth", "metadata") if spec[k] is not None}
+    missing = tuple(f"evaluation.external.{name}.{k}: {v}" for k, v in wanted.items() if not Path(v).exists())
+    return DataSource(
+        "user", spec["images"], spec["ground_truth"], spec["metadata"], spec["masks"], missing, {}
     )

@@ -143,6 +143,8 @@ def split_files(
     source = "phantom" if phantom is not None else format
     meta = build_metadata(processed, fractions, split["seed"], minority, source)
     summary = summarise(meta, minority, majority, n_rejected)
+    # which of the repeated splits this is, and the seed that dealt it
+    summary["repeat"], summary["split_seed"] = int(split.get("repeat", 0)), int(split["seed"])
     write_csv(meta, metadata_out)
     write_json(summary, summary_out)
     logging.getLogger(__name__).info("splits: %s", summary["splits"])

@@ -14,7 +14,7 @@ DECISION = "tuned"  # the validation-tuned threshold: the decision the study's F
 def ablation_table(aggregates: dict[tuple[str, str], dict], expected_f1: dict) -> pd.DataFrame:
     rows = []
     for (a, c), agg in aggregates.items():
-        row = {"arch": a, "condition": c, "n_seeds": agg["n_seeds"]}
+        row = {"arch": a, "condition": c, "n_replicates": agg["n_replicates"]}
         for m in ABLATION_METRICS:
             row[f"{m}_mean"] = agg[DECISION][m]["mean"]
             row[f"{m}_sd"] = agg[DECISION][m]["sd"]
@@ -72,13 +72,14 @@ def ablation_rule(
     first = next(iter(aggs.values()))
     simulated = any(a.get("simulated_review") for a in aggs.values())
     note = (
-        f"Test split, threshold tuned on validation; mean ± sd over {first['n_seeds']} replicate(s) "
-        f"(sd needs two). Classifier weights: {first.get('weights', '?')}. "
+        f"Test split, threshold tuned on validation; mean ± sd over {first['n_replicates']} "
+        f"replicate(s) ({len(first['repeats'])} split(s) x {len(first['seeds'])} seed(s); sd needs "
+        f"two). Classifier weights: {first.get('weights', '?')}. "
         + ("Curated conditions used a SIMULATED review. " if simulated else "")
         + "The last column is the original study's expectation, copied from the config, not a measurement."
     )
     with atomic_path(md) as tmp:
         tmp.write_text(ablation_markdown(table, note), encoding="utf-8")
-    title = f"Ablation: test split, tuned threshold, mean ± sd over {first['n_seeds']} replicate(s)"
+    title = f"Ablation: test split, tuned threshold, mean ± sd over {first['n_replicates']} replicate(s)"
     table_figure(display_table(table), figure, title)
     return table

@@ -76,34 +76,53 @@ SUMMARY_METRICS = (
 )
 
 
-def aggregate_seeds(per_seed: list[dict]) -> dict:
-    """Mean, sample standard deviation and every seed's value, for both decisions."""
-    if not per_seed:
-        raise ValueError("no per-seed results to aggregate")
-    first = per_seed[0]
+def replicate_name(run: dict) -> str:
+    """A replicate's key: its split repeat and its seed."""
+    return f"repeat_{run.get('repeat', 0)}/seed_{run['seed']}"
+
+
+def aggregate_replicates(runs: list[dict]) -> dict:
+    """Mean, sample standard deviation and every replicate's value, for both decisions. A
+    replicate is one fit: one repeat's split with one seed, so repeats x seeds in all."""
+    if not runs:
+        raise ValueError("no fits to aggregate")
+    first = runs[0]
+    names = [replicate_name(r) for r in runs]
     out: dict = {
         "arch": first["arch"],
         "condition": first["condition"],
-        "seeds": [r["seed"] for r in per_seed],
-        "n_seeds": len(per_seed),
-        "composition": {str(r["seed"]): r["composition"] for r in per_seed},
-        "threshold": {str(r["seed"]): r["threshold"] for r in per_seed},
+        "replicates": names,
+        "n_replicates": len(runs),
+        "repeats": sorted({int(r.get("repeat", 0)) for r in runs}),
+        "seeds": sorted({int(r["seed"]) for r in runs}),
+        "composition": {n: r["composition"] for n, r in zip(names, runs, strict=True)},
+        "threshold": {n: r["threshold"] for n, r in zip(names, runs, strict=True)},
     }
     for key in ("review_mode", "simulated_review", "weights", "lpips_backbone", "cluster_backbone"):
         if key in first:
             out[key] = first[key]
     for decision in ("argmax", "tuned"):
-        block = {}
-        for m in SUMMARY_METRICS:
-            vals = [r[decision][m] for r in per_seed]
-            if any(v is None for v in vals):
-                block[m] = {"mean": None, "sd": None, "per_seed": vals}
-                continue
-            arr = np.asarray(vals, dtype=float)
-            block[m] = {
-                "mean": float(arr.mean()),
-                "sd": float(arr.std(ddof=1)) if len(arr) > 1 else None,  # undefined for one seed
-                "per_seed": [float(v) for v in arr],
-            }
-        out[decision] = block
+        out[decision] = _summaries([r[decision] for r in runs])
+    # each external test set, summarised the same way (every fit predicted every set)
+    names = sorted(set().union(*(r.get("external", {}) for r in runs)))
+    out["external"] = {
+        n: {d: _summaries([r["external"][n][d] for r in runs]) for d in ("argmax", "tuned")} for n in names
+    }
     return out
+
+
+def _summaries(per_run: list[dict]) -> dict:
+    """Mean, sample sd (undefined for one replicate) and every replicate's value, per metric."""
+    block = {}
+    for m in SUMMARY_METRICS:
+        vals = [r[m] for r in per_run]
+        if any(v is None for v in vals):
+            block[m] = {"mean": None, "sd": None, "per_replicate": vals}
+            continue
+        arr = np.asarray(vals, dtype=float)
+        block[m] = {
+            "mean": float(arr.mean()),
+            "sd": float(arr.std(ddof=1)) if len(arr) > 1 else None,
+            "per_replicate": [float(v) for v in arr],
+        }
+    return block

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ganaug.evaluation.ablation import DECISION
@@ -50,21 +51,56 @@ def _records(df: pd.DataFrame, **match: str) -> list[dict]:
     return [clean(r) for r in rows.drop(columns=list(match)).to_dict("records")]
 
 
+def per_repeat(data: list[dict], curation: list[dict], gan: list[dict]) -> dict:
+    """Each repeat's split sizes, curation funnel and GAN metrics (repeat 0's are also the
+    headline ones of final_results)."""
+    return {
+        str(d.get("repeat", r)): {
+            "split_seed": d.get("split_seed"),
+            "splits": d["splits"],
+            "curation_funnel": c.get("funnel", []),
+            "gan_metrics": g.get("sets"),
+        }
+        for r, (d, c, g) in enumerate(zip(data, curation, gan, strict=True))
+    }
+
+
+def comparisons(tables: dict[str, pd.DataFrame]) -> dict:
+    """The rows of results/stats/ (differences, mcnemar, wilcoxon) and how they were made."""
+    return {
+        "question": "does a condition find more DF than its reference, at what cost in false alarms on NV?",
+        "differences": _records(tables.get("differences", pd.DataFrame())),
+        "mcnemar": _records(tables.get("mcnemar", pd.DataFrame())),
+        "wilcoxon": _records(tables.get("wilcoxon", pd.DataFrame())),
+        "how": "delta = condition - reference, pooled over replicates; 95 % interval and p from a "
+        "paired bootstrap that resamples lesion groups within each class; Holm over the declared "
+        "family (every row of differences.csv); direction: better or worse where the Holm-adjusted "
+        "p < 0.05, else no evidence",
+    }
+
+
 def build(
-    data_summary: dict,
-    curation_summary: dict,
-    gan_metrics: dict,
+    data_summary: dict | list[dict],
+    curation_summary: dict | list[dict],
+    gan_metrics: dict | list[dict],
     aggregates: dict[tuple[str, str], dict],
     tables: dict[str, pd.DataFrame],
     provenance: dict,
     expected_f1: dict,
 ) -> dict:
     """The summary. ``tables`` are results/stats/ (differences, mcnemar, wilcoxon, intervals);
-    every comparison in it is copied from them, so a number reaches the report by one route."""
+    every comparison in it is copied from them, so a number reaches the report by one route.
+    The summaries come one per repeat (a single dict: one repeat); repeat 0's are shown first."""
+    data, cur, gan = (
+        [x] if isinstance(x, dict) else list(x) for x in (data_summary, curation_summary, gan_metrics)
+    )
+    repeats = per_repeat(data, cur, gan)
+    data_summary, curation_summary, gan_metrics = data[0], cur[0], gan[0]
     archs = list(dict.fromkeys(a for a, _ in aggregates))
     conditions = list(dict.fromkeys(c for _, c in aggregates))
     diffs = tables.get("differences", pd.DataFrame())
     results = classifier_results(aggregates, tables.get("intervals", pd.DataFrame()))
+    external = external_results(aggregates, tables.get("intervals", pd.DataFrame()))
     review = curation_summary.get("review_mode")
     return clean(
         {
@@ -81,18 +117,11 @@ def build(
             "dataset_statistics": data_summary,
             "curation": {"funnel": curation_summary.get("funnel", [])},
             "gan_metrics": gan_metrics,
+            "repeats": {"n": len(repeats), "shown_above": "repeat 0", "each": repeats},
             "classifier_results": results,
-            "comparisons": {
-                "question": "does a condition find more DF than its reference, at what cost in "
-                "false alarms on NV?",
-                "differences": _records(diffs),
-                "mcnemar": _records(tables.get("mcnemar", pd.DataFrame())),
-                "wilcoxon": _records(tables.get("wilcoxon", pd.DataFrame())),
-                "how": "delta = condition - reference, pooled over replicates; 95 % interval and p "
-                "from a paired bootstrap that resamples lesion groups within each class; Holm over "
-                "the declared family (every row of differences.csv); direction: better or worse where "
-                "the Holm-adjusted p < 0.05, else no evidence",
-            },
+            # the same, on each out-of-distribution test set (never read before the threshold)
+            "external_results": external,
+            "comparisons": comparisons(tables),
             "improvement_percentages": improvements(diffs),
             "study_expectations": {
                 "expected_f1": expected_f1,
@@ -103,25 +132,67 @@ def build(
     )
 
 
-def classifier_results(aggregates: dict[tuple[str, str], dict], intervals: pd.DataFrame) -> dict:
-    """Per architecture and condition: the tuned decision's metrics over replicates, with each
-    metric's own lesion-bootstrap interval (descriptive)."""
+IN_DISTRIBUTION = "in_distribution"
+
+
+def _of_set(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of one test set (a table without test_set column is in distribution)."""
+    if table.empty or "test_set" not in table.columns:
+        return table if name == IN_DISTRIBUTION else pd.DataFrame()
+    return table[table["test_set"] == name].drop(columns="test_set")
+
+
+def classifier_results(
+    aggregates: dict[tuple[str, str], dict], intervals: pd.DataFrame, test_set: str = IN_DISTRIBUTION
+) -> dict:
+    """Per architecture and condition: the tuned decision's metrics over replicates on one test
+    set, with each metric's own lesion-bootstrap interval (descriptive)."""
+    ivals = _of_set(intervals, test_set)
     results: dict[str, dict] = {}
     for (a, c), agg in aggregates.items():
+        block = (
+            agg[DECISION]
+            if test_set == IN_DISTRIBUTION
+            else agg.get("external", {}).get(test_set, {}).get(DECISION)
+        )
+        if block is None:
+            continue
         results.setdefault(a, {})[c] = {
+            "composition_mean": composition_mean(agg.get("composition", {})),
             "decision": "threshold tuned on the validation split",
-            "n_replicates": agg["n_seeds"],
+            "n_replicates": agg["n_replicates"],
+            "replicates": agg["replicates"],
+            "repeats": agg["repeats"],
             "seeds": agg["seeds"],
-            **{m: agg[DECISION][m] for m in agg[DECISION]},
-            "lesion_bootstrap_ci95": _records(intervals, arch=a, condition=c, decision=DECISION),
+            **{m: block[m] for m in block},
+            "lesion_bootstrap_ci95": _records(ivals, arch=a, condition=c, decision=DECISION),
         }
     return results
+
+
+def composition_mean(per_replicate: dict[str, dict]) -> dict:
+    """The training composition over replicates: numbers averaged, the rest as the first has it."""
+    comps = list(per_replicate.values())
+    if not comps:
+        return {}
+    out = {}
+    for k, v in comps[0].items():
+        numeric = isinstance(v, int | float) and not isinstance(v, bool)
+        out[k] = float(np.mean([c[k] for c in comps])) if numeric else v
+    return out
+
+
+def external_results(aggregates: dict[tuple[str, str], dict], intervals: pd.DataFrame) -> dict:
+    """classifier_results for every external test set, by name."""
+    names = sorted(set().union(*(agg.get("external", {}) for agg in aggregates.values())))
+    return {n: classifier_results(aggregates, intervals, n) for n in names}
 
 
 def improvements(diffs: pd.DataFrame) -> dict:
     """The study's 'improvement percentages', taken from differences.csv (tuned decision): the
     absolute change is its delta, the relative one delta / reference value."""
     by_arch: dict[str, dict] = {}
+    diffs = _of_set(diffs, IN_DISTRIBUTION)
     if not diffs.empty:
         for r in diffs[diffs["decision"] == DECISION].itertuples():
             entry = change(r.value, r.reference_value)
@@ -152,14 +223,26 @@ def final_results_rule(inputs: dict[str, Any], out: str, provenance: dict, study
         agg = read(path)
         aggregates[agg["arch"], agg["condition"]] = agg
     tables = {k: pd.read_csv(v) for k, v in inputs.items() if k in TABLES}
+
+    def each(key: str) -> list[dict]:
+        paths = inputs[key]
+        return [read(p) for p in ([paths] if isinstance(paths, str) else paths)]
+
+    extras = {
+        "review_turing": each("review_turing") if "review_turing" in inputs else [],
+        "external_sets": {s["name"]: s for s in each("external_summaries")}
+        if "external_summaries" in inputs
+        else {},
+    }
     result = build(
-        read(inputs["data_summary"]),
-        read(inputs["curation_summary"]),
-        read(inputs["gan_metrics"]),
+        each("data_summary"),
+        each("curation_summary"),
+        each("gan_metrics"),
         aggregates,
         tables,
         provenance,
         study_expected_f1,
     )
+    result |= clean(extras)
     write_json(result, out)
     return result

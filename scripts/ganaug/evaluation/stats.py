@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import t as student_t
 from scipy.stats import wilcoxon
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
@@ -246,12 +247,30 @@ def mcnemar_by_class(target, pred_condition, pred_reference, cls: int) -> dict[s
     }
 
 
+def replicate_mean_interval(d: Sequence[float], level: float = 0.95) -> dict[str, float | None]:
+    """Mean of the per-replicate differences, their sd and the t interval of the mean: how much
+    the answer moves from one split (or seed) to the next. Needs two replicates."""
+    d = np.asarray(d, dtype=np.float64)
+    n = len(d)
+    if n < 2:
+        return {"mean_difference": float(d.mean()) if n else None, "sd_difference": None,
+                "ci_low": None, "ci_high": None}  # fmt: skip
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    half = float(student_t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+    return {"mean_difference": mean, "sd_difference": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
 def wilcoxon_replicates(condition: Sequence[float], reference: Sequence[float]) -> dict[str, object]:
-    """Signed-rank test of condition - reference across replicates (seeds, splits), with the
-    signed median difference. Below 6 replicates no p can reach 0.05, so none is given."""
+    """Across replicates (seeds, splits): the mean difference condition - reference with its t
+    interval, and the signed-rank test with the signed median difference. Below 6 replicates no
+    signed-rank p can reach 0.05, so none is given."""
     d = np.asarray(condition, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
     median = float(np.median(d)) if len(d) else None
-    out: dict[str, object] = {"n_replicates": len(d), "median_difference": median}
+    out: dict[str, object] = {
+        "n_replicates": len(d),
+        **replicate_mean_interval(d),
+        "median_difference": median,
+    }
     if len(d) < MIN_REPLICATES_FOR_WILCOXON:
         note = (
             f"not computed: with {len(d)} replicate(s) the smallest possible two-sided p is "

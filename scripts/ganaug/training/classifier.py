@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from ganaug.data.datasets import (
     training_set,
     weighted_mass,
 )
+from ganaug.data.external import EXTERNAL_SPLIT
 from ganaug.data.provenance import check_same_training_set, load_train_minority
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.evaluation.stats import F1, confusion_counts, count_metrics
@@ -58,6 +60,14 @@ class FitOutputs:
     confusion: Path
     pr_curve: Path
     tensorboard: Path
+    external: dict[str, Path] = field(default_factory=dict)  # name -> predictions.csv of that set
+
+    @classmethod
+    def of(cls, outputs: Mapping[str, str], tensorboard: str | Path) -> FitOutputs:
+        """From the rule's named outputs; ``external_<name>`` ones are the external sets'."""
+        names = ("model", "history", "predictions", "metrics", "curves", "confusion", "pr_curve")
+        ext = {k.removeprefix("external_"): Path(v) for k, v in outputs.items() if k.startswith("external_")}
+        return cls(*(Path(outputs[k]) for k in names), Path(tensorboard), ext)
 
 
 @torch.no_grad()
@@ -223,8 +233,11 @@ def fit_and_evaluate(
     progress: bool = True,
     synthetic_training_set: str | None = None,
     match: Condition | None = None,
+    external: Mapping[str, str | Path] | None = None,
+    extra: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Fit one (arch, condition, seed) and evaluate it once on the test split.
+    """Fit one (arch, condition, seed) and evaluate it once on the test split, and once on each
+    ``external`` set (name -> its metadata.csv), all after the epoch and threshold are fixed.
 
     ``synthetic_training_set`` is the training-set fingerprint recorded with the condition's
     synthetic images; it must be the current split's (a GAN trained on another split has seen
@@ -233,31 +246,30 @@ def fit_and_evaluate(
     provenance = dict(provenance or {})
     if cond.synthetic != "none":
         provenance["gan_training_set"] = _same_split(cond, metadata, image_size, synthetic_training_set)
-    train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir, match)
+    train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir, match, extra)
     val = real_split(metadata, "val")
     log.info("%s / %s / seed %d: training set %s", arch, cond.name, seed, composition)
     train_x = decode_cache(train.paths, image_size, progress)
     val_x = decode_cache(val.paths, image_size, progress)
     cw = class_weights(cfg.class_weights, train.target)
-
-    torch.manual_seed(seed)  # the head (and, with weights: random, every layer) starts from this seed
-    model = create_classifier(arch, weights, 2, cache_dir)
     data = (train_x, train.target, val_x, val.target)
-    model, history, best_epoch = fit(
-        model, *data, cfg, cw, cond.augment, seed, device, out.tensorboard, progress
+    model, history, best_epoch = _fit_and_save(
+        arch, weights, cache_dir, seed, data, cfg, cw, cond, device, out, progress
     )
-    with atomic_path(out.model, suffix=".tmp") as tmp:
-        torch.save(model.state_dict(), tmp)
-    write_csv(history, out.history)
 
-    # model and threshold are fixed now, from training and validation data alone
+    # model and threshold are fixed now, from training and validation data alone; only then is
+    # any test image, in distribution or external, read
     threshold = tune_threshold(val.target, predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16))
-    pred = _predict_test(model, metadata, threshold, image_size, device, cfg, out, progress)
+    predict_set = _SetPredictor(model, threshold, image_size, device, cfg, progress)
+    pred = predict_set(metadata, "test", out.predictions)
     result = {"arch": arch, "condition": cond.name, "seed": seed, "weights": weights, "device": str(device)}
     result |= _training_record(cfg, cw, train.target, composition, cond)
     result |= _selection_record(cfg, history, best_epoch, threshold)
-    for decision in ("argmax", "tuned"):
-        result[decision] = metrics(pred["target"], pred["prob"], pred[f"pred_{decision}"])
+    result |= {d: metrics(pred["target"], pred["prob"], pred[f"pred_{d}"]) for d in ("argmax", "tuned")}
+    result["external"] = {
+        name: _decisions(predict_set(path, EXTERNAL_SPLIT, out.external[name]))
+        for name, path in (external or {}).items()
+    }
     result |= provenance
     write_json(result, out.metrics)
     _figures(result, history, pred, out)
@@ -297,39 +309,60 @@ def _selection_record(cfg: FitConfig, history: pd.DataFrame, best_epoch: int, th
     }
 
 
-def _predict_test(
-    model,
-    metadata,
-    threshold: float,
-    image_size: int,
-    device,
-    cfg: FitConfig,
-    out: FitOutputs,
-    progress: bool,
-) -> pd.DataFrame:
-    """The one prediction on the test split, after model and threshold are fixed; predictions.csv."""
-    test = real_split(metadata, "test")
-    prob = predict(
-        model, decode_cache(test.paths, image_size, progress), device, cfg.eval_batch_size, cfg.bf16
+class _SetPredictor:
+    """Predicts one split of a metadata.csv with the fixed model and threshold, once, and writes
+    its predictions.csv (image_id, target, prob and both decisions)."""
+
+    def __init__(self, model, threshold: float, image_size: int, device, cfg: FitConfig, progress: bool):
+        self.model, self.threshold, self.image_size = model, threshold, image_size
+        self.device, self.cfg, self.progress = device, cfg, progress
+
+    def __call__(self, metadata: str | Path, split: str, out: Path) -> pd.DataFrame:
+        rows = real_split(metadata, split)
+        x = decode_cache(rows.paths, self.image_size, self.progress)
+        prob = predict(self.model, x, self.device, self.cfg.eval_batch_size, self.cfg.bf16)
+        pred = pd.DataFrame(
+            {
+                "image_id": rows.ids,
+                "target": rows.target,
+                "prob": prob,
+                "pred_argmax": decide(prob, 0.5),
+                "pred_tuned": decide(prob, self.threshold),
+            }
+        )
+        with atomic_path(out) as tmp:
+            pred.to_csv(tmp, index=False, lineterminator="\n", float_format="%.17g")  # exact round trip
+        return pred
+
+
+def _fit_and_save(arch, weights, cache_dir, seed, data, cfg, cw, cond, device, out, progress=True):
+    """A fresh classifier fitted on ``data`` (train x, y, validation x, y); the selected epoch's
+    weights and the history are written."""
+    torch.manual_seed(seed)  # the head (and, with weights: random, every layer) starts from this seed
+    model = create_classifier(arch, weights, 2, cache_dir)
+    model, history, best_epoch = fit(
+        model, *data, cfg, cw, cond.augment, seed, device, out.tensorboard, progress
     )
-    pred = pd.DataFrame(
-        {
-            "image_id": test.ids,
-            "target": test.target,
-            "prob": prob,
-            "pred_argmax": decide(prob, 0.5),
-            "pred_tuned": decide(prob, threshold),
-        }
-    )
-    with atomic_path(out.predictions) as tmp:
-        pred.to_csv(tmp, index=False, lineterminator="\n", float_format="%.17g")  # exact round trip
-    return pred
+    with atomic_path(out.model, suffix=".tmp") as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_csv(history, out.history)
+    return model, history, best_epoch
+
+
+def _decisions(pred: pd.DataFrame) -> dict[str, Any]:
+    """Both decisions' metrics of one predicted set, and its size."""
+    out: dict[str, Any] = {
+        d: metrics(pred["target"], pred["prob"], pred[f"pred_{d}"]) for d in ("argmax", "tuned")
+    }
+    return out | {"n_images": len(pred), "n_minority": int(pred["target"].sum())}
 
 
 def _figures(result: dict, history: pd.DataFrame, pred: pd.DataFrame, out: FitOutputs) -> None:
     from ganaug import viz
 
-    title = f"{result['arch']} / {result['condition']} / seed {result['seed']}"
+    title = (
+        f"{result['arch']} / {result['condition']} / repeat {result.get('repeat', 0)}, seed {result['seed']}"
+    )
     viz.plot_classifier_curves(history, result["best_epoch"], out.curves, title)
     viz.plot_confusion(
         result["argmax"]["confusion_matrix"],
@@ -355,16 +388,20 @@ def fit_rule(
     manifest: str | Path | None = None,
     curated: str | Path | None = None,
     curation_summary: str | Path | None = None,
+    repeat: int = 0,
+    external: Mapping[str, str | Path] | None = None,
+    extra: str | Path | None = None,
 ) -> dict[str, Any]:
     """The rule fit_classifier: ``params`` as ``ganaug.settings.fit_params`` gives them; the
-    synthetic inputs are those of the condition (or of the one it oversamples to)."""
+    synthetic inputs are those of the condition (or of the one it oversamples to), all from the
+    same ``repeat`` as ``metadata``."""
     import json
 
     from ganaug.data.provenance import manifest_digest
     from ganaug.runtime import select_device
     from ganaug.settings import from_dict
 
-    provenance: dict[str, Any] = {"weights_source": params["weights"]}
+    provenance: dict[str, Any] = {"repeat": repeat, "weights_source": params["weights"]}
     recorded = manifest_digest(manifest) if manifest else None
     if curation_summary:
         s = json.loads(Path(curation_summary).read_text())
@@ -389,4 +426,6 @@ def fit_rule(
         provenance=provenance,
         synthetic_training_set=recorded,
         match=Condition.from_dict(match["name"], match) if match else None,
+        external=external,
+        extra=extra,
     )

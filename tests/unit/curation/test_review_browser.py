@@ -40,7 +40,7 @@ def sheet(tmp_path) -> tuple[Path, list[str]]:
     rng = np.random.default_rng(0)
     for n in names:
         cv2.imwrite(str(raw / n), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    page = write_review_sheet(names, raw, tmp_path / "review", page_id="test")
+    page = write_review_sheet({n: raw / n for n in names}, tmp_path / "review", page_id="test")
     return page, names
 
 

@@ -254,5 +254,61 @@ def test_files_mode_without_files_says_what_to_do(world):
     from ganaug.curation.stages import review_stage
 
     pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
-    with pytest.raises(ReviewError, match=r"holds no review CSVs.*results/review/index.html.*simulate"):
+    with pytest.raises(
+        ReviewError, match=r"holds no review CSVs.*results/repeat_.*/review/index.html.*simulate"
+    ):
         review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "reviews")
+
+
+def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
+    """The page mixes real training images in under neutral names in a seeded order: neither a
+    file name nor the page names a source; the key (kept apart) maps every shown name back."""
+    from ganaug.curation.review import write_review_sheet
+    from ganaug.curation.stages import review_page_key
+
+    cands = [f"generated_{i:04d}.png" for i in range(6)]
+    pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
+    key, files = review_page_key(world / "lpips.csv", world / "raw", world / "metadata.csv",
+                                 world / "manifest.csv", 4, 42)  # fmt: skip
+    assert sorted(key.loc[key["source"] == "synthetic", "original"]) == cands
+    real = key[key["source"] == "real"]
+    assert len(real) == 4 and set(real["original"]) <= {f"r{i}" for i in range(6)}  # train DF only
+    assert list(key["blinded"]) == [f"img_{k:04d}.png" for k in range(1, 11)]
+    assert real["max_ssim"].between(-1, 0.999).all()  # to the other real images, not itself
+    again, _ = review_page_key(world / "lpips.csv", world / "raw", world / "metadata.csv",
+                               world / "manifest.csv", 4, 42)  # fmt: skip
+    pd.testing.assert_frame_equal(key, again)  # seeded
+    page = write_review_sheet(files, world / "page", "t")
+    shown = sorted(p.name for p in (world / "page" / "images").iterdir())
+    assert shown == sorted(key["blinded"])
+    html = page.read_text()
+    assert "generated_" not in html and not any(f'"{o}' in html for o in real["original"])
+    for b, src, o in key[["blinded", "source", "original"]].itertuples(index=False):
+        original = world / "raw" / o if src == "synthetic" else world / "real" / f"{o}.png"
+        assert (world / "page" / "images" / b).read_bytes() == original.read_bytes()
+
+
+def test_simulated_review_scores_the_real_images_without_moving_the_candidates(world):
+    from ganaug.curation.stages import review_page_key, review_stage
+
+    cands = [f"generated_{i:04d}.png" for i in range(6)]
+    pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
+    pd.DataFrame({"image": cands, "laplacian_var": np.linspace(50, 900, 6)}).to_csv(
+        world / "b.csv", index=False
+    )
+    pd.DataFrame({"image": cands, "max_ssim": np.linspace(0.2, 0.8, 6)}).to_csv(world / "s.csv", index=False)
+    key, _ = review_page_key(world / "lpips.csv", world / "raw", world / "metadata.csv",
+                             world / "manifest.csv", 3, 42)  # fmt: skip
+    args = (world / "lpips.csv", "simulate", [], 3, 1.0, 0.6, 42, world / "b.csv", world / "s.csv")
+    with_real, turing = review_stage(*args, key=key)
+    alone, _ = review_stage(*args)
+    pd.testing.assert_frame_equal(with_real, alone)  # the real images change no candidate's score
+    assert turing["simulated"] and turing["n_real_images"] == 3 and turing["n_synthetic_images"] == 6
+    assert [r["reviewer"] for r in turing["reviewers"]] == ["simulated_1", "simulated_2", "simulated_3"]
+    assert set(turing["krippendorff_alpha_interval"]) == {
+        "realism",
+        "color",
+        "texture",
+        "boundary",
+        "artifacts",
+    }

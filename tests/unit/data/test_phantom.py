@@ -124,3 +124,32 @@ def test_fewer_minority_images_than_lesions_is_refused():
 
     with pytest.raises(ValueError, match="n_minority_images 3 is fewer than the 6 DF lesions"):
         plan(dataclasses.replace(SMALL, n_minority_images=3))
+
+
+def test_an_external_phantom_has_its_own_ids_and_camera(tmp_path):
+    """Another prefix and a shift: no id shared with the demo set, and the shift shows in the
+    pixels (a red cast raises red against blue; blur lowers the fine detail)."""
+    import dataclasses
+
+    from PIL import Image
+
+    from ganaug.settings import PhantomShift
+
+    base = dataclasses.replace(SMALL, mask_fraction=0.0)
+    camera = PhantomShift(colour_cast=(1.2, 1.0, 0.8), blur=2.0, resolution=0.5)
+    shifted = dataclasses.replace(base, id_prefix="PHX", shift=camera)
+    a, b = plan(base), plan(shifted)
+    assert all(s.image_id.startswith("PHX_") for s in b)
+    assert all(s.lesion.lesion_id.startswith("PHX_L") for s in b if s.lesion.lesion_id)
+    assert not {s.image_id for s in a} & {s.image_id for s in b}
+    write(tmp_path / "a", base)
+    write(tmp_path / "b", shifted)
+
+    def stats(root, prefix):
+        imgs = [np.asarray(Image.open(p), float) for p in sorted((root / "imgs").glob(f"{prefix}_*.jpg"))]
+        red_blue = np.mean([i[..., 0].mean() / i[..., 2].mean() for i in imgs])
+        detail = np.mean([np.abs(np.diff(i.mean(axis=2), axis=1)).mean() for i in imgs])
+        return red_blue, detail
+
+    (rb_a, det_a), (rb_b, det_b) = stats(tmp_path / "a", "PHANTOM"), stats(tmp_path / "b", "PHX")
+    assert rb_b > 1.3 * rb_a and det_b < 0.7 * det_a

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganaug.evaluation.classification import SUMMARY_METRICS, aggregate_seeds, decide, metrics, tune_threshold
+from ganaug.evaluation.classification import (
+    SUMMARY_METRICS,
+    aggregate_replicates,
+    decide,
+    metrics,
+    tune_threshold,
+)
 
 
 def test_tuned_threshold_maximises_validation_f1():
@@ -18,22 +24,27 @@ def test_tuned_threshold_maximises_validation_f1():
         assert metrics(y, p, decide(p, cand))["f1"] <= best + 1e-12
 
 
-def test_aggregate_seeds():
+def test_aggregate_replicates_over_repeats_and_seeds():
     runs = []
-    for seed, f1 in ((1, 0.5), (2, 0.7), (3, 0.9)):
+    for (repeat, seed), f1 in zip(((0, 1), (0, 2), (1, 1), (1, 2)), (0.5, 0.7, 0.9, 0.6), strict=True):
         m = dict.fromkeys(SUMMARY_METRICS, f1)
         runs.append(
             {
                 "arch": "a",
                 "condition": "c",
+                "repeat": repeat,
                 "seed": seed,
-                "composition": {},
+                "composition": {"n": repeat},
                 "threshold": 0.5,
                 "argmax": m,
                 "tuned": m,
             }
         )
-    agg = aggregate_seeds(runs)
-    assert agg["tuned"]["f1"]["mean"] == pytest.approx(0.7)
-    assert agg["tuned"]["f1"]["sd"] == pytest.approx(np.std([0.5, 0.7, 0.9], ddof=1))
-    assert agg["seeds"] == [1, 2, 3] and aggregate_seeds(runs[:1])["tuned"]["f1"]["sd"] is None
+    agg = aggregate_replicates(runs)
+    assert agg["tuned"]["f1"]["mean"] == pytest.approx(0.675)
+    assert agg["tuned"]["f1"]["sd"] == pytest.approx(np.std([0.5, 0.7, 0.9, 0.6], ddof=1))
+    assert agg["tuned"]["f1"]["per_replicate"] == [0.5, 0.7, 0.9, 0.6]
+    assert agg["replicates"] == ["repeat_0/seed_1", "repeat_0/seed_2", "repeat_1/seed_1", "repeat_1/seed_2"]
+    assert agg["n_replicates"] == 4 and agg["repeats"] == [0, 1] and agg["seeds"] == [1, 2]
+    assert agg["composition"]["repeat_1/seed_2"] == {"n": 1}
+    assert aggregate_replicates(runs[:1])["tuned"]["f1"]["sd"] is None

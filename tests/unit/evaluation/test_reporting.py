@@ -23,12 +23,14 @@ def _agg(arch, cond, f1s, p=None, r=None):
         return {
             "mean": float(np.mean(v)),
             "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None,
-            "per_seed": v,
+            "per_replicate": v,
         }
 
     tuned = {"f1": block(f1s), "precision": block(p), "recall": block(r),
              "balanced_accuracy": block(f1s), "pr_auc": block(f1s)}  # fmt: skip
-    return {"arch": arch, "condition": cond, "n_seeds": len(f1s), "seeds": seeds, "tuned": tuned}
+    replicates = [f"repeat_0/seed_{s}" for s in seeds]
+    return {"arch": arch, "condition": cond, "n_replicates": len(f1s), "replicates": replicates, "repeats": [0],
+            "seeds": seeds, "tuned": tuned}  # fmt: skip
 
 
 def _differences(aggs, reference="baseline"):
@@ -106,7 +108,7 @@ def test_final_results_structure_and_values():
     funnel = reporting.funnel_table(f)
     assert funnel.loc["blur", "kept of previous (%)"] == 60.0
     text = " ".join(reporting.caveats(f))
-    assert "PHANTOM" in text and "SIMULATED" in text and "random init" in text and "One seed" in text
+    assert "PHANTOM" in text and "SIMULATED" in text and "random init" in text and "One replicate" in text
 
 
 def test_f1_consistency_flags_a_table_like_the_studys():
@@ -158,3 +160,47 @@ def test_benchmark_table_reads_snakemake_benchmark_files(tmp_path):
     assert t["seconds"].tolist() == [30.25, 2.0, 1.5]
     assert t.loc[0, "max RSS (MB)"] == 900.5 and math.isnan(t.loc[1, "max RSS (MB)"])
     assert t["CPU seconds"].tolist() == [55.0, 0.5, 1.2]
+
+
+def _diff_rows(rows):
+    base = {"decision": "tuned", "ci_low": -0.1, "ci_high": 0.1, "p": 0.5, "p_holm": 0.9, "direction": "no evidence",
+            "n_replicates": 2, "n_test_lesions_minority": 6, "n_test_lesions_majority": 30, "value": 0.5,
+            "reference_value": 0.4}  # fmt: skip
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_the_questions_are_answered_from_the_differences():
+    d = _diff_rows([
+        {"test_set": "in_distribution", "arch": "a", "condition": "gan_curated", "reference": "baseline",
+         "metric": "sensitivity", "delta": 0.10},
+        {"test_set": "in_distribution", "arch": "a", "condition": "real_extra", "reference": "baseline",
+         "metric": "sensitivity", "delta": 0.25},
+        {"test_set": "shifted", "arch": "a", "condition": "gan_curated", "reference": "baseline",
+         "metric": "sensitivity", "delta": -0.05},
+        {"test_set": "in_distribution", "arch": "a", "condition": "gan_curated_25", "reference": "baseline",
+         "metric": "f1", "delta": 0.02},
+        {"test_set": "in_distribution", "arch": "a", "condition": "gan_curated", "reference": "baseline",
+         "metric": "f1", "delta": 0.04},
+    ])  # fmt: skip
+    t = reporting.answer_table(d, [("gan_curated", "baseline")], "shifted")
+    assert (
+        t.loc[("a", "gan_curated vs baseline", "sensitivity (DF recall)"), "Δ [95 % CI]"]
+        == "-0.050 [-0.100, +0.100]"
+    )
+    assert t["DF / NV test lesions"].iloc[0] == "6 / 30" and t["replicates"].iloc[0] == 2
+    assert reporting.answer_table(d, [("gan_best", "gan_curated")]).empty
+    gap = reporting.gap_closed(d)
+    assert gap.loc[0, "share of the real images' gain"] == pytest.approx(0.4)
+    assert reporting.set_names(d) == ["in_distribution", "shifted"]
+    final = {"classifier_results": {"a": {
+        "baseline": {"composition_mean": {"synthetic_source": "none", "real_minority": 8.0}},
+        "gan_curated_25": {"composition_mean": {"synthetic_source": "curated", "real_minority": 8.0,
+                                                "synthetic_minority": 25.0, "traditional_augmentation": False}},
+        "gan_curated": {"composition_mean": {"synthetic_source": "curated", "real_minority": 8.0,
+                                             "synthetic_minority": 100.0, "traditional_augmentation": False}},
+        "synthetic_only": {"composition_mean": {"synthetic_source": "curated", "real_minority": 0.0,
+                                                "synthetic_minority": 100.0}},
+    }}}  # fmt: skip
+    pts = reporting.ratio_points(final, d)
+    assert pts["condition"].tolist() == ["baseline", "gan_curated_25", "gan_curated"]
+    assert pts["synthetic"].tolist() == [0, 25.0, 100.0] and pts["delta"].tolist() == [0.0, 0.02, 0.04]

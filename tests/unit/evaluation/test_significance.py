@@ -37,10 +37,11 @@ def fits_and_metadata(rng, seeds=(1, 2)):
 def test_differences_equal_the_predictions_recomputed():
     rng = np.random.default_rng(11)
     fits, meta = fits_and_metadata(rng)
-    tables = significance_tables(fits, meta, ["baseline"], {1: "dermatofibroma", 0: "nevus"}, 300, 42)
+    tables = significance_tables(fits, {0: meta}, ["baseline"], {1: "dermatofibroma", 0: "nevus"}, 300, 42)
     d = tables["differences"]
-    assert list(d.columns[:13]) == ["arch", "condition", "reference", "metric", "decision", "value",
+    assert list(d.columns[:14]) == ["test_set", "arch", "condition", "reference", "metric", "decision", "value",
                                    "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm", "direction"]  # fmt: skip
+    assert set(d["test_set"]) == {"in_distribution"}  # no external set configured
     assert len(d) == 10 and set(d["direction"]) <= {"better", "worse", "no evidence"}
     assert (d["ci_low"] <= d["delta"]).all() and (d["delta"] <= d["ci_high"]).all()
     assert d["p_holm"].tolist() == pytest.approx(holm(d["p"].tolist()))
@@ -69,3 +70,35 @@ def test_a_reference_missing_for_an_arch_gives_no_rows():
     only = [f for f in fits if f.condition == "gan_curated"]
     assert differences(only, {0: Groups.of(meta)}, ["baseline"], 50, 0).empty
     assert mcnemar_table(only, ["baseline"], {1: "df", 0: "nv"}).empty
+
+
+def test_repeats_each_keep_their_own_test_set_and_pool_into_one_answer():
+    """Two repeated splits with different test images: each fit is matched with the reference
+    fit of its own repeat and seed, each repeat's lesions are resampled within that repeat, and
+    the across-replicate mean difference is the mean of replicates.csv's deltas."""
+    rng = np.random.default_rng(5)
+    fits0, meta0 = fits_and_metadata(rng, seeds=(1, 2))
+    fits1, meta1 = fits_and_metadata(rng, seeds=(1, 2))
+    meta1 = meta1.assign(image_id="R1" + meta1["image_id"], lesion_id="R1" + meta1["lesion_id"])
+    fits1 = [Fit(f.arch, f.condition, f.seed, 1, f.predictions.assign(image_id="R1" + f.predictions["image_id"]))
+             for f in fits1]  # fmt: skip
+    fits = fits0 + fits1
+    tables = significance_tables(fits, {0: meta0, 1: meta1}, ["baseline"], {1: "df", 0: "nv"}, 200, 42)
+    d = tables["differences"]
+    assert (d["n_replicates"] == 4).all()
+    assert d["n_test_lesions_minority"].iloc[0] == Groups.of(meta0).n_lesions(1) + Groups.of(meta1).n_lesions(
+        1
+    )
+    reps = tables["replicates"]
+    assert sorted(set(zip(reps["repeat"], reps["seed"], strict=True))) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    w = tables["wilcoxon"].set_index(["metric", "decision"])
+    for (metric, decision), group in reps.groupby(["metric", "decision"]):
+        row = w.loc[(metric, decision)]
+        assert row["mean_difference"] == pytest.approx(group["delta"].mean())
+        assert row["ci_low"] <= row["mean_difference"] <= row["ci_high"]
+        assert row["direction"] == "not tested" and "at least 6" in row["note"]
+        # the pooled difference of differences.csv is the same mean over the four replicates
+        pooled = d[(d["metric"] == metric) & (d["decision"] == decision)]["delta"].iloc[0]
+        assert pooled == pytest.approx(group["delta"].mean(), abs=1e-12)
+    with pytest.raises(ValueError, match=r"repeat\(s\) \[1\] but no metadata.csv"):
+        significance_tables(fits, {0: meta0}, ["baseline"], {1: "df", 0: "nv"}, 50, 42)

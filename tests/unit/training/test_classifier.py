@@ -19,6 +19,7 @@ from ganaug.evaluation.classification import decide, metrics
 from ganaug.training.augment import augment
 from ganaug.training.classifier import FitConfig, FitOutputs, fit_and_evaluate
 from ganaug.training.early_stopping import EarlyStopping
+from tests.helpers import sk_metrics
 
 CONDITIONS = {
     "baseline": {"synthetic": "none", "n_synthetic": 0, "real_minority": True, "augment": False},
@@ -171,15 +172,41 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
     monkeypatch.setattr(clf_mod, "decode_cache", decode)
     monkeypatch.setattr(clf_mod, "fit", fit)
     monkeypatch.setattr(clf_mod, "tune_threshold", tune)
+    # an external set: its own metadata, split "external", images named ext_<k>
+    meta = pd.read_csv(world / "metadata.csv")
+    ext = meta[meta["split"] == "test"].copy()
+    for k, row in enumerate(ext.itertuples()):
+        path = world / "img" / f"ext_{k}.png"
+        cv2.imwrite(str(path), cv2.imread(row.path)[::-1])  # flipped: another "camera"
+        ext.loc[row.Index, ["image_id", "path"]] = (f"ext_{k}", str(path))
+    ext.assign(split="external").to_csv(world / "external.csv", index=False)
     out = FitOutputs(
-        *(world / "out" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb"))
+        *(world / "out" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb")),
+        external={"shifted": world / "out" / "ext" / "p.csv"},
     )
     cfg = FitConfig(batch_size=8, max_epochs=2, patience=2)
     digest = load_train_minority(world / "metadata.csv", 32).fingerprint()["digest"]
     res = fit_and_evaluate("resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
                            world / "metadata.csv", cfg, "random", world, 32, torch.device("cpu"), out,
-                           raw_dir=world / "raw", progress=False, synthetic_training_set=digest)  # fmt: skip
-    assert events == ["decode:generated,train", "decode:val", "fit done", "threshold", "decode:test"]
+                           raw_dir=world / "raw", progress=False, synthetic_training_set=digest,
+                           external={"shifted": world / "external.csv"})  # fmt: skip
+    # no test image, in distribution or external, is read before the epoch and threshold are fixed
+    assert events == [
+        "decode:generated,train",
+        "decode:val",
+        "fit done",
+        "threshold",
+        "decode:test",
+        "decode:ext",
+    ]
+    ext_pred = pd.read_csv(out.external["shifted"])
+    assert ext_pred["image_id"].tolist() == sorted(ext["image_id"])
+    assert (ext_pred["pred_tuned"] == decide(ext_pred["prob"].to_numpy(), res["threshold"])).all()
+    sk = sk_metrics(ext_pred["target"], ext_pred["prob"], ext_pred["pred_tuned"])
+    assert res["external"]["shifted"]["tuned"]["f1"] == pytest.approx(sk["f1"], abs=1e-12)
+    assert (
+        res["external"]["shifted"]["n_images"] == len(ext) and res["external"]["shifted"]["n_minority"] == 4
+    )
     # every figure in metrics.json is recomputable from predictions.csv
     pred = pd.read_csv(out.predictions)
     saved = json.loads(out.metrics.read_text())

@@ -1,0 +1,18 @@
+"""Rule extra_minority: the real_extra control's pool of extra real minority images."""
+
+from ganaug.data.external import extra_minority_files
+from ganaug.runtime import setup_logging
+
+setup_logging(snakemake.log[0])
+i, o, p = snakemake.input, snakemake.output, snakemake.params
+extra_minority_files(
+    i.images,
+    i.archive,
+    o.images,
+    o.metadata,
+    o.overlap,
+    o.rejects,
+    p.minority,
+    **p.data,
+    workers=snakemake.threads,
+)

@@ -1,0 +1,179 @@
+"""External (out-of-distribution) test sets: preprocessed like the main archive, then cleared of
+every image the main archive also holds.
+
+Public archives overlap: HAM10000 and BCN20000 lie inside ISIC 2019, so an "external" set can
+hold the very images a model trained on. An external image is dropped, and listed with the
+archive image it matches, when it has the same image id as an archive image, the same lesion id
+(another photograph of a lesion the models may have trained on: HAM10000's lesion ids are
+ISIC 2019's), or when its preprocessed pixels (the same crop and resize as the archive's) are
+identical to an archive image's. The extra real images of the real_extra control count as archive
+images too. A re-encoded or differently cropped copy without shared ids is not caught. The
+metadata that is left has ``split == "external"``; the fits predict it once, after their epoch
+and threshold are fixed on validation, and nothing else ever reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import pandas as pd
+
+from ganaug.data.splits import METADATA_COLUMNS, lesion_groups
+
+log = logging.getLogger(__name__)
+
+EXTERNAL_SPLIT = "external"
+OVERLAP_COLUMNS = ["image_id", "reason", "archive_image_id"]
+
+
+class NoImagesLeft(ValueError):
+    """An external set has no image of one of the two classes after the overlap is dropped."""
+
+
+def pixel_digest(path: str | Path) -> str:
+    """SHA-256 of the decoded pixels and their shape: equal for identical images, whatever the
+    file's compression."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return hashlib.sha256(repr(img.shape).encode() + img.tobytes()).hexdigest()
+
+
+def overlap(external: pd.DataFrame, archive: pd.DataFrame) -> pd.DataFrame:
+    """The external images that the archive also holds: by image id, then by lesion id, then by
+    pixels; each with the first reason that applies and the archive image it matches."""
+    by_image = {i: i for i in archive["image_id"]}
+    by_lesion: dict[str, str] = {}
+    for iid, les in zip(
+        archive["image_id"], archive.get("lesion_id", pd.Series("", archive.index)), strict=True
+    ):
+        if isinstance(les, str) and les:
+            by_lesion.setdefault(les, iid)
+    digests: dict[str, str] = {}
+    for iid, path in zip(archive["image_id"], archive["path"], strict=True):
+        digests.setdefault(pixel_digest(path), iid)
+    lesions = external.get("lesion_id", pd.Series("", external.index))
+    rows = []
+    for iid, les, path in zip(external["image_id"], lesions, external["path"], strict=True):
+        if iid in by_image:
+            rows.append((iid, "same image id as an archive image", iid))
+        elif isinstance(les, str) and les in by_lesion:
+            rows.append((iid, f"same lesion id ({les}) as an archive image", by_lesion[les]))
+        elif (match := digests.get(pixel_digest(path))) is not None:
+            rows.append((iid, "identical pixels to an archive image after preprocessing", match))
+    return pd.DataFrame(rows, columns=OVERLAP_COLUMNS).sort_values("image_id").reset_index(drop=True)
+
+
+def external_metadata(
+    processed: pd.DataFrame, dropped: pd.DataFrame, minority: str, name: str
+) -> pd.DataFrame:
+    """The external set's metadata.csv: the archive's columns, split "external", sorted by id."""
+    df = processed[~processed["image_id"].isin(dropped["image_id"])].sort_values("image_id")
+    df = df.reset_index(drop=True)
+    df["split"] = EXTERNAL_SPLIT
+    df["target"] = (df["label"] == minority).astype(int)
+    df["source"] = name
+    df["synthetic"] = False
+    return df[METADATA_COLUMNS]
+
+
+def _groups(rows: pd.DataFrame) -> int:
+    return int(lesion_groups(rows.reset_index(drop=True)).nunique()) if len(rows) else 0
+
+
+def summarise_external(
+    meta: pd.DataFrame, dropped: pd.DataFrame, minority: str, majority: str, name: str
+) -> dict:
+    counts = {c: int((meta["label"] == c).sum()) for c in (minority, majority)}
+    return {
+        "name": name,
+        "images": counts,
+        "lesion_groups": {c: _groups(meta[meta["label"] == c]) for c in counts},
+        "dropped_as_in_archive": len(dropped),
+        "dropped_by_reason": {k: int(v) for k, v in dropped["reason"].value_counts().items()},
+    }
+
+
+def external_set_files(
+    table: str | Path,
+    archive: str | Path | Sequence[str | Path],
+    metadata_out: str | Path,
+    overlap_out: str | Path,
+    summary_out: str | Path,
+    name: str,
+    minority: str,
+    majority: str,
+) -> dict:
+    """The rule external_set: metadata.csv, overlap.csv (every dropped image and why) and
+    summary.json of one external set. ``archive``: the training archive's preprocessed.csv, and
+    the extra real images' metadata.csv where real_extra has a pool."""
+    from ganaug.io import write_csv, write_json
+
+    read = {"dtype": str, "keep_default_na": False}
+    tables = [archive] if isinstance(archive, str | Path) else list(archive)
+    processed = pd.read_csv(table, **read)
+    arch = pd.concat([pd.read_csv(t, **read) for t in tables], ignore_index=True)
+    dropped = overlap(processed, arch)
+    for r in dropped.itertuples():
+        log.warning("external set %s: %s dropped (%s: %s)", name, r.image_id, r.reason, r.archive_image_id)
+    meta = external_metadata(processed, dropped, minority, name)
+    summary = summarise_external(meta, dropped, minority, majority, name)
+    empty = [c for c, n in summary["images"].items() if n == 0]
+    if empty:
+        first = ", ".join(dropped["image_id"].head(5))
+        raise NoImagesLeft(
+            f"external set {name!r} ({table}): no {' or '.join(empty)} image left after dropping "
+            f"{len(dropped)} image(s) the training archive also holds"
+            + (f" (first: {first})" if first else "")
+        )
+    write_csv(dropped, overlap_out)
+    write_csv(meta, metadata_out)
+    write_json(summary, summary_out)
+    log.info("external set %s: %s, %d dropped as in the archive", name, summary["images"], len(dropped))
+    return summary
+
+
+EXTRA_SPLIT = "extra"
+
+
+def extra_minority_files(
+    images_dir: str | Path,
+    archive: str | Path,
+    out_dir: str | Path,
+    metadata_out: str | Path,
+    overlap_out: str | Path,
+    rejects_out: str | Path,
+    minority: str,
+    image_size: int,
+    jpeg_draft: bool,
+    max_reject_fraction: float,
+    workers: int = 1,
+) -> dict:
+    """The rule extra_minority: every image of the folder (all of the minority class, each its own
+    lesion, in no split), preprocessed like the archive, less any the archive also holds; the
+    pool the real_extra control draws from. metadata.csv has split "extra"."""
+    from ganaug.data.preprocess import IMAGE_SUFFIXES, preprocess_all
+    from ganaug.io import write_csv
+
+    files = sorted(p for p in Path(images_dir).iterdir() if p.suffix in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(
+            f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) for the real_extra control"
+        )
+    labels = pd.DataFrame({"image_id": [p.stem for p in files], "label": minority, "lesion_id": "",
+                           "patient_id": "", "row": range(1, len(files) + 1),
+                           "file": [p.name for p in files]})  # fmt: skip
+    processed, rejects = preprocess_all(labels, images_dir, None, out_dir, image_size, jpeg_draft,
+                                        max_reject_fraction, workers=workers)  # fmt: skip
+    dropped = overlap(processed, pd.read_csv(archive, dtype=str, keep_default_na=False))
+    meta = external_metadata(processed, dropped, minority, "extra_minority").assign(split=EXTRA_SPLIT)
+    write_csv(rejects, rejects_out)
+    write_csv(dropped, overlap_out)
+    write_csv(meta, metadata_out)
+    log.info("extra minority pool: %d images (%d rejected, %d dropped as in the archive)", len(meta),
+             len(rejects), len(dropped))  # fmt: skip
+    return {"images": len(meta), "rejected": len(rejects), "dropped": len(dropped)}

@@ -1,0 +1,133 @@
+"""The evaluation protocol end to end, at toy size (tests/fixtures/protocol.yaml): two repeated
+splits, each with its own GAN, curation and fits; an out-of-distribution phantom set; every
+condition and control; the blinded review. One run, many small checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from tests.helpers import REPO, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("protocol")]
+CONFIG = REPO / "tests" / "fixtures" / "protocol.yaml"
+ARCH = "timm/tf_efficientnet_lite0"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    wd = tmp_path_factory.mktemp("protocol")
+    res = snakemake(
+        wd, "results/final_results.json", "--configfile", str(CONFIG), "--cores", "2", timeout=1500
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    return wd / "results"
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def train_df(results: Path, repeat: int) -> set[str]:
+    meta = pd.read_csv(results / f"repeat_{repeat}/data/metadata.csv", dtype={"image_id": str})
+    return set(meta.loc[(meta["split"] == "train") & (meta["target"] == 1), "image_id"])
+
+
+def test_each_repeat_has_its_own_split_and_its_gan_learnt_only_from_it(run):
+    a, b = train_df(run, 0), train_df(run, 1)
+    assert a != b  # two different splits
+    for r, ids in ((0, a), (1, b)):
+        ckpt = torch.load(run / f"repeat_{r}/gan/checkpoints/last.pt", weights_only=False)
+        assert set(ckpt["training_set"]["ids"]) == ids  # this repeat's train DF images, no other
+        summary = read(run / f"repeat_{r}/data/summary.json")
+        assert (summary["repeat"], summary["split_seed"]) == (r, 42 + r)
+
+
+def test_no_fit_or_curation_reads_another_repeats_images(run):
+    for r in (0, 1):
+        digest = read(run / f"repeat_{r}/synthetic/curation/summary.json")["gan_training_set"]
+        manifest = pd.read_csv(run / f"repeat_{r}/synthetic/raw_manifest.csv")
+        assert set(manifest["gan_training_set"]) == {digest}
+        for cond in ("gan_curated", "gan_uncurated", "gan_random"):
+            m = read(run / f"repeat_{r}" / ARCH / cond / "seed_42/metrics.json")
+            assert m["repeat"] == r and m["gan_training_set"] == digest
+    assert read(run / "repeat_0/synthetic/curation/summary.json")["gan_training_set"] != digest
+
+
+def test_the_aggregate_holds_every_replicate(run):
+    agg = read(run / ARCH / "gan_curated/metrics.json")
+    assert agg["replicates"] == ["repeat_0/seed_42", "repeat_1/seed_42"] and agg["n_replicates"] == 2
+    assert (
+        set(agg["external"]) == {"shifted"}
+        and len(agg["external"]["shifted"]["tuned"]["f1"]["per_replicate"]) == 2
+    )
+
+
+def test_differences_have_in_distribution_and_external_rows_and_the_pairs(run):
+    d = pd.read_csv(run / "stats/differences.csv")
+    assert list(d.columns[:4]) == ["test_set", "arch", "condition", "reference"]
+    assert set(d["test_set"]) == {"in_distribution", "shifted"}
+    pairs = set(zip(d["condition"], d["reference"], strict=True))
+    assert {
+        ("gan_curated", "gan_random"),
+        ("gan_curated", "gan_best"),
+        ("gan_curated", "real_extra"),
+    } <= pairs
+    assert (d["n_replicates"] == 2).all()
+    ext = d[d["test_set"] == "shifted"]
+    assert (
+        ext["n_test_lesions_minority"].iloc[0]
+        == read(run / "external/shifted/summary.json")["lesion_groups"]["dermatofibroma"]
+    )
+    reps = pd.read_csv(run / "stats/replicates.csv")
+    assert set(reps["repeat"]) == {0, 1} and set(reps["test_set"]) == {"in_distribution", "shifted"}
+    w = pd.read_csv(run / "stats/wilcoxon.csv")
+    assert {"mean_difference", "ci_low", "ci_high", "median_difference", "direction"} <= set(w.columns)
+
+
+def test_the_external_set_is_predicted_once_per_fit_and_shares_no_image(run):
+    meta = pd.read_csv(run / "external/shifted/metadata.csv")
+    assert set(meta["split"]) == {"external"} and meta["image_id"].str.startswith("PHX_").all()
+    archive = set(pd.read_csv(run / "data/preprocessed.csv")["image_id"])
+    assert not archive & set(meta["image_id"])
+    pred = pd.read_csv(run / "repeat_1" / ARCH / "baseline/seed_42/external/shifted/predictions.csv")
+    assert sorted(pred["image_id"]) == sorted(meta["image_id"])
+
+
+def test_every_control_has_its_training_set(run):
+    fit = run / "repeat_0" / ARCH
+    curated = read(fit / "gan_curated/seed_42/metrics.json")["composition"]
+    extra = read(fit / "real_extra/seed_42/metrics.json")["composition"]
+    assert extra["extra_real_minority"] == curated["synthetic_minority"] and extra["synthetic_minority"] == 0
+    assert read(fit / "gan_curated_25/seed_42/metrics.json")["composition"]["synthetic_minority"] == 6
+    sel = pd.read_csv(run / "repeat_0/synthetic/curation/selections.csv")
+    assert sel["cluster"].sum() == sel["random"].sum() == sel["best"].sum()
+    for name in ("curated_random", "curated_best"):
+        assert len(list((run / f"repeat_0/synthetic/{name}").glob("*.png"))) == sel["cluster"].sum()
+
+
+def test_the_review_was_blinded_and_unblinded(run):
+    key = pd.read_csv(run / "repeat_0/synthetic/curation/review_key.csv")
+    assert (key["source"] == "real").sum() == 6 and key["blinded"].str.match(r"img_\d{4}\.png").all()
+    page = (run / "repeat_0/review/index.html").read_text()
+    assert "generated_" not in page
+    turing = read(run / "repeat_0/synthetic/curation/review_turing.json")
+    assert turing["simulated"] and turing["n_real_images"] == 6 and len(turing["reviewers"]) == 3
+    review = pd.read_csv(run / "repeat_0/synthetic/curation/review.csv")
+    assert review["image"].str.startswith("generated_").all()  # real images are never candidates
+    final = read(run / "final_results.json")
+    assert len(final["review_turing"]) == 2 and set(final["external_sets"]) == {"shifted"}
+    assert set(final["external_results"]) == {"shifted"}
+
+
+def test_protocol_config_is_the_documented_shape():
+    cfg = yaml.safe_load(CONFIG.read_text())
+    assert cfg["data"]["split"]["repeats"] == 2 and set(cfg["evaluation"]["external"]) == {"shifted"}
+    assert {"real_extra", "gan_random", "gan_best", "gan_curated_25", "gan_curated_50"} <= set(
+        cfg["classifier"]["conditions"]
+    )
