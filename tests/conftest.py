@@ -4,14 +4,21 @@ this folder as ``tests`` (the repository root is on the path too)."""
 from __future__ import annotations
 
 import http.server
+import os
 import re
 import threading
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import torch
 
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import CORES_EACH, FIXTURES, REPO
+
+# each xdist worker's share of the cores (see tests/helpers.py), for torch in this process and for
+# every process it starts
+os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(CORES_EACH)
+torch.set_num_threads(CORES_EACH)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,25 @@ def tool(name: str) -> str:
     return str(exe) if exe.exists() else (shutil.which(name) or name)
 
 
+# pytest-xdist runs one worker per core, so each worker's share is its core. Torch's OpenMP
+# threads wait for each other at every operation, so two workers that each run two threads on two
+# cores do not share them: they stall (the demo's GAN step ran 30x slower than alone, and the demo
+# test timed out in CI). conftest.py gives each worker's own torch and environment its share;
+# this gives it to the Snakemake runs, whose jobs take min(rule threads, --cores) threads.
+CORES_EACH = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+def share_cores(cmd: list[str]) -> list[str]:
+    """``cmd`` with any ``--cores N`` lowered to this worker's share."""
+    out = list(cmd)
+    for i in range(len(out) - 1):
+        if out[i] == "--cores" and out[i + 1].isdigit():
+            out[i + 1] = str(min(int(out[i + 1]), CORES_EACH))
+    return out
+
+
 def run(cmd: list[str], cwd: Path = REPO, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(share_cores(cmd), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -164,11 +164,16 @@ def classifier_problems(cls: Mapping[str, Any]) -> list[str]:
     weights = cls["weights"]
     if isinstance(weights, dict):
         missing = [a for a in cls["archs"] if a not in weights]
-        extra = [a for a in weights if a not in cls["archs"]]
         if missing:
             problems.append(f"config key 'classifier.weights': no weights for {', '.join(missing)}")
-        if extra:
-            problems.append(f"config key 'classifier.weights': {', '.join(extra)} not in classifier.archs")
+        # entries for architectures not trained are allowed: --configfile merges mappings key by
+        # key, so a config that narrows classifier.archs cannot remove the wider table's entries.
+        # A misspelt name is still an error.
+        for arch in (a for a in weights if a not in cls["archs"]):
+            try:
+                arch_spec(arch)
+            except ValueError as err:
+                problems.append(f"config key 'classifier.weights': {err}")
     for arch, w in weights.items() if isinstance(weights, dict) else [(None, weights)]:
         if w == "none":
             where = "classifier.weights" + (f".{arch}" if arch else "")

@@ -76,6 +76,18 @@ def test_bad_values_name_the_key(cfg, needle):
     assert needle in str(err.value)
 
 
+def test_narrowing_archs_over_a_wider_weights_table_is_fine():
+    # --configfile merges mappings key by key: the demo's weights table keeps its Lite0 entry
+    # when a later config trains ResNet-50 only
+    wide = {"archs": ["timm/tf_efficientnet_lite0", "resnet50"]}
+    wide["weights"] = {"timm/tf_efficientnet_lite0": "imagenet", "resnet50": "random"}
+    validate_config({"classifier": {**wide, "archs": ["resnet50"]}})
+    with pytest.raises(ConfigError, match="no weights for densenet121"):
+        validate_config({"classifier": {**wide, "archs": ["densenet121"]}})
+    with pytest.raises(ConfigError, match=r"'classifier\.weights': unknown architecture 'resnet5'"):
+        validate_config({"classifier": {**wide, "weights": {**wide["weights"], "resnet5": "random"}}})
+
+
 def test_split_must_sum_to_one():
     with pytest.raises(ConfigError, match=r"data.split.train/val/test' must sum to 1"):
         validate_config({"data": {"split": {"train": 0.8, "val": 0.15, "test": 0.15}}})

@@ -40,7 +40,9 @@ def demo(tmp_path_factory, demo_config) -> Path:
     """The results folder of the session's demo run."""
     wd = tmp_path_factory.mktemp("demo")
     target = str("results" / FIT.parent / "metrics.json")
-    res = snakemake(wd, target, "--configfile", DEMO, "--config", f"device={DEVICE}", "--cores", "2")
+    res = snakemake(
+        wd, target, "--configfile", DEMO, "--config", f"device={DEVICE}", "--cores", "2", timeout=1800
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     (wd / "single_target.txt").write_text(res.stderr)
     narrow = dict(demo_config, device=DEVICE)
@@ -51,7 +53,7 @@ def demo(tmp_path_factory, demo_config) -> Path:
         "conditions": {c: demo_config["classifier"]["conditions"][c] for c in CONDITIONS},
     }
     (wd / "narrow.yaml").write_text(yaml.safe_dump(narrow))
-    res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--cores", "2")
+    res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--cores", "2", timeout=1800)
     assert res.returncode == 0, res.stderr[-4000:]
     res = snakemake(wd, "--configfile", str(wd / "narrow.yaml"), "--report", "results/report.zip")
     assert res.returncode == 0, res.stderr[-4000:]
