@@ -81,7 +81,7 @@ def loop_seconds(cfg: GanConfig, real: torch.Tensor, device: torch.device, n: in
 
 
 def interleaved(steps: dict, n: int, warm: int, rounds: int, device: torch.device) -> dict[str, float]:
-    """Seconds per iteration of each step function, timed in alternating blocks (A B A B ...) so
+    """Seconds per iteration of each step function, timed in alternating blocks (A B B A ...) so
     that a change of machine load or clock falls on all of them alike."""
     count = dict.fromkeys(steps, 0)
     for name, step in steps.items():
@@ -90,8 +90,11 @@ def interleaved(steps: dict, n: int, warm: int, rounds: int, device: torch.devic
             step(count[name])
     total = dict.fromkeys(steps, 0.0)
     block = max(1, n // rounds)
-    for _ in range(rounds):
-        for name, step in steps.items():
+    names = list(steps)
+    for k in range(rounds):
+        # A B, then B A: a drift in machine speed falls on both alike
+        for name in names if k % 2 == 0 else names[::-1]:
+            step = steps[name]
             _sync(device)
             t = time.perf_counter()
             for _ in range(block):

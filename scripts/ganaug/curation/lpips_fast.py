@@ -7,13 +7,14 @@ image's features are computed once, its own term once, and every pairwise cross 
 matrix product per layer. The VGG pass (about 0.5 s an image at 256 px on 2 cores) then runs once
 per image instead of twice per pair.
 
-Memory: the reference (real) images' normalised features are kept, C*H*W values per layer, about
+Memory: the reference (real) images' normalised features are kept, H*W*C values per layer, about
 8.0 M values an image at 256 px. In float32 that is 32 MB an image, 6.7 GB for 210 real images, so
 they are stored in float16 (16 MB an image) and each cross term is accumulated in float32 over
-blocks of ``BLOCK_VALUES`` values converted back on the fly. The features are unit vectors per
-position (|value| <= 1), so float16 keeps them to a relative 2^-11 and the distances stay within
-1e-5 of the lpips package's (tests/reference/test_ssim_lpips.py; `benchmarks/bench_scale.py`
-measures memory at full size). Each image's own term is computed in float32 before rounding.
+column slices of about ``BLOCK_VALUES`` values converted back on the fly. The features are unit
+vectors per position (|value| <= 1), so float16 keeps them to a relative 2^-11: the distances
+stay within the tested 1e-4 of the lpips package's (tests/reference/test_ssim_lpips.py; about
+3e-6 on the demo; `benchmarks/bench_scale.py --lpips-memory` measures memory and the difference
+at full size). Each image's own term is computed in float32 before rounding.
 Synthetic images go through in chunks of ``chunk`` images, their features kept in float32.
 """
 
@@ -57,13 +58,17 @@ def _vgg_to_slices(state: dict, net: torch.nn.Module) -> dict:
     return {where[k]: v for k, v in state.items() if k in where}
 
 
-# values of a float32 block of reference features converted at a time (64 MB)
-BLOCK_VALUES = 16 * 1024 * 1024
+# values converted to float32 at a time per product (4 MB): column slices this small stay in
+# cache, so the conversion and the product read each stored value once
+BLOCK_VALUES = 1024 * 1024
+# images per VGG pass: at 256 px a pass holds about 60 MB of activations per image
+VGG_BATCH = 8
 
 
 @dataclass
 class Features:
-    """Per layer: flattened normalised features (N, C*H*W) and each image's own term (N,), float32."""
+    """Per layer: flattened normalised features (N, H*W*C, position-major), float16 or float32,
+    and each image's own term (N,), float32."""
 
     flat: list[torch.Tensor]
     own: list[torch.Tensor]
@@ -73,48 +78,57 @@ class Features:
         return len(self.own[0])
 
     def rows(self, start: int, stop: int) -> Features:
-        """Images start..stop, as float32 (a query chunk for ``FastLpips.distances``)."""
-        flat = [f[start:stop].float() for f in self.flat]
-        return Features(flat, [o[start:stop] for o in self.own], self.hw)
+        """Images start..stop (a query block for ``FastLpips.distances``), as stored."""
+        return Features([f[start:stop] for f in self.flat], [o[start:stop] for o in self.own], self.hw)
 
 
 class FastLpips:
     def __init__(self, model: torch.nn.Module, device: torch.device):
-        self.model = model.to(device).eval()
+        # channels_last: about 1.5x faster VGG convolutions on CPU (measured), same values to 1e-6
+        self.model = model.to(device).eval().to(memory_format=torch.channels_last)
         self.device = device
         # the linear layers are 1x1 convolutions without bias: one weight per channel
         self.w = [lin.model[-1].weight.detach().view(-1).cpu() for lin in self.model.lins]
 
     @torch.no_grad()
-    def features(self, images_u8: torch.Tensor) -> Features:
-        """uint8 (N, 3, H, W) RGB -> features; the package expects inputs in [-1, 1]."""
-        import lpips
-
-        x = images_u8.to(self.device).float() / 127.5 - 1.0
-        outs = self.model.net(self.model.scaling_layer(x))
+    def features(self, images_u8: torch.Tensor, storage: torch.dtype = torch.float32) -> Features:
+        """uint8 (N, 3, H, W) RGB -> features (the package expects inputs in [-1, 1]). The VGG
+        slices run one at a time, so each layer's float32 output is normalised, reduced to its
+        own term and stored as ``storage`` before the next layer's is made."""
+        h = images_u8.to(self.device).float() / 127.5 - 1.0
+        h = self.model.scaling_layer(h).contiguous(memory_format=torch.channels_last)
+        slices = [getattr(self.model.net, f"slice{k}") for k in range(1, len(self.w) + 1)]
         flat, own, hw = [], [], []
-        for f, w in zip(outs, self.w, strict=True):
-            f = lpips.normalize_tensor(f)
-            n, c, h, wd = f.shape
-            own.append((f * f * w.to(f.device).view(1, c, 1, 1)).sum(1).mean(dim=(1, 2)).cpu())
-            flat.append(f.reshape(n, -1).cpu())
-            hw.append(h * wd)
+        for vgg_slice, w in zip(slices, self.w, strict=True):
+            h = vgg_slice(h)
+            # lpips.normalize_tensor, without its squared copy: unit length over channels
+            f = h / (torch.linalg.vector_norm(h, dim=1, keepdim=True) + 1e-10)
+            n, _, hh, ww = f.shape
+            # own term: mean over positions of sum_c w_c f_c^2 = (per-channel sums of squares) . w / HW
+            sq = torch.linalg.vector_norm(f, dim=(2, 3)).square()
+            own.append((sq @ w.to(f.device)).div(hh * ww).cpu())
+            # flattened position-major (h, w, c): a free view of the channels_last tensor, where
+            # the channel of value k is k % c; both sides of every product use this order
+            flat.append(f.permute(0, 2, 3, 1).reshape(n, -1).to("cpu", storage))
+            hw.append(hh * ww)
         return Features(flat, own, hw)
 
     def distances(self, a: Features, b: Features) -> torch.Tensor:
-        """(len(a), len(b)) LPIPS distances from two feature sets; ``b`` may be stored in float16.
+        """(len(a), len(b)) LPIPS distances from two feature sets, each float16 or float32.
 
-        The channel weights go onto float32 copies of blocks of ``b``, so ``a`` is never copied
-        and at most BLOCK_VALUES values of ``b`` are float32 at a time."""
+        Both are read in column slices of about BLOCK_VALUES values, each converted to float32
+        once and multiplied while still in cache (the channel weights go onto ``a``'s slice), the
+        partial cross terms summed in float32. Slices start at a position boundary, so the
+        channel of column j of a slice is j % C."""
         total = None
         for fa, oa, fb, ob, w, hw in zip(a.flat, a.own, b.flat, b.own, self.w, a.hw, strict=True):
             c, d = len(w), fa.shape[1]
-            cross = torch.empty(len(fa), len(fb))
-            step = max(1, BLOCK_VALUES // d)
-            for s in range(0, len(fb), step):
-                block = fb[s : s + step].to(torch.float32).view(-1, c, d // c)
-                block.mul_(w.view(1, c, 1))
-                cross[:, s : s + step] = fa @ block.view(len(block), d).T
+            step = max(1, BLOCK_VALUES // max(1, len(fa) + len(fb)) // c) * c
+            tiled = w.repeat(step // c)
+            cross = torch.zeros(len(fa), len(fb))
+            for s in range(0, d, step):
+                qa = fa[:, s : s + step].to(torch.float32) * tiled[: min(step, d - s)]
+                cross += qa @ fb[:, s : s + step].to(torch.float32).T
             layer = oa[:, None] + ob[None, :] - (2.0 / hw) * cross
             total = layer if total is None else total + layer
         return total
@@ -122,13 +136,15 @@ class FastLpips:
 
 def min_lpips(
     fast: FastLpips,
-    synthetic_u8: torch.Tensor,
+    synthetic_u8: torch.Tensor,  # or anything that gives uint8 tensors by slice (LazyImages)
     real_u8: torch.Tensor,
     chunk: int = 16,
     progress: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each synthetic image, its smallest LPIPS distance to the real images and that index."""
-    real = features_in_chunks(fast, real_u8, chunk, storage=torch.float16)
+    """For each synthetic image, its smallest LPIPS distance to the real images and that index.
+    The synthetic images go ``chunk`` at a time: each block's features (float16) are compared
+    with the stored real ones in one pass over them, so a larger chunk reads the store less often."""
+    real = features_in_chunks(fast, real_u8, VGG_BATCH, storage=torch.float16)
     best, arg = [], []
     starts = range(0, len(synthetic_u8), chunk)
     if progress:
@@ -136,8 +152,10 @@ def min_lpips(
 
         starts = tqdm(starts, desc="lpips", unit="chunk")
     for start in starts:
-        d = fast.distances(fast.features(synthetic_u8[start : start + chunk]), real)
-        v, i = d.min(dim=1)
+        block = features_in_chunks(
+            fast, synthetic_u8[start : start + chunk], VGG_BATCH, storage=torch.float16
+        )
+        v, i = fast.distances(block, real).min(dim=1)
         best.append(v)
         arg.append(i)
     return torch.cat(best), torch.cat(arg)
@@ -150,7 +168,7 @@ def features_in_chunks(
     second copy at the end); the own terms stay float32."""
     out: Features | None = None
     for s in range(0, len(images), chunk):
-        part = fast.features(images[s : s + chunk])
+        part = fast.features(images[s : s + chunk], storage)
         if out is None:
             out = Features(
                 [torch.empty(len(images), f.shape[1], dtype=storage) for f in part.flat],
