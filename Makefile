@@ -19,13 +19,15 @@ $(STAMP): requirements.txt
 demo: install
 	$(BIN)/snakemake --configfile config/demo.yaml --cores $(CORES)
 
-# both cores: pytest-xdist, the workflow tests that share one demo run kept on one worker
+# both cores: pytest-xdist, a test file per worker at a time (--dist loadfile), so the tests that
+# share one demo run (or one protocol run) stay on one worker: pytest-xdist 3.8's loadgroup does
+# not group under pytest 9 (measured: both workers ran the demo)
 test: install
-	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
 
 # everything but the workflow tests (which run Snakemake): the quick loop while developing
 test-fast: install
-	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup -m "not workflow and not slurm"
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile -m "not workflow and not slurm"
 
 lint: install
 	$(BIN)/ruff check .

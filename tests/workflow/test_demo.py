@@ -22,7 +22,7 @@ import yaml
 
 from tests.helpers import DEMO, snakemake
 
-pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("demo")]
+pytestmark = [pytest.mark.workflow]  # one file: one xdist worker (make test: --dist loadfile)
 CONDITIONS = ("baseline", "gan_curated", "real_oversampled")
 R0 = Path("repeat_0")  # the demo runs one split, repeat 0
 AGG = Path("resnet50/gan_curated")  # results/<arch>/<condition>: every replicate aggregated
@@ -198,8 +198,10 @@ def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_conf
         for ref in ("train", "val"):
             a = s["against"][ref]
             again = feature_metrics(feats[f"real_{ref}_pool"], feats[f"{name}_pool"], settings)
-            assert again["fid"] == pytest.approx(a["fid"], rel=1e-9)
-            assert again["kid"] == pytest.approx(a["kid"], rel=1e-9)
+            # to 1e-6: BLAS sums in an order that depends on its thread count, which differs
+            # between the rule and this test process (measured: FID equal to 9e-9 relative)
+            assert again["fid"] == pytest.approx(a["fid"], rel=1e-6)
+            assert again["kid"] == pytest.approx(a["kid"], rel=1e-6)
             assert (again["precision"], again["recall"]) == (a["precision"], a["recall"])
             rows = per_image[(per_image["set"] == name) & (per_image["reference"] == ref)]
             assert rows["image"].tolist() == feats[f"{name}_images"].tolist()
@@ -371,7 +373,6 @@ def test_snakemake_report_packs_every_figure(demo):
 # ---------------------------------------------------------------- reruns
 
 
-@pytest.mark.xdist_group("data-identical")
 def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
     """snakemake results/repeat_0/data/metadata.csv on the demo config, twice, in two folders."""
 

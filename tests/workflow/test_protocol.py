@@ -14,7 +14,7 @@ import yaml
 
 from tests.helpers import REPO, snakemake
 
-pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("protocol")]
+pytestmark = [pytest.mark.workflow]  # one file: one xdist worker (make test: --dist loadfile)
 CONFIG = REPO / "tests" / "fixtures" / "protocol.yaml"
 ARCH = "timm/tf_efficientnet_lite0"
 

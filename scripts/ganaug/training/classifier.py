@@ -98,8 +98,13 @@ def _train_epoch(
     }
     model.train()
     loss_sum, preds = 0.0, torch.empty(len(order), dtype=torch.long)
-    for s in bar(range(0, len(order), cfg.batch_size)):
-        idx = order[s : s + cfg.batch_size]
+    starts = list(range(0, len(order), cfg.batch_size))
+    if len(starts) > 1 and len(order) - starts[-1] == 1:
+        # a last batch of one image: batch norm cannot train on it (one value per channel in a
+        # small network's last blocks), so it joins the batch before
+        starts.pop()
+    for k, s in enumerate(bar(starts)):
+        idx = order[s : starts[k + 1] if k + 1 < len(starts) else len(order)]
         # uint8 to the device (4x less to copy than float), then everything happens there
         xb_u8, yb = train_x[idx].to(device, non_blocking=True), y_all[idx]
         xb = xb_u8.float() / 255.0

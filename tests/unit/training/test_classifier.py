@@ -267,3 +267,24 @@ def test_a_fit_refuses_synthetic_images_of_another_split(world):
                          torch.device("cpu"), out, curated_dir=world / "curated", progress=False,
                          synthetic_training_set="0123456789abcdef")  # fmt: skip
     assert not (world / "o").exists()
+
+
+def test_a_last_batch_of_one_image_joins_the_one_before():
+    """Batch norm cannot train on one image (one value per channel): 9 images in batches of 8
+    train as one batch of 9, and every image gets its prediction."""
+    from ganaug.training.classifier import _train_epoch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))  # fmt: skip
+    x = torch.randint(0, 256, (9, 3, 8, 8), dtype=torch.uint8)
+    y = torch.tensor([0, 1] * 4 + [1])
+    opt = torch.optim.Adam(model.parameters())
+    sizes = []
+    model.register_forward_hook(lambda m, inp, out: sizes.append(len(inp[0])))
+    g, cpu = torch.Generator().manual_seed(0), torch.device("cpu")
+    cfg = FitConfig(batch_size=8)
+    loss, preds = _train_epoch(
+        model, opt, x, y, torch.arange(9), cfg, torch.ones(2), g, False, cpu, lambda it: it
+    )
+    assert sizes == [9] and len(preds) == 9 and np.isfinite(loss)
