@@ -58,7 +58,8 @@ def profile_cmd(workdir: Path, configs: list[Path], target: str) -> list[str]:
 
 def small_config(workdir: Path) -> Path:
     cfg = {
-        "classifier": {"archs": ["resnet50"], "max_epochs": 1, "patience": 1},
+        # random init: the demo's ImageNet weights for ResNet-50 would need a download
+        "classifier": {"archs": ["resnet50"], "weights": "random", "max_epochs": 1, "patience": 1},
         "gan": {"total_iterations": 200, "checkpoint_interval": 10, "sample_interval": 100, "n_samples": 20},
     }
     path = workdir / "small.yaml"
@@ -106,7 +107,12 @@ def test_cancelled_train_gan_is_resubmitted_and_resumes(tmp_path):
     jobs = subprocess.run(["squeue", "-h", "-o", "%i %k %T"], capture_output=True, text=True).stdout.split(
         "\n"
     )
-    running = [line.split()[0] for line in jobs if " rule_train_gan RUNNING" in line]
+    # the SLURM job name carries the rule and, since train_gan runs per repeat, its wildcards
+    running = [
+        f[0]
+        for f in map(str.split, jobs)
+        if len(f) == 3 and f[1].startswith("rule_train_gan") and f[2] == "RUNNING"
+    ]
     assert running, jobs
     subprocess.run(["scancel", running[0]], check=True)
     out, _ = proc.communicate(timeout=540)
