@@ -127,12 +127,12 @@ def mean_sd(x) -> dict[str, float]:
 def lpips_diversity(fast: FastLpips, images: Images, n: int, chunk: int, seed: int) -> dict[str, object]:
     """Mean LPIPS over all pairs of a seeded sample of at most ``n`` images of one set.
 
-    All pairs of a sample, not of the whole set: features are kept in memory (about 32 MB an
-    image at 256 px), so the sample bounds memory; the sample size is recorded.
+    All pairs of a sample, not of the whole set: features are kept in memory (float16, about 16 MB
+    an image at 256 px), so the sample bounds memory; the sample size is recorded.
     """
     idx = np.sort(np.random.default_rng(seed).choice(len(images.rgb), min(n, len(images.rgb)), replace=False))
     feats = features_in_chunks(fast, torch.from_numpy(np.ascontiguousarray(images.rgb[idx])), chunk)
-    # query rows a chunk at a time, as float32: the stored features are float16
+    # query rows a chunk at a time; distances converts both float16 sides slice by slice
     d = torch.cat([fast.distances(feats.rows(s, s + chunk), feats) for s in range(0, len(idx), chunk)])
     d = d.double().numpy()
     iu = np.triu_indices(len(idx), k=1)
