@@ -36,7 +36,14 @@ from ganaug.reporting import benchmark_table  # noqa: E402
 TARGET = "results/repeat_0/synthetic/curation/summary.json"
 STAGES = {
     "data": ["ingest", "preprocess", "split"],
-    "curation": ["curate_blur", "curate_ssim", "curate_lpips", "ingest_reviews", "select_clusters"],
+    "curation": [
+        "curate_blur",
+        "curate_ssim",
+        "curate_lpips",
+        "review_sheet",  # the blinded page and its key, which the review reads
+        "ingest_reviews",
+        "select_clusters",
+    ],
     "setting up": ["make_phantom", "train_gan", "sample_gan"],
 }
 LIMITS = {"data_seconds": 300, "curation_seconds": 900, "max_rss_mb": 4096}

@@ -39,6 +39,21 @@ def test_ssim_equals_skimage_for_every_pair(size, seed):
     assert got[3, 0] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_max_ssim_to_the_other_real_images_equals_skimage():
+    """The Turing test's proxy for real images: each one's highest SSIM to the others, never to
+    itself, though another image may be its exact copy."""
+    from ganaug.curation.stages import max_ssim_to_others
+
+    rng = np.random.default_rng(11)
+    g = textured(rng, 6, 40)
+    g[4] = g[1]  # a duplicate: the two score 1 against each other
+    got = max_ssim_to_others(torch.from_numpy(g))
+    ref = [max(structural_similarity(g[i], g[j]) for j in range(len(g)) if j != i) for i in range(len(g))]
+    assert np.abs(got - np.array(ref)).max() < 1e-4
+    assert got[1] == pytest.approx(1.0, abs=1e-6) and got[0] < 1.0
+    assert np.isnan(max_ssim_to_others(torch.from_numpy(g[:1]))).all()
+
+
 def test_max_ssim_over_chunks():
     rng = np.random.default_rng(4)
     a, b = textured(rng, 7, 32), textured(rng, 5, 32)

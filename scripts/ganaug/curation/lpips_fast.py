@@ -108,34 +108,33 @@ class FastLpips:
 
     @torch.no_grad()
     def features_into(self, images_u8: torch.Tensor, out: Features, at: int) -> None:
-        """Write the images' features into rows at.. of ``out``. The VGG slices run one at a time,
-        so each layer's float32 output is normalised, reduced to its own term and written in the
-        store's dtype before the next layer's is made."""
-        n = len(images_u8)
+        """Write the images' features into rows at.. of ``out``. The VGG slices run one at a time;
+        each layer's output, once the next slice has read it, is normalised in place, written in
+        the store's dtype and reduced to its own term, so no layer-sized temporary is made."""
         h = images_u8.to(self.device).float() / 127.5 - 1.0
         h = self.model.scaling_layer(h).contiguous(memory_format=torch.channels_last)
         slices = [getattr(self.model.net, f"slice{k}") for k in range(1, len(self.w) + 1)]
-        for k, (vgg_slice, w) in enumerate(zip(slices, self.w, strict=True)):
+        done = None
+        for k, vgg_slice in enumerate(slices):
             h = vgg_slice(h)
-            _, c, hh, ww = h.shape
-            if hh * ww != out.hw[k]:
-                size = tuple(images_u8.shape[-2:])
-                raise ValueError(f"images of {size} px do not fit a store made for {out.hw[0]} positions")
-            # position-major (h, w, c) rows: a free view of the channels_last tensor, where the
-            # channel of value j is j % c; both sides of every product use this order
-            x = h.permute(0, 2, 3, 1).reshape(n * hh * ww, c)
-            # lpips.normalize_tensor (x / (|x| + 1e-10) over channels) and the own term
-            # mean_hw sum_c w_c f_c^2 = mean_hw (sum_c w_c x_c^2) / (|x| + 1e-10)^2, both from one
-            # pass over x^2: its products with [1, w] are |x|^2 and sum_c w_c x_c^2 per position
-            sums = x.square() @ torch.stack([torch.ones_like(w), w], dim=1).to(x.device)
-            inv = sums[:, 0].sqrt_().add_(1e-10).reciprocal_()
-            own = (sums[:, 1] * inv.square()).view(n, -1).mean(dim=1)
-            out.own[k][at : at + n] = own.cpu()
-            dest = out.flat[k][at : at + n].view(n * hh * ww, c)
-            if dest.device == x.device:
-                torch.mul(x, inv[:, None], out=dest)  # computed in float32, rounded as it is stored
-            else:
-                dest.copy_((x * inv[:, None]).to(dest.dtype))
+            if done is not None:
+                self._store(done, k - 1, out, at)  # the next slice has read it: free to overwrite
+            done = h
+        self._store(done, len(slices) - 1, out, at)
+
+    def _store(self, h: torch.Tensor, k: int, out: Features, at: int) -> None:
+        n, c, hh, ww = h.shape
+        if hh * ww != out.hw[k]:
+            raise ValueError(f"layer {k + 1} is {hh}x{ww}: the store was made for {out.hw[k]} positions")
+        # position-major (h, w, c) rows: a free view of the channels_last tensor, where the
+        # channel of value j is j % c; both sides of every product use this order
+        x = h.permute(0, 2, 3, 1).reshape(n * hh * ww, c)
+        # lpips.normalize_tensor: unit length over channels (eps 1e-10 as the package's)
+        x.mul_(torch.linalg.vector_norm(x, dim=1).add_(1e-10).reciprocal_()[:, None])
+        out.flat[k][at : at + n].view(n * hh * ww, c).copy_(x)  # rounded as it is stored
+        # own term: mean over positions of sum_c w_c f_c^2, from the float32 values
+        own = (x.square_() @ self.w[k].to(x.device)).view(n, -1).mean(dim=1)
+        out.own[k][at : at + n] = own.cpu()
 
     def distances(self, a: Features, b: Features) -> torch.Tensor:
         """(len(a), len(b)) LPIPS distances from two feature sets, each float16 or float32.
