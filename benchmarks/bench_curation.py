@@ -5,6 +5,10 @@ once, only the product term per pair) against ``skimage.metrics.structural_simil
 pair by pair with both PNGs read from disk for every pair (the obvious loop).
 LPIPS stage: the project's features-once, matrix-product LPIPS against the lpips package's
 ``LPIPS(net='vgg')`` called pair by pair (two VGG passes per pair).
+Real-SSIM stage (``realssim``): the review page's SSIM of each real image to the other real ones,
+from statistics made once, against the loop it replaced (the others' statistics rebuilt for each).
+Batch stage (``batches``): the batch sizes the code uses for VGG16 (LPIPS) and the cluster
+features, against larger ones, timed in alternation.
 
 Both stages scale linearly in the number of synthetic images once the real set is prepared,
 and the reference loops linearly in pairs, so both are timed on a part of the study size and
@@ -14,6 +18,7 @@ the same as the ImageNet one's.
 
     python benchmarks/bench_curation.py                # ~10 minutes on 2 cores
     python benchmarks/bench_curation.py --syn-lpips 1264 --syn-ssim 1353   # the full size
+    python benchmarks/bench_curation.py --stages realssim,batches          # ~3 minutes
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from ganaug.curation.lpips_fast import FastLpips, build_lpips, features_in_chunks
+from ganaug.curation.lpips_fast import VGG_BATCH, FastLpips, build_lpips, features_in_chunks
 from ganaug.curation.ssim import max_ssim
 
 
@@ -57,7 +62,8 @@ def main() -> None:
     ap.add_argument("--full-lpips", type=int, default=1264)
     ap.add_argument("--ref-pairs-ssim", type=int, default=200)
     ap.add_argument("--ref-pairs-lpips", type=int, default=6)
-    ap.add_argument("--stages", default="ssim,lpips")
+    ap.add_argument("--real-ssim", type=int, default=60, help="real images in the realssim stage")
+    ap.add_argument("--stages", default="ssim,lpips,realssim,batches")
     ap.add_argument("--json", type=Path, default=Path("benchmarks/out/curation.json"))
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -80,6 +86,12 @@ def main() -> None:
         if "lpips" in stages:
             report["lpips"] = bench_lpips(args, tmp, syn, real)
             print(json.dumps({"lpips": report["lpips"]}), flush=True)
+        if "realssim" in stages:
+            report["realssim"] = bench_real_ssim(args, real)
+            print(json.dumps({"realssim": report["realssim"]}), flush=True)
+        if "batches" in stages:
+            report["batches"] = bench_batches(args, tmp, real)
+            print(json.dumps({"batches": report["batches"]}), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
 
@@ -136,14 +148,17 @@ def bench_lpips(args: argparse.Namespace, tmp: Path, syn: np.ndarray, real: np.n
     fast = FastLpips(model, torch.device("cpu"))
     to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a[..., ::-1].transpose(0, 3, 1, 2)))  # noqa: E731
     # the stage's two phases, timed apart: the real set's features once, then per synthetic chunk
-    # its features and the distance matrix (what min_lpips does, step by step)
+    # its features, into one block store, and the distance matrix (what min_lpips does)
     t = time.perf_counter()
-    real_feats = features_in_chunks(fast, to_t(real), 16)
+    real_feats = features_in_chunks(fast, to_t(real), VGG_BATCH)
     t_real = time.perf_counter() - t
     t = time.perf_counter()
     syn_t = to_t(syn[: args.syn_lpips])
+    block = fast.empty(16, args.size)
     for s in range(0, len(syn_t), 16):
-        fast.distances(fast.features(syn_t[s : s + 16]), real_feats).min(dim=1)
+        part = syn_t[s : s + 16]
+        features_in_chunks(fast, part, VGG_BATCH, out=block)
+        fast.distances(block.rows(0, len(part)), real_feats).min(dim=1)
     t_syn = time.perf_counter() - t
     t_stage = t_real + t_syn
     ours_full = t_real + t_syn * args.full_lpips / args.syn_lpips
@@ -167,6 +182,61 @@ def bench_lpips(args: argparse.Namespace, tmp: Path, syn: np.ndarray, real: np.n
         "full_size": f"{args.full_lpips} x {args.real}",
         "speedup": round(ref_full / ours_full, 1),
     }
+
+
+def bench_real_ssim(args: argparse.Namespace, real: np.ndarray) -> dict:
+    """Each real image's highest SSIM to the others (the review page's proxy for real images)."""
+    from ganaug.curation.stages import max_ssim_to_others
+
+    grey = torch.from_numpy(np.stack([cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in real[: args.real_ssim]]))
+    t = time.perf_counter()
+    ours = max_ssim_to_others(grey)
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    loop = []
+    for i in range(len(grey)):  # the replaced code: every image against the rest, rebuilt each time
+        others = torch.cat([grey[:i], grey[i + 1 :]])
+        loop.append(float(max_ssim(grey[i : i + 1], others)[0][0]))
+    t_loop = time.perf_counter() - t
+    return {
+        "images": len(grey),
+        "seconds": round(t_ours, 2),
+        "loop_seconds": round(t_loop, 2),
+        "identical": bool(np.array_equal(ours, np.asarray(loop))),
+        "speedup": round(t_loop / t_ours, 1),
+    }
+
+
+def bench_batches(args: argparse.Namespace, tmp: Path, real: np.ndarray, rounds: int = 3) -> dict:
+    """Seconds an image for each batch size, the fastest of ``rounds`` rounds run in alternation
+    (so that a slow spell of a shared machine hits every size alike)."""
+    from ganaug.curation.clusters import build_feature_extractor, extract
+
+    rgb = np.ascontiguousarray(real[:16, ..., ::-1].transpose(0, 3, 1, 2))
+    fast = FastLpips(build_lpips("random", tmp, seed=42), torch.device("cpu"))
+    store = fast.empty(len(rgb), args.size)
+    images = torch.from_numpy(rgb)
+    runs = {f"vgg16_lpips_batch_{b}": lambda b=b: features_in_chunks(fast, images, b, out=store)
+            for b in (VGG_BATCH, 4, 8)}  # fmt: skip
+    for backbone in ("efficientnet_lite0", "random"):
+        model = build_feature_extractor(backbone, tmp)
+        for b in (4, 32):
+            runs[f"cluster_{backbone}_batch_{b}"] = lambda m=model, b=b: extract(m, rgb, batch=b)
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            t = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - t) / len(rgb))
+    best = {k: min(v) for k, v in times.items()}
+    out = {k: round(v, 4) for k, v in best.items()}
+    out["vgg16_batch_4_over_code"] = round(
+        best["vgg16_lpips_batch_4"] / best[f"vgg16_lpips_batch_{VGG_BATCH}"], 2
+    )
+    for backbone in ("efficientnet_lite0", "random"):
+        ratio = best[f"cluster_{backbone}_batch_32"] / best[f"cluster_{backbone}_batch_4"]
+        out[f"cluster_{backbone}_batch_32_over_4"] = round(ratio, 2)
+    return out
 
 
 if __name__ == "__main__":

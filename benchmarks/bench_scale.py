@@ -11,7 +11,7 @@ the data stages in at most 5 minutes, curation in at most 15, no rule above 4 GB
 store in the same run (each in a fresh process, on this run's training DF images and the first
 ``--lpips-synthetic`` synthetic images), and the largest difference between the two.
 
-    python benchmarks/bench_scale.py                 # about 15 minutes on 2 cores
+    python benchmarks/bench_scale.py --fresh         # about 24 minutes on 2 cores, 14 of them curation
     python benchmarks/bench_scale.py --lpips-memory  # and the LPIPS memory comparison
 
 The JSON goes to benchmarks/out/scale.json; the workdir (default benchmarks/out/scale_run) is

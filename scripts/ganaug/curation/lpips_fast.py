@@ -61,9 +61,9 @@ def _vgg_to_slices(state: dict, net: torch.nn.Module) -> dict:
 # values converted to float32 at a time per product (4 MB): column slices this small stay in
 # cache, so the conversion and the product read each stored value once
 BLOCK_VALUES = 1024 * 1024
-# images per VGG pass: at 256 px a pass holds about 80 MB of activations per image, and on the
-# CPU small passes are faster per image (their activations stay nearer the cache): measured in
-# alternation, 0.36 s an image at 2 against 0.39 s at 4 and 0.42 s at 8
+# images per VGG pass: at 256 px a pass holds about 80 MB of activations per image. Small passes
+# are no slower per image on the CPU and hold less: benchmarks/bench_curation.py --stages batches
+# measured 0.351, 0.357 and 0.369 s an image at 2, 4 and 8, in alternation
 VGG_BATCH = 2
 
 
@@ -143,8 +143,8 @@ class FastLpips:
         buffers made once (the channel weights go onto ``a``'s slice in the same pass) and
         multiplied while still in cache, the partial cross terms summed in float32. Slices start
         at a position boundary, so the channel of column j of a slice is j % C. Reusing the
-        buffers matters: a fresh 4 MB buffer per slice is a fresh mapping of zeroed pages, which
-        made this 4x slower (measured)."""
+        buffers spares an allocation, and its page faults, per slice: with fresh pages for every
+        slice (glibc's mmap threshold once set at 1 MiB here) the products ran 4x slower."""
         total = torch.zeros(len(b), len(a))
         for fa, oa, fb, ob, w, hw in zip(a.flat, a.own, b.flat, b.own, self.w, a.hw, strict=True):
             c, d = len(w), fa.shape[1]
