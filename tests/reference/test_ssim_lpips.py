@@ -106,3 +106,13 @@ def test_lpips_from_float16_features_in_blocks_equals_the_lpips_package(lpips_mo
     # and the stored set against itself, query rows taken back to float32
     self_d = torch.cat([fast.distances(stored.rows(s, s + 3), stored) for s in (0, 3)])
     assert self_d.diagonal().abs().max().item() < 1e-4
+
+
+def test_lpips_refuses_features_of_different_image_sizes(lpips_model):
+    """Columns would pair up wrongly across sizes: refused, not a plausible-looking number."""
+    fast = FastLpips(lpips_model, torch.device("cpu"))
+    g = torch.Generator().manual_seed(3)
+    small = fast.features(torch.randint(0, 256, (2, 3, 32, 32), generator=g, dtype=torch.uint8))
+    large = fast.features(torch.randint(0, 256, (2, 3, 64, 64), generator=g, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="different image sizes"):
+        fast.distances(small, large)

@@ -49,8 +49,8 @@ def build_feature_extractor(backbone: str, cache_dir: str | Path, seed: int = 42
 def extract(model: torch.nn.Module, images_u8: np.ndarray, batch: int = 4) -> np.ndarray:
     # channels_last: EfficientNet-Lite0's depthwise convolutions run 1.8x faster on the CPU
     # (measured: 100 -> 56 ms an image at 256 px), the features equal to 1e-5. Batches of 4 keep
-    # more of the activations in cache: 1.2x faster than 32 at 256 px on 2 cores (Lite0 39 against
-    # 47 ms an image, ResNet-50 111 against 133; benchmarks/bench_curation.py --stages batches),
+    # more of the activations in cache: at 256 px on 2 cores, Lite0 25 against 47 ms an image at
+    # 32 (1.8x), ResNet-50 106 against 146 (1.4x) (benchmarks/bench_curation.py --stages batches),
     # with the same features
     model = model.to(memory_format=torch.channels_last)
     out = []

@@ -63,7 +63,8 @@ def _vgg_to_slices(state: dict, net: torch.nn.Module) -> dict:
 BLOCK_VALUES = 1024 * 1024
 # images per VGG pass: at 256 px a pass holds about 80 MB of activations per image. Small passes
 # are no slower per image on the CPU and hold less: benchmarks/bench_curation.py --stages batches
-# measured 0.351, 0.357 and 0.369 s an image at 2, 4 and 8, in alternation
+# measured 0.309, 0.325 and 0.351 s an image at 2, 4 and 8, in alternation (an earlier run: 0.351,
+# 0.357, 0.369)
 VGG_BATCH = 2
 
 
@@ -145,6 +146,8 @@ class FastLpips:
         at a position boundary, so the channel of column j of a slice is j % C. Reusing the
         buffers spares an allocation, and its page faults, per slice: with fresh pages for every
         slice (glibc's mmap threshold once set at 1 MiB here) the products ran 4x slower."""
+        if a.hw != b.hw:  # columns would pair up wrongly (and quietly) across image sizes
+            raise ValueError(f"features of different image sizes: {a.hw[0]} against {b.hw[0]} positions")
         total = torch.zeros(len(b), len(a))
         for fa, oa, fb, ob, w, hw in zip(a.flat, a.own, b.flat, b.own, self.w, a.hw, strict=True):
             c, d = len(w), fa.shape[1]
