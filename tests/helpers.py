@@ -33,6 +33,20 @@ def tool(name: str) -> str:
 CORES_EACH = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
+def rule_threads() -> dict[str, int]:
+    """Every rule of the workflow with the threads it declares (1 where it declares none)."""
+    import re
+
+    out = {}
+    for f in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=\s*(?:rule|checkpoint) \w+:)", f.read_text(), flags=re.M):
+            name = re.match(r"\s*(?:rule|checkpoint) (\w+):", block)
+            if name:
+                threads = re.search(r"^\s+threads:\s*(\d+)\s*$", block, re.M)
+                out[name.group(1)] = int(threads.group(1)) if threads else 1
+    return out
+
+
 def share_cores(cmd: list[str]) -> list[str]:
     """``cmd`` with any ``--cores N`` lowered to this worker's share."""
     out = list(cmd)
