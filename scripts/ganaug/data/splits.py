@@ -1,16 +1,31 @@
-"""Leakage-safe splits: stratified by class, grouped by lesion and patient.
+"""Leakage-safe repeated splits: grouped by lesion and patient, random within strata, with test
+sets that no two repeats share.
 
 Two images are in one group when they share a lesion id or a patient id (connected components,
 so a patient's two lesions and each lesion's repeat photographs all stay together). Groups are
-assigned whole, so no lesion spans two splits. Stratification: the groups of each class are
-visited in a seeded random order, largest first, and each goes to the split furthest below its
-target count for that class. With groups of size at most g, every split of every class ends
-within g images of its exact share (tested).
+assigned whole, so no lesion spans two splits.
+
+**Disjoint test folds.** Within each class, the groups are put in a seeded random order within
+strata of their size (images per group, ascending), and a systematic sample of them (a random
+start, then every 1/f-th place) is dealt, in turn, to ``M = floor(1 / test)`` test folds of share
+``test`` each. Repeat ``r`` tests on fold ``r``: so each lesion is in at most one repeat's test
+set, and ``repeats`` may be at most ``M`` (6 at the study's 15 %; the config check says so). The
+folds depend only on the seed and the test share, not on the number of repeats, so adding a
+repeat changes none of the existing splits. A systematic sample over a size-ordered list puts
+into every fold the share ``test`` of the groups of every size, to within one group: big lesions
+reach test as often as small ones (the old largest-first dealing sent every lesion of 3 or more
+images to train, in every repeat).
+
+**Validation and training.** Of the groups outside repeat ``r``'s test fold, a second systematic
+sample in the same size strata, in an order seeded by (seed, r), is the validation split (share
+``val`` of the whole class); the rest is training. Training sets of different repeats overlap
+(about 0.7 x 0.7 of the archive plus what the folds leave), which is why the statistics correct
+for it (``ganaug.evaluation.inference``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -46,33 +61,81 @@ def lesion_groups(df: pd.DataFrame) -> pd.Series:
     return pd.Series([find(i) for i in df["image_id"]], index=df.index, name="group")
 
 
-def assign_splits(df: pd.DataFrame, fractions: dict[str, float], seed: int, minority: str) -> pd.Series:
-    """Split name per row of ``df`` (needs image_id, label, lesion_id, patient_id)."""
+def n_test_folds(test: float) -> int:
+    """How many disjoint test folds of share ``test`` one archive holds: floor(1 / test)."""
+    return int(np.floor(1.0 / test + 1e-9))
+
+
+def systematic(n: int, share: float, rng: np.random.Generator) -> np.ndarray:
+    """A systematic sample of ``share`` of ``n`` ordered places: a random start, then every
+    1/share-th place. Any run of L consecutive places holds floor(L share) or ceil(L share)."""
+    cuts = np.floor(rng.random() + share * np.arange(n + 1))
+    return np.diff(cuts) > 0
+
+
+def _by_size(keys: list[str], size: dict[str, int], rng: np.random.Generator) -> list[str]:
+    """``keys`` in a seeded random order within strata of group size (ascending)."""
+    shuffled = [keys[i] for i in rng.permutation(len(keys))]
+    return sorted(shuffled, key=lambda g: size[g])  # stable: the random order within a size stays
+
+
+def fold_of_groups(
+    keys: list[str], size: dict[str, int], test: float, seed: int, stream: int = 0
+) -> dict[str, int]:
+    """Each group's test fold (0 .. M-1), or -1 for a group that is in no test fold. The draw
+    depends on the seed and ``stream`` (one per class), never on the repeat."""
+    m = n_test_folds(test)
+    rng = np.random.default_rng([seed, 0, stream])
+    order = _by_size(keys, size, rng)
+    tested = systematic(len(order), m * test, rng)
+    start = int(rng.integers(m))
+    fold = dict.fromkeys(keys, -1)
+    for j, g in enumerate(g for g, t in zip(order, tested, strict=True) if t):
+        fold[g] = (start + j) % m  # in turn: every fold gets its share of every size
+    return fold
+
+
+def _class_of_groups(df: pd.DataFrame, groups: pd.Series, minority: str) -> tuple[dict, dict]:
+    """Each group's size, and its class for stratification: a group that holds any minority
+    image is stratified with the minority class, the class whose split sizes matter most (a
+    patient with a DF and a nevus, say); any other group takes its first row's label."""
+    table = pd.DataFrame(
+        {
+            "group": groups.to_numpy(),
+            "label": df["label"].to_numpy(),
+            "is_min": (df["label"] == minority).to_numpy(),
+        }
+    )
+    by = table.groupby("group", sort=False)
+    size = by.size().to_dict()
+    cls = by["label"].first().where(~by["is_min"].any(), minority)
+    return size, cls.to_dict()
+
+
+def assign_splits(
+    df: pd.DataFrame, fractions: dict[str, float], seed: int, minority: str, repeat: int = 0
+) -> pd.Series:
+    """Split name per row of ``df`` (needs image_id, label, lesion_id, patient_id) in repeat
+    ``repeat``: test is fold ``repeat`` of the disjoint folds, val a size-stratified sample of
+    the rest, train what remains."""
+    folds = n_test_folds(fractions["test"])
+    if not 0 <= repeat < folds:
+        raise ValueError(
+            f"repeat {repeat}: a test share of {fractions['test']} leaves {folds} disjoint test folds "
+            f"(repeats 0..{folds - 1})"
+        )
     groups = lesion_groups(df)
-    # a group that holds any minority image is stratified with the minority class, which is
-    # the class whose split sizes matter most (a patient with a DF and a nevus, say)
-    members: dict[str, list[int]] = defaultdict(list)
-    for idx, g in groups.items():
-        members[g].append(idx)
-    group_class = {
-        g: minority if (df.loc[idx, "label"] == minority).any() else df.loc[idx[0], "label"]
-        for g, idx in members.items()
-    }
-    rng = np.random.default_rng(seed)
+    size, group_class = _class_of_groups(df, groups, minority)
     assignment: dict[str, str] = {}
+    rng = np.random.default_rng([seed, 1, repeat])  # this repeat's validation draw
     for cls in sorted(set(group_class.values())):
         keys = sorted(g for g, c in group_class.items() if c == cls)
-        order = rng.permutation(len(keys))
-        # largest groups first (stable, so the seeded order breaks ties): big pieces early,
-        # small ones fill the gaps, which keeps every split within one group of its target
-        ordered = sorted((keys[i] for i in order), key=lambda g: -len(members[g]))
-        n_total = sum(len(members[g]) for g in keys)
-        counts = dict.fromkeys(SPLITS, 0)
-        for g in ordered:
-            deficits = [fractions[s] * n_total - counts[s] for s in SPLITS]
-            best = SPLITS[int(np.argmax(deficits))]  # ties go to the earlier split
-            assignment[g] = best
-            counts[best] += len(members[g])
+        fold = fold_of_groups(keys, size, fractions["test"], seed, zlib.crc32(cls.encode()))
+        rest = [g for g in keys if fold[g] != repeat]
+        assignment |= {g: "test" for g in keys if fold[g] == repeat}
+        order = _by_size(rest, size, rng)
+        is_val = systematic(len(order), fractions["val"] / (1.0 - fractions["test"]), rng)
+        assignment |= {g: "val" if v else "train" for g, v in zip(order, is_val, strict=True)}
     return pd.Series([assignment[g] for g in groups], index=df.index, name="split")
 
 
@@ -91,19 +154,39 @@ METADATA_COLUMNS = [
 
 
 def build_metadata(
-    processed: pd.DataFrame, fractions: dict[str, float], seed: int, minority: str, source: str
+    processed: pd.DataFrame,
+    fractions: dict[str, float],
+    seed: int,
+    minority: str,
+    source: str,
+    repeat: int = 0,
 ) -> pd.DataFrame:
     """The workflow's central table, sorted by image id so reruns are byte-identical."""
     df = processed.sort_values("image_id").reset_index(drop=True)
-    df["split"] = assign_splits(df, fractions, seed, minority)
+    df["split"] = assign_splits(df, fractions, seed, minority, repeat)
     df["target"] = (df["label"] == minority).astype(int)
     df["source"] = source
     df["synthetic"] = False
     return df[METADATA_COLUMNS]
 
 
+def images_per_lesion(part: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Per class: how many lesion groups have 1, 2, 3, ... images (the sizes as strings), each
+    group under the class the splitter stratified it with (minority where it holds any)."""
+    if part.empty:
+        return {c: {} for c in labels}
+    part = part.reset_index(drop=True)
+    size, group_class = _class_of_groups(part, lesion_groups(part), labels[0])
+    out = {}
+    for c in labels:
+        counts = pd.Series([size[g] for g, k in group_class.items() if k == c], dtype=int).value_counts()
+        out[c] = {str(int(k)): int(v) for k, v in counts.sort_index().items()}
+    return out
+
+
 def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int) -> dict:
-    """Counts per split and class, and the imbalance ratio (majority per minority image)."""
+    """Counts per split and class, the imbalance ratio (majority per minority image) and each
+    split's distribution of images per lesion group."""
     out: dict = {"classes": {"minority": minority, "majority": majority}, "splits": {}}
     for split in (*SPLITS, "all"):
         part = meta if split == "all" else meta[meta["split"] == split]
@@ -115,6 +198,7 @@ def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int)
             "total": n_min + n_maj,
             "imbalance_ratio": round(n_maj / n_min, 4) if n_min else None,
             "lesion_groups": int(lesion_groups(part.reset_index(drop=True)).nunique()) if len(part) else 0,
+            "images_per_lesion": images_per_lesion(part, (minority, majority)),
         }
     out["rejected_images"] = int(n_rejected)
     out["crop_methods"] = {k: int(v) for k, v in sorted(meta["crop_method"].value_counts().items())}
@@ -141,10 +225,12 @@ def split_files(
     n_rejected = len(pd.read_csv(rejects, dtype=str, keep_default_na=False))
     fractions = {k: split[k] for k in SPLITS}
     source = "phantom" if phantom is not None else format
-    meta = build_metadata(processed, fractions, split["seed"], minority, source)
+    repeat = int(split.get("repeat", 0))
+    meta = build_metadata(processed, fractions, split["seed"], minority, source, repeat)
     summary = summarise(meta, minority, majority, n_rejected)
-    # which of the repeated splits this is, and the seed that dealt it
-    summary["repeat"], summary["split_seed"] = int(split.get("repeat", 0)), int(split["seed"])
+    # which of the repeated splits this is: its test fold, of how many, and the seed of the folds
+    summary["repeat"], summary["split_seed"] = repeat, int(split["seed"])
+    summary["test_fold"] = {"fold": repeat, "of": n_test_folds(fractions["test"]), "disjoint": True}
     write_csv(meta, metadata_out)
     write_json(summary, summary_out)
     logging.getLogger(__name__).info("splits: %s", summary["splits"])
