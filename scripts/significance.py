@@ -13,6 +13,7 @@ significance_rule(
     i.metadata,
     dict(snakemake.output.items()),
     **p.evaluation,
+    split=p.split,
     repeats=p.repeats,
     minority=p.minority,
     majority=p.majority,

@@ -108,6 +108,13 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
             "config keys 'data.split.train/val/test' must sum to 1, "
             f"got {split['train']} + {split['val']} + {split['test']} = {total:g}"
         )
+    folds = int(1.0 / split["test"] + 1e-9) if split["test"] > 0 else 0
+    if split["repeats"] > folds:
+        problems.append(
+            f"config key 'data.split.repeats': {split['repeats']} repeats need {split['repeats']} disjoint "
+            f"test sets, but a test share of {split['test']} leaves only {folds} (repeats x test must "
+            "be at most 1: each lesion is tested in at most one repeat); lower the repeats or the test share"
+        )
     if data["minority"] == data["majority"]:
         problems.append(
             f"config keys 'data.minority' and 'data.majority' both name {data['minority']!r}; "
@@ -137,6 +144,7 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
                 f"config key 'evaluation.pairs': {pair} must name two different conditions of "
                 f"classifier.conditions ({', '.join(conditions)})"
             )
+    problems += primary_problems(config)
     for ref in config["evaluation"]["references"]:
         if ref not in conditions:
             problems.append(
@@ -146,33 +154,90 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def primary_problems(config: Mapping[str, Any]) -> list[str]:
+    """The primary family names conditions of the table, test sets that exist and architectures
+    that are trained."""
+    conditions, prim = config["classifier"]["conditions"], config["evaluation"]["primary"]
+    problems = []
+    for pair in prim["comparisons"]:
+        if any(c not in conditions for c in pair) or pair[0] == pair[1]:
+            problems.append(
+                f"config key 'evaluation.primary.comparisons': {pair} must name two different conditions "
+                f"of classifier.conditions ({', '.join(conditions)})"
+            )
+    sets = ["in_distribution", *config["evaluation"]["external"]]
+    if prim["test_sets"] != "all":
+        problems += [f"config key 'evaluation.primary.test_sets': {s!r} is not one of {', '.join(sets)}"
+                     for s in prim["test_sets"] if s not in sets]  # fmt: skip
+    if prim["archs"] != "all":
+        archs = config["classifier"]["archs"]
+        problems += [
+            f"config key 'evaluation.primary.archs': {a!r} is not one of classifier.archs "
+            f"({', '.join(archs)})"
+            for a in prim["archs"]
+            if a not in archs
+        ]
+    return problems
+
+
+MATCH_KEYS = ("oversample_to", "extra_real_to", "synthetic_count_to")  # a condition matched to another
+
+
+def synthetic_count_problems(key: str, cond: Mapping[str, Any]) -> list[str]:
+    """A condition with synthetic images says how many: n_synthetic, or synthetic_count_to."""
+    matched = cond.get("synthetic_count_to") is not None
+    if cond["synthetic"] == "none":
+        return (
+            [f"config key '{key}.synthetic_count_to': synthetic is none, so there is nothing to count"]
+            if matched
+            else []
+        )
+    if matched and cond.get("n_synthetic", 0):
+        return [f"config key '{key}': n_synthetic and synthetic_count_to exclude each other; give one"]
+    if not matched and not cond.get("n_synthetic", 0):
+        return [
+            f"config key '{key}': synthetic is {cond['synthetic']!r}, so n_synthetic (> 0) or "
+            "synthetic_count_to is needed"
+        ]
+    if not matched and cond.get("synthetic_fraction", 1) != 1:
+        return [f"config key '{key}.synthetic_fraction': only with synthetic_count_to"]
+    return []
+
+
 def matched_problems(name: str, cond: Mapping[str, Any], conditions: Mapping[str, Any]) -> list[str]:
-    """oversample_to and extra_real_to name another condition with a fixed training set."""
+    """oversample_to, extra_real_to and synthetic_count_to name another condition with a fixed
+    training set."""
     key = f"classifier.conditions.{name}"
-    if cond.get("oversample_to") is not None and cond.get("extra_real_to") is not None:
-        return [f"config key '{key}': oversample_to and extra_real_to exclude each other"]
-    which = "oversample_to" if cond.get("oversample_to") is not None else "extra_real_to"
-    to = cond.get(which)
-    if to is None:
-        return []
+    given = [k for k in MATCH_KEYS if cond.get(k) is not None]
+    if len(given) > 1:
+        return [f"config key '{key}': {' and '.join(given)} exclude each other"]
+    problems = synthetic_count_problems(key, cond)
+    if not given:
+        return problems
+    which = given[0]
+    to = cond[which]
     if to not in conditions or to == name:
         return [
             f"config key '{key}.{which}': {to!r} is not another condition of the table "
             f"({', '.join(conditions)})"
         ]
     other = conditions[to]
-    if other.get("oversample_to") is not None or other.get("extra_real_to") is not None:
+    if any(other.get(k) is not None for k in MATCH_KEYS):
         return [
             f"config key '{key}.{which}': {to!r} is matched to a condition itself; name a condition "
             "with a fixed training set"
         ]
-    if not cond["real_minority"]:
+    if which != "synthetic_count_to" and not cond["real_minority"]:
         return [f"config key '{key}': {which} needs real_minority: true"]
-    if which == "extra_real_to" and other["synthetic"] == "none":
+    if which != "oversample_to" and other["synthetic"] == "none":
+        return [f"config key '{key}.{which}': {to!r} adds no synthetic images, so there is nothing to match"]
+    curated = [c["synthetic"] for c in (cond, other) if c["synthetic"].startswith("curated")]
+    if which == "synthetic_count_to" and len(set(curated)) > 1:
         return [
-            f"config key '{key}.extra_real_to': {to!r} adds no synthetic images, so there is nothing to match"
+            f"config key '{key}.synthetic_count_to': {to!r} draws from {other['synthetic']}, this "
+            f"condition from {cond['synthetic']}; count only within one curated source, or from raw"
         ]
-    return []
+    return problems
 
 
 def classifier_problems(cls: Mapping[str, Any]) -> list[str]:

@@ -78,8 +78,8 @@ class SplitConfig:
     train: float = 0.70  # share of each class's images for training (GAN and curation read only this)
     val: float = 0.15  # validation: the epoch, the threshold
     test: float = 0.15  # read once, by the final prediction
-    seed: int = 42  # order in which the lesion groups are dealt out (repeat r: seed + r)
-    repeats: int = 1  # independent lesion-grouped splits, each with its own GAN, curation and fits
+    seed: int = 42  # the seed of the test folds and (with the repeat) of each validation draw
+    repeats: int = 1  # lesion-grouped splits with disjoint test sets, each with its own GAN and fits
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,9 @@ def data_params(section: Mapping[str, Any], rule: str) -> dict[str, Any]:
 
 
 def repeat_split(section: Mapping[str, Any], repeat: int) -> dict[str, Any]:
-    """The split of repeat ``repeat``: the fractions, and the seed ``data.split.seed + repeat``
-    (repeat 0 is the single split of a one-repeat config). Not the number of repeats."""
+    """The split of repeat ``repeat``: the fractions, the seed of the test folds (the same for
+    every repeat: the folds are dealt once, and repeat ``r`` tests on fold ``r``) and ``r``.
+    Not the number of repeats, so adding a repeat reruns no existing split."""
     split = from_dict(SplitConfig, section["split"], "data.split")
     if not 0 <= repeat < split.repeats:
         raise ValueError(f"repeat {repeat} is outside data.split.repeats = {split.repeats}")
@@ -164,7 +165,7 @@ def repeat_split(section: Mapping[str, Any], repeat: int) -> dict[str, Any]:
         "train": split.train,
         "val": split.val,
         "test": split.test,
-        "seed": split.seed + repeat,
+        "seed": split.seed,
         "repeat": repeat,
     }
 
@@ -263,7 +264,9 @@ def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[st
     cls = from_dict(ClassifierConfig, section, "classifier")
     keys = [f.name for f in dataclasses.fields(FitConfig) if f.name in section]  # the training keys
     cond = cls.conditions[condition]
-    to = cond.get("oversample_to") or cond.get("extra_real_to")  # the condition it is matched to
+    to = (
+        cond.get("oversample_to") or cond.get("extra_real_to") or cond.get("synthetic_count_to")
+    )  # matched to
     return {
         "fit": {k: section[k] for k in keys},
         "weights": cls.weights_of(arch),
@@ -279,6 +282,9 @@ def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[st
 class EvaluationConfig:
     references: tuple[str, ...] = ("baseline",)  # conditions every other condition is compared with
     pairs: tuple[tuple[str, str], ...] = ()  # (condition, reference) comparisons beside those
+    # the declared primary family (ganaug.evaluation.families.Primary): its keys, validated there
+    primary: dict[str, Any] = field(default_factory=dict)
+    alpha: float = 0.05  # the primary family's family-wise error rate (Holm)
     bootstrap_resamples: int = 2000  # resamples of the paired lesion bootstrap
     feature_extractor: str = "inception"  # GAN-metric features: inception | efficientnet_lite0 | random
     batch_size: int = 50  # images per feature-extractor pass
@@ -288,6 +294,8 @@ class EvaluationConfig:
     pr_k: int = 3  # the k of improved precision and recall
     lpips_diversity_images: int = 100  # LPIPS diversity over all pairs of a sample this big
     real_vs_synthetic: int = 10  # images each side of real_vs_synthetic.png
+    size_draws: int = 10  # seeded draws of each set and reference at equal size (GAN metrics)
+    copying_cells: int = 3  # k-means cells of the data-copying test (fewer where a cell would be empty)
     study_expected_f1: dict[str, dict[str, float]] = field(default_factory=dict)  # the study's, labelled
     # out-of-distribution test sets by name: {format, images, ground_truth, metadata, masks,
     # nevus_subtypes, phantom}; their rules read them (workflow/rules/external.smk)
@@ -296,7 +304,7 @@ class EvaluationConfig:
 
 # the keys of the evaluation section each rule depends on (its rule params)
 EVALUATION_RULE_KEYS = {
-    "significance": ("references", "pairs", "bootstrap_resamples"),
+    "significance": ("references", "pairs", "primary", "alpha", "bootstrap_resamples"),
     "ablation": ("study_expected_f1",),
     "gan_metrics": (
         "feature_extractor",
@@ -307,6 +315,8 @@ EVALUATION_RULE_KEYS = {
         "pr_k",
         "lpips_diversity_images",
         "real_vs_synthetic",
+        "size_draws",
+        "copying_cells",
     ),
     "final_results": ("study_expected_f1",),
 }

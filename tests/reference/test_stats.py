@@ -1,13 +1,11 @@
-"""Every statistic against an independent route (scikit-learn, scipy, statsmodels or a plain loop), on fresh random data, and the lesion bootstrap checked for what it is for."""
+"""The metrics and the lesion bootstrap against an independent route (scikit-learn, statsmodels
+or a plain loop), on fresh random data, and the bootstrap checked for what it is for. The tests
+across repeats and McNemar are in test_inference.py."""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
-import pandas as pd
 import pytest
-from scipy.stats import binomtest, chi2
 from sklearn.metrics import (
     average_precision_score,
     precision_score,
@@ -20,15 +18,11 @@ from ganaug.evaluation.stats import (
     bootstrap_p,
     confusion_counts,
     count_metrics,
-    direction,
     group_bootstrap_weights,
     holm,
     image_bootstrap_weights,
-    mcnemar_by_class,
     paired_bootstrap,
-    replicate_mean_interval,
     weighted_average_precision,
-    wilcoxon_replicates,
 )
 from tests.helpers import sk_metrics
 
@@ -164,86 +158,6 @@ def test_the_lesion_bootstrap_is_not_fooled_by_repeat_images():
     assert ratio_lesions == pytest.approx(1.0, rel=0.08)
 
 
-def preds_for(b: int, c: int, both: int, neither: int, cls: int = 1):
-    """Condition and reference decisions on images of class ``cls`` with the given table."""
-    n = b + c + both + neither
-    y = np.full(n, cls)
-    right, wrong = cls, 1 - cls
-    cond = np.array([right] * (both + b) + [wrong] * (c + neither))
-    ref = np.array([right] * both + [wrong] * b + [right] * c + [wrong] * neither)
-    return y, cond, ref
-
-
-def test_mcnemar_by_class_chi_square_and_direction():
-    y, cond, ref = preds_for(b=30, c=12, both=50, neither=8)
-    res = mcnemar_by_class(y, cond, ref, 1)
-    stat = (abs(30 - 12) - 1) ** 2 / (30 + 12)  # Edwards' continuity correction, by hand
-    assert (res["b"], res["c"], res["winner"], res["n"]) == (30, 12, "condition", 100)
-    assert res["method"] == "chi-square, continuity-corrected"
-    assert res["statistic"] == pytest.approx(stat) and res["p"] == pytest.approx(chi2.sf(stat, 1))
-
-
-def test_mcnemar_by_class_exact_below_25_and_class_selection():
-    y1, c1, r1 = preds_for(b=3, c=9, both=70, neither=5, cls=1)
-    y0, c0, r0 = preds_for(b=20, c=2, both=100, neither=3, cls=0)
-    y, cond, ref = np.r_[y1, y0], np.r_[c1, c0], np.r_[r1, r0]
-    df = mcnemar_by_class(y, cond, ref, 1)
-    nv = mcnemar_by_class(y, cond, ref, 0)
-    assert (df["b"], df["c"], df["winner"], df["method"]) == (3, 9, "reference", "exact binomial")
-    assert df["p"] == pytest.approx(binomtest(3, 12, 0.5).pvalue)
-    assert (nv["b"], nv["c"], nv["winner"], nv["n"]) == (20, 2, "condition", 125)
-    assert nv["p"] == pytest.approx(binomtest(2, 22, 0.5).pvalue)
-
-
-def test_mcnemar_counts_equal_a_plain_loop_on_fresh_data():
-    rng = np.random.default_rng(9)
-    y = rng.integers(0, 2, 300)
-    cond, ref = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
-    for cls in (0, 1):
-        res = mcnemar_by_class(y, cond, ref, cls)
-        b = sum(1 for t, a, r in zip(y, cond, ref, strict=True) if t == cls and a == t and r != t)
-        c = sum(1 for t, a, r in zip(y, cond, ref, strict=True) if t == cls and a != t and r == t)
-        assert (res["b"], res["c"]) == (b, c)
-
-
-def test_wilcoxon_across_replicates_equals_exact_enumeration():
-    rng = np.random.default_rng(3)
-    a, b = rng.random(7), rng.random(7)
-    res = wilcoxon_replicates(a, b)
-    d = a - b
-    ranks = pd.Series(np.abs(d)).rank().to_numpy()
-    w_plus = ranks[d > 0].sum()
-    # every sign pattern is equally likely under the null: count the as-extreme ones
-    sums = [
-        sum(r for r, s in zip(ranks, signs, strict=True) if s)
-        for signs in itertools.product([0, 1], repeat=7)
-    ]
-    centre = ranks.sum() / 2
-    p = np.mean([abs(s - centre) >= abs(w_plus - centre) - 1e-12 for s in sums])
-    assert res["p"] == pytest.approx(p, abs=1e-12)
-    assert res["median_difference"] == pytest.approx(np.median(d))
-    few = wilcoxon_replicates(a[:5], b[:5])
-    assert (
-        few["p"] is None
-        and "0.0625" in few["note"]
-        and few["median_difference"] == pytest.approx(np.median(d[:5]))
-    )
-
-
-def test_mean_difference_across_replicates_equals_scipys_t_interval():
-    from scipy.stats import ttest_1samp
-
-    rng = np.random.default_rng()
-    d = rng.normal(0.03, 0.05, size=int(rng.integers(2, 12)))
-    res = replicate_mean_interval(d)
-    ci = ttest_1samp(d, 0.0).confidence_interval(0.95)
-    assert res["mean_difference"] == pytest.approx(d.mean())
-    assert res["sd_difference"] == pytest.approx(d.std(ddof=1))
-    assert (res["ci_low"], res["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
-    one = replicate_mean_interval(d[:1])
-    assert one["mean_difference"] == pytest.approx(d[0]) and one["ci_low"] is None
-
-
 def test_holm_equals_a_plain_loop():
     rng = np.random.default_rng(5)
     p = list(rng.random(12) ** 3)
@@ -256,8 +170,3 @@ def test_holm_equals_a_plain_loop():
         want[i] = running
     assert got[4] is None
     assert all(got[i] == pytest.approx(want[i], abs=1e-12) for i in want)
-
-
-def test_direction_words():
-    assert direction(0.1, 0.01) == "better" and direction(-0.1, 0.01) == "worse"
-    assert direction(0.1, 0.2) == "no evidence" and direction(0.1, None) == "no evidence"

@@ -208,3 +208,85 @@ def test_every_key_is_documented():
     documented = set(re.findall(r"`([a-z_][a-z0-9_.]*)`", doc))
     missing = [k for k in _schema_keys(load_schema()) if k not in documented]
     assert not missing, f"config/README.md does not document: {missing}"
+
+
+def test_more_repeats_than_disjoint_test_folds_is_refused():
+    validate_config({"data": {"split": {"repeats": 6}}})  # 6 x 0.15 <= 1
+    with pytest.raises(
+        ConfigError, match=r"7 repeats need 7 disjoint test sets, but a test share of 0.15 leaves only 6"
+    ):
+        validate_config({"data": {"split": {"repeats": 7}}})
+    with pytest.raises(ConfigError, match=r"leaves only 4"):
+        validate_config({"data": {"split": {"train": 0.6, "val": 0.15, "test": 0.25, "repeats": 5}}})
+
+
+@pytest.mark.parametrize(
+    ("primary", "needle"),
+    [
+        ({"comparisons": [["gan_curatd", "baseline"]]}, "'evaluation.primary.comparisons'"),
+        ({"comparisons": [["baseline", "baseline"]]}, "two different conditions"),
+        (
+            {"test_sets": ["shifted"]},
+            "'evaluation.primary.test_sets': 'shifted' is not one of in_distribution",
+        ),
+        ({"archs": ["vgg16"]}, "'evaluation.primary.archs': 'vgg16' is not one of classifier.archs"),
+        ({"metrics": ["auc"]}, "'evaluation.primary.metrics.0'"),
+    ],
+)
+def test_the_primary_family_names_what_the_run_has(primary, needle):
+    with pytest.raises(ConfigError) as err:
+        validate_config({"evaluation": {"primary": primary}})
+    assert needle in str(err.value)
+
+
+def test_the_primary_family_defaults_to_the_declared_question():
+    prim = validate_config({})["evaluation"]["primary"]
+    assert prim == {"comparisons": [["gan_curated", "baseline"]], "metrics": ["pr_auc", "sensitivity"],
+                    "decision": "tuned", "test_sets": "all", "archs": "all"}  # fmt: skip
+
+
+BASE_TABLE = {
+    "baseline": {"synthetic": "none", "real_minority": True, "augment": False},
+    "gan_curated": {"synthetic": "curated", "n_synthetic": 600, "real_minority": True, "augment": False},
+}
+
+
+@pytest.mark.parametrize(
+    ("cond", "needle"),
+    [
+        (
+            {"synthetic": "raw", "synthetic_count_to": "gan_curated", "n_synthetic": 5},
+            "exclude each other; give one",
+        ),
+        ({"synthetic": "raw"}, "n_synthetic (> 0) or synthetic_count_to is needed"),
+        ({"synthetic": "none", "synthetic_count_to": "gan_curated"}, "nothing to count"),
+        ({"synthetic": "raw", "synthetic_count_to": "baseline"}, "adds no synthetic images"),
+        (
+            {"synthetic": "curated_random", "synthetic_count_to": "gan_curated"},
+            "count only within one curated source",
+        ),
+        ({"synthetic": "raw", "n_synthetic": 5, "synthetic_fraction": 0.5}, "only with synthetic_count_to"),
+        (
+            {"synthetic": "raw", "synthetic_count_to": "x", "oversample_to": "gan_curated"},
+            "exclude each other",
+        ),
+    ],
+)
+def test_a_counted_condition_says_how_many(cond, needle):
+    table = {**BASE_TABLE, "x": {"real_minority": True, "augment": False, **cond}}
+    with pytest.raises(ConfigError) as err:
+        validate_config({"classifier": {"conditions": table}})
+    assert needle in str(err.value)
+
+
+def test_an_uncurated_set_of_the_curated_count_validates():
+    counted = {
+        "synthetic": "raw",
+        "synthetic_count_to": "gan_curated",
+        "real_minority": True,
+        "augment": False,
+    }
+    quarter = {"synthetic": "curated", "synthetic_count_to": "gan_curated", "synthetic_fraction": 0.25,
+               "real_minority": True, "augment": False}  # fmt: skip
+    cfg = validate_config({"classifier": {"conditions": {**BASE_TABLE, "a": counted, "b": quarter}}})
+    assert cfg["classifier"]["conditions"]["a"]["n_synthetic"] == 0

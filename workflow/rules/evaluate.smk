@@ -34,6 +34,8 @@ rule significance:
         runtime=60,
     params:
         evaluation=evaluation_params(EVAL, "significance"),
+        # the corrected t's n_test / n_train
+        split={k: DATA["split"][k] for k in ("train", "val", "test")},
         repeats=REPEATS,
         minority=DATA["minority"],
         majority=DATA["majority"],
@@ -88,6 +90,12 @@ rule gan_metrics:
         figure=report(
             f"{REP}/gan/real_vs_synthetic.png",
             caption="../report/real_vs_synthetic.rst",
+            category="2. GAN",
+            subcategory="repeat {repeat}",
+        ),
+        closest=report(
+            f"{REP}/gan/closest_to_train.png",
+            caption="../report/closest_to_train.rst",
             category="2. GAN",
             subcategory="repeat {repeat}",
         ),

@@ -67,15 +67,27 @@ def per_repeat(data: list[dict], curation: list[dict], gan: list[dict]) -> dict:
 
 def comparisons(tables: dict[str, pd.DataFrame]) -> dict:
     """The rows of results/stats/ (differences, mcnemar, wilcoxon) and how they were made."""
+    diffs = tables.get("differences", pd.DataFrame())
+    primary = diffs[diffs["family"] == "primary"] if "family" in diffs.columns else diffs.iloc[0:0]
     return {
         "question": "does a condition find more DF than its reference, at what cost in false alarms on NV?",
-        "differences": _records(tables.get("differences", pd.DataFrame())),
+        "primary_family": {
+            "hypotheses": len(primary),
+            "declared": primary["holm_family"].iloc[0] if len(primary) else None,
+            "verdicts": {str(k): int(v) for k, v in primary["verdict"].value_counts().items()}
+            if len(primary)
+            else {},
+        },
+        "differences": _records(diffs),
         "mcnemar": _records(tables.get("mcnemar", pd.DataFrame())),
         "wilcoxon": _records(tables.get("wilcoxon", pd.DataFrame())),
-        "how": "delta = condition - reference, pooled over replicates; 95 % interval and p from a "
-        "paired bootstrap that resamples lesion groups within each class; Holm over the declared "
-        "family (every row of differences.csv); direction: better or worse where the Holm-adjusted "
-        "p < 0.05, else no evidence",
+        "how": "delta = condition - reference: the mean over repeats of each repeat's difference (seeds "
+        "averaged within a repeat). With two or more repeats, its interval and p come from the corrected "
+        "resampled t across repeats (Nadeau & Bengio 2003), which includes the variance between training "
+        "runs; with one split from a paired bootstrap of test lesions within each class, conditional on the "
+        "fits. Holm runs over the declared primary family (evaluation.primary) only, and only its rows get a "
+        "verdict (better, worse, no evidence; none with one split); every other row is exploratory, with an "
+        "unadjusted interval",
     }
 
 

@@ -12,10 +12,10 @@ Pure functions, each callable alone and tested against an independent route:
   (ISIC 2019: 239 DF images of 113 lesions), so resampling images would treat the copies as
   independent evidence and give intervals that are too narrow.
 - :func:`paired_bootstrap`: the difference condition - reference of a metric, pooled over the
-  replicates (seeds, and splits), its 95 % percentile interval and a two-sided bootstrap p.
-- :func:`mcnemar_by_class`: McNemar's test on the images of one class, with both discordant
-  counts and which model wins, so its direction is never lost.
-- :func:`wilcoxon_replicates`: signed-rank test across replicates with the signed median.
+  replicates (seeds, and splits), its 95 % percentile interval, its standard error and a
+  two-sided bootstrap p. It resamples test lesions with the fitted models held fixed: it says
+  how far these fits' difference could move with other test lesions, nothing about the training
+  procedure (``ganaug.evaluation.inference`` does that across repeats).
 - :func:`holm`: Holm's step-down adjustment over a declared family.
 """
 
@@ -25,13 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
-from scipy.stats import wilcoxon
-from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-EXACT_BELOW = 25  # discordant pairs under which McNemar's exact binomial test is used
-MIN_REPLICATES_FOR_WILCOXON = 6  # with n, the smallest two-sided p is 2 / 2^n (0.0625 for 5)
 ALPHA = 0.05
 
 # the metrics a comparison is made on: all "higher is better"
@@ -39,7 +34,7 @@ SENSITIVITY, SPECIFICITY, F1, PR_AUC, BALANCED_ACCURACY = (
     "sensitivity", "specificity", "f1", "pr_auc", "balanced_accuracy",
 )  # fmt: skip
 COMPARED_METRICS = (SENSITIVITY, SPECIFICITY, F1, PR_AUC, BALANCED_ACCURACY)
-BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence"
+THRESHOLD_FREE = (PR_AUC,)  # a metric of the scores alone: it has no decision
 
 
 def count_metrics(tp, fp, fn, tn) -> dict[str, np.ndarray]:
@@ -112,12 +107,13 @@ def group_bootstrap_weights(
     keeps each class's number of lesions (and PR-AUC always has a positive and a negative).
     """
     n_groups = len(group_class)
-    counts = np.zeros((n_resamples, n_groups))
+    counts = np.zeros(n_resamples * n_groups)
+    offsets = (np.arange(n_resamples) * n_groups)[:, None]
     for cls in np.unique(group_class):
         members = np.flatnonzero(group_class == cls)
         draws = rng.integers(0, len(members), size=(n_resamples, len(members)))
-        for b in range(n_resamples):
-            counts[b] += np.bincount(members[draws[b]], minlength=n_groups)
+        counts += np.bincount((offsets + members[draws]).ravel(), minlength=n_resamples * n_groups)
+    counts = counts.reshape(n_resamples, n_groups)
     return counts[:, group_codes]
 
 
@@ -181,9 +177,12 @@ def paired_bootstrap(
     both models of every pair are scored on that same resample.
 
     Per metric: value, reference_value, delta, the 95 % percentile interval of delta (widened to
-    include delta itself where a very discrete bootstrap distribution would leave it outside) and
-    the two-sided bootstrap p.
+    include delta itself where a very discrete bootstrap distribution would leave it outside),
+    the bootstrap standard error of delta and the two-sided bootstrap p. ``n_resamples`` 0 gives
+    the point values only (the calibration simulation, which needs no interval of fixed fits).
     """
+    if n_resamples == 0:
+        return _point_only(test_sets)
     rng = np.random.default_rng(seed)
     weights = [resampler(ts, n_resamples, rng) for ts in test_sets]
     point = [None] * len(test_sets)
@@ -200,9 +199,21 @@ def paired_bootstrap(
             "delta": delta,
             "ci_low": float(min(lo, delta)),
             "ci_high": float(max(hi, delta)),
+            "se": float(deltas.std(ddof=1)),
             "p": bootstrap_p(deltas),
             "resamples": n_resamples,
         }
+    return out
+
+
+def _point_only(test_sets: Sequence[PairedSet]) -> dict[str, dict[str, float]]:
+    point = [None] * len(test_sets)
+    value, reference = _pooled(test_sets, point, 0), _pooled(test_sets, point, 1)
+    out = {}
+    for m in COMPARED_METRICS:
+        v, r = float(value[m][0]), float(reference[m][0])
+        out[m] = {"value": v, "reference_value": r, "delta": v - r, "ci_low": None, "ci_high": None,
+                  "se": None, "p": None, "resamples": 0}  # fmt: skip
     return out
 
 
@@ -221,68 +232,6 @@ def percentile_intervals(test_sets: Sequence[PairedSet], n_resamples: int, seed:
     return out
 
 
-def mcnemar_by_class(target, pred_condition, pred_reference, cls: int) -> dict[str, object]:
-    """McNemar on the test images of class ``cls`` only.
-
-    On the minority images it asks which model finds more of them; on the majority images which
-    raises fewer false alarms. b counts images only the condition got right, c those only the
-    reference got right. Exact binomial under 25 discordant pairs, else the continuity-corrected
-    chi-square (the study's).
-    """
-    y = np.asarray(target) == cls
-    ok_c = np.asarray(pred_condition)[y] == cls
-    ok_r = np.asarray(pred_reference)[y] == cls
-    both, b, c, neither = (int(v) for v in ((ok_c & ok_r).sum(), (ok_c & ~ok_r).sum(),
-                                             (~ok_c & ok_r).sum(), (~ok_c & ~ok_r).sum()))  # fmt: skip
-    exact = b + c < EXACT_BELOW
-    res = mcnemar([[both, b], [c, neither]], exact=exact, correction=True)
-    return {
-        "n": int(y.sum()),
-        "b": b,
-        "c": c,
-        "winner": "condition" if b > c else "reference" if c > b else "tie",
-        "method": "exact binomial" if exact else "chi-square, continuity-corrected",
-        "statistic": float(res.statistic),
-        "p": float(res.pvalue),
-    }
-
-
-def replicate_mean_interval(d: Sequence[float], level: float = 0.95) -> dict[str, float | None]:
-    """Mean of the per-replicate differences, their sd and the t interval of the mean: how much
-    the answer moves from one split (or seed) to the next. Needs two replicates."""
-    d = np.asarray(d, dtype=np.float64)
-    n = len(d)
-    if n < 2:
-        return {"mean_difference": float(d.mean()) if n else None, "sd_difference": None,
-                "ci_low": None, "ci_high": None}  # fmt: skip
-    mean, sd = float(d.mean()), float(d.std(ddof=1))
-    half = float(student_t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
-    return {"mean_difference": mean, "sd_difference": sd, "ci_low": mean - half, "ci_high": mean + half}
-
-
-def wilcoxon_replicates(condition: Sequence[float], reference: Sequence[float]) -> dict[str, object]:
-    """Across replicates (seeds, splits): the mean difference condition - reference with its t
-    interval, and the signed-rank test with the signed median difference. Below 6 replicates no
-    signed-rank p can reach 0.05, so none is given."""
-    d = np.asarray(condition, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
-    median = float(np.median(d)) if len(d) else None
-    out: dict[str, object] = {
-        "n_replicates": len(d),
-        **replicate_mean_interval(d),
-        "median_difference": median,
-    }
-    if len(d) < MIN_REPLICATES_FOR_WILCOXON:
-        note = (
-            f"not computed: with {len(d)} replicate(s) the smallest possible two-sided p is "
-            f"{2 / 2 ** len(d):.4g}; at least {MIN_REPLICATES_FOR_WILCOXON} are needed"
-        )
-        return out | {"statistic": None, "p": None, "note": note}
-    if np.all(d == 0):
-        return out | {"statistic": None, "p": 1.0, "note": "every replicate gives the same value"}
-    res = wilcoxon(d)
-    return out | {"statistic": float(res.statistic), "p": float(res.pvalue), "note": ""}
-
-
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm-adjusted p-values over the whole sequence (the family); None stays None."""
     present = [(i, p) for i, p in enumerate(pvalues) if p is not None and not np.isnan(p)]
@@ -292,10 +241,3 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
         for (i, _), a in zip(present, adj, strict=True):
             adjusted[i] = float(a)
     return adjusted
-
-
-def direction(delta: float, p_holm: float | None, alpha: float = ALPHA) -> str:
-    """better / worse when the Holm-adjusted p is below alpha, else no evidence either way."""
-    if p_holm is None or p_holm >= alpha or delta == 0:
-        return NO_EVIDENCE
-    return BETTER if delta > 0 else WORSE

@@ -1,104 +1,215 @@
-"""The comparison tables from fits: differences recomputed from the predictions, McNemar rows by class."""
+"""The comparison tables from fits: differences recomputed from the predictions, the primary
+family and its verdicts, degenerate comparisons, McNemar pooled and clustered, Wilcoxon."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
-from ganaug.evaluation.significance import Fit, Groups, differences, mcnemar_table, significance_tables
-from ganaug.evaluation.stats import (
-    holm,
-)
+from ganaug.evaluation import families
+from ganaug.evaluation.significance import Design, EvalSet, Fit, Groups, significance_tables
+from ganaug.evaluation.stats import holm
 from tests.helpers import sk_metrics
 
-
-def fits_and_metadata(rng, seeds=(1, 2)):
-    rows, lesion = [], 0
-    for cls, n in ((1, 14), (0, 50)):
-        for _ in range(n):
-            for _ in range(int(rng.integers(1, 3))):
-                rows.append({"image_id": f"I{len(rows):04d}", "target": cls, "split": "test",
-                             "lesion_id": f"L{lesion}", "patient_id": ""})  # fmt: skip
-            lesion += 1
-    meta = pd.DataFrame(rows)
-    fits = []
-    for cond, shift in (("baseline", 0.0), ("gan_curated", 0.15)):
-        for s in seeds:
-            prob = np.clip(
-                0.45 * meta["target"] + rng.normal(0.25 + shift * meta["target"], 0.2, len(meta)), 0, 1
-            )
-            pred = pd.DataFrame({"image_id": meta["image_id"], "target": meta["target"], "prob": prob,
-                                 "pred_argmax": (prob > 0.5).astype(int), "pred_tuned": (prob > 0.4).astype(int)})  # fmt: skip
-            fits.append(Fit("resnet50", cond, s, 0, pred))
-    return fits, meta
+CLASSES = {1: "dermatofibroma", 0: "nevus"}
 
 
-def test_differences_equal_the_predictions_recomputed():
-    rng = np.random.default_rng(11)
-    fits, meta = fits_and_metadata(rng)
-    tables = significance_tables(fits, {0: meta}, ["baseline"], {1: "dermatofibroma", 0: "nevus"}, 300, 42)
-    d = tables["differences"]
-    assert list(d.columns[:14]) == ["test_set", "arch", "condition", "reference", "metric", "decision", "value",
-                                   "reference_value", "delta", "ci_low", "ci_high", "p", "p_holm", "direction"]  # fmt: skip
-    assert set(d["test_set"]) == {"in_distribution"}  # no external set configured
-    assert len(d) == 10 and set(d["direction"]) <= {"better", "worse", "no evidence"}
-    assert (d["ci_low"] <= d["delta"]).all() and (d["delta"] <= d["ci_high"]).all()
-    assert d["p_holm"].tolist() == pytest.approx(holm(d["p"].tolist()))
-    assert d["holm_family"].iloc[0].startswith("all 10 rows of differences.csv")
-    by = {(f.condition, f.seed): f.predictions for f in fits}
-    for r in d.itertuples():
-        col = "pred_tuned" if r.decision == "tuned" else "pred_argmax"
-        vals = {c: np.mean([sk_metrics(p["target"], p["prob"], p[col])[r.metric]
-                            for (cc, _), p in by.items() if cc == c]) for c in ("gan_curated", "baseline")}  # fmt: skip
-        assert r.value == pytest.approx(vals["gan_curated"], abs=1e-12)
-        assert r.reference_value == pytest.approx(vals["baseline"], abs=1e-12)
-        assert r.delta == pytest.approx(vals["gan_curated"] - vals["baseline"], abs=1e-12)
-    groups = Groups.of(meta)
-    assert d["n_test_lesions_minority"].iloc[0] == 14 == groups.n_lesions(1)
-    m = tables["mcnemar"]
-    assert list(m["class"]) == ["dermatofibroma", "nevus"] * 2
-    assert {"b", "c", "winner", "method", "p", "p_holm"} <= set(m.columns)
-    w = tables["wilcoxon"]
-    assert (w["n_replicates"] == 2).all() and w["p"].isna().all()
-    assert len(tables["intervals"]) == 2 * 2 * 5
+def world(rng, repeats=3, seeds=(1, 2), shift=0.15, same_set=False):
+    """Fits of baseline and gan_curated on each repeat's own test fold (disjoint ids)."""
+    groups, fits = {}, []
+    for r in range(repeats):
+        rows, lesion = [], 0
+        for cls, n in ((1, 14), (0, 50)):
+            for _ in range(n):
+                for _ in range(int(rng.integers(1, 3))):
+                    rows.append(
+                        {
+                            "image_id": f"R{r}I{len(rows):04d}",
+                            "target": cls,
+                            "split": "test",
+                            "lesion_id": f"R{r}L{lesion}",
+                            "patient_id": "",
+                        }
+                    )
+                lesion += 1
+        meta = pd.DataFrame(rows)
+        groups[r] = Groups.of(meta)
+        for cond, sh in (("baseline", 0.0), ("gan_curated", shift)):
+            for s in seeds:
+                prob = np.clip(
+                    0.45 * meta["target"] + rng.normal(0.25 + sh * meta["target"], 0.2, len(meta)), 0, 1
+                )
+                pred = pd.DataFrame(
+                    {
+                        "image_id": meta["image_id"],
+                        "target": meta["target"],
+                        "prob": prob,
+                        "pred_argmax": (prob > 0.5).astype(int),
+                        "pred_tuned": (prob > 0.4).astype(int),
+                    }
+                )
+                fits.append(Fit("resnet50", cond, s, r, pred, "same" if same_set else f"{cond}{r}{s}"))
+    return fits, groups
 
 
-def test_a_reference_missing_for_an_arch_gives_no_rows():
-    rng = np.random.default_rng(1)
-    fits, meta = fits_and_metadata(rng, seeds=(1,))
-    only = [f for f in fits if f.condition == "gan_curated"]
-    assert differences(only, {0: Groups.of(meta)}, ["baseline"], 50, 0).empty
-    assert mcnemar_table(only, ["baseline"], {1: "df", 0: "nv"}).empty
-
-
-def test_repeats_each_keep_their_own_test_set_and_pool_into_one_answer():
-    """Two repeated splits with different test images: each fit is matched with the reference
-    fit of its own repeat and seed, each repeat's lesions are resampled within that repeat, and
-    the across-replicate mean difference is the mean of replicates.csv's deltas."""
-    rng = np.random.default_rng(5)
-    fits0, meta0 = fits_and_metadata(rng, seeds=(1, 2))
-    fits1, meta1 = fits_and_metadata(rng, seeds=(1, 2))
-    meta1 = meta1.assign(image_id="R1" + meta1["image_id"], lesion_id="R1" + meta1["lesion_id"])
-    fits1 = [Fit(f.arch, f.condition, f.seed, 1, f.predictions.assign(image_id="R1" + f.predictions["image_id"]))
-             for f in fits1]  # fmt: skip
-    fits = fits0 + fits1
-    tables = significance_tables(fits, {0: meta0, 1: meta1}, ["baseline"], {1: "df", 0: "nv"}, 200, 42)
-    d = tables["differences"]
-    assert (d["n_replicates"] == 4).all()
-    assert d["n_test_lesions_minority"].iloc[0] == Groups.of(meta0).n_lesions(1) + Groups.of(meta1).n_lesions(
-        1
+def tables_of(fits, groups, **design):
+    return significance_tables(
+        {"in_distribution": EvalSet(fits, groups)}, ["baseline"], CLASSES, Design(n_resamples=200, **design)
     )
-    reps = tables["replicates"]
-    assert sorted(set(zip(reps["repeat"], reps["seed"], strict=True))) == [(0, 1), (0, 2), (1, 1), (1, 2)]
-    w = tables["wilcoxon"].set_index(["metric", "decision"])
-    for (metric, decision), group in reps.groupby(["metric", "decision"]):
-        row = w.loc[(metric, decision)]
-        assert row["mean_difference"] == pytest.approx(group["delta"].mean())
-        assert row["ci_low"] <= row["mean_difference"] <= row["ci_high"]
-        assert row["direction"] == "not tested" and "at least 6" in row["note"]
-        # the pooled difference of differences.csv is the same mean over the four replicates
-        pooled = d[(d["metric"] == metric) & (d["decision"] == decision)]["delta"].iloc[0]
-        assert pooled == pytest.approx(group["delta"].mean(), abs=1e-12)
-    with pytest.raises(ValueError, match=r"repeat\(s\) \[1\] but no metadata.csv"):
-        significance_tables(fits, {0: meta0}, ["baseline"], {1: "df", 0: "nv"}, 50, 42)
+
+
+def test_every_delta_is_the_mean_over_repeats_of_the_predictions_recomputed():
+    fits, groups = world(np.random.default_rng(11))
+    d = tables_of(fits, groups)["differences"]
+    # PR-AUC once (no threshold), the four threshold metrics per decision
+    assert len(d) == 1 + 4 * 2 and (d["metric"] == "pr_auc").sum() == 1
+    assert d.loc[d["metric"] == "pr_auc", "decision"].tolist() == ["none"]
+    by = {(f.condition, f.repeat, f.seed): f.predictions for f in fits}
+    for r in d.itertuples():
+        col = "pred_argmax" if r.decision == "argmax" else "pred_tuned"
+        per_repeat = [
+            np.mean(
+                [
+                    sk_metrics(
+                        by["gan_curated", k, s]["target"],
+                        by["gan_curated", k, s]["prob"],
+                        by["gan_curated", k, s][col],
+                    )[r.metric]
+                    - sk_metrics(
+                        by["baseline", k, s]["target"],
+                        by["baseline", k, s]["prob"],
+                        by["baseline", k, s][col],
+                    )[r.metric]
+                    for s in (1, 2)
+                ]
+            )
+            for k in range(3)
+        ]
+        assert r.delta == pytest.approx(np.mean(per_repeat), abs=1e-12)
+        # the corrected resampled t over the three repeats, by hand
+        se = np.std(per_repeat, ddof=1) * np.sqrt(1 / 3 + 0.15 / 0.70)
+        assert r.se == pytest.approx(se, rel=1e-9) and r.df == 2
+        assert r.p == pytest.approx(2 * sps.t.sf(abs(np.mean(per_repeat)) / se, 2), rel=1e-9)
+        assert r.ci_low <= r.delta <= r.ci_high and r.boot_ci_low <= r.boot_ci_high
+
+
+def test_holm_runs_over_the_primary_family_only_and_only_it_gets_a_verdict():
+    fits, groups = world(np.random.default_rng(3))
+    d = tables_of(fits, groups)["differences"]
+    prim = d[d["family"] == "primary"]
+    assert sorted(zip(prim["metric"], prim["decision"], strict=True)) == [
+        ("pr_auc", "none"),
+        ("sensitivity", "tuned"),
+    ]
+    assert prim["p_holm"].tolist() == pytest.approx(holm(prim["p"].tolist()))
+    assert set(prim["verdict"]) <= {"better", "worse", "no evidence"}
+    assert prim["holm_family"].iloc[0].startswith("Holm over the 2 primary hypotheses")
+    expl = d[d["family"] == "exploratory"]
+    assert expl["p_holm"].isna().all() and (expl["verdict"] == "").all() and expl["mde_80"].isna().all()
+    # primary rows carry Bonferroni's 1 - alpha/m interval and the design's detectable effect
+    half = sps.t.ppf(1 - 0.05 / 2 / 2, 2) * prim["se"]
+    assert np.allclose(prim["ci_adj_high"] - prim["delta"], half) and (prim["mde_80"] > 0).all()
+
+
+def test_a_declared_family_decides_which_rows_are_primary():
+    fits, groups = world(np.random.default_rng(4))
+    primary = families.Primary(metrics=("f1", "specificity"), decision="argmax")
+    d = tables_of(fits, groups, primary=primary)["differences"]
+    prim = d[d["family"] == "primary"]
+    assert sorted(prim["metric"]) == ["f1", "specificity"] and set(prim["decision"]) == {"argmax"}
+
+
+def test_one_split_gives_no_verdict_and_a_conditional_interval():
+    fits, groups = world(np.random.default_rng(5), repeats=1, seeds=(1,))
+    d = tables_of(fits, groups)["differences"]
+    prim = d[d["family"] == "primary"]
+    assert (prim["verdict"] == families.NO_VERDICT_ONE_SPLIT).all()
+    assert d["interval"].str.contains("conditional on these fits").all()
+    assert (d["ci_low"] == d["boot_ci_low"]).all() and d["p"].notna().all()
+    assert prim["mde_basis"].str.contains("test lesions only").all()
+
+
+def test_a_comparison_of_identical_training_sets_is_degenerate_not_zero():
+    fits, groups = world(np.random.default_rng(6), shift=0.0, same_set=True)
+    d = tables_of(fits, groups)["differences"]
+    assert d["degenerate"].all() and d["ci_low"].isna().all() and d["p"].isna().all()
+    prim = d[d["family"] == "primary"]
+    assert (prim["verdict"] == families.DEGENERATE).all()
+
+
+def test_confusion_counts_are_summed_over_the_replicates():
+    fits, groups = world(np.random.default_rng(7))
+    d = tables_of(fits, groups)["differences"]
+    row = d[(d["metric"] == "sensitivity") & (d["decision"] == "tuned")].iloc[0]
+    tp = sum(
+        int(((f.predictions["target"] == 1) & (f.predictions["pred_tuned"] == 1)).sum())
+        for f in fits
+        if f.condition == "gan_curated"
+    )
+    assert row["tp"] == tp
+    assert (
+        row["tp"] + row["fn"]
+        == row["ref_tp"] + row["ref_fn"]
+        == sum(int((f.predictions["target"] == 1).sum()) for f in fits if f.condition == "baseline")
+    )
+    assert pd.isna(d.loc[d["metric"] == "pr_auc", "tp"].iloc[0])
+
+
+def test_mcnemar_pools_every_repeat_and_seed_by_lesion():
+    fits, groups = world(np.random.default_rng(8))
+    m = tables_of(fits, groups)["mcnemar"]
+    assert list(m["class"]) == ["dermatofibroma", "nevus"] and (m["family"] == "exploratory").all()
+    assert m["lesions"].iloc[0] == sum(int(g.group_class.sum()) for g in groups.values())
+    by = {(f.condition, f.repeat, f.seed): f.predictions for f in fits}
+    b = sum(
+        int(
+            (
+                (p := by["gan_curated", r, s])["target"].eq(1)
+                & p["pred_tuned"].eq(1)
+                & by["baseline", r, s]["pred_tuned"].eq(0)
+            ).sum()
+        )
+        for r in range(3)
+        for s in (1, 2)
+    )
+    assert m["b"].iloc[0] == b and m["n_image_replicates"].iloc[0] == 2 * sum(
+        int((by["baseline", r, 1]["target"] == 1).sum()) for r in range(3)
+    )
+
+
+def test_wilcoxon_rows_say_their_test_set_and_what_they_can_reach():
+    fits, groups = world(np.random.default_rng(9))
+    w = tables_of(fits, groups)["wilcoxon"]
+    assert (w["test_set"] == "in_distribution").all() and (w["n_repeats"] == 3).all()
+    assert (w["p_min_attainable"] == 0.25).all() and not w["can_reach_alpha"].any()
+    assert w["note"].str.contains("cannot reach 0.05").all()
+
+
+def test_a_shared_external_set_adds_its_lesion_sampling_to_the_variance():
+    rng = np.random.default_rng(10)
+    fits, groups = world(rng)
+    ext = groups[0]  # every repeat's fits "predict" repeat 0's images: a shared set
+    ext_fits = [
+        Fit(
+            f.arch,
+            f.condition,
+            f.seed,
+            f.repeat,
+            next(g.predictions for g in fits if (g.condition, g.seed, g.repeat) == (f.condition, f.seed, 0)),
+            f.training_set,
+        )
+        for f in fits
+    ]
+    # the same predictions in every repeat: no spread between repeats at all, only lesion sampling
+    sets = {
+        "in_distribution": EvalSet(fits, groups),
+        "shifted": EvalSet(ext_fits, dict.fromkeys(groups, ext), True),
+    }
+    d = significance_tables(sets, ["baseline"], CLASSES, Design(n_resamples=300))["differences"]
+    e = d[(d["test_set"] == "shifted") & (d["metric"] == "pr_auc")].iloc[0]
+    assert e["sd_between_repeats"] == 0 and e["se"] > 0
+    # the bootstrap's standard error is all there is
+    assert e["interval"].endswith("lesion sampling added")
+    assert (d.loc[d["test_set"] == "shifted", "n_test_lesions_minority"] == int(ext.group_class.sum())).all()

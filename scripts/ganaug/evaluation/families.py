@@ -1,0 +1,128 @@
+"""The declared primary question, and the one place a verdict word is given.
+
+``evaluation.primary`` names a small family of hypotheses: comparisons x metrics x test sets x
+architectures. Holm's step-down adjustment runs over exactly that family, and only its rows get
+a verdict (``better``, ``worse`` or ``no evidence``), from the corrected resampled t across
+repeats, whose type-I error the calibration simulation measures (``ganaug.evaluation.
+calibration``; the README's table). Every other row of ``differences.csv`` is exploratory: an
+estimate and an unadjusted interval, labelled so, and no verdict.
+
+With one split (the study's own design, and the demo) no verdict is given at all: the variance
+between training runs cannot be seen, so nothing can be said about the training procedure. The
+row then carries the lesion-bootstrap interval, labelled "conditional on these fits".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ganaug.evaluation.stats import ALPHA, holm
+
+PRIMARY, EXPLORATORY = "primary", "exploratory"
+BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence"
+NO_VERDICT_ONE_SPLIT = "no verdict: one split"
+DEGENERATE = "degenerate"
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Primary:
+    """The declared family (evaluation.primary)."""
+
+    comparisons: tuple[tuple[str, str], ...] = (("gan_curated", "baseline"),)
+    metrics: tuple[str, ...] = ("pr_auc", "sensitivity")  # PR-AUC has no decision; the rest: decision
+    decision: str = "tuned"  # the decision of the threshold metrics
+    test_sets: tuple[str, ...] | str = ALL  # in_distribution and external names, or all
+    archs: tuple[str, ...] | str = ALL  # architectures, or all
+    alpha: float = ALPHA  # the family-wise error rate Holm controls
+
+    @classmethod
+    def of(cls, spec: Mapping | None, alpha: float = ALPHA) -> Primary:
+        spec = dict(spec or {})
+        out = {k: spec[k] for k in ("decision",) if k in spec}
+        if "comparisons" in spec:
+            out["comparisons"] = tuple(tuple(c) for c in spec["comparisons"])
+        for k in ("metrics", "test_sets", "archs"):
+            if k in spec:
+                out[k] = spec[k] if spec[k] == ALL else tuple(spec[k])
+        return cls(**out, alpha=alpha)
+
+    def holds(self, row: Mapping) -> bool:
+        """Whether a row of differences.csv is one of the family's hypotheses."""
+        from ganaug.evaluation.stats import THRESHOLD_FREE
+
+        if (row["condition"], row["reference"]) not in self.comparisons or row["metric"] not in self.metrics:
+            return False
+        wanted = "none" if row["metric"] in THRESHOLD_FREE else self.decision
+        return (
+            row["decision"] == wanted
+            and (self.test_sets == ALL or row["test_set"] in self.test_sets)
+            and (self.archs == ALL or row["arch"] in self.archs)
+        )
+
+    def describe(self, n: int) -> str:
+        comps = ", ".join(f"{c} vs {r}" for c, r in self.comparisons)
+        sets = "every test set" if self.test_sets == ALL else ", ".join(self.test_sets)
+        archs = "every architecture" if self.archs == ALL else ", ".join(self.archs)
+        return (
+            f"Holm over the {n} primary hypotheses (evaluation.primary): {comps}; "
+            f"{', '.join(self.metrics)} ({self.decision} threshold where it has one); {sets}; {archs}; "
+            f"family-wise alpha {self.alpha:g}. The adjusted interval is Bonferroni's 1 - alpha/m: a "
+            "hypothesis Holm rejects at a later step can say 'better' while it still holds 0"
+        )
+
+
+def verdict(delta: float, p_holm: float | None, alpha: float) -> str:
+    """better / worse when the Holm-adjusted p is below alpha, else no evidence either way."""
+    if p_holm is None or pd.isna(p_holm) or p_holm >= alpha or delta == 0:
+        return NO_EVIDENCE
+    return BETTER if delta > 0 else WORSE
+
+
+def assign(table: pd.DataFrame, primary: Primary) -> pd.DataFrame:
+    """Mark each row primary or exploratory; adjust the primary p-values together (Holm; a
+    hypothesis that cannot be tested counts with p = 1, so the family never shrinks to flatter
+    the others); give primary rows their verdict."""
+    table = table.copy()
+    is_primary = [primary.holds(r) for r in table.to_dict("records")] if len(table) else []
+    table["family"] = [PRIMARY if x else EXPLORATORY for x in is_primary]
+    prim = table["family"] == PRIMARY
+    testable = prim & (table["n_repeats"] >= 2) & ~table["degenerate"]
+    p = table.loc[prim, "p"].where(testable[prim], 1.0).fillna(1.0)
+    table["p_holm"] = None
+    table.loc[prim, "p_holm"] = holm(p.tolist()) if prim.any() else []
+    table.loc[prim & ~testable, "p_holm"] = None  # counted in m, but no test of its own to adjust
+    words = []
+    for r in table.itertuples():
+        if r.family != PRIMARY:
+            words.append("")
+        elif r.degenerate:
+            words.append(DEGENERATE)
+        elif r.n_repeats < 2:
+            words.append(NO_VERDICT_ONE_SPLIT)
+        else:
+            words.append(verdict(r.delta, r.p_holm, primary.alpha))
+    table["verdict"] = words
+    table["holm_family"] = [primary.describe(int(prim.sum())) if x else "" for x in prim]
+    return table
+
+
+def family_size(table: pd.DataFrame) -> int:
+    return int((table.get("family", pd.Series(dtype=str)) == PRIMARY).sum())
+
+
+def smallest_adjusted_p(n_hypotheses: int, smallest_p: float | None) -> float | None:
+    """The smallest Holm-adjusted p the family can reach: m x the smallest p of its test
+    (None when its test gives no p at all: one split)."""
+    if smallest_p is None or n_hypotheses == 0:
+        return None
+    return min(1.0, n_hypotheses * smallest_p)
+
+
+def planned(references: Sequence, pairs: Sequence, primary: Primary) -> list:
+    """The comparisons to make: every condition against each reference, the pairs, and the
+    primary comparisons (always made, whatever the other two lists say)."""
+    return [*references, *(tuple(p) for p in pairs), *primary.comparisons]
