@@ -147,11 +147,11 @@ def plot_pr_curve(target, prob, threshold: float, path: str | Path, title: str) 
     _save(fig, path)
 
 
-def real_beside_synthetic(real_u8, synthetic_u8, path: str | Path, title: str) -> None:
-    """Two rows: real images on top, synthetic below; uint8 (N, 3, H, W) RGB each."""
-    n = max(len(real_u8), len(synthetic_u8))
-    fig, axes = plt.subplots(2, n, figsize=(1.4 * n, 3.3), squeeze=False)
-    for row, (imgs, label) in enumerate([(real_u8, "real (train)"), (synthetic_u8, "synthetic")]):
+def _image_rows(rows: list[tuple], width: float, height: float, label_size: int):
+    """A figure of image rows, each (uint8 (N, 3, H, W) RGB images, row label); empty cells off."""
+    n = max(1, *(len(imgs) for imgs, _ in rows))
+    fig, axes = plt.subplots(len(rows), n, figsize=(width * n, height), squeeze=False)
+    for row, (imgs, label) in enumerate(rows):
         for col in range(n):
             ax = axes[row][col]
             ax.set_xticks([])
@@ -160,8 +160,26 @@ def real_beside_synthetic(real_u8, synthetic_u8, path: str | Path, title: str) -
                 ax.imshow(imgs[col].transpose(1, 2, 0))
             else:
                 ax.axis("off")
-        axes[row][0].set_ylabel(label, fontsize=10)
+        axes[row][0].set_ylabel(label, fontsize=label_size)
+    return fig, axes
+
+
+def real_beside_synthetic(real_u8, synthetic_u8, path: str | Path, title: str) -> None:
+    """Two rows: real images on top, synthetic below; uint8 (N, 3, H, W) RGB each."""
+    fig, _ = _image_rows([(real_u8, "real (train)"), (synthetic_u8, "synthetic")], 1.4, 3.3, 10)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def closest_pairs(synthetic_u8, real_u8, captions: list[str], path: str | Path, title: str) -> None:
+    """Each synthetic image (top) above its nearest real image (bottom), a caption under each
+    pair; uint8 (N, 3, H, W) RGB each."""
+    rows = [(synthetic_u8, "synthetic"), (real_u8, "nearest training image")]
+    fig, axes = _image_rows(rows, 1.9, 4.4, 9)
+    for col, caption in enumerate(captions[: axes.shape[1]]):
+        axes[1][col].set_xlabel(caption, fontsize=6)
+    fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     _save(fig, path)
 
@@ -189,8 +207,8 @@ def table_figure(table: pd.DataFrame, path: str | Path, title: str) -> None:
 
 
 def save_forest(differences: pd.DataFrame, path: str | Path) -> None:
-    """The forest plot of differences (ganaug.reporting.plot_forest), or a note when empty."""
-    from ganaug.reporting import plot_forest
+    """The forest plot of differences (ganaug.reporting.figures.plot_forest), or a note when empty."""
+    from ganaug.reporting.figures import plot_forest
 
     if differences.empty:
         fig, ax = plt.subplots(figsize=(5, 1))

@@ -9,6 +9,7 @@ import torch
 from ganaug.evaluation.gan_metrics import (
     fid_from_features,
     frechet_distance,
+    frechet_distance_of_samples,
     gaussian_stats,
     inception_score,
     kernel_inception_distance,
@@ -27,6 +28,21 @@ def test_frechet_distance_equals_pytorch_fid(n1, n2, d):
     ref = calculate_frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
     assert mine == pytest.approx(ref, abs=1e-6, rel=1e-9)
     assert fid_from_features(a, b) == mine
+
+
+@pytest.mark.parametrize(("n1", "n2", "d"), [(36, 36, 512), (167, 36, 2048), (20, 50, 256)])
+def test_frechet_distance_in_the_samples_span_equals_pytorch_fid(n1, n2, d):
+    """Fewer images than dimensions (the DF sets): the (n1 x n2) route equals pytorch-fid's
+    D x D sqrtm and the eigh route, and fid_from_features takes it."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng()
+    a, b = random_features(rng, n1, d), random_features(rng, n2, d, shift=0.2, scale=1.3)
+    mine = frechet_distance_of_samples(a, b)
+    ref = calculate_frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
+    assert mine == pytest.approx(ref, rel=1e-6)
+    assert mine == pytest.approx(frechet_distance(*gaussian_stats(a), *gaussian_stats(b)), rel=1e-6)
+    assert (fid_from_features(a, b) == mine) == (n1 + n2 < d)
 
 
 def test_gaussian_stats_are_pytorch_fids():

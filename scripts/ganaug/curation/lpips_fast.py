@@ -166,20 +166,19 @@ class FastLpips:
         return total.T.contiguous()
 
 
-def min_lpips(
+def lpips_blocks(
     fast: FastLpips,
     synthetic_u8: torch.Tensor,  # or anything that gives uint8 tensors by slice (LazyImages)
     real_u8: torch.Tensor,
     chunk: int = 16,
     progress: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each synthetic image, its smallest LPIPS distance to the real images and that index.
-    The synthetic images go ``chunk`` at a time into one float16 store made once: each block is
-    compared with the stored real ones in one pass over them, so a larger chunk reads the real
-    store less often."""
+):
+    """The LPIPS distances of the synthetic images to every real image, ``chunk`` synthetic rows
+    at a time. The synthetic images go into one float16 store made once: each block is compared
+    with the stored real ones in one pass over them, so a larger chunk reads the real store less
+    often."""
     real = features_in_chunks(fast, real_u8, VGG_BATCH, storage=torch.float16)
     block = fast.empty(min(chunk, len(synthetic_u8)), real_u8.shape[-1], torch.float16)
-    best, arg = [], []
     starts = range(0, len(synthetic_u8), chunk)
     if progress:
         from tqdm import tqdm
@@ -188,10 +187,31 @@ def min_lpips(
     for start in starts:
         images = synthetic_u8[start : start + chunk]
         features_in_chunks(fast, images, VGG_BATCH, out=block)
-        v, i = fast.distances(block.rows(0, len(images)), real).min(dim=1)
+        yield fast.distances(block.rows(0, len(images)), real)
+
+
+def min_lpips(
+    fast: FastLpips,
+    synthetic_u8: torch.Tensor,
+    real_u8: torch.Tensor,
+    chunk: int = 16,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each synthetic image, its smallest LPIPS distance to the real images and that index."""
+    best, arg = [], []
+    for d in lpips_blocks(fast, synthetic_u8, real_u8, chunk, progress):
+        v, i = d.min(dim=1)
         best.append(v)
         arg.append(i)
     return torch.cat(best), torch.cat(arg)
+
+
+def lpips_matrix(
+    fast: FastLpips, a_u8: torch.Tensor, b_u8: torch.Tensor, chunk: int = 16, progress: bool = False
+) -> torch.Tensor:
+    """(len(a), len(b)) LPIPS distances: what nearest-neighbour figures at any subset of b are
+    read from."""
+    return torch.cat(list(lpips_blocks(fast, a_u8, b_u8, chunk, progress)))
 
 
 def features_in_chunks(

@@ -122,20 +122,32 @@ def ssim_pairs(a: ImageStats, b: ImageStats) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def max_ssim(
-    synthetic_u8: torch.Tensor, real_u8: torch.Tensor, chunk: int = 64, progress: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each synthetic image, its highest SSIM over the real images and that image's index."""
+def ssim_blocks(synthetic_u8: torch.Tensor, real_u8: torch.Tensor, chunk: int = 64, progress: bool = False):
+    """The SSIM of the synthetic images to every real image, ``chunk`` rows at a time."""
     real = ImageStats(real_u8)
-    best, arg = [], []
     starts = range(0, len(synthetic_u8), chunk)
     if progress:
         from tqdm import tqdm
 
         starts = tqdm(starts, desc="ssim", unit="chunk")
     for start in starts:
-        m = ssim_pairs(ImageStats(synthetic_u8[start : start + chunk]), real)
+        yield ssim_pairs(ImageStats(synthetic_u8[start : start + chunk]), real)
+
+
+def max_ssim(
+    synthetic_u8: torch.Tensor, real_u8: torch.Tensor, chunk: int = 64, progress: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each synthetic image, its highest SSIM over the real images and that image's index."""
+    best, arg = [], []
+    for m in ssim_blocks(synthetic_u8, real_u8, chunk, progress):
         v, i = m.max(dim=1)
         best.append(v)
         arg.append(i)
     return torch.cat(best), torch.cat(arg)
+
+
+def ssim_matrix(
+    a_u8: torch.Tensor, b_u8: torch.Tensor, chunk: int = 64, progress: bool = False
+) -> torch.Tensor:
+    """(len(a), len(b)) SSIM of every pair."""
+    return torch.cat(list(ssim_blocks(a_u8, b_u8, chunk, progress)))

@@ -1,8 +1,14 @@
 """The GAN metrics of the synthetic sets, like against like, on held-out images too.
 
-- **Equal sizes.** FID and KID estimates depend on the number of images (FID's bias grows as the
-  sets shrink), so every set is compared at the same size: the raw set is subsampled, seeded,
-  to the curated set's size, and the names drawn are recorded.
+- **Equal sizes.** FID, KID, precision/recall and the nearest-neighbour figures depend on the
+  number of images on each side, so every synthetic set and every real reference is compared at
+  one size, n per side (the smallest of them, usually the validation reference): both sides are
+  subsampled, seeded, ``size_draws`` times, and each figure is the mean and sd over the draws
+  (``ganaug.evaluation.equal_size``). The raw set is first subsampled to the curated set's size
+  for the figures of a set alone (Inception Score, LPIPS diversity, the copying test).
+- **Memorisation.** The data-copying test (``ganaug.evaluation.copying``, Meehan et al. 2020)
+  compares each set's distances to the training images with the held-out images' distances to
+  them; the images closest to a training image are shown beside it.
 - **Two references.** The train-split DF images are what the GAN learnt from and what curation
   selected against, so closeness to them can be memorisation. The validation-split DF images
   were seen by neither: closeness to them is generalisation. Every figure is given against both.
@@ -24,15 +30,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, min_lpips
-from ganaug.curation.ssim import max_ssim
+from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, lpips_matrix
+from ganaug.curation.ssim import ssim_matrix
+from ganaug.evaluation import equal_size
+from ganaug.evaluation.copying import c_t
 from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, extract
-from ganaug.evaluation.gan_metrics import (
-    fid_from_features,
-    inception_score,
-    kernel_inception_distance,
-    precision_recall,
-)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Settings:
     lpips_diversity_images: int = 100
     lpips_chunk: int = 32
     seed: int = 42
+    size_draws: int = 10  # seeded draws at equal size per set and reference
+    copying_cells: int = 3  # k-means cells of the data-copying test
 
 
 @dataclass
@@ -88,24 +92,12 @@ def reference(name: str, images: Images, extractor: InceptionFeatures, device: t
     return Reference(name, images, pool, logits)
 
 
-def equal_size(raw: Images, n: int, seed: int) -> Images:
+def subsample(raw: Images, n: int, seed: int) -> Images:
     """A seeded subsample of ``raw`` of ``n`` images, in name order (all of it if smaller)."""
     if len(raw.names) <= n:
         return raw
     idx = np.sort(np.random.default_rng(seed).choice(len(raw.names), n, replace=False))
     return raw.subset(idx)
-
-
-def feature_metrics(real_pool: np.ndarray, pool: np.ndarray, s: Settings, names: dict | None = None) -> dict:
-    """FID, KID and precision/recall of a set against one reference, from features: what
-    results/gan/features.npz recomputes. ``names``: what the figures are called on this
-    extractor's features (FID and KID only on Inception; neutral names otherwise)."""
-    names = names or INCEPTION_NAMES
-    return {
-        names["fd"]: fid_from_features(real_pool, pool),
-        names["kd"]: kernel_inception_distance(real_pool, pool, s.kid_subsets, s.kid_subset_size, s.seed),
-        **precision_recall(real_pool, pool, s.pr_k),
-    }
 
 
 def headline(n_synthetic: int, n_real: int, names: dict | None = None) -> dict[str, str]:
@@ -117,11 +109,6 @@ def headline(n_synthetic: int, n_real: int, names: dict | None = None) -> dict[s
             "bias (which grows as the sets shrink) dominates; KID is unbiased and comes with its sd",
         }
     return {"metric": names["fd"], "why": f"at least {KID_HEADLINE_BELOW} images on each side"}
-
-
-def mean_sd(x) -> dict[str, float]:
-    x = np.asarray(x, dtype=np.float64)
-    return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else None}
 
 
 def lpips_diversity(fast: FastLpips, images: Images, n: int, chunk: int, seed: int) -> dict[str, object]:
@@ -137,7 +124,7 @@ def lpips_diversity(fast: FastLpips, images: Images, n: int, chunk: int, seed: i
     d = d.double().numpy()
     iu = np.triu_indices(len(idx), k=1)
     return {
-        **mean_sd(d[iu]),
+        **equal_size.mean_sd(d[iu]),
         "n_images": len(idx),
         "n_pairs": len(iu[0]),
         "images": [images.names[i] for i in idx],
@@ -152,38 +139,40 @@ class SetResult:
     per_image: pd.DataFrame
     pool: np.ndarray
     logits: np.ndarray
+    pairwise: dict  # reference name -> Pairwise
 
 
-def _against(images: Images, pool: np.ndarray, ref: Reference, fast: FastLpips, s: Settings, names: dict):
-    """Every figure of one set against one reference, and the per-image matches behind them."""
-    near, near_i = min_lpips(
-        fast,
-        torch.from_numpy(images.rgb),
-        torch.from_numpy(ref.images.rgb),
-        chunk=s.lpips_chunk,
-        progress=True,
-    )
-    best_ssim, ssim_i = max_ssim(
-        torch.from_numpy(images.grey), torch.from_numpy(ref.images.grey), progress=True
-    )
-    per_image = pd.DataFrame(
+def _per_image(images: Images, ref: Reference, lp: np.ndarray, ss: np.ndarray) -> pd.DataFrame:
+    """Each synthetic image's nearest image of the whole reference, by LPIPS and by SSIM."""
+    near, best = lp.argmin(axis=1), ss.argmax(axis=1)
+    return pd.DataFrame(
         {
             "reference": ref.name,
             "image": images.names,
-            "lpips_to_nearest_real": near.double().numpy(),
-            "nearest_real_lpips": [ref.images.names[i] for i in near_i],
-            "ssim_best_match": best_ssim.double().numpy(),
-            "nearest_real_ssim": [ref.images.names[i] for i in ssim_i],
+            "lpips_to_nearest_real": lp[np.arange(len(near)), near],
+            "nearest_real_lpips": [ref.images.names[i] for i in near],
+            "ssim_best_match": ss[np.arange(len(best)), best],
+            "nearest_real_ssim": [ref.images.names[i] for i in best],
         }
     )
-    summary = {
-        "n_real": len(ref.images.names),
-        **feature_metrics(ref.pool, pool, s, names),
-        "lpips_to_nearest_real": mean_sd(per_image["lpips_to_nearest_real"]),
-        "ssim_best_match": mean_sd(per_image["ssim_best_match"]),
-        "headline": headline(len(images.names), len(ref.images.names), names),
-    }
-    return summary, per_image
+
+
+@dataclass
+class Pairwise:
+    """One set against one reference: the full distance matrices and the equal-size draws."""
+
+    lpips: np.ndarray  # (set, reference) LPIPS
+    ssim: np.ndarray  # (set, reference) SSIM
+    index: list  # per draw: (set rows, reference rows)
+
+
+def _pairwise(images: Images, ref: Reference, fast: FastLpips, s: Settings, n: int, seeds) -> Pairwise:
+    lp = lpips_matrix(
+        fast, torch.from_numpy(images.rgb), torch.from_numpy(ref.images.rgb), s.lpips_chunk, True
+    )
+    ss = ssim_matrix(torch.from_numpy(images.grey), torch.from_numpy(ref.images.grey), progress=True)
+    index = equal_size.draws(len(images.names), len(ref.images.names), n, s.size_draws, *seeds)
+    return Pairwise(lp.double().numpy(), ss.double().numpy(), index)
 
 
 def evaluate_set(
@@ -195,27 +184,42 @@ def evaluate_set(
     device: torch.device,
     s: Settings,
     desc: str,
+    n: int,
+    stream: int = 0,
 ) -> SetResult:
-    """All metrics of one synthetic set against each reference."""
+    """All metrics of one synthetic set against each reference, at ``n`` images a side."""
     for ref in refs:
         if images.rgb.shape[1:] != ref.images.rgb.shape[1:]:
             raise ValueError(
                 f"{desc}: synthetic images are {images.rgb.shape[1:]}, real ones {ref.images.rgb.shape[1:]}"
             )
     pool, logits = extract(extractor, images.rgb, device, s.batch_size, desc=desc)
-    against, tables = {}, []
-    for ref in refs:
-        log.info("%s: %d synthetic images against %d real (%s)", desc, len(pool), len(ref.pool), ref.name)
-        against[ref.name], table = _against(images, pool, ref, fast, s, extractor.names)
-        tables.append(table)
+    against, tables, pairwise = {}, [], {}
+    for k, ref in enumerate(refs):
+        log.info(
+            "%s: %d synthetic images against %d real (%s), %d a side",
+            desc,
+            len(pool),
+            len(ref.pool),
+            ref.name,
+            n,
+        )
+        # the set's draws from its own stream, the reference's shared by every set
+        pw = pairwise[ref.name] = _pairwise(images, ref, fast, s, n, ([s.seed, stream, k], [s.seed, 99, k]))
+        knobs = equal_size.Knobs(extractor.names, s.kid_subsets, s.kid_subset_size, s.pr_k, s.seed)
+        against[ref.name] = equal_size.against(pool, ref.pool, pw.lpips, pw.ssim, n, pw.index, knobs)
+        against[ref.name]["headline"] = headline(n, n, extractor.names)
+        tables.append(_per_image(images, ref, pw.lpips, pw.ssim))
+    train, held_out = (next(r for r in refs if r.name == name) for name in ("train", "val"))
     summary = {
         "n_synthetic": len(images.names),
-        extractor.names["score"]: inception_score(logits, min(s.is_splits, len(logits)), s.seed),
+        extractor.names["score"]: equal_size.score_at(logits, n, s.size_draws, s.is_splits, s.seed),
         "lpips_diversity": lpips_diversity(fast, images, s.lpips_diversity_images, s.lpips_chunk, s.seed),
         "lpips_backbone": lpips_label,
         "against": against,
+        "copying": c_t(train.pool, held_out.pool, pool, s.copying_cells, s.seed),
     }
-    return SetResult(summary, pd.concat(tables, ignore_index=True), pool, logits)
+    return SetResult(summary, pd.concat(tables, ignore_index=True), pool, logits, pairwise)
 
 
 def load_images(paths: list[Path], names: list[str]) -> Images:
@@ -245,9 +249,12 @@ def synthetic(folder: str | Path) -> Images:
 @dataclass(frozen=True)
 class GanMetricsOutputs:
     metrics: Path  # metrics.json
-    features: Path  # features.npz: every Inception feature and logit the figures come from
+    # features.npz: every Inception feature and logit, every LPIPS and SSIM distance and every
+    # equal-size draw the figures come from
+    features: Path
     per_image: Path  # per_image.csv: each image's nearest real image by LPIPS and SSIM, per reference
     figure: Path  # real beside curated synthetic images
+    closest: Path  # the curated images closest to a training image, beside that image
 
 
 def _real_beside_curated(real: np.ndarray, curated: np.ndarray, n: int, seed: int, path: Path) -> None:
@@ -261,6 +268,27 @@ def _real_beside_curated(real: np.ndarray, curated: np.ndarray, n: int, seed: in
     show_real, show_syn = pick(real), pick(curated)
     title = f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
     real_beside_synthetic(show_real, show_syn, path, title)
+
+
+def _closest_to_train(
+    curated: Images, train: Reference, lp: np.ndarray, held_out: np.ndarray, n: int, path: Path
+):
+    """The ``n`` curated images nearest (LPIPS) to a training image, beside that image, with the
+    held-out images' own median distance to the training set for scale."""
+    from ganaug.viz import closest_pairs
+
+    near = lp.min(axis=1)
+    order = np.argsort(near, kind="stable")[:n]
+    partner = lp[order].argmin(axis=1)
+    captions = [
+        f"{curated.names[i]}\nLPIPS {near[i]:.3f} to {train.images.names[j]}"
+        for i, j in zip(order, partner, strict=True)
+    ]
+    title = (
+        f"the {len(order)} curated images closest to a training image (LPIPS); held-out real images' "
+        f"median distance to their nearest training image: {float(np.median(held_out)):.3f}"
+    )
+    closest_pairs(curated.rgb[order], train.images.rgb[partner], captions, path, title)
 
 
 def gan_metrics(
@@ -281,42 +309,68 @@ def gan_metrics(
     refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
     curated = synthetic(curated_dir)
     raw_all = synthetic(raw_dir)
-    sets = {"raw": equal_size(raw_all, len(curated.names), s.seed), "curated": curated}
+    sets = {"raw": subsample(raw_all, len(curated.names), s.seed), "curated": curated}
+    n = min(len(x.names) for x in (*sets.values(), *(r.images for r in refs)))
+    if n < 2:
+        raise ValueError(f"GAN metrics need at least 2 images on each side; the smallest set has {n}")
     summaries, tables = {}, []
     features = {f"real_{r.name}_ids": np.array(r.images.names) for r in refs}
     features |= {f"real_{r.name}_pool": r.pool for r in refs}
-    for name, images in sets.items():
-        result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name)
+    for k, (name, images) in enumerate(sets.items()):
+        result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name, n, k)
         summaries[name] = result.summary
         tables.append(result.per_image.assign(set=name))
-        features |= {
-            f"{name}_images": np.array(images.names),
-            f"{name}_pool": result.pool,
-            f"{name}_logits": result.logits,
-        }
+        features |= {f"{name}_images": np.array(images.names), f"{name}_pool": result.pool,
+                     f"{name}_logits": result.logits}  # fmt: skip
+        for ref, pw in result.pairwise.items():
+            features |= {f"{name}_{ref}_lpips": pw.lpips, f"{name}_{ref}_ssim": pw.ssim,
+                         f"{name}_{ref}_draw_set": np.stack([i for i, _ in pw.index]),
+                         f"{name}_{ref}_draw_real": np.stack([j for _, j in pw.index])}  # fmt: skip
     summaries["raw"]["subsample"] = {
         "of": len(raw_all.names),
         "drawn": len(sets["raw"].names),
-        "why": "the raw set at the curated set's size (seeded), since FID and KID depend on set size",
+        "why": "the raw set at the curated set's size (seeded), for the figures of a set alone",
     }
-    _real_beside_curated(refs[0].images.rgb, curated.rgb, n_show, s.seed, out.figure)
+    train, val = refs
+    held_out = lpips_matrix(
+        fast, torch.from_numpy(val.images.rgb), torch.from_numpy(train.images.rgb), s.lpips_chunk
+    )
+    held_out = held_out.double().numpy().min(axis=1)
+    features["real_val_lpips_to_train"] = held_out
+    _real_beside_curated(train.images.rgb, curated.rgb, n_show, s.seed, out.figure)
+    _closest_to_train(curated, train, features["curated_train_lpips"], held_out, 8, out.closest)
     with atomic_path(out.features) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **features)
     table = pd.concat(tables, ignore_index=True)
     write_csv(table[["set", *(c for c in table.columns if c != "set")]], out.per_image)
-    result = {
+    result = _summary(refs, summaries, extractor, s, n)
+    write_json(result, out.metrics)
+    return result
+
+
+def _summary(
+    refs: list[Reference], summaries: dict, extractor: InceptionFeatures, s: Settings, n: int
+) -> dict:
+    """metrics.json: the references, the equal size, the extractor and every set's figures."""
+    return {
         "references": {r.name: {"set": REFERENCES[r.name], "n": len(r.images.names)} for r in refs},
-        "note": "every set is compared at the same size; FID and KID on a few hundred images are "
-        "biased upward, so read KID (with its sd) first, and compare only equal set sizes",
+        "equal_size": {
+            "n_per_side": n,
+            # one where both sides already have n images (every draw would be the same)
+            "draws": max(a["draws"] for x in summaries.values() for a in x["against"].values()),
+            "why": "FID, KID, precision/recall and nearest-neighbour figures depend on both sides' sizes, so "
+            "every set is compared with every reference at the smallest set's size, over seeded draws",
+        },
+        "note": "every set is compared with every reference at the same size on both sides (mean and sd over "
+        "seeded draws); FID and KID on so few images are biased upward, so read KID first, and compare only "
+        "figures of equal sizes",
         "feature_extractor": {"name": extractor.label, "comparable": extractor.comparable},
         f"{extractor.names['score']}_real": {
-            r.name: inception_score(r.logits, min(s.is_splits, len(r.logits)), s.seed) for r in refs
+            r.name: equal_size.score_at(r.logits, n, s.size_draws, s.is_splits, s.seed) for r in refs
         },
         "names": extractor.names,
         "sets": summaries,
     }
-    write_json(result, out.metrics)
-    return result
 
 
 def gan_metrics_rule(
@@ -343,10 +397,13 @@ def gan_metrics_rule(
     if not extractor.comparable:
         log.warning("GAN metrics on %s: not comparable to any published FID/IS", extractor.label)
     check_raw_set(inputs["manifest"], inputs["metadata"], image_size)
-    keys = ("batch_size", "is_splits", "kid_subsets", "kid_subset_size", "pr_k", "lpips_diversity_images")
+    keys = ("batch_size", "is_splits", "kid_subsets", "kid_subset_size", "pr_k", "lpips_diversity_images",
+            "size_draws", "copying_cells")  # fmt: skip
     settings = Settings(**{k: evaluation[k] for k in keys}, seed=seed)
     fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), dev)
-    out = GanMetricsOutputs(*(Path(outputs[k]) for k in ("metrics", "features", "per_image", "figure")))
+    out = GanMetricsOutputs(
+        *(Path(outputs[k]) for k in ("metrics", "features", "per_image", "figure", "closest"))
+    )
     return gan_metrics(
         inputs["metadata"],
         inputs["raw"],

@@ -102,12 +102,17 @@ def test_random_extractor_is_labelled_and_separates_images():
     torch.testing.assert_close(pool, again)  # seeded
 
 
-def test_evaluate_set_against_two_references_records_sizes_and_labels(tmp_path):
+def test_evaluate_set_compares_equal_sizes_against_two_references(tmp_path):
+    """Every figure against each reference at n images a side, over seeded draws; each draw is
+    recomputed from the stored features, distances and indices (FID and KID by pytorch-fid's and
+    torch-fidelity's routes, SSIM by skimage)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
     from skimage.metrics import structural_similarity
 
     from ganaug.curation.lpips_fast import FastLpips, build_lpips
     from ganaug.evaluation.features import build_extractor
-    from ganaug.evaluation.synthetic_quality import Images, Settings, evaluate_set, feature_metrics, reference
+    from ganaug.evaluation.gan_metrics import fid_from_features, gaussian_stats
+    from ganaug.evaluation.synthetic_quality import Images, Settings, evaluate_set, reference
 
     rng = np.random.default_rng()
 
@@ -116,44 +121,89 @@ def test_evaluate_set_against_two_references_records_sizes_and_labels(tmp_path):
         grey = rng.integers(0, 256, (n, 32, 32), dtype=np.uint8)  # stands for the study's grey of each file
         return Images([f"{prefix}_{i}" for i in range(n)], rgb, grey)
 
-    s = Settings(batch_size=8, is_splits=2, kid_subsets=5, pr_k=3, lpips_diversity_images=6)
+    s = Settings(batch_size=8, is_splits=2, kid_subsets=5, pr_k=3, lpips_diversity_images=6, size_draws=4)
     ex = build_extractor("random", tmp_path)
     fast = FastLpips(build_lpips("random", tmp_path), torch.device("cpu"))
-    refs = [reference(n, images(n, k), ex, torch.device("cpu"), s) for n, k in (("train", 12), ("val", 5))]
+    refs = [reference(n, images(n, k), ex, torch.device("cpu"), s) for n, k in (("train", 12), ("val", 6))]
     syn = images("syn", 20)
-    result = evaluate_set(syn, refs, ex, fast, "random", torch.device("cpu"), s, desc="t")
+    result = evaluate_set(syn, refs, ex, fast, "random", torch.device("cpu"), s, desc="t", n=6)
     out = result.summary
     assert out["n_synthetic"] == 20 and out["lpips_diversity"]["n_images"] == 6
     assert out["lpips_diversity"]["n_pairs"] == 15 and len(out["lpips_diversity"]["images"]) == 6
-    assert set(out["against"]) == {"train", "val"}
+    assert set(out["against"]) == {"train", "val"} and "c_t" in out["copying"]
     for ref in refs:
-        a = out["against"][ref.name]
-        assert a["n_real"] == len(ref.images.names) and a["kid"]["subset_size"] == len(ref.images.names)
+        a, pw = out["against"][ref.name], result.pairwise[ref.name]
+        assert a["n_per_side"] == 6 and a["draws"] == 4 and a["n_real"] == len(ref.images.names)
+        assert a["kid_subset_size"] == 6 and a["kid_subsets"] == 1  # every image of both sides: one subset
         assert a["headline"]["metric"] == "kid" and "under 2048" in a["headline"]["why"]
-        assert 0 <= a["precision"] <= 1 and 0 <= a["recall"] <= 1 and a["fid"] > 0
-        # every figure recomputable from what is stored beside it
-        again = feature_metrics(ref.pool, result.pool, s)
-        assert again["fid"] == pytest.approx(a["fid"], rel=1e-12) and again["kid"] == a["kid"]
+        assert len(pw.index) == 4 and all(len(i) == len(j) == 6 for i, j in pw.index)
+        for k, (i, j) in enumerate(pw.index):
+            # FID by the route tests/reference/test_gan_metrics.py ties to pytorch-fid (once by
+            # pytorch-fid itself below: its sqrtm takes seconds at 2,048 dimensions)
+            assert a["fid"]["per_draw"][k] == pytest.approx(
+                fid_from_features(ref.pool[j], result.pool[i]), rel=1e-12
+            )
+            assert a["kid"]["per_draw"][k] == pytest.approx(
+                kernel_inception_distance(ref.pool[j], result.pool[i], 1, 6)["mean"], rel=1e-12
+            )
+            ssim = np.array([[structural_similarity(x, y) for y in ref.images.grey[j]] for x in syn.grey[i]])
+            assert a["ssim_best_match"]["per_draw"][k] == pytest.approx(ssim.max(axis=1).mean(), abs=1e-4)
+            assert a["lpips_to_nearest_real"]["per_draw"][k] == pytest.approx(
+                pw.lpips[np.ix_(i, j)].min(1).mean()
+            )
+        if ref.name == "val":
+            i, j = pw.index[0]
+            fid = calculate_frechet_distance(*gaussian_stats(ref.pool[j]), *gaussian_stats(result.pool[i]))
+            # 6 images in 2,048 dimensions: scipy's sqrtm of a singular product is itself off by
+            # about 1e-6 to 4e-5 (frechet_distance's docstring); the sample-span route is exact
+            assert a["fid"]["per_draw"][0] == pytest.approx(fid, rel=5e-5)
+        assert a["fid"]["mean"] == pytest.approx(np.mean(a["fid"]["per_draw"]))
+        # per_image: the nearest image of the whole reference
         t = result.per_image[result.per_image["reference"] == ref.name]
         assert t["image"].tolist() == syn.names
-        assert a["lpips_to_nearest_real"]["mean"] == pytest.approx(
-            t["lpips_to_nearest_real"].mean(), rel=1e-12
-        )
-        # SSIM on the greyscale images given (the study's decoding of each file)
-        ssim = np.array([[structural_similarity(x, y) for y in ref.images.grey] for x in syn.grey])
-        assert a["ssim_best_match"]["mean"] == pytest.approx(ssim.max(axis=1).mean(), abs=1e-4)
-        assert t["nearest_real_ssim"].tolist() == [ref.images.names[k] for k in ssim.argmax(axis=1)]
+        assert t["lpips_to_nearest_real"].tolist() == pytest.approx(pw.lpips.min(axis=1).tolist())
+        ssim_all = np.array([[structural_similarity(x, y) for y in ref.images.grey] for x in syn.grey])
+        assert t["nearest_real_ssim"].tolist() == [ref.images.names[k] for k in ssim_all.argmax(axis=1)]
+    # the validation reference has exactly n images: each draw holds all of it
+    assert all(len(set(j)) == 6 for _, j in result.pairwise["val"].index)
+    # the Inception Score of the set at n images too, in splits of at least 10 (here: one)
+    assert out["inception_score"]["n"] == 6 and out["inception_score"]["splits"] == 1
     with pytest.raises(ValueError, match="synthetic images are"):
         small = Images(syn.names, syn.rgb[:, :, :16, :16], syn.grey[:, :16, :16])
-        evaluate_set(small, refs, ex, fast, "random", torch.device("cpu"), s, desc="t")
+        evaluate_set(small, refs, ex, fast, "random", torch.device("cpu"), s, desc="t", n=6)
+
+
+def test_a_perfect_generator_looks_the_same_against_train_and_val_at_equal_size():
+    """The confound equal sizes remove: synthetic, train and val from one distribution, train
+    three times the size of val. At each set's own size FID against train is lower; at equal
+    sizes the two agree within their spread."""
+    from ganaug.evaluation import equal_size
+    from ganaug.evaluation.gan_metrics import fid_from_features
+    from tests.helpers import random_features
+
+    rng = np.random.default_rng(5)
+    d = 64
+    syn, train, val = (
+        random_features(np.random.default_rng(s), n, d) for s, n in ((1, 120), (2, 120), (3, 40))
+    )
+    assert fid_from_features(train, syn) < fid_from_features(val, syn)  # the size effect
+    dist = np.zeros((120, 120)), np.zeros((120, 40))
+    names = {"fd": "fid", "kd": "kid"}
+    vs = {}
+    for ref, pool, dd in (("train", train, dist[0]), ("val", val, dist[1])):
+        index = equal_size.draws(120, len(pool), 40, 20, 7, [7, len(pool)])
+        vs[ref] = equal_size.against(syn, pool, dd, dd, 40, index, equal_size.Knobs(names, 10))["fid"]
+    spread = np.hypot(vs["train"]["sd"], vs["val"]["sd"])
+    assert abs(vs["train"]["mean"] - vs["val"]["mean"]) < 2 * spread
+    del rng
 
 
 def test_the_raw_set_is_compared_at_the_curated_size():
-    from ganaug.evaluation.synthetic_quality import Images, equal_size
+    from ganaug.evaluation.synthetic_quality import Images, subsample
 
     names = [f"generated_{i:04d}.png" for i in range(30)]
     raw = Images(names, np.zeros((30, 3, 8, 8), np.uint8), np.zeros((30, 8, 8), np.uint8))
-    sub = equal_size(raw, 12, seed=42)
+    sub = subsample(raw, 12, seed=42)
     assert len(sub.names) == 12 and sub.names == sorted(sub.names)
-    assert equal_size(raw, 12, seed=42).names == sub.names  # seeded
-    assert equal_size(raw, 40, seed=42).names == raw.names
+    assert subsample(raw, 12, seed=42).names == sub.names  # seeded
+    assert subsample(raw, 40, seed=42).names == raw.names
