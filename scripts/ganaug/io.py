@@ -72,3 +72,19 @@ def write_json(obj: Any, dest: str | Path) -> None:
 def write_bytes(data: bytes, dest: str | Path) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_bytes(data)
+
+
+def clear_event_files(folder: str | Path) -> int:
+    """Remove the TensorBoard event files of an earlier run from ``folder`` (a folder the
+    workflow owns), so a fresh run's curves are not drawn over the old ones; return how many.
+    A resumed GAN keeps its own (it appends, and purges the steps it redoes)."""
+    import logging
+
+    old = sorted(Path(folder).glob("events.out.tfevents.*")) if Path(folder).is_dir() else []
+    for f in old:
+        f.unlink()
+    if old:
+        logging.getLogger(__name__).info(
+            "removed %d TensorBoard event file(s) of an earlier run from %s", len(old), folder
+        )
+    return len(old)

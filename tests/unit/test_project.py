@@ -69,3 +69,13 @@ def test_every_rule_env_exists():
     assert used, "no rule names an env"
     for name in used:
         assert (REPO / "envs" / name).is_file(), name
+
+
+def test_a_fresh_run_clears_the_tensorboard_files_of_an_earlier_one(tmp_path):
+    from ganaug.io import clear_event_files
+
+    (tmp_path / "events.out.tfevents.1.host").write_text("old")
+    (tmp_path / "events.out.tfevents.2.host").write_text("old")
+    (tmp_path / "keep.txt").write_text("not TensorBoard's")
+    assert clear_event_files(tmp_path) == 2 and clear_event_files(tmp_path / "missing") == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

@@ -99,30 +99,38 @@ def review_files(wildcards):
 
 
 def matched_condition(name):
-    """(name, settings) of the condition ``name`` is matched to (oversample_to or
-    extra_real_to), or None."""
+    """(name, settings) of the condition ``name`` is matched to (oversample_to, extra_real_to
+    or synthetic_count_to), or None."""
     cond = config["classifier"]["conditions"][name]
-    to = cond.get("oversample_to") or cond.get("extra_real_to")
+    to = cond.get("oversample_to") or cond.get("extra_real_to") or cond.get("synthetic_count_to")
     return None if to is None else {"name": to, **config["classifier"]["conditions"][to]}
 
 
+def synthetic_inputs(source, r):
+    """The synthetic folder (and its provenance file) of one source in repeat folder ``r``."""
+    if source == "raw":
+        return {"raw": f"{r}/synthetic/raw", "manifest": f"{r}/synthetic/raw_manifest.csv"}
+    if source.startswith("curated"):
+        # curated (the cluster selection), curated_random or curated_best: one folder each
+        return {
+            "curated": f"{r}/synthetic/{source}",
+            "curation_summary": f"{r}/synthetic/curation/summary.json",
+        }
+    return {}
+
+
 def classifier_inputs(wildcards):
-    """metadata.csv, plus the synthetic images (and the curation summary) a condition uses, or
-    that the condition it oversamples to uses (whose minority count it matches)."""
+    """metadata.csv, plus the synthetic images (and their provenance) a condition uses, and those
+    of the condition it is matched to (whose counts it matches)."""
     matched = matched_condition(wildcards.condition)
-    cond = matched or config["classifier"]["conditions"][wildcards.condition]
+    own = config["classifier"]["conditions"][wildcards.condition]
     r = rep(wildcards.repeat)
     inputs = {
         "metadata": f"{r}/data/metadata.csv",
         "weights": cached(f"classifier.weights ({wildcards.arch})"),
+        **(synthetic_inputs(matched["synthetic"], r) if matched else {}),
+        **synthetic_inputs(own["synthetic"], r),
     }
-    if cond["synthetic"] == "raw":
-        inputs["raw"] = f"{r}/synthetic/raw"
-        inputs["manifest"] = f"{r}/synthetic/raw_manifest.csv"
-    elif cond["synthetic"].startswith("curated"):
-        # curated (the cluster selection), curated_random or curated_best: one folder each
-        inputs["curated"] = f"{r}/synthetic/{cond['synthetic']}"
-        inputs["curation_summary"] = f"{r}/synthetic/curation/summary.json"
     for name in config["evaluation"]["external"]:
         inputs[f"external_{name}"] = f"{RESULTS}/external/{name}/metadata.csv"
     if config["classifier"]["conditions"][wildcards.condition].get("extra_real_to"):
@@ -271,8 +279,12 @@ def report_inputs(wildcards):
     papermill parameter `paths` (ganaug.notebooks.notebook_paths), so they read nothing else."""
     # one repeat's GAN, curation and data are shown (repeat 0); every fit of every repeat is read
     r0 = {"repeat": 0}
+    forest = (
+        {"forest": rules.significance.output.forest} if config["evaluation"]["references"] else {}
+    )
     return {
         **significance_tables(wildcards),
+        **forest,
         "final": rules.final_results.output[0],
         "metadata": expand(rules.split.output.metadata, **r0)[0],
         "data_summary": expand(rules.split.output.summary, **r0)[0],
@@ -282,6 +294,7 @@ def report_inputs(wildcards):
         "samples_grid": expand(rules.train_gan.output.grid, **r0)[0],
         "progress_grids": expand(rules.train_gan.output.progress, **r0)[0],
         "real_vs_synthetic": expand(rules.gan_metrics.output.figure, **r0)[0],
+        "closest_to_train": expand(rules.gan_metrics.output.closest, **r0)[0],
         "tsne": expand(rules.select_clusters.output.tsne, **r0)[0],
         "curation_scores": expand(rules.select_clusters.output.scores, **r0)[0],
         "fit_metrics": fit_files("metrics.json"),

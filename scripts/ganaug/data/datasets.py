@@ -34,23 +34,30 @@ class Condition:
     # add as many extra real minority images (lesions in no split) as this other condition adds
     # synthetic ones: what a perfect generator could give at most (real_extra -> gan_curated)
     extra_real_to: str | None = None
+    # add synthetic_fraction x as many synthetic images as this other condition adds (an
+    # uncurated set of gan_curated's count; gan_curated at 25 %), instead of n_synthetic
+    synthetic_count_to: str | None = None
+    synthetic_fraction: float = 1.0
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
         return cls(
             name,
             d["synthetic"],
-            int(d["n_synthetic"]),
+            int(d.get("n_synthetic", 0)),
             bool(d["real_minority"]),
             bool(d["augment"]),
             d.get("oversample_to"),
             d.get("extra_real_to"),
+            d.get("synthetic_count_to"),
+            float(d.get("synthetic_fraction", 1.0)),
         )
 
     @property
     def matched_to(self) -> str | None:
-        """The condition whose counts this one matches (oversample_to or extra_real_to)."""
-        return self.oversample_to or self.extra_real_to
+        """The condition whose counts this one matches (oversample_to, extra_real_to or
+        synthetic_count_to)."""
+        return self.oversample_to or self.extra_real_to or self.synthetic_count_to
 
 
 @dataclass
@@ -122,7 +129,9 @@ def training_set(
     ``match`` is the condition named by ``cond.oversample_to``: the real minority images are
     repeated, in a seeded order, until there are as many minority images as ``match`` has; or by
     ``cond.extra_real_to``: a seeded draw of as many images from the ``extra`` pool (its
-    metadata.csv: real minority images of lesions in no split) as ``match`` adds synthetic ones.
+    metadata.csv: real minority images of lesions in no split) as ``match`` adds synthetic ones;
+    or by ``cond.synthetic_count_to``: ``synthetic_fraction`` x as many synthetic images as
+    ``match`` adds, from this condition's own pool.
     """
     meta = read_metadata(metadata)
     train = meta[(meta["split"] == "train") & ~meta["synthetic"]].sort_values("image_id")
@@ -142,7 +151,9 @@ def training_set(
         "minority_total": n_min,
         "majority_per_minority": round(len(majority) / n_min, 4),
         "synthetic_source": cond.synthetic,
-        "synthetic_requested": cond.n_synthetic if cond.synthetic != "none" else 0,
+        "synthetic_requested": n["requested"],
+        "synthetic_count_to": cond.synthetic_count_to,
+        "synthetic_fraction": cond.synthetic_fraction if cond.synthetic_count_to else None,
         "synthetic_available": n["available"],
         "traditional_augmentation": cond.augment,
         "oversampled_to": cond.oversample_to,
@@ -159,9 +170,15 @@ def _additions(metadata, cond, seed, minority, raw_dir, curated_dir, match, extr
     """The minority images ``cond`` adds to the real ones, in this order: synthetic, repeated
     real (``oversample_to``), extra real (``extra_real_to``); their ids, paths and counts."""
     ids, paths = [], []
-    n = {"synthetic": 0, "available": 0, "repeats": 0, "extra": 0, "extra_available": 0}
+    n = {"synthetic": 0, "available": 0, "requested": 0, "repeats": 0, "extra": 0, "extra_available": 0}
     if cond.synthetic != "none":
-        chosen, n["available"] = _synthetic_subset(cond, seed, raw_dir, curated_dir)
+        wanted = cond.n_synthetic
+        if cond.synthetic_count_to is not None:
+            _, matched = training_set(metadata, _matched(cond, match), seed, raw_dir, curated_dir)
+            # half up (12.5 -> 13), not to even
+            wanted = int(np.floor(cond.synthetic_fraction * matched["synthetic_minority"] + 0.5))
+        chosen, n["available"] = _synthetic_subset(cond, wanted, seed, raw_dir, curated_dir)
+        n["requested"] = wanted
         n["synthetic"] = len(chosen)
         ids += [f"synthetic/{p.name}" for p in chosen]
         paths += [str(p) for p in chosen]
@@ -183,25 +200,25 @@ def _additions(metadata, cond, seed, minority, raw_dir, curated_dir, match, extr
 BALANCED = "balanced"
 
 
-def _synthetic_subset(cond: Condition, seed: int, raw_dir, curated_dir) -> tuple[list[Path], int]:
-    """A seeded subset of the condition's synthetic pool: (chosen files, how many there were)."""
+def _synthetic_subset(
+    cond: Condition, wanted: int, seed: int, raw_dir, curated_dir
+) -> tuple[list[Path], int]:
+    """The first ``wanted`` images of one seeded order of the condition's synthetic pool:
+    (chosen files, how many there were). A prefix of one order, so with the same pool and seed a
+    smaller set is always inside a larger one (gan_curated_25 inside gan_curated_50 inside
+    gan_curated): the dose curve changes the count, not which images were drawn."""
     pool = synthetic_pool(cond, raw_dir, curated_dir)
-    n = min(cond.n_synthetic, len(pool))
-    if n < cond.n_synthetic:
-        log.warning(
-            "condition %s: %d synthetic images asked for, %d available: using %d",
-            cond.name,
-            cond.n_synthetic,
-            len(pool),
-            n,
-        )
-    pick = sorted(np.random.default_rng(seed).choice(len(pool), size=n, replace=False))
+    n = min(wanted, len(pool))
+    if n < wanted:
+        log.warning("condition %s: %d synthetic images asked for, %d available: using %d",
+                    cond.name, wanted, len(pool), n)  # fmt: skip
+    pick = sorted(np.random.default_rng(seed).permutation(len(pool))[:n])
     return [pool[i] for i in pick], len(pool)
 
 
 def _matched(cond: Condition, match: Condition | None) -> Condition:
     if match is None or match.name != cond.matched_to:
-        which = "oversample_to" if cond.oversample_to else "extra_real_to"
+        which = next(k for k in ("oversample_to", "extra_real_to", "synthetic_count_to") if getattr(cond, k))
         raise ValueError(f"condition {cond.name}: {which} needs condition {cond.matched_to!r}")
     return match
 

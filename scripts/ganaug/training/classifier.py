@@ -34,7 +34,7 @@ from ganaug.data.external import EXTERNAL_SPLIT
 from ganaug.data.provenance import check_same_training_set, load_train_minority
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.evaluation.stats import F1, confusion_counts, count_metrics
-from ganaug.io import atomic_path, write_csv, write_json
+from ganaug.io import atomic_path, clear_event_files, write_csv, write_json
 from ganaug.models.classifiers import create_classifier, imagenet_normalise
 from ganaug.settings import FitConfig
 from ganaug.training.augment import augment
@@ -160,6 +160,17 @@ def _log_epoch(row: dict[str, float], improved: bool, writer) -> None:
     log.info(message, epoch, *shown, " (best)" if improved else "")
 
 
+def _writer(tensorboard: Path | None):
+    """A TensorBoard writer into a folder cleared first: a fit never resumes, so an earlier run's
+    curves there are stale."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    if tensorboard is None:
+        return None
+    clear_event_files(tensorboard)
+    return SummaryWriter(str(tensorboard))
+
+
 def fit(
     model: torch.nn.Module,
     train_x: torch.Tensor,
@@ -176,7 +187,6 @@ def fit(
 ) -> tuple[torch.nn.Module, pd.DataFrame, int]:
     """Train with early stopping on the validation score ``cfg.epoch_metric``; return (best model,
     history, best epoch)."""
-    from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
     model = model.to(device)
@@ -188,7 +198,7 @@ def fit(
     g = torch.Generator().manual_seed(seed)
     y_all = torch.from_numpy(np.asarray(train_y, np.int64))
     stopper, best_state, rows = EarlyStopping(cfg.patience), copy.deepcopy(model.state_dict()), []
-    writer = SummaryWriter(str(tensorboard)) if tensorboard is not None else None
+    writer = _writer(tensorboard)
     for epoch in range(1, cfg.max_epochs + 1):
         order = torch.randperm(len(train_x), generator=g)
 
@@ -268,7 +278,7 @@ def fit_and_evaluate(
     predict_set = _SetPredictor(model, threshold, image_size, device, cfg, progress)
     pred = predict_set(metadata, "test", out.predictions)
     result = {"arch": arch, "condition": cond.name, "seed": seed, "weights": weights, "device": str(device)}
-    result |= _training_record(cfg, cw, train.target, composition, cond)
+    result |= _training_record(cfg, cw, train, composition, cond)
     result |= _selection_record(cfg, history, best_epoch, threshold)
     result |= {d: metrics(pred["target"], pred["prob"], pred[f"pred_{d}"]) for d in ("argmax", "tuned")}
     result["external"] = {
@@ -283,6 +293,21 @@ def fit_and_evaluate(
     return result
 
 
+def training_fingerprint(ids: list[str], paths: list[str], synthetic, augment: bool) -> str:
+    """What a fit trained on, as one digest: the training ids (repeats and extra images carry
+    their own), the bytes of each synthetic image (a curated image is a copy of a raw one under
+    the same name) and whether the minority images were augmented. Two conditions with the same
+    digest trained on the same set: comparing them is degenerate, not a difference of 0."""
+    import hashlib
+
+    h = hashlib.sha256(f"augment={bool(augment)}\n".encode())
+    for i, path, syn in sorted(zip(ids, paths, synthetic, strict=True)):
+        h.update(i.encode() + b"\0")
+        if syn:
+            h.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return h.hexdigest()
+
+
 def _same_split(cond: Condition, metadata, image_size: int, recorded: str | None) -> str:
     """The current train split's fingerprint, after checking the synthetic images come from it."""
     current = load_train_minority(metadata, image_size).fingerprint()["digest"]
@@ -290,14 +315,15 @@ def _same_split(cond: Condition, metadata, image_size: int, recorded: str | None
     return current
 
 
-def _training_record(cfg: FitConfig, cw: list[float], target, composition: dict, cond: Condition) -> dict:
-    """What the fit trained on, and with which loss weights (their weighted masses: equal under
-    balanced)."""
+def _training_record(cfg: FitConfig, cw: list[float], train, composition: dict, cond: Condition) -> dict:
+    """What the fit trained on (and its digest), and with which loss weights (their weighted
+    masses: equal under balanced)."""
     return {
         "class_weights": cw,
         "class_weight_mode": "balanced" if cfg.class_weights == BALANCED else "fixed",
-        "weighted_mass": weighted_mass(cw, target),
+        "weighted_mass": weighted_mass(cw, train.target),
         "composition": composition,
+        "training_set_sha256": training_fingerprint(train.ids, train.paths, train.synthetic, cond.augment),
         "augment_padding": cfg.augment_padding if cond.augment else None,
     }
 
@@ -407,8 +433,11 @@ def fit_rule(
     from ganaug.settings import from_dict
 
     provenance: dict[str, Any] = {"repeat": repeat, "weights_source": params["weights"]}
-    recorded = manifest_digest(manifest) if manifest else None
-    if curation_summary:
+    # the provenance of the condition's own synthetic images (a raw condition counted to a curated
+    # one reads the curated set only for its count: it records no review)
+    own = params["condition"]["synthetic"]
+    recorded = manifest_digest(manifest) if manifest and own == "raw" else None
+    if curation_summary and own.startswith("curated"):
         s = json.loads(Path(curation_summary).read_text())
         recorded = s.get("gan_training_set")
         provenance |= {

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from ganaug.data.provenance import MinorityTrainSet
-from ganaug.io import atomic_path, write_csv
+from ganaug.io import atomic_path, clear_event_files, write_csv
 from ganaug.models.discriminator import Discriminator
 from ganaug.models.generator import Generator
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
@@ -287,6 +287,8 @@ def train_gan(
 
     t = _Trainer(cfg, train, out, device)
     t.resume()
+    if t.start == 0:  # a fresh run: the curves of an earlier one would be drawn beside its own
+        clear_event_files(out.tensorboard)
     noise_fixed = fixed_noise(cfg).to(device)
     writer = SummaryWriter(str(out.tensorboard), purge_step=t.start + 1)
     bar = tqdm(

@@ -150,6 +150,41 @@ def test_real_oversampled_matches_gan_curated_without_a_generator(world):
         training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated")
 
 
+def _synthetic_names(s) -> set[str]:
+    return {p.split("/")[-1] for p, syn in zip(s.paths, s.synthetic, strict=True) if syn}
+
+
+def test_smaller_synthetic_sets_are_nested_in_larger_ones(world):
+    """One seeded order of the pool, cut shorter: 25 % and 50 % of the images gan_curated adds
+    are inside each other and inside gan_curated's (the dose curve changes the count only)."""
+    full = Condition("gan_curated", "curated", 5, True, False)
+    sets = {}
+    for f in (0.2, 0.6, 1.0):
+        cond = Condition(f"frac_{f}", "curated", 0, True, False, synthetic_count_to="gan_curated",
+                         synthetic_fraction=f)  # fmt: skip
+        s, comp = training_set(world / "metadata.csv", cond, 42, world / "raw", world / "curated", full)
+        assert comp["synthetic_minority"] == comp["synthetic_requested"] == int(np.floor(5 * f + 0.5))
+        sets[f] = _synthetic_names(s)
+    whole, _ = training_set(world / "metadata.csv", full, 42, world / "raw", world / "curated")
+    assert sets[0.2] < sets[0.6] < sets[1.0] == _synthetic_names(whole)
+    # and from the raw pool at gan_curated's count
+    matched = Condition("gan_uncurated_matched", "raw", 0, True, False, synthetic_count_to="gan_curated")
+    s, comp = training_set(world / "metadata.csv", matched, 42, world / "raw", world / "curated", full)
+    assert comp["synthetic_minority"] == 5 and comp["synthetic_available"] == 10
+
+
+def test_identical_training_sets_have_one_fingerprint(world):
+    from ganaug.training.classifier import training_fingerprint
+
+    meta, raw, curated = world / "metadata.csv", world / "raw", world / "curated"
+    a, _ = training_set(meta, Condition.from_dict("gan_curated", CONDITIONS["gan_curated"]), 42, raw, curated)
+    b, _ = training_set(meta, Condition("gan_random", "curated", 5, True, False), 42, raw, curated)
+    c, _ = training_set(world / "metadata.csv", Condition.from_dict("baseline", CONDITIONS["baseline"]), 42)
+    fp = [training_fingerprint(s.ids, s.paths, s.synthetic, False) for s in (a, b, c)]
+    assert fp[0] == fp[1] != fp[2]
+    assert training_fingerprint(a.ids, a.paths, a.synthetic, True) != fp[0]  # augmentation is part of it
+
+
 def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypatch):
     events: list[str] = []
     real_decode = clf_mod.decode_cache
