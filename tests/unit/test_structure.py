@@ -139,3 +139,50 @@ def test_every_rule_script_call_binds_to_its_entry_function():
                 pytest.fail(f"scripts/{script}.py -> {call.func.id}: {err}")
             checked += 1
     assert checked >= 10  # every script that passes a section's keys with **
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(REPO / "scripts").with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Each ganaug module -> the ganaug modules it imports, lazily or not (``from a import b``
+    where b is a module counts as importing a.b; importing a.b runs a's __init__ too)."""
+    modules = {_module_of(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ganaug"):
+                subs = {f"{node.module}.{a.name}" for a in node.names} & set(modules)
+                deps |= subs or {node.module}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("ganaug")}
+        for d in list(deps):  # the packages above a module run first
+            parts = d.split(".")
+            deps |= {".".join(parts[:k]) for k in range(2, len(parts))}
+        graph[name] = {d for d in deps if d in modules and d != name and not name.startswith(d + ".")}
+    return graph
+
+
+def test_the_package_imports_one_way():
+    """No cycle in the package's imports, lazy ones included (ablation -> viz -> reporting ->
+    ablation was one, hidden by a lazy import)."""
+    graph = _import_graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(dep) :], dep]))
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []

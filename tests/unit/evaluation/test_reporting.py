@@ -12,6 +12,7 @@ import pytest
 
 from ganaug import reporting
 from ganaug.evaluation.final_results import build, change, clean
+from ganaug.reporting import figures, tables, words
 
 
 def _agg(arch, cond, f1s, p=None, r=None):
@@ -26,11 +27,23 @@ def _agg(arch, cond, f1s, p=None, r=None):
             "per_replicate": v,
         }
 
-    tuned = {"f1": block(f1s), "precision": block(p), "recall": block(r),
-             "balanced_accuracy": block(f1s), "pr_auc": block(f1s)}  # fmt: skip
+    tuned = {
+        "f1": block(f1s),
+        "precision": block(p),
+        "recall": block(r),
+        "balanced_accuracy": block(f1s),
+        "pr_auc": block(f1s),
+    }
     replicates = [f"repeat_0/seed_{s}" for s in seeds]
-    return {"arch": arch, "condition": cond, "n_replicates": len(f1s), "replicates": replicates, "repeats": [0],
-            "seeds": seeds, "tuned": tuned}  # fmt: skip
+    return {
+        "arch": arch,
+        "condition": cond,
+        "n_replicates": len(f1s),
+        "replicates": replicates,
+        "repeats": [0],
+        "seeds": seeds,
+        "tuned": tuned,
+    }
 
 
 def _differences(aggs, reference="baseline"):
@@ -41,26 +54,72 @@ def _differences(aggs, reference="baseline"):
             continue
         for metric, key in (("f1", "f1"), ("sensitivity", "recall")):
             v, r = agg["tuned"][key]["mean"], aggs[a, reference]["tuned"][key]["mean"]
-            rows.append({"arch": a, "condition": c, "reference": reference, "metric": metric, "decision": "tuned",
-                         "value": v, "reference_value": r, "delta": v - r, "ci_low": v - r - 0.1,
-                         "ci_high": v - r + 0.1, "p": 0.2, "p_holm": 0.4, "direction": "no evidence"})  # fmt: skip
+            primary = c == "gan_curated" and metric == "sensitivity"
+            rows.append(
+                {
+                    "test_set": "in_distribution",
+                    "arch": a,
+                    "condition": c,
+                    "reference": reference,
+                    "metric": metric,
+                    "decision": "tuned",
+                    "family": "primary" if primary else "exploratory",
+                    "value": v,
+                    "reference_value": r,
+                    "delta": v - r,
+                    "ci_low": v - r - 0.1,
+                    "ci_high": v - r + 0.1,
+                    "ci_adj_low": v - r - 0.15 if primary else None,
+                    "ci_adj_high": v - r + 0.15 if primary else None,
+                    "p": 0.2,
+                    "p_holm": 0.4 if primary else None,
+                    "verdict": "no evidence" if primary else "",
+                    "degenerate": False,
+                    "n_repeats": 2,
+                    "n_seeds": 1,
+                    "mde_80": 0.3 if primary else None,
+                    "n_test_lesions_minority": 6,
+                    "n_test_lesions_majority": 30,
+                    "holm_family": "Holm over the 2 primary hypotheses" if primary else "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _final(aggs, expected=None):
-    mc = pd.DataFrame([{"arch": "resnet50", "condition": "gan_curated", "reference": "baseline", "repeat": 0,
-                        "seed": 42, "class": "dermatofibroma", "n": 7, "b": 3, "c": 0, "winner": "condition",
-                        "method": "exact binomial", "statistic": 0.0, "p": 0.25, "p_holm": 0.5}])  # fmt: skip
+    mc = pd.DataFrame(
+        [
+            {
+                "arch": "resnet50",
+                "condition": "gan_curated",
+                "reference": "baseline",
+                "repeat": 0,
+                "seed": 42,
+                "class": "dermatofibroma",
+                "n": 7,
+                "b": 3,
+                "c": 0,
+                "winner": "condition",
+                "method": "exact binomial",
+                "statistic": 0.0,
+                "p": 0.25,
+                "p_holm": 0.5,
+            }
+        ]
+    )
     return build(
         {"splits": {"train": {"total": 10}}},
-        {"funnel": [{"stage": "raw", "kept": 10}, {"stage": "blur", "kept": 6}], "review_mode": "simulate",
-         "simulated_review": True},
+        {
+            "funnel": [{"stage": "raw", "kept": 10}, {"stage": "blur", "kept": 6}],
+            "review_mode": "simulate",
+            "simulated_review": True,
+        },
         {"feature_extractor": {"name": "x", "comparable": False}, "sets": {}},
         aggs,
         {"differences": _differences(aggs), "mcnemar": mc},
         {"phantom_demo_data": True, "classifier_weights": "random", "seeds": [42]},
         expected or {},
-    )  # fmt: skip
+    )
 
 
 def test_changes_against_the_baseline_are_computed_not_invented():
@@ -85,8 +144,15 @@ def test_final_results_structure_and_values():
     f = _final(aggs, {"resnet50": {"gan_curated": 0.9}})
     json.dumps(f, allow_nan=False)
     assert f["order"] == {"archs": ["resnet50", "densenet121"], "conditions": ["baseline", "gan_curated"]}
-    assert {"dataset_statistics", "gan_metrics", "classifier_results", "comparisons",
-            "improvement_percentages", "provenance", "study_expectations"} <= set(f)  # fmt: skip
+    assert {
+        "dataset_statistics",
+        "gan_metrics",
+        "classifier_results",
+        "comparisons",
+        "improvement_percentages",
+        "provenance",
+        "study_expectations",
+    } <= set(f)
     # the improvements are the differences' deltas, by one route
     imp = f["improvement_percentages"]["by_arch"]
     assert imp["resnet50"]["baseline"]["gan_curated"]["f1"]["relative_pct"] == pytest.approx(20.0)
@@ -94,20 +160,34 @@ def test_final_results_structure_and_values():
     assert imp["densenet121"]["baseline"]["gan_curated"]["f1"]["relative_pct"] is None
     assert "baseline" not in imp["resnet50"]["baseline"]
     diffs = f["comparisons"]["differences"]
-    assert len(diffs) == 4 and {d["direction"] for d in diffs} == {"no evidence"}
+    assert len(diffs) == 4 and {d["verdict"] for d in diffs} == {"no evidence", ""}
+    assert f["comparisons"]["primary_family"]["hypotheses"] == 2
+    assert f["comparisons"]["primary_family"]["verdicts"] == {"no evidence": 2}
     assert f["comparisons"]["mcnemar"][0]["winner"] == "condition"
-    assert "lesion groups" in f["comparisons"]["how"]
+    assert "corrected resampled t" in f["comparisons"]["how"] and "exploratory" in f["comparisons"]["how"]
     assert f["provenance"]["review_mode"] == "simulate" and f["provenance"]["simulated_review"] is True
     assert f["study_expectations"]["expected_f1"] == {"resnet50": {"gan_curated": 0.9}}
     assert "not measured" in f["study_expectations"]["label"]
 
-    exp = reporting.expectation_table(f)
+    exp = tables.expectation_table(f)
     assert exp.loc[0, "measured F1"] == pytest.approx(0.6)
     assert exp.loc[0, "measured - expected"] == pytest.approx(-0.3)
-    assert list(reporting.improvement_table(f).index.get_level_values(0)) == ["resnet50", "densenet121"]
-    funnel = reporting.funnel_table(f)
+    assert list(tables.improvement_table(f).index.get_level_values(0)) == ["resnet50", "densenet121"]
+    funnel = tables.funnel_table(f)
     assert funnel.loc["blur", "kept of previous (%)"] == 60.0
-    text = " ".join(reporting.caveats(f))
+    assert "PHANTOM demo data" in words.header(
+        f
+        | {
+            "provenance": {
+                **f["provenance"],
+                "data_format": "isic2019",
+                "minority": "df",
+                "majority": "nv",
+                "image_size": 64,
+            }
+        }
+    )
+    text = " ".join(words.caveats(f))
     assert "PHANTOM" in text and "SIMULATED" in text and "random init" in text and "One replicate" in text
 
 
@@ -116,21 +196,62 @@ def test_f1_consistency_flags_a_table_like_the_studys():
     good = _agg("resnet50", "baseline", [2 * 0.8 * 0.6 / 1.4], p=[0.8], r=[0.6])
     bad = _agg("resnet50", "gan_curated", [0.75], p=[0.8], r=[0.6])
     f = _final({("resnet50", "baseline"): good, ("resnet50", "gan_curated"): bad})
-    t = reporting.f1_consistency(f)
+    t = tables.f1_consistency(f)
     assert t["agrees"].tolist() == [True, False]
 
 
-def test_differences_are_read_out_with_their_direction():
-    aggs = {("resnet50", "baseline"): _agg("resnet50", "baseline", [0.5]),
-            ("resnet50", "gan_curated"): _agg("resnet50", "gan_curated", [0.64])}  # fmt: skip
+def test_differences_are_read_out_with_their_family_and_verdict():
+    aggs = {
+        ("resnet50", "baseline"): _agg("resnet50", "baseline", [0.5]),
+        ("resnet50", "gan_curated"): _agg("resnet50", "gan_curated", [0.64]),
+    }
     d = _differences(aggs)
-    text = reporting.in_words(d, "resnet50", "gan_curated", "f1")
-    assert text == "resnet50, gan_curated vs baseline: Δ F1 +0.14 [+0.04, +0.24], no evidence"
-    shown = reporting.differences_display(d)
-    assert shown["direction"].tolist() == ["no evidence", "no evidence"]
-    assert shown.iloc[0]["Δ [95 % CI]"] == "+0.140 [+0.040, +0.240]"
-    fig = reporting.plot_forest(d)
+    assert words.in_words(d, "resnet50", "gan_curated", "f1") == (
+        "resnet50, gan_curated vs baseline: Δ F1 +0.14 [+0.04, +0.24], exploratory (unadjusted)"
+    )
+    assert words.in_words(d, "resnet50", "gan_curated", "sensitivity").endswith(", no evidence")
+    shown = tables.differences_display(d)
+    assert shown["verdict (primary only)"].tolist() == ["", "no evidence"]
+    assert shown.iloc[0]["Δ [95 %, unadjusted]"] == "+0.140 [+0.040, +0.240]"
+    prim = tables.primary_table(d)
+    assert len(prim) == 1 and prim.iloc[0]["Δ [adjusted interval]"] == "+0.140 [-0.010, +0.290]"
+    answer = words.primary_answer(d)
+    assert answer.startswith("## The answer") and "**no evidence**" in answer and "0.300" in answer
+    fig = figures.plot_forest(d, panels=(("sensitivity", "tuned"), ("f1", "tuned")))
     assert len(fig.axes) == 2  # one panel per metric
+    assert figures.html(fig, "a forest plot", "caption").startswith(
+        '<figure><img src="data:image/png;base64,'
+    )
+
+
+def test_one_split_is_said_in_words_and_impossible_looking_figures_are_explained():
+    aggs = {
+        ("resnet50", "baseline"): _agg("resnet50", "baseline", [0.5]),
+        ("resnet50", "gan_curated"): _agg("resnet50", "gan_curated", [0.64]),
+    }
+    d = _differences(aggs).assign(
+        n_repeats=1, verdict=lambda t: np.where(t["family"] == "primary", "no verdict: one split", "")
+    )
+    answer = words.primary_answer(d)
+    assert (
+        "nothing can be said about the training procedure" in answer and "conditional on these fits" in answer
+    )
+    gan = {
+        "names": {"kd": "kid", "score": "inception_score"},
+        "feature_extractor": {"comparable": False},
+        "sets": {
+            "curated": {
+                "inception_score": {"mean": 1.0},
+                "against": {"val": {"kid": {"mean": -0.002}, "precision": {"mean": 1.0}, "n_per_side": 7}},
+            }
+        },
+    }
+    notes = " ".join(words.explain_gan(gan))
+    assert (
+        "negative" in notes and "unbiased" in notes and "precision 1.0" in notes and "minimum (1.0)" in notes
+    )
+    turing = {"simulated": True, "reviewers": [{"reviewer": "r1", "realism_auc": 0.3}]}
+    assert "more real than the real ones" in words.explain_turing(turing)[0]
 
 
 def test_load_names_the_missing_file(tmp_path):
@@ -144,17 +265,16 @@ def test_benchmark_table_reads_snakemake_benchmark_files(tmp_path):
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     files = {
         "benchmarks/ingest.tsv": "1.5\t0:00:01\t120.0\t1\t1\t1\t0\t0\t50\t1.2\n",
-        "benchmarks/fit_classifier/timm/tf_efficientnet_lite0_baseline_seed42.tsv":
-            "30.25\t0:00:30\t900.5\t1\t1\t1\t0\t0\t180\t55.0\n",
+        "benchmarks/fit_classifier/timm/tf_efficientnet_lite0_baseline_seed42.tsv": "30.25\t0:00:30\t900.5\t1\t1\t1\t0\t0\t180\t55.0\n",
         "benchmarks/notebook/report.tsv": "2.0\t0:00:02\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t0.5\n",
-    }  # fmt: skip
+    }
     paths = []
     for name, row in files.items():
         p = tmp_path / "results" / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(header + row)
         paths.append(str(p))
-    t = reporting.benchmark_table(paths)
+    t = tables.benchmark_table(paths)
     assert list(t["rule"]) == ["fit_classifier", "notebook", "ingest"]
     assert list(t["job"]) == ["timm/tf_efficientnet_lite0_baseline_seed42", "report", ""]
     assert t["seconds"].tolist() == [30.25, 2.0, 1.5]
@@ -163,44 +283,108 @@ def test_benchmark_table_reads_snakemake_benchmark_files(tmp_path):
 
 
 def _diff_rows(rows):
-    base = {"decision": "tuned", "ci_low": -0.1, "ci_high": 0.1, "p": 0.5, "p_holm": 0.9, "direction": "no evidence",
-            "n_replicates": 2, "n_test_lesions_minority": 6, "n_test_lesions_majority": 30, "value": 0.5,
-            "reference_value": 0.4}  # fmt: skip
+    base = {
+        "decision": "tuned",
+        "ci_low": -0.1,
+        "ci_high": 0.1,
+        "p": 0.5,
+        "p_holm": None,
+        "verdict": "",
+        "family": "exploratory",
+        "n_repeats": 2,
+        "n_seeds": 1,
+        "n_test_lesions_minority": 6,
+        "n_test_lesions_majority": 30,
+        "value": 0.5,
+        "reference_value": 0.4,
+        "degenerate": False,
+    }
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
 def test_the_questions_are_answered_from_the_differences():
-    d = _diff_rows([
-        {"test_set": "in_distribution", "arch": "a", "condition": "gan_curated", "reference": "baseline",
-         "metric": "sensitivity", "delta": 0.10},
-        {"test_set": "in_distribution", "arch": "a", "condition": "real_extra", "reference": "baseline",
-         "metric": "sensitivity", "delta": 0.25},
-        {"test_set": "shifted", "arch": "a", "condition": "gan_curated", "reference": "baseline",
-         "metric": "sensitivity", "delta": -0.05},
-        {"test_set": "in_distribution", "arch": "a", "condition": "gan_curated_25", "reference": "baseline",
-         "metric": "f1", "delta": 0.02},
-        {"test_set": "in_distribution", "arch": "a", "condition": "gan_curated", "reference": "baseline",
-         "metric": "f1", "delta": 0.04},
-    ])  # fmt: skip
-    t = reporting.answer_table(d, [("gan_curated", "baseline")], "shifted")
-    assert (
-        t.loc[("a", "gan_curated vs baseline", "sensitivity (DF recall)"), "Δ [95 % CI]"]
-        == "-0.050 [-0.100, +0.100]"
+    d = _diff_rows(
+        [
+            {
+                "test_set": "in_distribution",
+                "arch": "a",
+                "condition": "gan_curated",
+                "reference": "baseline",
+                "metric": "sensitivity",
+                "delta": 0.10,
+            },
+            {
+                "test_set": "in_distribution",
+                "arch": "a",
+                "condition": "real_extra",
+                "reference": "baseline",
+                "metric": "sensitivity",
+                "delta": 0.25,
+            },
+            {
+                "test_set": "shifted",
+                "arch": "a",
+                "condition": "gan_curated",
+                "reference": "baseline",
+                "metric": "sensitivity",
+                "delta": -0.05,
+            },
+            {
+                "test_set": "in_distribution",
+                "arch": "a",
+                "condition": "gan_curated_25",
+                "reference": "baseline",
+                "metric": "f1",
+                "delta": 0.02,
+            },
+            {
+                "test_set": "in_distribution",
+                "arch": "a",
+                "condition": "gan_curated",
+                "reference": "baseline",
+                "metric": "f1",
+                "delta": 0.04,
+            },
+        ]
     )
-    assert t["DF / NV test lesions"].iloc[0] == "6 / 30" and t["replicates"].iloc[0] == 2
-    assert reporting.answer_table(d, [("gan_best", "gan_curated")]).empty
-    gap = reporting.gap_closed(d)
+    t = tables.answer_table(d, [("gan_curated", "baseline")], "shifted")
+    row = t.loc[("a", "gan_curated vs baseline", "sensitivity (DF recall) (tuned)")]
+    assert row["Δ [95 %, unadjusted]"] == "-0.050 [-0.100, +0.100]" and row["verdict"] == "— (exploratory)"
+    assert t["DF / NV test lesions"].iloc[0] == "6 / 30" and t["repeats x seeds"].iloc[0] == "2 x 1"
+    assert tables.answer_table(d, [("gan_best", "gan_curated")]).empty
+    gap = tables.gap_closed(d)
     assert gap.loc[0, "share of the real images' gain"] == pytest.approx(0.4)
     assert reporting.set_names(d) == ["in_distribution", "shifted"]
-    final = {"classifier_results": {"a": {
-        "baseline": {"composition_mean": {"synthetic_source": "none", "real_minority": 8.0}},
-        "gan_curated_25": {"composition_mean": {"synthetic_source": "curated", "real_minority": 8.0,
-                                                "synthetic_minority": 25.0, "traditional_augmentation": False}},
-        "gan_curated": {"composition_mean": {"synthetic_source": "curated", "real_minority": 8.0,
-                                             "synthetic_minority": 100.0, "traditional_augmentation": False}},
-        "synthetic_only": {"composition_mean": {"synthetic_source": "curated", "real_minority": 0.0,
-                                                "synthetic_minority": 100.0}},
-    }}}  # fmt: skip
-    pts = reporting.ratio_points(final, d)
+    final = {
+        "classifier_results": {
+            "a": {
+                "baseline": {"composition_mean": {"synthetic_source": "none", "real_minority": 8.0}},
+                "gan_curated_25": {
+                    "composition_mean": {
+                        "synthetic_source": "curated",
+                        "real_minority": 8.0,
+                        "synthetic_minority": 25.0,
+                        "traditional_augmentation": False,
+                    }
+                },
+                "gan_curated": {
+                    "composition_mean": {
+                        "synthetic_source": "curated",
+                        "real_minority": 8.0,
+                        "synthetic_minority": 100.0,
+                        "traditional_augmentation": False,
+                    }
+                },
+                "synthetic_only": {
+                    "composition_mean": {
+                        "synthetic_source": "curated",
+                        "real_minority": 0.0,
+                        "synthetic_minority": 100.0,
+                    }
+                },
+            }
+        }
+    }
+    pts = tables.ratio_points(final, d, metric="f1", decision="tuned")
     assert pts["condition"].tolist() == ["baseline", "gan_curated_25", "gan_curated"]
     assert pts["synthetic"].tolist() == [0, 25.0, 100.0] and pts["delta"].tolist() == [0.0, 0.02, 0.04]

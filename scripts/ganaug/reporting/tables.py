@@ -1,0 +1,522 @@
+"""The report's tables: data frames built from final_results.json and results/stats/, one route
+for every number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, order, primary_rows, select
+
+# per set: the set's own figures
+SET_ROWS = [
+    ("n_synthetic", "synthetic images"),
+    ("inception_score", "Inception Score (the set alone)"),
+    ("lpips_diversity", "LPIPS between synthetic images (diversity)"),
+]
+# per set and reference, at equal sizes
+AGAINST_ROWS = [
+    ("n_per_side", "images a side (equal sizes)"),
+    ("draws", "seeded draws"),
+    ("kid", "KID (x 1000; the headline at these sizes)"),
+    ("fid", "FID (biased upward at these sizes)"),
+    ("precision", "precision (k-NN, fidelity)"),
+    ("recall", "recall (k-NN, coverage)"),
+    ("lpips_to_nearest_real", "LPIPS to the nearest real image"),
+    ("ssim_best_match", "SSIM of the best real match"),
+]
+
+
+def dataset_table(final: dict) -> pd.DataFrame:
+    splits = final["dataset_statistics"]["splits"]
+    t = pd.DataFrame(splits).T.loc[[s for s in ("train", "val", "test", "all") if s in splits]]
+    t = t.drop(columns=[c for c in ("images_per_lesion",) if c in t.columns])
+    for col in t.columns:  # counts as integers; the transpose made every column float
+        if (t[col] == t[col].round()).all():
+            t[col] = t[col].astype(int)
+    return t
+
+
+def lesion_size_table(final: dict) -> pd.DataFrame:
+    """Per split and class: how many lesion groups have 1, 2, 3, ... images."""
+    rows = []
+    for split, s in final["dataset_statistics"]["splits"].items():
+        for cls, counts in (s.get("images_per_lesion") or {}).items():
+            rows.append({"split": split, "class": cls, **{f"{k} image(s)": v for k, v in counts.items()}})
+    if not rows:
+        return pd.DataFrame()
+    t = pd.DataFrame(rows).set_index(["split", "class"]).fillna(0).astype(int)
+    return t[sorted(t.columns, key=lambda c: int(c.split()[0]))]
+
+
+def _fmt(key: str, v) -> str:
+    if isinstance(v, dict):
+        mean, sd = v.get("mean"), v.get("sd")
+        if mean is None:
+            return "n/a" + (f" ({v['why']})" if v.get("why") else "")
+        if key in ("kid", "kernel_distance"):
+            mean, sd = 1000 * mean, None if sd is None else 1000 * sd
+        return f"{mean:.4g}" + ("" if sd is None else f" ± {sd:.2g}")
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _named(rows: list[tuple[str, str]], names: dict) -> list[tuple[str, str]]:
+    """The GAN-metric rows under the names this run's extractor gives them (FID, KID and IS
+    only on Inception; Frechet distance, kernel distance and classifier score otherwise)."""
+    rename = {"fid": names["fd"], "kid": names["kd"], "inception_score": names["score"]}
+    labels = {
+        "frechet_distance": "Frechet distance (not FID: not Inception features)",
+        "kernel_distance": "kernel distance x 1000 (not KID)",
+        "classifier_score": "classifier score (not IS)",
+    }
+    return [(rename.get(k, k), labels.get(rename.get(k, k), label)) for k, label in rows]
+
+
+def gan_metrics_table(gan: dict) -> pd.DataFrame:
+    """Rows: metrics; columns: (set, reference), every figure at equal sizes (mean ± sd over the
+    draws). KID is shown x 1000, as usually reported."""
+    names = gan.get("names", {"fd": "fid", "kd": "kid", "score": "inception_score"})
+    set_rows, against_rows = _named(SET_ROWS, names), _named(AGAINST_ROWS, names)
+    sets = [k for k in ("raw", "curated") if k in gan["sets"]] + [
+        k for k in gan["sets"] if k not in ("raw", "curated")
+    ]
+    refs = list(gan["references"])
+    cols = {}
+    for name in sets:
+        s = gan["sets"][name]
+        for ref in refs:
+            a = s["against"][ref]
+            own = [_fmt(k, s[k]) if ref == refs[0] else "" for k, _ in set_rows]
+            cols[f"{name} vs {ref}"] = own + [_fmt(k, a.get(k, "n/a")) for k, _ in against_rows]
+    return pd.DataFrame(cols, index=[label for _, label in set_rows + against_rows])
+
+
+def memorisation_table(gan: dict) -> pd.DataFrame:
+    """Closeness to the images the generator learnt from beside closeness to held-out ones, at
+    the same size on both sides: a set much closer to train than to val copies its training
+    images rather than generalising."""
+    rows = []
+    kd = gan.get("names", {}).get("kd", "kid")
+    for name, s in gan["sets"].items():
+        a = s["against"]
+        if not {"train", "val"} <= set(a):
+            continue
+        for key, label in (
+            (kd, f"{kd} x 1000"),
+            ("lpips_to_nearest_real", "LPIPS to nearest"),
+            ("ssim_best_match", "best SSIM"),
+        ):
+            t, v = a["train"][key]["mean"], a["val"][key]["mean"]
+            if t is None or v is None:
+                continue
+            scale = 1000 if key == kd else 1
+            rows.append(
+                {
+                    "set": name,
+                    "figure": label,
+                    "images a side": a["train"]["n_per_side"],
+                    "vs train": scale * t,
+                    "vs val (held out)": scale * v,
+                    "train - val": scale * (t - v),
+                }
+            )
+    return pd.DataFrame(rows).set_index(["set", "figure"]) if rows else pd.DataFrame()
+
+
+def copying_table(gan: dict) -> pd.DataFrame:
+    """The data-copying test per set: C_T (about N(0, 1) for no copying; well below 0: copying)."""
+    rows = []
+    for name, s in gan["sets"].items():
+        c = s.get("copying")
+        if not c:
+            continue
+        rows.append(
+            {
+                "set": name,
+                "C_T": c["c_t"],
+                "cells used": f"{c['cells_used']} of {c['cells_asked']}",
+                "cells counted": sum(x["counted"] for x in c["cells"]),
+                "generated": c["n_generated"],
+                "held out": c["n_held_out"],
+                "train": c["n_train"],
+                "note": c.get("why", ""),
+            }
+        )
+    return pd.DataFrame(rows).set_index("set") if rows else pd.DataFrame()
+
+
+def funnel_table(final: dict) -> pd.DataFrame:
+    f = pd.DataFrame(final["curation"]["funnel"])
+    if f.empty:
+        return f
+    f["kept of previous (%)"] = (100 * f["kept"] / f["kept"].shift(1)).round(1)
+    f["kept of raw (%)"] = (100 * f["kept"] / f["kept"].iloc[0]).round(1)
+    return f.set_index("stage")
+
+
+def ablation_display(final: dict) -> pd.DataFrame:
+    """The ablation table from final_results.json: one route for every number of the report."""
+    from ganaug.evaluation.ablation import display_table
+
+    archs, conds = order(final)
+    rows = []
+    expected = final["study_expectations"]["expected_f1"]
+    for a in archs:
+        for c in conds:
+            r = final["classifier_results"][a][c]
+            row = {"arch": a, "condition": c}
+            for m in ("f1", "recall", "precision", "balanced_accuracy", "pr_auc"):
+                row[f"{m}_mean"], row[f"{m}_sd"] = r[m]["mean"], r[m]["sd"]
+            row["study_expected_f1"] = expected.get(a, {}).get(c)
+            rows.append(row)
+    return display_table(pd.DataFrame(rows)).set_index(["architecture", "condition"])
+
+
+def _p(v) -> str:
+    return "—" if v is None or pd.isna(v) else f"{v:.3g}"
+
+
+def _interval(x, lo, hi) -> str:
+    if pd.isna(x):
+        return "degenerate"
+    if pd.isna(lo):
+        return f"{x:+.3f} [n/a]"
+    return f"{x:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def _decision_label(metric: str, decision: str) -> str:
+    return METRIC_LABELS[metric] + ("" if decision == "none" else f" ({decision})")
+
+
+def primary_table(diff: pd.DataFrame) -> pd.DataFrame:
+    """The declared family, as the report's answer shows it: each hypothesis with its estimate,
+    its adjusted interval, Holm's p, the verdict and what the design could detect."""
+    d = primary_rows(diff)
+    if d.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "test set": d["test_set"],
+            "arch": d["arch"],
+            "comparison": d["condition"] + " vs " + d["reference"],
+            "metric": [_decision_label(m, x) for m, x in zip(d["metric"], d["decision"], strict=True)],
+            "Δ [adjusted interval]": [
+                _interval(x, lo, hi)
+                for x, lo, hi in zip(d["delta"], d["ci_adj_low"], d["ci_adj_high"], strict=True)
+            ],
+            "Δ [unadjusted 95 %]": [
+                _interval(x, lo, hi) for x, lo, hi in zip(d["delta"], d["ci_low"], d["ci_high"], strict=True)
+            ],
+            "p (Holm)": d["p_holm"].map(_p),
+            "verdict": d["verdict"],
+            "detectable at 80 % power": d["mde_80"].map(lambda v: "n/a" if pd.isna(v) else f"±{v:.3f}"),
+            "repeats x seeds": d["n_repeats"].astype(str) + " x " + d["n_seeds"].astype(str),
+            "DF / NV test lesions": d["n_test_lesions_minority"].astype(str)
+            + " / "
+            + d["n_test_lesions_majority"].astype(str),
+        }
+    ).set_index(["test set", "arch", "comparison", "metric"])
+
+
+def differences_display(diff: pd.DataFrame, test_set: str | None = IN_DISTRIBUTION) -> pd.DataFrame:
+    """Every difference with its interval and, for the primary rows only, the verdict."""
+    d = for_set(diff, test_set)
+    if d.empty:
+        return d
+    t = pd.DataFrame(
+        {
+            "arch": d["arch"],
+            "condition": d["condition"],
+            "versus": d["reference"],
+            "metric": [_decision_label(m, x) for m, x in zip(d["metric"], d["decision"], strict=True)],
+            "family": d["family"],
+            "condition value": d["value"].map(lambda v: f"{v:.3f}"),
+            "reference value": d["reference_value"].map(lambda v: f"{v:.3f}"),
+            "Δ [95 %, unadjusted]": [
+                _interval(x, lo, hi) for x, lo, hi in zip(d["delta"], d["ci_low"], d["ci_high"], strict=True)
+            ],
+            "p (unadjusted)": d["p"].map(_p),
+            "verdict (primary only)": d["verdict"].fillna(""),
+        }
+    )
+    keys = ["arch", "condition", "versus", "metric"]
+    if test_set is None and "test_set" in d.columns:  # every set: say which on each row
+        t.insert(0, "test set", d["test_set"])
+        keys.insert(0, "test set")
+    return t.set_index(keys)
+
+
+def counts_table(
+    diff: pd.DataFrame, pairs: list[tuple[str, str]], test_set: str = IN_DISTRIBUTION
+) -> pd.DataFrame:
+    """TP, FN, FP and TN of both sides of each comparison (tuned decision, summed over the
+    replicates), with the DF and NV test lesions they come from."""
+    d = for_set(diff, test_set)
+    rows = []
+    for cond, ref in pairs:
+        r = select(d, condition=cond, reference=ref, metric="sensitivity", decision="tuned")
+        for x in r.itertuples():
+            for side, name, pre in (("condition", cond, ""), ("reference", ref, "ref_")):
+                rows.append(
+                    {
+                        "arch": x.arch,
+                        "comparison": f"{cond} vs {ref}",
+                        "side": side,
+                        "condition": name,
+                        **{k.upper(): int(getattr(x, pre + k)) for k in ("tp", "fn", "fp", "tn")},
+                        "DF lesions": x.n_test_lesions_minority,
+                        "NV lesions": x.n_test_lesions_majority,
+                    }
+                )
+    return pd.DataFrame(rows).set_index(["arch", "comparison", "side"]) if rows else pd.DataFrame()
+
+
+def mcnemar_display(mcnemar: pd.DataFrame, test_set: str | None = IN_DISTRIBUTION) -> pd.DataFrame:
+    mcnemar = for_set(mcnemar, test_set)
+    if mcnemar.empty:
+        return mcnemar
+    keys = ["arch", "condition", "reference", "class"]
+    if test_set is None and "test_set" in mcnemar.columns:
+        keys.insert(0, "test_set")
+    shown = ["lesions", "discordant_lesions", "n_image_replicates", "b", "c", "more_often_right"]
+    t = mcnemar[[*keys, *shown]].copy()
+    t["p (unadjusted, fits fixed)"] = mcnemar["p"].map(_p)
+    return t.set_index(keys)
+
+
+def wilcoxon_display(wilcoxon: pd.DataFrame, test_set: str | None = IN_DISTRIBUTION) -> pd.DataFrame:
+    w = for_set(wilcoxon, test_set)
+    if w.empty:
+        return w
+    keys = ["arch", "condition", "reference", "metric"]
+    if test_set is None and "test_set" in w.columns:
+        keys.insert(0, "test_set")
+    t = w[keys].copy()
+    t["metric"] = [_decision_label(m, x) for m, x in zip(w["metric"], w["decision"], strict=True)]
+    t["repeats"] = w["n_repeats"]
+    t["Hodges-Lehmann Δ"] = w["hodges_lehmann"].map(lambda v: "n/a" if pd.isna(v) else f"{v:+.3f}")
+    t["direction"] = w["direction"]
+    t["p (signed rank, unadjusted)"] = w["p"].map(_p)
+    t["smallest attainable p"] = w["p_min_attainable"].map(_p)
+    return t.set_index(keys)
+
+
+def improvement_table(final: dict, metric: str = "f1") -> pd.DataFrame:
+    rows = []
+    by_arch = final["improvement_percentages"]["by_arch"]
+    archs, conds = order(final)
+    for arch in archs:
+        for ref, per_cond in by_arch.get(arch, {}).items():
+            for cond in conds:
+                m = per_cond.get(cond)
+                if m is None or metric not in m:
+                    continue
+                rows.append(
+                    {
+                        "arch": arch,
+                        "condition": cond,
+                        "versus": ref,
+                        f"{metric} change": m[metric]["absolute"],
+                        f"{metric} change (% of reference)": m[metric]["relative_pct"],
+                    }
+                )
+    return pd.DataFrame(rows).set_index(["arch", "condition", "versus"]) if rows else pd.DataFrame()
+
+
+def expectation_table(final: dict) -> pd.DataFrame:
+    """The study's expected F1 beside the measured mean F1, where the config gives one."""
+    rows = []
+    expected = final["study_expectations"]["expected_f1"]
+    for arch, conds in expected.items():
+        for cond, exp in conds.items():
+            got = final["classifier_results"].get(arch, {}).get(cond, {}).get("f1", {}).get("mean")
+            rows.append(
+                {
+                    "arch": arch,
+                    "condition": cond,
+                    "study's expected F1": exp,
+                    "measured F1": got,
+                    "measured - expected": None if got is None else got - exp,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def f1_consistency(final: dict) -> pd.DataFrame:
+    """Per replicate, F1 against 2PR/(P+R) of the reported precision and recall: the check the
+    study's own table fails. Here every row must agree (to rounding)."""
+    rows = []
+    archs, conds = order(final)
+    for arch in archs:
+        for cond in conds:
+            r = final["classifier_results"][arch][cond]
+            for i, replicate in enumerate(r["replicates"]):
+                p, rc, f1 = (r[m]["per_replicate"][i] for m in ("precision", "recall", "f1"))
+                implied = 0.0 if p + rc == 0 else 2 * p * rc / (p + rc)
+                rows.append(
+                    {
+                        "arch": arch,
+                        "condition": cond,
+                        "replicate": replicate,
+                        "precision": p,
+                        "recall": rc,
+                        "F1 reported": f1,
+                        "2PR/(P+R)": implied,
+                        "agrees": bool(np.isclose(f1, implied, atol=1e-9)),
+                    }
+                )
+    return pd.DataFrame(rows).set_index(["arch", "condition", "replicate"])
+
+
+def benchmark_table(files: list[str]) -> pd.DataFrame:
+    """Time and peak memory of each rule, from Snakemake's benchmark files: the rule, its
+    wildcards (from the file name), seconds, max RSS in MB, and CPU seconds."""
+    rows = []
+    for f in files:
+        path = Path(f)
+        b = pd.read_csv(path, sep="\t")
+        # results/benchmarks/<rule>.tsv or results/benchmarks/<rule>/<job>.tsv, where the job may
+        # hold a slash of its own (the timm/<name> architectures)
+        parts = path.with_suffix("").parts
+        rest = parts[len(parts) - 1 - parts[::-1].index("benchmarks") + 1 :]
+        rule, job = rest[0], "/".join(rest[1:])
+        max_rss = pd.to_numeric(b["max_rss"].iloc[-1], errors="coerce")
+        rows.append(
+            {
+                "rule": rule,
+                "job": job,
+                "seconds": float(b["s"].iloc[-1]),
+                "max RSS (MB)": max_rss,
+                "CPU seconds": float(b["cpu_time"].iloc[-1]),
+            }
+        )
+    t = pd.DataFrame(rows)
+    return t.sort_values("seconds", ascending=False).reset_index(drop=True) if len(t) else t
+
+
+ANSWER_METRICS = (("pr_auc", "none"), ("sensitivity", "tuned"), ("specificity", "tuned"), ("f1", "tuned"))
+
+
+def answer_table(
+    diff: pd.DataFrame, pairs: list[tuple[str, str]], test_set: str = IN_DISTRIBUTION
+) -> pd.DataFrame:
+    """The differences that answer one question: for each (condition, reference) pair and
+    architecture, Δ with its interval, whether the row is primary (with its verdict) or
+    exploratory, and the replicates and test lesions it rests on. Empty when none was run."""
+    d = for_set(diff, test_set)
+    if d.empty:
+        return pd.DataFrame()
+    keep = pd.Series(False, index=d.index)
+    for cond, ref in pairs:
+        keep |= (d["condition"] == cond) & (d["reference"] == ref)
+    wanted = pd.Series(
+        [(m, x) in ANSWER_METRICS for m, x in zip(d["metric"], d["decision"], strict=True)], index=d.index
+    )
+    d = d[keep & wanted]
+    if d.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "arch": d["arch"],
+            "comparison": d["condition"] + " vs " + d["reference"],
+            "metric": [_decision_label(m, x) for m, x in zip(d["metric"], d["decision"], strict=True)],
+            "Δ [95 %, unadjusted]": [
+                _interval(x, lo, hi) for x, lo, hi in zip(d["delta"], d["ci_low"], d["ci_high"], strict=True)
+            ],
+            "family": d["family"],
+            "verdict": [
+                v if f == "primary" else "— (exploratory)"
+                for f, v in zip(d["family"], d["verdict"], strict=True)
+            ],
+            "repeats x seeds": d["n_repeats"].astype(str) + " x " + d["n_seeds"].astype(str),
+            "DF / NV test lesions": d["n_test_lesions_minority"].astype(str)
+            + " / "
+            + d["n_test_lesions_majority"].astype(str),
+        }
+    ).set_index(["arch", "comparison", "metric"])
+
+
+def degenerate_pairs(
+    diff: pd.DataFrame, pairs: list[tuple[str, str]], test_set: str = IN_DISTRIBUTION
+) -> list:
+    """The (condition, reference) pairs of ``pairs`` whose two conditions trained on identical
+    training sets: nothing to compare."""
+    d = for_set(diff, test_set)
+    if d.empty or "degenerate" not in d.columns:
+        return []
+    d = d[d["degenerate"].astype(bool)]
+    return sorted({(c, r) for c, r in zip(d["condition"], d["reference"], strict=True) if (c, r) in pairs})
+
+
+def gap_closed(diff: pd.DataFrame, test_set: str = IN_DISTRIBUTION) -> pd.DataFrame:
+    """How much of the gain of real_extra (new real images) gan_curated reaches: both differences
+    from baseline, and their ratio where the real images did gain (descriptive; the direct
+    comparison gan_curated vs real_extra carries the interval)."""
+    d = for_set(diff, test_set)
+    rows = []
+    for arch in dict.fromkeys(d.get("arch", [])):
+        for metric, decision in ANSWER_METRICS:
+            sel = {"arch": arch, "reference": "baseline", "metric": metric, "decision": decision}
+            pick = {c: select(d, condition=c, **sel) for c in ("gan_curated", "real_extra")}
+            if any(p.empty for p in pick.values()):
+                continue
+            gan, real = (float(pick[c]["delta"].iloc[0]) for c in ("gan_curated", "real_extra"))
+            share = gan / real if real > 0 else None
+            rows.append(
+                {
+                    "arch": arch,
+                    "metric": _decision_label(metric, decision),
+                    "Δ gan_curated": gan,
+                    "Δ real_extra": real,
+                    "share of the real images' gain": share,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def ratio_points(
+    final: dict, diff: pd.DataFrame, metric: str = "pr_auc", decision: str = "none"
+) -> pd.DataFrame:
+    """Δ from baseline against the number of curated synthetic images added (0: baseline itself),
+    for every condition that adds curated images to the real ones without augmentation."""
+    rows = []
+    d = for_set(diff, IN_DISTRIBUTION)
+    for arch, conds in final["classifier_results"].items():
+        rows.append(
+            {
+                "arch": arch,
+                "condition": "baseline",
+                "synthetic": 0,
+                "delta": 0.0,
+                "ci_low": 0.0,
+                "ci_high": 0.0,
+            }
+        )
+        for cond, r in conds.items():
+            comp = r.get("composition_mean") or {}
+            if comp.get("synthetic_source") != "curated" or not comp.get("real_minority"):
+                continue
+            if comp.get("traditional_augmentation"):
+                continue
+            row = select(d, arch=arch, condition=cond, reference="baseline", metric=metric, decision=decision)
+            if row.empty or pd.isna(row["ci_low"].iloc[0]):
+                continue
+            rows.append(
+                {
+                    "arch": arch,
+                    "condition": cond,
+                    "synthetic": comp["synthetic_minority"],
+                    **{k: float(row[k].iloc[0]) for k in ("delta", "ci_low", "ci_high")},
+                }
+            )
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["arch", "synthetic"]).reset_index(drop=True)
+
+
+def turing_table(turing: dict) -> pd.DataFrame:
+    """Per reviewer: can they tell real from synthetic (the visual Turing test)?"""
+    t = pd.DataFrame(turing.get("reviewers", []))
+    return t.set_index("reviewer") if not t.empty else t

@@ -1,0 +1,235 @@
+"""The report's sentences: the primary answer first, the caveats, and what a figure that looks
+impossible means."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, primary_rows
+
+ONE_SPLIT = (
+    "With one split and one seed, nothing can be said about the training procedure: the variance "
+    "between training runs (the split, the GAN, the seed, the tuned threshold) cannot be seen, so no "
+    "verdict is given. The intervals below are conditional on these fits: they say how far this pair "
+    "of fitted models could move on other test lesions, not whether gan_curated helps."
+)
+
+
+def caveats(final: dict) -> list[str]:
+    """What limits the meaning of these numbers, in words, from the run's own provenance."""
+    p = final["provenance"]
+    out = []
+    if p.get("phantom_demo_data"):
+        out.append(
+            "The data are the embedded PHANTOM demo set (generated images): "
+            "no number here says anything about dermoscopy."
+        )
+    weights = p.get("classifier_weights")
+    per_arch = weights if isinstance(weights, dict) else {"every architecture": weights}
+    random = [a for a, w in per_arch.items() if w != "imagenet"]
+    if random:
+        out.append(
+            f"Classifiers trained from a random init, not ImageNet weights: {', '.join(random)} "
+            "(their numbers exercise the code; they say little about what a network can learn)."
+        )
+    ex = p.get("gan_feature_extractor") or {}
+    if not ex.get("comparable", True):
+        out.append(f"GAN metrics: {ex.get('name')}.")
+    if p.get("simulated_review"):
+        out.append("The human review of synthetic images was SIMULATED (curation.review.mode: simulate).")
+    for key in ("lpips_backbone", "cluster_backbone"):
+        if p.get(key) == "random":
+            out.append(
+                f"curation.{key} is a random-init network: "
+                "its distances are not comparable to published ones."
+            )
+    n = len(p.get("seeds", [])) * len(p.get("repeats", [0]))
+    if n < 2:
+        out.append(
+            "One replicate only (one split, one seed): no spread over replicates, and no test across them."
+        )
+    return out
+
+
+def header(final: dict) -> str:
+    """The report's title line, naming phantom data as phantom."""
+    p = final["provenance"]
+    kind = (
+        "PHANTOM demo data (generated images, not dermoscopy)"
+        if p.get("phantom_demo_data")
+        else f"{p['data_format']} data"
+    )
+    return (
+        f"# Synthetic dermatofibroma from a WGAN-GP: does it help CNNs?\n\n**{kind}.** Minority class "
+        f"**{p['minority']}** against **{p['majority']}**, at {p['image_size']} px, "
+        f"{len(p.get('repeats', [0]))} split(s) x seeds {p['seeds']}."
+    )
+
+
+def _set_name(name: str) -> str:
+    return "in distribution" if name == IN_DISTRIBUTION else f"on the external set {name}"
+
+
+def _one(r) -> str:
+    """One primary hypothesis in a sentence."""
+    metric = METRIC_LABELS[r.metric] + ("" if r.decision == "none" else f" at the {r.decision} threshold")
+    where = f"{r.arch}, {_set_name(r.test_set)}: {r.condition} vs {r.reference}, Δ {metric}"
+    if bool(r.degenerate):
+        return f"{where}: degenerate (the two conditions trained on identical sets), no test."
+    rests = (
+        f"{int(r.n_repeats)} repeat(s) x {int(r.n_seeds)} seed(s), {int(r.n_test_lesions_minority)} DF "
+        f"and {int(r.n_test_lesions_majority)} NV test lesions"
+    )
+    if r.n_repeats < 2:
+        mde = (
+            ""
+            if pd.isna(r.mde_80)
+            else (
+                f"; the test lesions alone could not resolve a difference smaller than "
+                f"±{r.mde_80:.3f} (80 % power, a lower bound)"
+            )
+        )
+        lo, hi = r.ci_low, r.ci_high
+        ci = "" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}], conditional on these fits"
+        return f"{where} {r.delta:+.3f}{ci} ({rests}); no verdict{mde}."
+    mde = "" if pd.isna(r.mde_80) else f"; this design detects |Δ| ≥ {r.mde_80:.3f} with 80 % power"
+    return (
+        f"{where} {r.delta:+.3f} [{r.ci_adj_low:+.3f}, {r.ci_adj_high:+.3f}] (adjusted), Holm p "
+        f"{r.p_holm:.3g}: **{r.verdict}** ({rests}){mde}."
+    )
+
+
+def primary_answer(diff: pd.DataFrame) -> str:
+    """The answer to the declared question, in words: every primary hypothesis with its estimate,
+    its interval, the verdict (or why there is none), what it rests on and what it could detect."""
+    d = primary_rows(diff)
+    if d.empty:
+        return (
+            "No primary hypothesis was run: the comparisons of `evaluation.primary` name conditions "
+            "this run did not fit."
+        )
+    family = d["holm_family"].iloc[0]
+    lines = [f"- {_one(r)}" for r in d.itertuples()]
+    one_split = (d["n_repeats"] < 2).all()
+    floor = (
+        "none: with one split no test runs"
+        if one_split
+        else "0 (the corrected t's p has no floor), so every hypothesis can reach an adjusted p "
+        "below the alpha"
+    )
+    text = [
+        "## The answer",
+        "",
+        f"The declared family: {family}. Smallest attainable adjusted p: {floor}.",
+        "",
+    ]
+    if one_split:
+        text += [ONE_SPLIT, ""]
+    else:
+        text += [
+            "Each primary Δ is the mean over repeats of each repeat's difference (seeds averaged within "
+            "a repeat); its interval and p come from the corrected resampled t (Nadeau & Bengio 2003), "
+            "which includes the "
+            "variance between training runs. The adjusted interval is Bonferroni's 1 − α/m (it excludes 0 "
+            "whenever Holm's first step rejects). The verdict's type-I error was measured by simulation "
+            "(README, 'Are the verdicts calibrated?').",
+            "",
+        ]
+    return "\n".join(text + lines)
+
+
+def explain_gan(gan: dict) -> list[str]:
+    """Figures of the GAN metrics that look impossible, and why they are not."""
+    out = []
+    names = gan.get("names", {"kd": "kid", "score": "inception_score"})
+    random = not gan.get("feature_extractor", {}).get("comparable", True)
+    for name, s in gan["sets"].items():
+        for ref, a in s["against"].items():
+            kid = (a.get(names["kd"]) or {}).get("mean")
+            if kid is not None and kid < 0:
+                out.append(
+                    f"{name} vs {ref}: {names['kd']} is negative ({1000 * kid:.3g} x 1e-3). It is an "
+                    "unbiased estimate of a distance that is 0 for one distribution, so it scatters around "
+                    "0 and can fall below it; read it as 'no difference this size can show'."
+                )
+            for key in ("precision", "recall"):
+                v = (a.get(key) or {}).get("mean")
+                if v == 1.0:
+                    why = (
+                        " from a random-init network, whose features barely separate images" if random else ""
+                    )
+                    out.append(
+                        f"{name} vs {ref}: {key} 1.0{why}: every image falls inside the other side's "
+                        f"k-nearest-neighbour balls, which at {a.get('n_per_side')} images a side are wide."
+                    )
+        score = (s.get(names["score"]) or {}).get("mean")
+        if score is not None and score < 1.05:
+            out.append(
+                f"{name}: {names['score']} {score:.3g}, its minimum (1.0): the classifier gives every "
+                "image the same class distribution"
+                + (" (a random-init network does)" if random else "")
+                + "."
+            )
+    return out
+
+
+def explain_turing(turing: dict) -> list[str]:
+    """A realism AUC below 0.5 means the reviewers scored the synthetic images more real than the
+    real ones: say so where the table shows it."""
+    below = [r for r in turing.get("reviewers", []) if (r.get("realism_auc") or 0.5) < 0.5]
+    if not below:
+        return []
+    who = ", ".join(f"{r['reviewer']} ({r['realism_auc']:.2f})" for r in below)
+    sim = (
+        " The reviewers are simulated: their scores follow image statistics, not judgement."
+        if turing.get("simulated")
+        else ""
+    )
+    return [
+        f"Realism AUC below 0.5 for {who}: they scored the synthetic images as more real than the real ones "
+        f"(0.5: cannot tell them apart; 0: the opposite of right every time).{sim}"
+    ]
+
+
+def in_words(
+    diff: pd.DataFrame,
+    arch: str,
+    condition: str,
+    metric: str,
+    decision: str = "tuned",
+    test_set: str = IN_DISTRIBUTION,
+) -> str:
+    """One difference read out, with its family and (primary only) its verdict."""
+    d = for_set(diff, test_set)
+    r = d[
+        (d["arch"] == arch)
+        & (d["condition"] == condition)
+        & (d["metric"] == metric)
+        & (d["decision"] == decision)
+    ].iloc[0]
+    tail = f", {r['verdict']}" if r["family"] == "primary" else ", exploratory (unadjusted)"
+    return (
+        f"{arch}, {condition} vs {r['reference']}: Δ {METRIC_LABELS[metric]} {r['delta']:+.2f} "
+        f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]{tail}"
+    )
+
+
+def synthetic_only_note() -> str:
+    return (
+        "synthetic_only trains on synthetic DF images and no real ones, but its epoch and its decision "
+        "threshold are chosen on the real validation DF images, like every other condition's: it is not a "
+        "model that never saw real DF."
+    )
+
+
+def design_note(final: dict) -> str:
+    """What the repeated splits share and what they do not."""
+    r = final["provenance"].get("repeats", [0])
+    if len(r) < 2:
+        return "One split: its test set was read once, after the epoch and the threshold were fixed."
+    return (
+        f"{len(r)} repeated splits with disjoint test sets (each lesion is tested in at most one repeat); "
+        "their training sets overlap, which is why the inference across repeats uses Nadeau and Bengio's "
+        "correction. An external set is the same images in every repeat: its lesion sampling is added to the "
+        "variance."
+    )
