@@ -186,6 +186,13 @@ def _interval(x, lo, hi) -> str:
     return f"{x:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
+def _mde(v) -> str:
+    """A minimum detectable effect as shown: none possible at or above 1 (the metrics are shares)."""
+    if pd.isna(v):
+        return "n/a"
+    return f"±{v:.3f}" if v < 1 else "none (needs |Δ| > 1)"
+
+
 def _decision_label(metric: str, decision: str) -> str:
     return METRIC_LABELS[metric] + ("" if decision == "none" else f" ({decision})")
 
@@ -211,7 +218,7 @@ def primary_table(diff: pd.DataFrame) -> pd.DataFrame:
             ],
             "p (Holm)": d["p_holm"].map(_p),
             "verdict": d["verdict"],
-            "detectable at 80 % power": d["mde_80"].map(lambda v: "n/a" if pd.isna(v) else f"±{v:.3f}"),
+            "detectable at 80 % power": d["mde_80"].map(_mde),
             "repeats x seeds": d["n_repeats"].astype(str) + " x " + d["n_seeds"].astype(str),
             "DF / NV test lesions": d["n_test_lesions_minority"].astype(str)
             + " / "

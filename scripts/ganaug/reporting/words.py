@@ -84,6 +84,8 @@ def _one(r) -> str:
         mde = (
             ""
             if pd.isna(r.mde_80)
+            else "; the test lesions alone could resolve no difference at all (80 % power)"
+            if r.mde_80 >= 1
             else (
                 f"; the test lesions alone could not resolve a difference smaller than "
                 f"±{r.mde_80:.3f} (80 % power, a lower bound)"
@@ -92,7 +94,13 @@ def _one(r) -> str:
         lo, hi = r.ci_low, r.ci_high
         ci = "" if pd.isna(lo) else f" [{lo:+.3f}, {hi:+.3f}], conditional on these fits"
         return f"{where} {r.delta:+.3f}{ci} ({rests}); no verdict{mde}."
-    mde = "" if pd.isna(r.mde_80) else f"; this design detects |Δ| ≥ {r.mde_80:.3f} with 80 % power"
+    mde = (
+        ""
+        if pd.isna(r.mde_80)
+        else "; this design could detect no difference at all with 80 % power"
+        if r.mde_80 >= 1
+        else f"; this design detects |Δ| ≥ {r.mde_80:.3f} with 80 % power"
+    )
     return (
         f"{where} {r.delta:+.3f} [{r.ci_adj_low:+.3f}, {r.ci_adj_high:+.3f}] (adjusted), Holm p "
         f"{r.p_holm:.3g}: **{r.verdict}** ({rests}){mde}."
