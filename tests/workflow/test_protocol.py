@@ -45,7 +45,16 @@ def test_each_repeat_has_its_own_split_and_its_gan_learnt_only_from_it(run):
         ckpt = torch.load(run / f"repeat_{r}/gan/checkpoints/last.pt", weights_only=False)
         assert set(ckpt["training_set"]["ids"]) == ids  # this repeat's train DF images, no other
         summary = read(run / f"repeat_{r}/data/summary.json")
-        assert (summary["repeat"], summary["split_seed"]) == (r, 42 + r)
+        assert (summary["repeat"], summary["split_seed"]) == (r, 42)
+        assert summary["test_fold"] == {"fold": r, "of": 6, "disjoint": True}
+
+
+def test_the_repeats_test_sets_share_no_lesion(run):
+    tests = []
+    for r in (0, 1):
+        meta = pd.read_csv(run / f"repeat_{r}/data/metadata.csv", dtype=str, keep_default_na=False)
+        tests.append(set(meta.loc[meta["split"] == "test", "image_id"]))
+    assert tests[0] and tests[1] and not tests[0] & tests[1]
 
 
 def test_no_fit_or_curation_reads_another_repeats_images(run):
@@ -77,8 +86,20 @@ def test_differences_have_in_distribution_and_external_rows_and_the_pairs(run):
         ("gan_curated", "gan_random"),
         ("gan_curated", "gan_best"),
         ("gan_curated", "real_extra"),
+        ("gan_curated", "real_oversampled"),
+        ("gan_curated", "gan_uncurated_matched"),
     } <= pairs
-    assert (d["n_replicates"] == 2).all()
+    assert (d["n_repeats"] == 2).all()
+    # two repeats: the primary rows get a verdict from the corrected t, and the external set's
+    # lesion sampling enters its interval
+    prim = d[d["family"] == "primary"]
+    assert len(prim) == 4 and set(prim["verdict"]) <= {"better", "worse", "no evidence"}
+    assert prim["interval"].str.startswith("corrected resampled t over 2 repeats").all()
+    ext = d[(d["test_set"] == "shifted") & ~d["degenerate"]]
+    assert ext["interval"].str.endswith("lesion sampling added").all()
+    # a comparison of identical training sets (here every survivor of the review is among the
+    # best-scored) is flagged, with no interval, not reported as a difference of 0
+    assert d.loc[d["degenerate"], "ci_low"].isna().all()
     ext = d[d["test_set"] == "shifted"]
     assert (
         ext["n_test_lesions_minority"].iloc[0]
@@ -87,7 +108,9 @@ def test_differences_have_in_distribution_and_external_rows_and_the_pairs(run):
     reps = pd.read_csv(run / "stats/replicates.csv")
     assert set(reps["repeat"]) == {0, 1} and set(reps["test_set"]) == {"in_distribution", "shifted"}
     w = pd.read_csv(run / "stats/wilcoxon.csv")
-    assert {"mean_difference", "ci_low", "ci_high", "median_difference", "direction"} <= set(w.columns)
+    assert {"hodges_lehmann", "direction", "p_min_attainable", "can_reach_alpha"} <= set(w.columns)
+    # two repeats: 2 / 2^2 at best (1 where a repeat's difference is 0), never below 0.05
+    assert (w["p_min_attainable"] >= 0.5).all() and not w["can_reach_alpha"].any()
 
 
 def test_the_external_set_is_predicted_once_per_fit_and_shares_no_image(run):
@@ -105,6 +128,13 @@ def test_every_control_has_its_training_set(run):
     extra = read(fit / "real_extra/seed_42/metrics.json")["composition"]
     assert extra["extra_real_minority"] == curated["synthetic_minority"] and extra["synthetic_minority"] == 0
     assert read(fit / "gan_curated_25/seed_42/metrics.json")["composition"]["synthetic_minority"] == 6
+    matched = read(fit / "gan_uncurated_matched/seed_42/metrics.json")["composition"]
+    assert (
+        matched["synthetic_minority"] == curated["synthetic_minority"]
+        and matched["synthetic_source"] == "raw"
+    )
+    oversampled = read(fit / "real_oversampled/seed_42/metrics.json")["composition"]
+    assert oversampled["traditional_augmentation"] is False  # like gan_curated: they differ in one thing
     sel = pd.read_csv(run / "repeat_0/synthetic/curation/selections.csv")
     assert sel["cluster"].sum() == sel["random"].sum() == sel["best"].sum()
     for name in ("curated_random", "curated_best"):

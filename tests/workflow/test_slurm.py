@@ -60,7 +60,8 @@ def edited_profile(workdir: Path) -> Path:
 
 def profile_cmd(workdir: Path, configs: list[Path], target: str) -> list[str]:
     return [
-        "timeout", str(HUNG), tool("snakemake"), "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(workdir),
+        "timeout", str(HUNG), tool("snakemake"),
+        "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(workdir),
         "--profile", str(edited_profile(workdir)),
         "--configfile", str(DEMO), *map(str, configs),
         # only how soon Snakemake first looks at a submitted job (the profile waits 20 s)
