@@ -36,4 +36,4 @@ lint: install
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
 
 clean-results:
-	rm -rf results resources/phantom .snakemake
+	rm -rf results resources/phantom resources/phantom_external .snakemake
