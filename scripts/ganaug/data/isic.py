@@ -12,20 +12,35 @@ are kept here and settled by :func:`ganaug.data.screening.screen_rows`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
+from ganaug.data.inclusion import Inclusion, exclusions, summarise_exclusions
 from ganaug.data.labels import normalise_label
 from ganaug.data.screening import screen_rows
 
 log = logging.getLogger(__name__)
 
-LABEL_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "problem", "note", "file"]
+LABEL_COLUMNS = [
+    "image_id",
+    "label",
+    "lesion_id",
+    "patient_id",
+    "row",
+    "problem",
+    "note",
+    "file",
+    "excluded",
+    "license",
+    "attribution",
+]
 # what ingest writes to labels.csv (the rows to use, one per id)
-CLEAN_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "file"]
+CLEAN_COLUMNS = ["image_id", "label", "lesion_id", "patient_id", "row", "file", "license", "attribution"]
 ISIC2019_CLASSES = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
 
 
@@ -38,7 +53,9 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
     # every cell as text: ids such as '0012' and empty lesion ids must survive unchanged
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name; CRLF
+    # line ends (isic-cli writes them, as Python's csv module does) are read as line ends
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
     df.columns = [c.strip() for c in df.columns]
     df["row"] = range(2, len(df) + 2)
     return df
@@ -63,8 +80,16 @@ def _labels(values: pd.Series, rows: pd.Series, path: str | Path, column: str) -
     return out
 
 
-def _finish(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
-    for col in ("problem", "note", "file"):
+def _finish(
+    df: pd.DataFrame, path: str | Path, inclusion: Inclusion | None = None, always: bool = False
+) -> pd.DataFrame:
+    """The reader columns of ``df``; ``excluded`` is why the inclusion rule leaves a row out
+    (``always``: the format defines image_type and image_manipulation, so absent means blank)."""
+    df["excluded"] = exclusions(df, inclusion or Inclusion(), always)
+    # the Archive's own licence and attribution of each image (isic-cli's base fields)
+    if "copyright_license" in df.columns:
+        df["license"] = df["copyright_license"].str.strip()
+    for col in ("problem", "note", "file", "license", "attribution"):
         if col not in df.columns:
             df[col] = ""
     df = df[LABEL_COLUMNS].copy()
@@ -76,7 +101,9 @@ def _finish(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def read_isic2019(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+def read_isic2019(
+    ground_truth: str | Path, metadata: str | Path | None = None, inclusion: Inclusion | None = None
+) -> pd.DataFrame:
     """ISIC 2019: one-hot ``image,MEL,...,UNK`` plus ``image,...,lesion_id,...`` metadata."""
     gt = _read_csv(ground_truth)
     _require(gt, ground_truth, ["image", *ISIC2019_CLASSES])
@@ -101,7 +128,7 @@ def read_isic2019(ground_truth: str | Path, metadata: str | Path | None = None) 
         gt["patient_id"] = [ids.get(i, ("", ""))[1] for i in gt["image_id"]]
         gt["problem"] = [problems.get(i, "") for i in gt["image_id"]]
         gt["note"] = [notes.get(i, "") for i in gt["image_id"]]
-    return _finish(gt, ground_truth)
+    return _finish(gt, ground_truth, inclusion)
 
 
 def _isic2019_metadata(
@@ -136,7 +163,9 @@ def _isic2019_metadata(
     return ids, problems, notes
 
 
-def read_isic2020(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+def read_isic2020(
+    ground_truth: str | Path, metadata: str | Path | None = None, inclusion: Inclusion | None = None
+) -> pd.DataFrame:
     """ISIC 2020: ``image_name,patient_id,[lesion_id,]...,diagnosis,benign_malignant,target``."""
     gt = _read_csv(ground_truth)
     _require(gt, ground_truth, ["image_name", "patient_id", "diagnosis"])
@@ -144,38 +173,144 @@ def read_isic2020(ground_truth: str | Path, metadata: str | Path | None = None) 
     gt["label"] = _labels(gt["diagnosis"], gt["row"], ground_truth, "diagnosis")
     if "lesion_id" not in gt.columns:
         gt["lesion_id"] = ""
-    return _finish(gt, ground_truth)
+    return _finish(gt, ground_truth, inclusion)
 
 
-def read_ham10000(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
+def read_ham10000(
+    ground_truth: str | Path, metadata: str | Path | None = None, inclusion: Inclusion | None = None
+) -> pd.DataFrame:
     """HAM10000: ``lesion_id,image_id,dx,dx_type,age,sex,localization`` (no patient ids)."""
     gt = _read_csv(ground_truth)
     _require(gt, ground_truth, ["lesion_id", "image_id", "dx"])
     gt["label"] = _labels(gt["dx"], gt["row"], ground_truth, "dx")
     gt["patient_id"] = ""
-    return _finish(gt, ground_truth)
+    return _finish(gt, ground_truth, inclusion)
 
 
-def read_isic_archive(ground_truth: str | Path, metadata: str | Path | None = None) -> pd.DataFrame:
-    """ISIC Archive export: ``isic_id``, ``diagnosis_1..3`` and/or legacy ``diagnosis``.
+# The Archive's nevus subtypes (isic-metadata's diagnosis hierarchy below
+# "Benign:Benign melanocytic proliferations:Nevus"): level 4, and level 5 under some of them.
+# All are "nevus" by default, as in ISIC 2019's NV class; data.nevus_subtypes narrows it.
+ARCHIVE_NEVUS = "Nevus"
+ARCHIVE_NEVUS_SUBTYPES = (
+    "Blue nevus",
+    "Nevus, Acral",
+    "Nevus, Agminated",
+    "Nevus, Atypical, Dysplastic, or Clark",
+    "Nevus, BAP-1 deficient",
+    "Nevus, Balloon cell",
+    "Nevus, Combined",
+    "Nevus, Congenital",
+    "Nevus, Deep penetrating",
+    "Nevus, Halo",
+    "Nevus, Lentiginous",
+    "Nevus, Meyerson",
+    "Nevus, NOS, Compound",
+    "Nevus, NOS, Dermal",
+    "Nevus, NOS, Junctional",
+    "Nevus, Of special anatomic site",
+    "Nevus, Recurrent or persistent",
+    "Nevus, Reed",
+    "Nevus, Spilus",
+    "Nevus, Spitz",
+    # level 5
+    "Blue nevus, Cellular",
+    "Blue nevus, Common",
+    "Blue nevus, Epithelioid",
+    "Blue nevus, Plaque type",
+    "Blue nevus, Sclerosing",
+    "Nevus, Atypical",
+    "Nevus, Clark",
+    "Nevus, Dysplastic",
+    "Nevus, Congenital, by histopathological pattern",
+    "Nevus, Congenital, by history and histopathological pattern",
+    "Nevus, Congenital, by history",
+    # a nevus given no subtype (level 3 only)
+    ARCHIVE_NEVUS,
+)
 
-    The label is the most specific diagnosis given: ``diagnosis_3`` (e.g. ``Dermatofibroma``),
-    else the legacy ``diagnosis``; a row with neither is labelled ``unknown`` (and counted in
-    the ingest log), since ``diagnosis_1`` alone says only benign or malignant.
+
+def _archive_nevus(gt: pd.DataFrame, subtypes: tuple[str, ...] | None) -> pd.Series:
+    """True for the rows that count as nevus: every nevus (``subtypes`` None), or those whose
+    level 4 or 5 is one of ``subtypes`` ("Nevus": a nevus with no subtype given)."""
+    d3 = gt["diagnosis_3"].str.strip() if "diagnosis_3" in gt.columns else pd.Series("", index=gt.index)
+    nevus = d3.str.lower() == ARCHIVE_NEVUS.lower()
+    if subtypes is None:
+        return nevus
+    wanted = {t.lower() for t in subtypes}
+    levels = [gt[c].str.strip() if c in gt.columns else pd.Series("", index=gt.index)
+              for c in ("diagnosis_4", "diagnosis_5")]  # fmt: skip
+    named = levels[0].str.lower().isin(wanted) | levels[1].str.lower().isin(wanted)
+    unnamed = (levels[0] == "") & (levels[1] == "") & (ARCHIVE_NEVUS.lower() in wanted)
+    return nevus & (named | unnamed)
+
+
+def _subtype_label(subtype: str) -> str:
+    """A left-out nevus subtype's own label: ``Nevus, Spitz`` -> ``nevus_spitz``, ``Blue nevus,
+    Common`` -> ``blue_nevus_common``, none given -> ``nevus_unspecified``."""
+    slug = re.sub(r"[^a-z0-9]+", "_", subtype.lower()).strip("_")
+    return slug if slug not in ("", "nevus") and "nevus" in slug else f"nevus_{slug or 'unspecified'}"
+
+
+def read_isic_archive(
+    ground_truth: str | Path,
+    metadata: str | Path | None = None,
+    inclusion: Inclusion | None = None,
+    nevus_subtypes: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """ISIC Archive export, as isic-cli 12.x writes it: ``isic_id``, ``attribution``,
+    ``copyright_license``, then the fields any image has (sorted; a field no image has is left
+    out): ``diagnosis_1..5``, ``image_type``, ``image_manipulation``, ``lesion_id``,
+    ``patient_id`` ... A legacy ``diagnosis`` column is read too.
+
+    The label is the most specific diagnosis of level 3 (``Dermatofibroma``, ``Nevus``: their
+    subtypes at levels 4 and 5 are the same lesion kind), else the legacy ``diagnosis``; a row
+    with neither is labelled ``unknown`` (and counted in the ingest log), since level 1 alone
+    says only benign or malignant. Look-alikes keep their own names (``Epidermal nevus``,
+    ``Dermatofibrosarcoma protuberans``), so they are never selected. ``nevus_subtypes``
+    narrows the nevi (:data:`ARCHIVE_NEVUS_SUBTYPES`); the others keep their subtype's name.
+    The image type and manipulation go through the inclusion rule (:mod:`ganaug.data.inclusion`).
     """
     gt = _read_csv(ground_truth)
-    _require(gt, ground_truth, ["isic_id"])
+    found = ", ".join(c for c in gt.columns if c != "row") or "none"
+    if "isic_id" not in gt.columns:
+        raise DataFormatError(
+            f"{ground_truth}: missing column isic_id; an ISIC Archive export (isic-cli's metadata.csv) "
+            f"has isic_id, attribution, copyright_license, diagnosis_1 ... diagnosis_5, image_type, "
+            f"lesion_id ...; found: {found}"
+        )
     if "diagnosis_3" not in gt.columns and "diagnosis" not in gt.columns:
-        raise DataFormatError(f"{ground_truth}: needs a 'diagnosis_3' or a legacy 'diagnosis' column")
+        raise DataFormatError(
+            f"{ground_truth}: no diagnosis column; expected 'diagnosis_3' (the Archive's level-3 "
+            f"diagnosis, as isic-cli 12.x writes it) or a legacy 'diagnosis'; found: {found}. "
+            "isic-cli leaves out a column that no image has: an export without diagnosis_3 holds "
+            "no image diagnosed at level 3"
+        )
+    if nevus_subtypes is not None:
+        unknown = sorted({t.lower() for t in nevus_subtypes} - {t.lower() for t in ARCHIVE_NEVUS_SUBTYPES})
+        if unknown:
+            raise ValueError(
+                f"nevus subtypes {', '.join(map(repr, unknown))} are not ISIC Archive nevus "
+                f"diagnoses (levels 4-5); choose from {', '.join(map(repr, ARCHIVE_NEVUS_SUBTYPES))}"
+            )
     specific = gt["diagnosis_3"] if "diagnosis_3" in gt.columns else pd.Series("", index=gt.index)
     legacy = gt["diagnosis"] if "diagnosis" in gt.columns else pd.Series("", index=gt.index)
     raw = specific.where(specific.str.strip() != "", legacy)
-    gt["label"] = [normalise_label(v) if v.strip() else "unknown" for v in raw]
+    labels = [normalise_label(v) if v.strip() else "unknown" for v in raw]
+    nevus = _archive_nevus(gt, None)
+    kept = _archive_nevus(gt, nevus_subtypes)
+    sub = [gt[c].str.strip() if c in gt.columns else pd.Series("", index=gt.index)
+           for c in ("diagnosis_5", "diagnosis_4")]  # fmt: skip
+    subtype = sub[0].where(sub[0] != "", sub[1])
+    # a nevus the narrowing leaves out keeps its subtype's name (never "nevus", never selected)
+    gt["label"] = [
+        _subtype_label(st) if n and not k else lab
+        for lab, n, k, st in zip(labels, nevus, kept, subtype, strict=True)
+    ]
     gt["image_id"] = gt["isic_id"]
     for col in ("lesion_id", "patient_id"):
         if col not in gt.columns:
             gt[col] = ""
-    return _finish(gt, ground_truth)
+    return _finish(gt, ground_truth, inclusion, always=True)
 
 
 # Derm7pt's diagnoses that are melanocytic nevi, all counted as "nevus" by default (ISIC 2019's
@@ -194,6 +329,7 @@ DERM7PT_NEVUS_SUBTYPES = (
 def read_derm7pt(
     ground_truth: str | Path,
     metadata: str | Path | None = None,
+    inclusion: Inclusion | None = None,
     nevus_subtypes: tuple[str, ...] = DERM7PT_NEVUS_SUBTYPES,
 ) -> pd.DataFrame:
     """Derm7pt (Kawahara et al. 2018): ``meta/meta.csv`` with ``case_num``, ``diagnosis``, the
@@ -226,9 +362,10 @@ def read_derm7pt(
     gt["image_id"] = [str(Path(f).with_suffix("")).replace("/", "_") for f in gt["file"]]
     gt["lesion_id"] = "derm7pt_case_" + gt["case_num"].str.strip()
     gt["patient_id"] = ""
-    return _finish(gt, ground_truth)
+    return _finish(gt, ground_truth, inclusion)
 
 
+FORMATS_WITH_NEVUS_SUBTYPES = ("derm7pt", "isic_archive")
 READERS: dict[str, Callable[..., pd.DataFrame]] = {
     "isic2019": read_isic2019,
     "isic2020": read_isic2020,
@@ -239,14 +376,21 @@ READERS: dict[str, Callable[..., pd.DataFrame]] = {
 
 
 def read_labels(
-    fmt: str, ground_truth: str | Path, metadata: str | Path | None = None, nevus_subtypes=None
+    fmt: str,
+    ground_truth: str | Path,
+    metadata: str | Path | None = None,
+    nevus_subtypes=None,
+    inclusion: Inclusion | None = None,
 ) -> pd.DataFrame:
-    """The reader of ``fmt``; ``nevus_subtypes`` (Derm7pt only; None: all of them)."""
+    """The reader of ``fmt``; ``nevus_subtypes`` (Derm7pt and the ISIC Archive; None: all of
+    them); ``inclusion``: the image type and manipulation rule (None: its defaults)."""
     if fmt not in READERS:
         raise ValueError(f"data.format {fmt!r} is not one of {', '.join(READERS)}")
-    if fmt == "derm7pt" and nevus_subtypes is not None:
-        return read_derm7pt(ground_truth, metadata, tuple(nevus_subtypes))
-    return READERS[fmt](ground_truth, metadata)
+    if nevus_subtypes is not None and fmt not in FORMATS_WITH_NEVUS_SUBTYPES:
+        formats = ", ".join(FORMATS_WITH_NEVUS_SUBTYPES)
+        raise ValueError(f"nevus subtypes are read only for {formats}, not {fmt!r}")
+    kw = {} if nevus_subtypes is None else {"nevus_subtypes": tuple(nevus_subtypes)}
+    return READERS[fmt](ground_truth, metadata, inclusion, **kw)
 
 
 def select_classes(
@@ -284,21 +428,40 @@ def ingest(
     minority: str,
     majority: str,
     nevus_subtypes=None,
+    inclusion: Inclusion | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read, normalise, screen and select: (the rows preprocessing works through, one per id;
-    the rejected rows of the two classes, ``image_id,reason``)."""
+    """Read, normalise, leave out what the inclusion rule excludes, screen and select: (the rows
+    preprocessing works through, one per id; the left-out and rejected rows of the two classes,
+    ``image_id,reason``)."""
     if fmt in FORMATS_WITHOUT_DF and "dermatofibroma" in (
         normalise_label(minority),
         normalise_label(majority),
     ):
         raise DataFormatError(no_dermatofibroma_message(fmt))
-    labels = read_labels(fmt, ground_truth, metadata, nevus_subtypes)
-    # screen before selecting: an id labelled DF in one row and melanoma in another is a conflict
-    kept, rejects = screen_rows(labels)
-    selected = select_classes(kept, fmt, minority, majority, ground_truth)
+    labels = read_labels(fmt, ground_truth, metadata, nevus_subtypes, inclusion)
     wanted = {normalise_label(minority), normalise_label(majority)}
+    out = labels["excluded"] != ""
+    left_out = labels[out & labels["label"].isin(wanted)]
+    reasons = [f"{r} (row {n})" for r, n in zip(left_out["excluded"], left_out["row"], strict=True)]
+    excluded = pd.DataFrame({"image_id": left_out["image_id"], "reason": reasons})
+    if len(left_out):
+        log.info("the inclusion rule leaves out %d image(s) of the two classes: %s", len(left_out),
+                 ", ".join(f"{k}={v}" for k, v in summarise_exclusions(excluded).items()))  # fmt: skip
+    # screen before selecting: an id labelled DF in one row and melanoma in another is a conflict
+    kept, rejects = screen_rows(labels[~out])
+    try:
+        selected = select_classes(kept, fmt, minority, majority, ground_truth)
+    except DataFormatError as err:
+        if not len(left_out):
+            raise
+        counts = ", ".join(f"{k}: {v}" for k, v in summarise_exclusions(excluded).items())
+        raise DataFormatError(
+            f"{err}; the inclusion rule (data.image_types, data.blank_image_type, "
+            f"data.reject_manipulations) left out {len(left_out)} image(s) of the two classes ({counts})"
+        ) from None
     study_ids = set(labels.loc[labels["label"].isin(wanted), "image_id"])
-    rejects = rejects[rejects["image_id"].isin(study_ids)].reset_index(drop=True)
+    rejects = rejects[rejects["image_id"].isin(study_ids)]
+    rejects = pd.concat([excluded, rejects], ignore_index=True)
     for row in rejects.itertuples():
         log.warning("label row of %s: %s", row.image_id, row.reason)
     return selected[CLEAN_COLUMNS], rejects
@@ -313,10 +476,13 @@ def ingest_files(
     minority: str,
     majority: str,
     nevus_subtypes=None,
+    inclusion: Mapping[str, Any] | None = None,
 ) -> None:
-    """The rule ingest (and ingest_external): labels.csv (one row per id) and label_rejects.csv."""
+    """The rule ingest (and ingest_external): labels.csv (one row per id) and label_rejects.csv.
+    ``inclusion``: the data section's image_types, blank_image_type and reject_manipulations."""
     from ganaug.io import write_csv
 
-    labels, rejects = ingest(format, ground_truth, metadata, minority, majority, nevus_subtypes)
+    rule = None if inclusion is None else Inclusion.from_section(inclusion)
+    labels, rejects = ingest(format, ground_truth, metadata, minority, majority, nevus_subtypes, rule)
     write_csv(rejects, rejects_out)
     write_csv(labels, labels_out)

@@ -285,7 +285,10 @@ def _report(processed: pd.DataFrame, rejects: pd.DataFrame, max_reject_fraction:
         processed["crop_method"].value_counts().to_dict(),
     )
     if frac > max_reject_fraction:
-        examples = "; ".join(f"{r.image_id}: {r.reason}" for r in rejects.head(5).itertuples())
+        from ganaug.data.inclusion import is_exclusion
+
+        lost = rejects.loc[~rejects["reason"].map(is_exclusion).astype(bool)]
+        examples = "; ".join(f"{r.image_id}: {r.reason}" for r in lost.head(5).itertuples())
         raise TooManyRejects(
             f"{n_lost} of {total} images rejected ({100 * frac:.1f}%), more than "
             f"data.max_reject_fraction = {max_reject_fraction:g}. First: {examples}. "

@@ -69,7 +69,11 @@ def screen_rows(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def lost_fraction(processed_ids: pd.Series, rejects: pd.DataFrame) -> tuple[int, int, float]:
     """(images lost, images considered, their ratio): an id counts as lost when it is rejected
-    and not processed, so a duplicate row kept once costs nothing."""
+    and not processed, so a duplicate row kept once costs nothing. An image the inclusion rule
+    left out (a clinical photo, a synthetic image) was never part of the study: not counted."""
+    from ganaug.data.inclusion import is_exclusion
+
+    rejects = rejects.loc[~rejects["reason"].map(is_exclusion).astype(bool)]
     considered = set(processed_ids) | set(rejects["image_id"])
     lost = set(rejects["image_id"]) - set(processed_ids)
     return len(lost), len(considered), (len(lost) / len(considered) if considered else 1.0)

@@ -222,12 +222,17 @@ def split_files(
     from ganaug.io import write_csv, write_json
 
     processed = pd.read_csv(table, dtype=str, keep_default_na=False)
-    n_rejected = len(pd.read_csv(rejects, dtype=str, keep_default_na=False))
+    from ganaug.data.inclusion import is_exclusion, summarise_exclusions
+
+    rejected = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    n_rejected = int((~rejected["reason"].map(is_exclusion).astype(bool)).sum())
     fractions = {k: split[k] for k in SPLITS}
     source = "phantom" if phantom is not None else format
     repeat = int(split.get("repeat", 0))
     meta = build_metadata(processed, fractions, split["seed"], minority, source, repeat)
     summary = summarise(meta, minority, majority, n_rejected)
+    # left out by the inclusion rule (image type, manipulation): never part of the study
+    summary["excluded_images"] = summarise_exclusions(rejected)
     # which of the repeated splits this is: its test fold, of how many, and the seed of the folds
     summary["repeat"], summary["split_seed"] = repeat, int(split["seed"])
     summary["test_fold"] = {"fold": repeat, "of": n_test_folds(fractions["test"]), "disjoint": True}
