@@ -15,4 +15,7 @@ extra_minority_files(
     p.minority,
     **p.data,
     workers=snakemake.threads,
+    archive_hashes=i.archive_hashes,
+    hashes_out=o.hashes,
+    inclusion=p.inclusion,
 )

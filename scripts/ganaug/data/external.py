@@ -6,8 +6,9 @@ hold the very images a model trained on. An external image is dropped, and liste
 archive image it matches, when it has the same image id as an archive image, the same lesion id
 (another photograph of a lesion the models may have trained on: HAM10000's lesion ids are
 ISIC 2019's), or when its preprocessed pixels (the same crop and resize as the archive's) are
-identical to an archive image's. The extra real images of the real_extra control count as archive
-images too. A re-encoded or differently cropped copy without shared ids is not caught. The
+identical to an archive image's, or when its perceptual hash is within a few bits of an archive
+image's (a re-encoded, resized or slightly re-cropped copy: ganaug.data.near_duplicates). The
+extra real images of the real_extra control count as archive images too. The
 metadata that is left has ``split == "external"``; the fits predict it once, after their epoch
 and threshold are fixed on validation, and nothing else ever reads it.
 """
@@ -27,7 +28,7 @@ from ganaug.data.splits import METADATA_COLUMNS, lesion_groups
 log = logging.getLogger(__name__)
 
 EXTERNAL_SPLIT = "external"
-OVERLAP_COLUMNS = ["image_id", "reason", "archive_image_id"]
+OVERLAP_COLUMNS = ["image_id", "reason", "archive_image_id", "distance"]
 
 
 class NoImagesLeft(ValueError):
@@ -43,9 +44,11 @@ def pixel_digest(path: str | Path) -> str:
     return hashlib.sha256(repr(img.shape).encode() + img.tobytes()).hexdigest()
 
 
-def overlap(external: pd.DataFrame, archive: pd.DataFrame) -> pd.DataFrame:
+def overlap(external: pd.DataFrame, archive: pd.DataFrame, near: pd.DataFrame | None = None) -> pd.DataFrame:
     """The external images that the archive also holds: by image id, then by lesion id, then by
-    pixels; each with the first reason that applies and the archive image it matches."""
+    pixels, then as a near-duplicate (``near``: ganaug.data.near_duplicates.near_duplicates of
+    the two sets); each with the first reason that applies, the archive image it matches, and
+    for a near-duplicate the Hamming distance of the hashes (bits of 256; else blank)."""
     by_image = {i: i for i in archive["image_id"]}
     by_lesion: dict[str, str] = {}
     for iid, les in zip(
@@ -56,16 +59,29 @@ def overlap(external: pd.DataFrame, archive: pd.DataFrame) -> pd.DataFrame:
     digests: dict[str, str] = {}
     for iid, path in zip(archive["image_id"], archive["path"], strict=True):
         digests.setdefault(pixel_digest(path), iid)
+    near_by_id = {} if near is None else {r.image_id: r for r in near.itertuples()}
     lesions = external.get("lesion_id", pd.Series("", external.index))
     rows = []
     for iid, les, path in zip(external["image_id"], lesions, external["path"], strict=True):
         if iid in by_image:
-            rows.append((iid, "same image id as an archive image", iid))
+            rows.append((iid, "same image id as an archive image", iid, ""))
         elif isinstance(les, str) and les in by_lesion:
-            rows.append((iid, f"same lesion id ({les}) as an archive image", by_lesion[les]))
+            rows.append((iid, f"same lesion id ({les}) as an archive image", by_lesion[les], ""))
         elif (match := digests.get(pixel_digest(path))) is not None:
-            rows.append((iid, "identical pixels to an archive image after preprocessing", match))
+            rows.append((iid, "identical pixels to an archive image after preprocessing", match, ""))
+        elif (hit := near_by_id.get(iid)) is not None:
+            rows.append((iid, hit.reason, hit.archive_image_id, str(hit.distance)))
     return pd.DataFrame(rows, columns=OVERLAP_COLUMNS).sort_values("image_id").reset_index(drop=True)
+
+
+def near_to_archive(
+    table: pd.DataFrame, images_dir: str | Path, archive_hashes, workers: int = 1
+) -> tuple[dict, pd.DataFrame]:
+    """(the hashes of a set's raw images, its near-duplicates among ``archive_hashes``' files)."""
+    from ganaug.data.near_duplicates import hash_images, load_hashes, near_duplicates, raw_paths
+
+    hashes = hash_images(raw_paths(table, images_dir), workers=workers)
+    return hashes, near_duplicates(hashes, load_hashes(archive_hashes))
 
 
 def external_metadata(
@@ -107,17 +123,24 @@ def external_set_files(
     name: str,
     minority: str,
     majority: str,
+    images_dir: str | Path | None = None,
+    archive_hashes: str | Path | Sequence[str | Path] = (),
+    workers: int = 1,
 ) -> dict:
     """The rule external_set: metadata.csv, overlap.csv (every dropped image and why) and
     summary.json of one external set. ``archive``: the training archive's preprocessed.csv, and
-    the extra real images' metadata.csv where real_extra has a pool."""
+    the extra real images' metadata.csv where real_extra has a pool; ``archive_hashes``: their
+    perceptual hashes, which the set's raw images (under ``images_dir``) are screened against."""
     from ganaug.io import write_csv, write_json
 
     read = {"dtype": str, "keep_default_na": False}
     tables = [archive] if isinstance(archive, str | Path) else list(archive)
     processed = pd.read_csv(table, **read)
     arch = pd.concat([pd.read_csv(t, **read) for t in tables], ignore_index=True)
-    dropped = overlap(processed, arch)
+    near = None
+    if images_dir is not None and archive_hashes:
+        _, near = near_to_archive(processed, images_dir, archive_hashes, workers)
+    dropped = overlap(processed, arch, near)
     for r in dropped.itertuples():
         log.warning("external set %s: %s dropped (%s: %s)", name, r.image_id, r.reason, r.archive_image_id)
     meta = external_metadata(processed, dropped, minority, name)
@@ -140,6 +163,31 @@ def external_set_files(
 EXTRA_SPLIT = "extra"
 
 
+def _pool_table(images_dir: str | Path, minority: str, inclusion) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(the extra pool's label rows, the rows an isic-cli export's metadata leaves out or None)."""
+    from ganaug.data.archive_pool import has_isic_cli_layout, pool_labels
+    from ganaug.data.preprocess import IMAGE_SUFFIXES
+
+    left_out = None
+    if has_isic_cli_layout(images_dir):
+        # an isic-cli export (the Archive pool): its metadata gives each image's diagnosis, lesion,
+        # type and licence, and the inclusion rule holds as for the archive
+        from ganaug.data.inclusion import Inclusion
+
+        rule = None if inclusion is None else Inclusion.from_section(inclusion)
+        labels, left_out = pool_labels(images_dir, minority, rule)
+    else:
+        files = sorted(p for p in Path(images_dir).iterdir() if p.suffix in IMAGE_SUFFIXES)
+        labels = pd.DataFrame({"image_id": [p.stem for p in files], "label": minority, "lesion_id": "",
+                               "patient_id": "", "row": range(1, len(files) + 1),
+                               "file": [p.name for p in files]})  # fmt: skip
+    if not len(labels):
+        raise FileNotFoundError(
+            f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) of {minority} for the real_extra control"
+        )
+    return labels, left_out
+
+
 def extra_minority_files(
     images_dir: str | Path,
     archive: str | Path,
@@ -152,25 +200,32 @@ def extra_minority_files(
     jpeg_draft: bool,
     max_reject_fraction: float,
     workers: int = 1,
+    archive_hashes: str | Path | None = None,
+    hashes_out: str | Path | None = None,
+    inclusion=None,
 ) -> dict:
     """The rule extra_minority: every image of the folder (all of the minority class, each its own
-    lesion, in no split), preprocessed like the archive, less any the archive also holds; the
-    pool the real_extra control draws from. metadata.csv has split "extra"."""
-    from ganaug.data.preprocess import IMAGE_SUFFIXES, preprocess_all
+    lesion, in no split), preprocessed like the archive, less any the archive also holds (by id,
+    pixels or perceptual hash: ``archive_hashes``); the pool the real_extra control draws from.
+    metadata.csv has split "extra"; ``hashes_out``: the pool's hashes, for the external sets."""
+    from ganaug.data.preprocess import preprocess_all
     from ganaug.io import write_csv
 
-    files = sorted(p for p in Path(images_dir).iterdir() if p.suffix in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(
-            f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) for the real_extra control"
-        )
-    labels = pd.DataFrame({"image_id": [p.stem for p in files], "label": minority, "lesion_id": "",
-                           "patient_id": "", "row": range(1, len(files) + 1),
-                           "file": [p.name for p in files]})  # fmt: skip
+    labels, left_out = _pool_table(images_dir, minority, inclusion)
     processed, rejects = preprocess_all(labels, images_dir, None, out_dir, image_size, jpeg_draft,
-                                        max_reject_fraction, workers=workers)  # fmt: skip
-    dropped = overlap(processed, pd.read_csv(archive, dtype=str, keep_default_na=False))
+                                        max_reject_fraction, workers=workers,
+                                        label_rejects=left_out)  # fmt: skip
+    hashes, near = (
+        ({}, None)
+        if archive_hashes is None
+        else near_to_archive(processed, images_dir, archive_hashes, workers)
+    )
+    dropped = overlap(processed, pd.read_csv(archive, dtype=str, keep_default_na=False), near)
     meta = external_metadata(processed, dropped, minority, "extra_minority").assign(split=EXTRA_SPLIT)
+    if hashes_out is not None:
+        from ganaug.data.near_duplicates import save_hashes
+
+        save_hashes({i: hashes[i] for i in meta["image_id"] if i in hashes}, hashes_out)
     write_csv(rejects, rejects_out)
     write_csv(dropped, overlap_out)
     write_csv(meta, metadata_out)

@@ -35,9 +35,10 @@ def test_overlap_by_id_and_by_pixels(tmp_path):
     ext.loc[2, "image_id"] = "ISIC_3"
     got = overlap(ext, archive)
     assert got.to_dict("records") == [
-        {"image_id": "ISIC_3", "reason": "same image id as an archive image", "archive_image_id": "ISIC_3"},
+        {"image_id": "ISIC_3", "reason": "same image id as an archive image", "archive_image_id": "ISIC_3",
+         "distance": ""},
         {"image_id": "ext_1", "reason": "identical pixels to an archive image after preprocessing",
-         "archive_image_id": "ISIC_4"},
+         "archive_image_id": "ISIC_4", "distance": ""},
     ]  # fmt: skip
     # the same pixels in another file format are the same image; other pixels are not
     cv2.imwrite(str(tmp_path / "again.bmp"), cv2.imread(archive["path"][4], cv2.IMREAD_UNCHANGED))
@@ -63,6 +64,40 @@ def test_external_set_files_write_the_set_without_the_overlap(tmp_path):
     assert summary["images"] == {"dermatofibroma": 2, "nevus": 4} and summary["dropped_as_in_archive"] == 1
 
 
+def test_a_re_encoded_copy_is_dropped_as_a_near_duplicate_with_its_distance(tmp_path):
+    from PIL import Image
+
+    from ganaug.data.near_duplicates import hash_images, save_hashes
+
+    rng = np.random.default_rng(5)
+    raw, ext_raw = tmp_path / "raw", tmp_path / "ext_raw"
+    raw.mkdir(), ext_raw.mkdir()
+    # smooth random images (noise has no perceptual structure to survive JPEG), 400 x 300 px
+    for k in range(4):
+        small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((400, 300), Image.BICUBIC).save(raw / f"ISIC_{k}.png")
+    for k in range(3):
+        small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((400, 300), Image.BICUBIC).save(ext_raw / f"ext_{k}.png")
+    Image.open(raw / "ISIC_2.png").convert("RGB").save(ext_raw / "ext_1.jpg", quality=70)
+    (ext_raw / "ext_1.png").unlink()
+    archive = table(tmp_path, "ISIC", 4, rng)
+    ext = table(tmp_path, "ext", 3, rng, labels=["dermatofibroma", "nevus", "nevus"])
+    ext["file"] = ""
+    archive.to_csv(tmp_path / "archive.csv", index=False)
+    ext.to_csv(tmp_path / "ext.csv", index=False)
+    save_hashes(hash_images({f"ISIC_{k}": raw / f"ISIC_{k}.png" for k in range(4)}, progress=False),
+                tmp_path / "hashes.npz")  # fmt: skip
+    out = {k: tmp_path / f"{k}.out" for k in ("meta", "overlap", "summary")}
+    summary = external_set_files(tmp_path / "ext.csv", tmp_path / "archive.csv", out["meta"], out["overlap"],
+                                 out["summary"], "shifted", "dermatofibroma", "nevus", images_dir=ext_raw,
+                                 archive_hashes=[tmp_path / "hashes.npz"])  # fmt: skip
+    dropped = pd.read_csv(out["overlap"], dtype=str, keep_default_na=False)
+    assert dropped["image_id"].tolist() == ["ext_1"] and dropped["archive_image_id"].tolist() == ["ISIC_2"]
+    assert dropped["reason"].str.startswith("near-duplicate").all() and 0 <= int(dropped["distance"][0]) <= 24
+    assert summary["images"] == {"dermatofibroma": 1, "nevus": 1}
+
+
 def test_a_set_without_one_class_is_refused(tmp_path):
     rng = np.random.default_rng(4)
     table(tmp_path, "ISIC", 3, rng).to_csv(tmp_path / "archive.csv", index=False)
@@ -82,7 +117,7 @@ def test_another_photograph_of_an_archive_lesion_is_dropped_and_the_extra_pool_c
     got = overlap(ext, archive)
     assert got.to_dict("records") == [
         {"image_id": "ext_2", "reason": "same lesion id (LISIC4) as an archive image",
-         "archive_image_id": "ISIC_4"},
+         "archive_image_id": "ISIC_4", "distance": ""},
     ]  # fmt: skip
     archive.to_csv(tmp_path / "archive.csv", index=False)
     extra.to_csv(tmp_path / "extra.csv", index=False)
