@@ -132,11 +132,21 @@ class DataConfig:
     download_sha256: dict[str, str] = field(default_factory=dict)  # optional SHA-256 per file name
     phantom: PhantomConfig | None = None  # the embedded demo set, generated under resources/phantom/
     extra_minority: str | None = None  # a folder of extra real minority images in no split (real_extra)
+    # {search, limit}: the real_extra pool fetched from the ISIC Archive by isic-cli (null: none)
+    archive_extra: dict[str, Any] | None = None
+    # the inclusion rule (ganaug.data.inclusion), wherever the metadata has image_type /
+    # image_manipulation: the kinds of image admitted, what a blank type is taken as (null: left
+    # out), and the manipulations refused
+    image_types: list[str] = field(default_factory=lambda: ["dermoscopic"])
+    blank_image_type: str | None = None
+    reject_manipulations: list[str] = field(default_factory=lambda: ["synthetic", "altered"])
+    nevus_subtypes: list[str] | None = None  # derm7pt / isic_archive: the subtypes counted as nevus
 
 
 # the keys of the data section each data rule depends on (its rule params)
+INCLUSION_KEYS = ("image_types", "blank_image_type", "reject_manipulations")
 DATA_RULE_KEYS = {
-    "ingest": ("format", "minority", "majority"),
+    "ingest": ("format", "minority", "majority", "nevus_subtypes", *INCLUSION_KEYS),
     "preprocess": ("image_size", "jpeg_draft", "max_reject_fraction"),
     # the split keys come per repeat from repeat_split (so adding a repeat reruns no split)
     "split": ("minority", "majority", "format", "phantom"),
@@ -150,8 +160,12 @@ def _keys(cls: type, section: Mapping[str, Any], where: str, keys: tuple[str, ..
 
 
 def data_params(section: Mapping[str, Any], rule: str) -> dict[str, Any]:
-    """One data rule's keys of the (validated) data section."""
-    return _keys(DataConfig, section, "data", DATA_RULE_KEYS[rule])
+    """One data rule's keys of the (validated) data section; ingest gets the inclusion rule's
+    keys as one mapping, ``inclusion``."""
+    keys = _keys(DataConfig, section, "data", DATA_RULE_KEYS[rule])
+    if rule == "ingest":
+        keys["inclusion"] = {k: keys.pop(k) for k in INCLUSION_KEYS}
+    return keys
 
 
 def repeat_split(section: Mapping[str, Any], repeat: int) -> dict[str, Any]:

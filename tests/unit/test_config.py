@@ -159,12 +159,29 @@ def test_the_demo_inherits_no_data_path():
         ({"phantom": {}, "images": "mine"}, "'data.images': 'mine' is set, but with 'data.phantom'"),
         ({"phantom": {}, "masks": "m"}, "'data.masks'"),
         ({"phantom": {}, "download": True}, "'data.download': true, but 'data.phantom' is set"),
+        ({"image_types": ["dermoscopy"]}, "'data.image_types': 'dermoscopy' is not an ISIC image type"),
+        ({"blank_image_type": "photo"}, "'data.blank_image_type': 'photo' is not an ISIC image type"),
+        ({"reject_manipulations": ["edited"]}, "'data.reject_manipulations': 'edited' is not an ISIC"),
+        ({"nevus_subtypes": ["Nevus, Spitz"]}, "'data.nevus_subtypes' is only for formats derm7pt and"),
+        ({"phantom": {}, "archive_extra": {}}, "'data.archive_extra' is set, but 'data.phantom'"),
+        (
+            {"format": "isic_archive", "archive_extra": {}, "extra_minority": "x"},
+            "'data.extra_minority' and 'data.archive_extra' are both set",
+        ),
     ],
 )
 def test_keys_that_make_no_sense_for_the_format_are_named(data, needle):
     with pytest.raises(ConfigError) as err:
         validate_config({"data": data})
     assert needle in str(err.value)
+
+
+def test_an_archive_export_is_found_in_isic_clis_layout_by_default():
+    d = validate_config({"data": {"format": "isic_archive"}})["data"]
+    assert d["images"] == "resources/isic_archive/images"
+    assert d["ground_truth"] == "resources/isic_archive/images/metadata.csv"  # isic-cli writes it there
+    assert d["image_types"] == ["dermoscopic"] and d["blank_image_type"] is None
+    assert d["reject_manipulations"] == ["synthetic", "altered"]
 
 
 def test_other_formats_get_their_own_standard_place():

@@ -9,6 +9,8 @@ from snakemake.exceptions import WorkflowError
 sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 from ganaug.config import ConfigError, validate_config  # noqa: E402
 from ganaug.data.sources import (  # noqa: E402
+    ARCHIVE_DEFAULT_SEARCH,
+    ARCHIVE_EXTRA_DIR,
     PHANTOM_EXTERNAL_DIR,
     extra_minority_source,
     missing_data_message,
@@ -138,6 +140,13 @@ def classifier_inputs(wildcards):
     return inputs
 
 
+def archive_extra_output():
+    """download_archive_extra's output: the pool's folder while it is missing, else nothing."""
+    if DATA["archive_extra"] is None or Path(ARCHIVE_EXTRA_DIR).exists():
+        return {}
+    return {"images": protected(directory(ARCHIVE_EXTRA_DIR))}
+
+
 def phantom_extra_output():
     """make_phantom's folder of extra DF images, when the phantom makes any."""
     ph = DATA["phantom"]
@@ -245,7 +254,14 @@ def benchmark_files():
     """The time and memory record of every rule the report summarises (not the downloads, which
     may have no output, nor the notebooks and the report themselves)."""
     bench = f"{RESULTS}/benchmarks"
-    names = ["ingest", "preprocess", "ablation", "final_results"]
+    names = [
+        "ingest",
+        "preprocess",
+        "perceptual_hashes",
+        "attribution",
+        "ablation",
+        "final_results",
+    ]
     if config["evaluation"]["references"]:
         names.append("significance")
     if DATA["phantom"] is not None:
@@ -317,6 +333,25 @@ def external_archives():
     control's extra real images (training images too) where there are any."""
     extra = [f"{RESULTS}/data/extra/metadata.csv"] if EXTRA is not None else []
     return [f"{RESULTS}/data/preprocessed.csv", *extra]
+
+
+def external_archive_hashes():
+    """The perceptual hashes an external set is screened against: the archive's, and the extra
+    pool's where there is one."""
+    extra = [f"{RESULTS}/data/extra/hashes.npz"] if EXTRA is not None else []
+    return [f"{RESULTS}/data/hashes.npz", *extra]
+
+
+def attribution_inputs(wildcards):
+    """What attribution.csv lists: the archive's images, each external set's kept images, the
+    extra pool's."""
+    out = {"archive": f"{RESULTS}/data/preprocessed.csv"}
+    for name in EXTERNAL:
+        out[f"ext_table_{name}"] = f"{RESULTS}/external/{name}/preprocessed.csv"
+        out[f"ext_meta_{name}"] = f"{RESULTS}/external/{name}/metadata.csv"
+    if EXTRA is not None:
+        out["extra"] = f"{RESULTS}/data/extra/metadata.csv"
+    return out
 
 
 def external_raw(*roles):

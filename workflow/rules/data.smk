@@ -57,6 +57,34 @@ rule download_isic2019:
         rule_script("download_isic2019")
 
 
+if DATA["archive_extra"] is not None:
+
+    localrules:
+        download_archive_extra,
+
+    # the real_extra pool from the ISIC Archive, by its own client (needs internet: a local rule,
+    # so on a cluster it runs on the login node). Like download_isic2019, the folder is an output
+    # only while it is missing; once complete it is protected and never an output again.
+    rule download_archive_extra:
+        output:
+            **archive_extra_output(),
+        log:
+            f"{RESULTS}/logs/download_archive_extra.log",
+        conda:
+            f"{ENVS}/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=600,
+        params:
+            search=DATA["archive_extra"].get("search", ARCHIVE_DEFAULT_SEARCH),
+            limit=DATA["archive_extra"].get("limit", 0),
+            dest=ARCHIVE_EXTRA_DIR if archive_extra_output() else None,
+            nothing_to_fetch=f"{ARCHIVE_EXTRA_DIR} is complete (delete it to fetch again)",
+        script:
+            rule_script("download_archive_extra")
+
+
 rule ingest:
     input:
         unpack(raw_data("ground_truth", "metadata")),
@@ -104,6 +132,28 @@ rule preprocess:
         rule_script("preprocess")
 
 
+# the perceptual hashes of the archive's raw images, which the external sets and the extra pool
+# are screened against for near-duplicates (ganaug.data.near_duplicates)
+rule perceptual_hashes:
+    input:
+        unpack(raw_data("images")),
+        table=f"{RESULTS}/data/preprocessed.csv",
+    output:
+        hashes=f"{RESULTS}/data/hashes.npz",
+    log:
+        f"{RESULTS}/logs/perceptual_hashes.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/perceptual_hashes.tsv"
+    conda:
+        f"{ENVS}/data.yaml"
+    threads: 8
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    script:
+        rule_script("perceptual_hashes")
+
+
 # one lesion-grouped split per repeat, over the same preprocessed images
 rule split:
     input:
@@ -137,11 +187,13 @@ if EXTRA is not None:
         input:
             images=EXTRA,
             archive=f"{RESULTS}/data/preprocessed.csv",
+            archive_hashes=f"{RESULTS}/data/hashes.npz",
         output:
             images=directory(f"{RESULTS}/data/extra/images"),
             metadata=f"{RESULTS}/data/extra/metadata.csv",
             overlap=f"{RESULTS}/data/extra/overlap.csv",
             rejects=f"{RESULTS}/data/extra/rejects.csv",
+            hashes=f"{RESULTS}/data/extra/hashes.npz",
         log:
             f"{RESULTS}/logs/extra_minority.log",
         benchmark:
@@ -155,5 +207,35 @@ if EXTRA is not None:
         params:
             data=data_params(DATA, "preprocess"),
             minority=DATA["minority"],
+            # the inclusion rule, where the pool is an isic-cli export with its metadata
+            inclusion=data_params(DATA, "ingest")["inclusion"],
         script:
             rule_script("extra_minority")
+
+
+# the licence and attribution of every real image any output uses (archive, external, extra)
+rule attribution:
+    input:
+        unpack(attribution_inputs),
+    output:
+        f"{RESULTS}/data/attribution.csv",
+    log:
+        f"{RESULTS}/logs/attribution.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/attribution.tsv"
+    conda:
+        f"{ENVS}/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        archive_format="phantom" if DATA["phantom"] is not None else DATA["format"],
+        external_formats={
+            n: "phantom" if s["phantom"] is not None else s["format"] for n, s in EXTERNAL.items()
+        },
+        extra_source=EXTRA,
+        # the phantom's extra images are its own drawings; an isic-cli pool has its metadata
+        extra_format="phantom" if DATA["phantom"] is not None else None,
+    script:
+        rule_script("attribution")

@@ -129,6 +129,7 @@ rule final_results:
         gan_metrics=per_repeat("gan/metrics.json"),
         review_turing=per_repeat("synthetic/curation/review_turing.json"),
         external_summaries=[f"{RESULTS}/external/{n}/summary.json" for n in EXTERNAL],
+        attribution=f"{RESULTS}/data/attribution.csv",
         aggregates=expand(
             f"{RESULTS}/{{arch}}/{{condition}}/metrics.json",
             arch=CLS["archs"],

@@ -52,6 +52,8 @@ if EXTERNAL:
                 "minority": DATA["minority"],
                 "majority": DATA["majority"],
                 "nevus_subtypes": EXTERNAL[w.ext]["nevus_subtypes"],
+                # the study's inclusion rule (image type, manipulation) holds for every set
+                "inclusion": data_params(DATA, "ingest")["inclusion"],
             },
         script:
             rule_script("ingest")
@@ -83,8 +85,10 @@ if EXTERNAL:
 
     rule external_set:
         input:
+            unpack(external_raw("images")),
             table=f"{EXT}/preprocessed.csv",
             archive=external_archives(),
+            archive_hashes=external_archive_hashes(),
         output:
             metadata=f"{EXT}/metadata.csv",
             overlap=f"{EXT}/overlap.csv",
@@ -95,7 +99,7 @@ if EXTERNAL:
             f"{RESULTS}/benchmarks/external_set/{{ext}}.tsv"
         conda:
             f"{ENVS}/data.yaml"
-        threads: 1
+        threads: 4
         resources:
             mem_mb=2000,
             runtime=20,

@@ -24,6 +24,9 @@ from typing import Any
 
 PHANTOM_DIR = "resources/phantom"
 DOWNLOAD_DIR = "resources/downloads/isic2019"
+# the extra real minority images isic-cli fetches from the ISIC Archive (data.archive_extra)
+ARCHIVE_EXTRA_DIR = "resources/downloads/isic_archive_extra/images"
+ARCHIVE_DEFAULT_SEARCH = 'diagnosis_3:"Dermatofibroma" AND image_type:dermoscopic'
 
 # The standard place of each format's files, used when data.images / ground_truth / metadata are
 # left null. Keeping these out of config/config.yaml means a small --configfile for another format
@@ -44,9 +47,11 @@ FORMAT_DEFAULTS: dict[str, dict[str, str | None]] = {
         "ground_truth": "resources/ham10000/HAM10000_metadata.csv",
         "metadata": None,
     },
+    # isic-cli's layout: `isic image download resources/isic_archive/images` writes the images,
+    # metadata.csv, attribution.txt and licenses/ into that folder (archive_metadata_default)
     "isic_archive": {
         "images": "resources/isic_archive/images",
-        "ground_truth": "resources/isic_archive/metadata.csv",
+        "ground_truth": None,
         "metadata": None,
     },
     # Derm7pt's release: images/<folder>/<file> named by meta/meta.csv's derm column
@@ -76,6 +81,8 @@ def extra_minority_source(data: Mapping[str, Any]) -> str | None:
     the phantom's own, the user's data.extra_minority (only ever read), or None."""
     if data["phantom"] is not None:
         return f"{PHANTOM_DIR}/extra_minority" if data["phantom"].get("n_extra_minority") else None
+    if data.get("archive_extra") is not None:
+        return ARCHIVE_EXTRA_DIR
     return data.get("extra_minority")
 
 
@@ -90,8 +97,14 @@ def download_layout() -> dict[str, str]:
 
 def data_problems(data: Mapping[str, Any]) -> list[str]:
     """Keys that make no sense for the data section's format or origin (each names the key)."""
-    problems = []
+    from ganaug.data.inclusion import inclusion_problems
+
+    problems = inclusion_problems(data)
     fmt = data["format"]
+    if data.get("nevus_subtypes") is not None and fmt not in ("derm7pt", "isic_archive"):
+        problems.append(
+            f"config key 'data.nevus_subtypes' is only for formats derm7pt and isic_archive, not {fmt!r}"
+        )
     if data["phantom"] is not None:
         if fmt != "isic2019":
             problems.append(
@@ -110,12 +123,18 @@ def data_problems(data: Mapping[str, Any]) -> list[str]:
                 "config key 'data.download': true, but 'data.phantom' is set: the phantom set is "
                 "generated, nothing is downloaded; remove data.download"
             )
-        if data.get("extra_minority") is not None:
-            problems.append(
-                "config key 'data.extra_minority' is set, but 'data.phantom' generates its own extra "
-                "DF images (data.phantom.n_extra_minority); remove data.extra_minority"
-            )
+        for key in ("extra_minority", "archive_extra"):
+            if data.get(key) is not None:
+                problems.append(
+                    f"config key 'data.{key}' is set, but 'data.phantom' generates its own extra "
+                    f"DF images (data.phantom.n_extra_minority); remove data.{key}"
+                )
         return problems
+    if data.get("archive_extra") is not None and data.get("extra_minority") is not None:
+        problems.append(
+            "config keys 'data.extra_minority' and 'data.archive_extra' are both set: the real_extra "
+            "pool is one folder; keep one"
+        )
     if data["metadata"] is not None and fmt not in FORMATS_WITH_METADATA:
         problems.append(
             f"config key 'data.metadata': {data['metadata']!r} is set, but format {fmt!r} carries "
@@ -130,6 +149,15 @@ def data_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def archive_metadata_default(images: str) -> str:
+    """Where an ISIC Archive export's metadata.csv is when data.ground_truth is null: inside the
+    images folder, where ``isic image download <folder>`` writes it (with attribution.txt and
+    licenses/), unless only the older layout (metadata.csv beside the folder) is there."""
+    inside = Path(images) / "metadata.csv"
+    beside = Path(images).parent / "metadata.csv"
+    return str(beside) if beside.is_file() and not inside.is_file() else str(inside)
+
+
 def fill_data_defaults(data: dict[str, Any]) -> None:
     """Resolve null paths to the format's standard place, and download null to the format's
     default (ISIC 2019: fetch when missing; other formats: never). In place."""
@@ -137,6 +165,8 @@ def fill_data_defaults(data: dict[str, Any]) -> None:
         for key, default in FORMAT_DEFAULTS[data["format"]].items():
             if data[key] is None:
                 data[key] = default
+        if data["format"] == "isic_archive" and data.get("ground_truth") is None:
+            data["ground_truth"] = archive_metadata_default(data["images"])
     if data["download"] is None:
         data["download"] = data["phantom"] is None and data["format"] == "isic2019"
 
@@ -231,8 +261,10 @@ def external_problems(name: str, spec: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"config key '{key}.metadata' is set, but format {fmt!r} reads no separate metadata file"
         )
-    if spec["nevus_subtypes"] is not None and fmt != "derm7pt":
-        problems.append(f"config key '{key}.nevus_subtypes' is only for format derm7pt, not {fmt!r}")
+    if spec["nevus_subtypes"] is not None and fmt not in ("derm7pt", "isic_archive"):
+        problems.append(
+            f"config key '{key}.nevus_subtypes' is only for formats derm7pt and isic_archive, not {fmt!r}"
+        )
     return problems
 
 

@@ -241,3 +241,50 @@ def design_note(final: dict) -> str:
         "correction. An external set is the same images in every repeat: its lesion sampling is added to the "
         "variance."
     )
+
+
+def data_inclusion_note(final: dict) -> str:
+    """What the inclusion rule left out and what was rejected, from the data summary."""
+    ds = final.get("dataset_statistics", {})
+    excluded = ds.get("excluded_images") or {}
+    rejected = ds.get("rejected_images", 0)
+    parts = []
+    if excluded:
+        listed = "; ".join(f"{k}: {v}" for k, v in excluded.items())
+        parts.append(
+            f"The inclusion rule (data.image_types, data.blank_image_type, data.reject_manipulations) left "
+            f"out {sum(excluded.values())} image(s) of the two classes ({listed}); they were never part of "
+            "the study."
+        )
+    parts.append(
+        f"{rejected} image(s) were rejected (unreadable, conflicting labels ...): `results/data/rejects.csv`."
+    )
+    return " ".join(parts)
+
+
+def licence_note(final: dict) -> str:
+    """The real images' licences, and where their attributions are listed."""
+    lic = final.get("licences")
+    if not lic:
+        return ""
+    counts = ", ".join(f"{k}: {v}" for k, v in lic["by_licence"].items())
+    note = (
+        f"Licences of the {lic['images']} real images used ({counts}); every image's attribution is in "
+        f"`{lic['file']}`."
+    )
+    if lic["non_commercial"]:
+        note += " " + non_commercial_note(final)
+    return note
+
+
+def non_commercial_note(final: dict) -> str:
+    """The note beside a figure that shows real images, when some are under a non-commercial licence."""
+    lic = final.get("licences") or {}
+    n = lic.get("non_commercial", 0)
+    if not n:
+        return ""
+    return (
+        f"**Licence:** {n} of the real images are under a non-commercial licence (CC-BY-NC); a figure that "
+        "shows real images may show them, so it may not be reused commercially, and their attributions "
+        f"(`{lic['file']}`) go with it."
+    )
