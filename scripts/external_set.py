@@ -17,4 +17,5 @@ external_set_files(
     images_dir=i.images,
     archive_hashes=list(i.archive_hashes),
     workers=snakemake.threads,
+    rejects=i.rejects,
 )

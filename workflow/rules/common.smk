@@ -43,7 +43,8 @@ ENVS = "../../envs"
 EXTRA = extra_minority_source(DATA)
 SKIPPED = {
     name: "no extra real minority images: set data.extra_minority to a folder of them "
-    "(e.g. DF images from an archive outside the training data)"
+    "(e.g. DF images from an archive outside the training data), or data.archive_extra to fetch "
+    "them from the ISIC Archive with isic-cli"
     for name, cond in config["classifier"]["conditions"].items()
     if cond.get("extra_real_to") and EXTRA is None
 }

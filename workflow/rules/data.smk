@@ -80,7 +80,8 @@ if DATA["archive_extra"] is not None:
             search=DATA["archive_extra"].get("search", ARCHIVE_DEFAULT_SEARCH),
             limit=DATA["archive_extra"].get("limit", 0),
             dest=ARCHIVE_EXTRA_DIR if archive_extra_output() else None,
-            nothing_to_fetch=f"{ARCHIVE_EXTRA_DIR} is complete (delete it to fetch again)",
+            nothing_to_fetch=f"{ARCHIVE_EXTRA_DIR} is complete and protected (to fetch again: "
+            f"chmod -R u+w {ARCHIVE_EXTRA_DIR} && rm -r {ARCHIVE_EXTRA_DIR})",
         script:
             rule_script("download_archive_extra")
 

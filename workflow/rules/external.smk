@@ -87,6 +87,7 @@ if EXTERNAL:
         input:
             unpack(external_raw("images")),
             table=f"{EXT}/preprocessed.csv",
+            rejects=f"{EXT}/rejects.csv",
             archive=external_archives(),
             archive_hashes=external_archive_hashes(),
         output:
@@ -102,7 +103,7 @@ if EXTERNAL:
         threads: 4
         resources:
             mem_mb=2000,
-            runtime=20,
+            runtime=60,
         params:
             minority=DATA["minority"],
             majority=DATA["majority"],

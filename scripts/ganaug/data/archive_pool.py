@@ -24,6 +24,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,17 +67,23 @@ def fetch_archive_pool(
 ) -> Path:
     """Run isic-cli into ``dest``.part, check the export is complete, rename it to ``dest``."""
     dest = Path(dest)
+    if dest.exists():
+        raise DownloadError(f"{dest} already exists: the workflow never replaces a completed download")
+    # the isic beside this interpreter (the project's venv), so an unactivated venv still works
+    if "/" not in executable and (beside := Path(sys.executable).with_name(executable)).is_file():
+        executable = str(beside)
+    if shutil.which(executable) is None:
+        raise DownloadError(
+            f"{executable!r} (isic-cli) is not installed: `pip install isic-cli` (make install does), then "
+            "run this rule where there is internet (the login node)"
+        )
     staging = dest.with_name(dest.name + ".part")
     staging.mkdir(parents=True, exist_ok=True)
     before = sum(1 for p in staging.iterdir() if p.is_file())
     cmd = isic_command(search, staging, limit, executable)
     log.info("running %s (%d files already fetched into %s)", shlex.join(cmd), before, staging)
-    if shutil.which(executable) is None and not Path(executable).is_file():
-        raise DownloadError(
-            f"{executable!r} (isic-cli) is not installed: `pip install isic-cli` (make install does), then "
-            "run this rule where there is internet (the login node)"
-        )
-    proc = run(cmd, check=False)
+    # no terminal: isic-cli would ask before a download larger than the free disk space
+    proc = run(cmd, check=False, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise DownloadError(
             f"isic-cli failed (exit {proc.returncode}): {shlex.join(cmd)}. The files it fetched stay in "
@@ -88,8 +95,8 @@ def fetch_archive_pool(
             f"{staging}: metadata.csv lists {len(gone)} image(s) that were not downloaded "
             f"(first: {', '.join(gone[:5])}); run the rule again to fetch only those"
         )
-    if dest.exists():
-        raise DownloadError(f"{dest} already exists: the workflow never replaces a completed download")
+    for partial in staging.glob(".isic-partial.*"):  # left by a killed isic-cli
+        partial.unlink()
     os.replace(staging, dest)
     n = sum(1 for p in dest.iterdir() if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     log.info("the Archive pool: %d images in %s", n, dest)
@@ -135,4 +142,10 @@ def pool_labels(images_dir: str | Path, minority: str, inclusion=None) -> tuple[
 
 
 def has_isic_cli_layout(folder: str | Path) -> bool:
-    return (Path(folder) / "metadata.csv").is_file()
+    """An isic-cli export: a metadata.csv beside the images whose first column is isic_id (a
+    plain folder of images with some other metadata.csv is read as a plain folder)."""
+    meta = Path(folder) / "metadata.csv"
+    if not meta.is_file():
+        return False
+    with open(meta, encoding="utf-8-sig") as f:
+        return f.readline().strip().split(",")[0] == "isic_id"

@@ -71,7 +71,29 @@ def overlap(external: pd.DataFrame, archive: pd.DataFrame, near: pd.DataFrame | 
             rows.append((iid, "identical pixels to an archive image after preprocessing", match, ""))
         elif (hit := near_by_id.get(iid)) is not None:
             rows.append((iid, hit.reason, hit.archive_image_id, str(hit.distance)))
+    rows += _siblings(external, rows)
     return pd.DataFrame(rows, columns=OVERLAP_COLUMNS).sort_values("image_id").reset_index(drop=True)
+
+
+def _siblings(external: pd.DataFrame, matched: list[tuple]) -> list[tuple]:
+    """The other photographs, by the set's own lesion ids, of a lesion one of whose images the
+    archive holds. Two archives may name lesions differently (the ISIC Archive's IL_... against
+    ISIC 2019's HAM_/BCN_...), so a lesion is matched through an image both hold: its siblings
+    are the same lesion, and would leak it into the other set."""
+    lesions = external.get("lesion_id", pd.Series("", external.index)).fillna("")
+    lesion_of = dict(zip(external["image_id"], lesions, strict=True))
+    held = {}
+    for iid, _, archive_iid, _ in matched:
+        les = lesion_of.get(iid, "")
+        if les:
+            held.setdefault(les, (iid, archive_iid))
+    done = {r[0] for r in matched}
+    out = []
+    for iid, les in zip(external["image_id"], lesions, strict=True):
+        if iid not in done and les in held:
+            sibling, archive_iid = held[les]
+            out.append((iid, f"same lesion ({les}) as {sibling}, which the archive holds", archive_iid, ""))
+    return out
 
 
 def near_to_archive(
@@ -81,7 +103,7 @@ def near_to_archive(
     from ganaug.data.near_duplicates import hash_images, load_hashes, near_duplicates, raw_paths
 
     hashes = hash_images(raw_paths(table, images_dir), workers=workers)
-    return hashes, near_duplicates(hashes, load_hashes(archive_hashes))
+    return hashes, near_duplicates(hashes, load_hashes(archive_hashes), workers=workers)
 
 
 def external_metadata(
@@ -126,6 +148,7 @@ def external_set_files(
     images_dir: str | Path | None = None,
     archive_hashes: str | Path | Sequence[str | Path] = (),
     workers: int = 1,
+    rejects: str | Path | None = None,
 ) -> dict:
     """The rule external_set: metadata.csv, overlap.csv (every dropped image and why) and
     summary.json of one external set. ``archive``: the training archive's preprocessed.csv, and
@@ -145,6 +168,10 @@ def external_set_files(
         log.warning("external set %s: %s dropped (%s: %s)", name, r.image_id, r.reason, r.archive_image_id)
     meta = external_metadata(processed, dropped, minority, name)
     summary = summarise_external(meta, dropped, minority, majority, name)
+    if rejects is not None:  # the set's rows the inclusion rule left out (image type, manipulation)
+        from ganaug.data.inclusion import summarise_exclusions
+
+        summary["excluded_images"] = summarise_exclusions(pd.read_csv(rejects, **read))
     empty = [c for c, n in summary["images"].items() if n == 0]
     if empty:
         first = ", ".join(dropped["image_id"].head(5))

@@ -134,6 +134,11 @@ def is_exclusion(reason: str) -> bool:
 def summarise_exclusions(rejects: pd.DataFrame) -> dict[str, int]:
     """Left-out images by the field and value that left them out (for summary.json)."""
     reasons = rejects.loc[rejects["reason"].map(is_exclusion).astype(bool), "reason"].astype(str)
-    keys = reasons.str.slice(len(EXCLUDED) + 2).str.replace(r" \(.*\)$", "", regex=True)
-    keys = keys.str.replace(r" is not in data\.image_types$", "", regex=True)
+    # the field and its value: the reason less its explanations, which are known suffixes
+    keys = reasons.str.slice(len(EXCLUDED) + 2).str.replace(
+        r" \((?:row|metadata\.csv row) \d+\)$", "", regex=True
+    )
+    keys = keys.str.replace(r" is not in data\.image_types \([^()]*\)$", "", regex=True)
+    keys = keys.str.replace(r" \(data\.[a-z_]+(?:: null)?\)(?:, not in data\.image_types \([^()]*\))?$", "",
+                            regex=True)  # fmt: skip
     return {k: int(v) for k, v in sorted(keys.value_counts().items())}

@@ -21,7 +21,12 @@ import pandas as pd
 
 from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
 from ganaug.data.inclusion import Inclusion, exclusions, summarise_exclusions
-from ganaug.data.labels import normalise_label
+from ganaug.data.labels import (
+    ARCHIVE_NEVUS,
+    ARCHIVE_NEVUS_SUBTYPES,
+    DERM7PT_NEVUS_SUBTYPES,
+    normalise_label,
+)
 from ganaug.data.screening import screen_rows
 
 log = logging.getLogger(__name__)
@@ -187,48 +192,6 @@ def read_ham10000(
     return _finish(gt, ground_truth, inclusion)
 
 
-# The Archive's nevus subtypes (isic-metadata's diagnosis hierarchy below
-# "Benign:Benign melanocytic proliferations:Nevus"): level 4, and level 5 under some of them.
-# All are "nevus" by default, as in ISIC 2019's NV class; data.nevus_subtypes narrows it.
-ARCHIVE_NEVUS = "Nevus"
-ARCHIVE_NEVUS_SUBTYPES = (
-    "Blue nevus",
-    "Nevus, Acral",
-    "Nevus, Agminated",
-    "Nevus, Atypical, Dysplastic, or Clark",
-    "Nevus, BAP-1 deficient",
-    "Nevus, Balloon cell",
-    "Nevus, Combined",
-    "Nevus, Congenital",
-    "Nevus, Deep penetrating",
-    "Nevus, Halo",
-    "Nevus, Lentiginous",
-    "Nevus, Meyerson",
-    "Nevus, NOS, Compound",
-    "Nevus, NOS, Dermal",
-    "Nevus, NOS, Junctional",
-    "Nevus, Of special anatomic site",
-    "Nevus, Recurrent or persistent",
-    "Nevus, Reed",
-    "Nevus, Spilus",
-    "Nevus, Spitz",
-    # level 5
-    "Blue nevus, Cellular",
-    "Blue nevus, Common",
-    "Blue nevus, Epithelioid",
-    "Blue nevus, Plaque type",
-    "Blue nevus, Sclerosing",
-    "Nevus, Atypical",
-    "Nevus, Clark",
-    "Nevus, Dysplastic",
-    "Nevus, Congenital, by histopathological pattern",
-    "Nevus, Congenital, by history and histopathological pattern",
-    "Nevus, Congenital, by history",
-    # a nevus given no subtype (level 3 only)
-    ARCHIVE_NEVUS,
-)
-
-
 def _archive_nevus(gt: pd.DataFrame, subtypes: tuple[str, ...] | None) -> pd.Series:
     """True for the rows that count as nevus: every nevus (``subtypes`` None), or those whose
     level 4 or 5 is one of ``subtypes`` ("Nevus": a nevus with no subtype given)."""
@@ -311,19 +274,6 @@ def read_isic_archive(
         if col not in gt.columns:
             gt[col] = ""
     return _finish(gt, ground_truth, inclusion, always=True)
-
-
-# Derm7pt's diagnoses that are melanocytic nevi, all counted as "nevus" by default (ISIC 2019's
-# NV class holds these kinds too); data.nevus_subtypes narrows it (config/README.md)
-DERM7PT_NEVUS_SUBTYPES = (
-    "blue nevus",
-    "clark nevus",
-    "combined nevus",
-    "congenital nevus",
-    "dermal nevus",
-    "recurrent nevus",
-    "reed or spitz nevus",
-)
 
 
 def read_derm7pt(

@@ -62,3 +62,73 @@ def normalise_label(raw: str) -> str:
     if not key:
         raise ValueError("empty diagnosis")
     return _ALIASES.get(key, key)
+
+
+# The Archive's nevus subtypes (isic-metadata's diagnosis hierarchy below
+# "Benign:Benign melanocytic proliferations:Nevus"): level 4, and level 5 under some of them.
+# All are "nevus" by default, as in ISIC 2019's NV class; data.nevus_subtypes narrows it.
+ARCHIVE_NEVUS = "Nevus"
+ARCHIVE_NEVUS_SUBTYPES = (
+    "Blue nevus",
+    "Nevus, Acral",
+    "Nevus, Agminated",
+    "Nevus, Atypical, Dysplastic, or Clark",
+    "Nevus, BAP-1 deficient",
+    "Nevus, Balloon cell",
+    "Nevus, Combined",
+    "Nevus, Congenital",
+    "Nevus, Deep penetrating",
+    "Nevus, Halo",
+    "Nevus, Lentiginous",
+    "Nevus, Meyerson",
+    "Nevus, NOS, Compound",
+    "Nevus, NOS, Dermal",
+    "Nevus, NOS, Junctional",
+    "Nevus, Of special anatomic site",
+    "Nevus, Recurrent or persistent",
+    "Nevus, Reed",
+    "Nevus, Spilus",
+    "Nevus, Spitz",
+    # level 5
+    "Blue nevus, Cellular",
+    "Blue nevus, Common",
+    "Blue nevus, Epithelioid",
+    "Blue nevus, Plaque type",
+    "Blue nevus, Sclerosing",
+    "Nevus, Atypical",
+    "Nevus, Clark",
+    "Nevus, Dysplastic",
+    "Nevus, Congenital, by histopathological pattern",
+    "Nevus, Congenital, by history and histopathological pattern",
+    "Nevus, Congenital, by history",
+    # a nevus given no subtype (level 3 only)
+    ARCHIVE_NEVUS,
+)
+
+
+# Derm7pt's diagnoses that are melanocytic nevi, all counted as "nevus" by default (ISIC 2019's
+# NV class holds these kinds too); data.nevus_subtypes narrows it (config/README.md)
+DERM7PT_NEVUS_SUBTYPES = (
+    "blue nevus",
+    "clark nevus",
+    "combined nevus",
+    "congenital nevus",
+    "dermal nevus",
+    "recurrent nevus",
+    "reed or spitz nevus",
+)
+
+
+def nevus_subtype_problems(key: str, fmt: str, subtypes) -> list[str]:
+    """Config errors of a nevus_subtypes key: names the format does not know (each names the key)."""
+    if subtypes is None:
+        return []
+    if fmt not in ("derm7pt", "isic_archive"):
+        return [f"config key '{key}' is only for formats derm7pt and isic_archive, not {fmt!r}"]
+    known = DERM7PT_NEVUS_SUBTYPES if fmt == "derm7pt" else ARCHIVE_NEVUS_SUBTYPES
+    lower = {k.lower() for k in known}
+    bad = [t for t in subtypes if str(t).lower() not in lower]
+    if not bad:
+        return []
+    return [f"config key '{key}': {', '.join(map(repr, bad))} not {fmt} nevus subtype(s); choose from "
+            + ", ".join(map(repr, known))]  # fmt: skip

@@ -72,6 +72,19 @@ def licence_counts(table: pd.DataFrame) -> dict[str, int]:
     return {k: int(v) for k, v in sorted(table["license"].value_counts().items())}
 
 
+def licence_summary(path: str | Path) -> dict:
+    """What final_results.json says of attribution.csv: counts per licence and set, and how many
+    images are under a non-commercial licence."""
+    att = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return {
+        "file": str(path),
+        "images": len(att),
+        "by_licence": licence_counts(att),
+        "by_set": {k: licence_counts(g) for k, g in att.groupby("set")},
+        "non_commercial": int((att["non_commercial"] == "True").sum()),
+    }
+
+
 def attribution_files(
     archive: str | Path,
     archive_format: str,

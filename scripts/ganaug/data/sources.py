@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganaug.data.labels import nevus_subtype_problems
+
 PHANTOM_DIR = "resources/phantom"
 DOWNLOAD_DIR = "resources/downloads/isic2019"
 # the extra real minority images isic-cli fetches from the ISIC Archive (data.archive_extra)
@@ -101,10 +103,7 @@ def data_problems(data: Mapping[str, Any]) -> list[str]:
 
     problems = inclusion_problems(data)
     fmt = data["format"]
-    if data.get("nevus_subtypes") is not None and fmt not in ("derm7pt", "isic_archive"):
-        problems.append(
-            f"config key 'data.nevus_subtypes' is only for formats derm7pt and isic_archive, not {fmt!r}"
-        )
+    problems += nevus_subtype_problems("data.nevus_subtypes", fmt, data.get("nevus_subtypes"))
     if data["phantom"] is not None:
         if fmt != "isic2019":
             problems.append(
@@ -261,10 +260,7 @@ def external_problems(name: str, spec: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"config key '{key}.metadata' is set, but format {fmt!r} reads no separate metadata file"
         )
-    if spec["nevus_subtypes"] is not None and fmt not in ("derm7pt", "isic_archive"):
-        problems.append(
-            f"config key '{key}.nevus_subtypes' is only for formats derm7pt and isic_archive, not {fmt!r}"
-        )
+    problems += nevus_subtype_problems(f"{key}.nevus_subtypes", fmt, spec["nevus_subtypes"])
     return problems
 
 

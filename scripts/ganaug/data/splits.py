@@ -222,10 +222,12 @@ def split_files(
     from ganaug.io import write_csv, write_json
 
     processed = pd.read_csv(table, dtype=str, keep_default_na=False)
-    from ganaug.data.inclusion import is_exclusion, summarise_exclusions
+    from ganaug.data.inclusion import summarise_exclusions
+    from ganaug.data.screening import lost_fraction
 
     rejected = pd.read_csv(rejects, dtype=str, keep_default_na=False)
-    n_rejected = int((~rejected["reason"].map(is_exclusion).astype(bool)).sum())
+    # images lost (not rows: a repeated row kept once, or a left-out clinical photo, costs nothing)
+    n_rejected = lost_fraction(processed["image_id"], rejected)[0]
     fractions = {k: split[k] for k in SPLITS}
     source = "phantom" if phantom is not None else format
     repeat = int(split.get("repeat", 0))

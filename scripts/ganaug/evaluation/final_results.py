@@ -256,16 +256,9 @@ def final_results_rule(inputs: dict[str, Any], out: str, provenance: dict, study
         study_expected_f1,
     )
     if "attribution" in inputs:
-        from ganaug.data.licences import licence_counts
+        from ganaug.data.licences import licence_summary
 
-        att = pd.read_csv(inputs["attribution"], dtype=str, keep_default_na=False)
-        extras["licences"] = {
-            "file": str(inputs["attribution"]),
-            "images": len(att),
-            "by_licence": licence_counts(att),
-            "by_set": {k: licence_counts(g) for k, g in att.groupby("set")},
-            "non_commercial": int((att["non_commercial"] == "True").sum()),
-        }
+        extras["licences"] = licence_summary(inputs["attribution"])
     result |= clean(extras)
     write_json(result, out)
     return result

@@ -259,6 +259,11 @@ def data_inclusion_note(final: dict) -> str:
     parts.append(
         f"{rejected} image(s) were rejected (unreadable, conflicting labels ...): `results/data/rejects.csv`."
     )
+    for name, ext in (final.get("external_sets") or {}).items():
+        if ext.get("excluded_images"):
+            n = sum(ext["excluded_images"].values())
+            listed = "; ".join(f"{k}: {v}" for k, v in ext["excluded_images"].items())
+            parts.append(f"External set {name}: {n} image(s) left out by the same rule ({listed}).")
     return " ".join(parts)
 
 
@@ -268,9 +273,10 @@ def licence_note(final: dict) -> str:
     if not lic:
         return ""
     counts = ", ".join(f"{k}: {v}" for k, v in lic["by_licence"].items())
+    phantom = final.get("provenance", {}).get("phantom_demo_data")
+    kind = "phantom images (drawings, not photographs)" if phantom else "real images"
     note = (
-        f"Licences of the {lic['images']} real images used ({counts}); every image's attribution is in "
-        f"`{lic['file']}`."
+        f"Licences of the {lic['images']} {kind} used ({counts}); every image's attribution: `{lic['file']}`."
     )
     if lic["non_commercial"]:
         note += " " + non_commercial_note(final)

@@ -130,3 +130,26 @@ def test_metadata_inside_the_images_folder_is_found_without_configuration(tmp_pa
 def test_other_formats_apply_the_rule_only_where_their_file_has_the_fields(fixtures):
     sel, rejects = ingest("ham10000", fixtures / "ham10000_gt.csv", None, "dermatofibroma", "nevus")
     assert len(sel) and not rejects.reason.str.startswith(EXCLUDED).any()
+
+
+def test_another_format_whose_file_has_the_fields_is_screened_too(tmp_path):
+    p = tmp_path / "ham.csv"
+    p.write_text(
+        "lesion_id,image_id,dx,image_type\n"
+        "HAM_1,ISIC_1,df,dermoscopic\nHAM_2,ISIC_2,df,clinical: close-up\nHAM_3,ISIC_3,nv,\n"
+        "HAM_4,ISIC_4,nv,dermoscopic\n"
+    )
+    sel, rejects = ingest("ham10000", p, None, "dermatofibroma", "nevus")
+    assert sorted(sel.image_id) == ["ISIC_1", "ISIC_4"]
+    assert summarise_exclusions(rejects) == {"blank image_type": 1, "image_type 'clinical: close-up'": 1}
+
+
+def test_the_summary_keeps_a_value_with_parentheses_whole():
+    reasons = pd.DataFrame({"image_id": ["a", "b"], "reason": [
+        f"{EXCLUDED}: image_type 'RCM (tile)' is not in data.image_types (dermoscopic) (row 3)",
+        f"{EXCLUDED}: blank image_type taken as 'clinical: overview' (data.blank_image_type), not in "
+        "data.image_types (dermoscopic) (row 4)"]})  # fmt: skip
+    assert summarise_exclusions(reasons) == {
+        "blank image_type taken as 'clinical: overview'": 1,
+        "image_type 'RCM (tile)'": 1,
+    }

@@ -139,11 +139,12 @@ def test_the_pool_reads_isic_clis_layout_and_drops_what_the_archive_holds(fake_i
     assert sorted(kept["image_id"]) == [f"ISIC_01000{i:02d}" for i in range(1, 6)]
     assert len(left_out) == 32 - 5 and left_out["reason"].str.contains(r"metadata.csv row \d+").all()
     assert set(kept["file"]) == {f"{i}.jpg" for i in kept["image_id"]}
-    # the training archive holds ISIC_0100002 (its id) and lesion IL_0000103 (ISIC_0100004's)
+    # the training archive holds ISIC_0100002 under its own lesion namespace (ISIC 2019's HAM_...),
+    # and lesion IL_0000103 (ISIC_0100004's)
     archive_dir = tmp / "archive"
     archive_dir.mkdir()
     rows = []
-    for k, (iid, les) in enumerate([("ISIC_0100002", "IL_0000900"), ("ISIC_9", "IL_0000103")]):
+    for k, (iid, les) in enumerate([("ISIC_0100002", "HAM_0000900"), ("ISIC_9", "IL_0000103")]):
         p = archive_dir / f"{iid}.png"
         Image.fromarray(np.full((32, 32, 3), 40 * k, np.uint8)).save(p)
         rows.append({"image_id": iid, "path": str(p), "lesion_id": les, "label": "dermatofibroma"})
@@ -155,8 +156,15 @@ def test_the_pool_reads_isic_clis_layout_and_drops_what_the_archive_holds(fake_i
     overlap = pd.read_csv(o["overlap.csv"], dtype=str, keep_default_na=False).set_index("image_id")
     assert overlap.loc["ISIC_0100002", "reason"] == "same image id as an archive image"
     assert overlap.loc["ISIC_0100004", "reason"] == "same lesion id (IL_0000103) as an archive image"
+    # another photograph of ISIC_0100002's lesion, matched through the image both hold: a leak
+    # that lesion ids alone miss, since the two archives name lesions differently
+    assert (
+        overlap.loc["ISIC_0100001", "reason"]
+        == "same lesion (IL_0000101) as ISIC_0100002, which the archive holds"
+    )
+    assert overlap.loc["ISIC_0100001", "archive_image_id"] == "ISIC_0100002"
     meta = pd.read_csv(o["metadata.csv"], dtype=str, keep_default_na=False)
-    assert sorted(meta["image_id"]) == ["ISIC_0100001", "ISIC_0100003", "ISIC_0100005"]
+    assert sorted(meta["image_id"]) == ["ISIC_0100003", "ISIC_0100005"]
     assert set(meta["split"]) == {"extra"}
     rejects = pd.read_csv(o["rejects.csv"], dtype=str, keep_default_na=False)
     assert len(rejects) == 27  # every left-out row of the export, with its reason

@@ -80,3 +80,19 @@ def test_hashes_round_trip(sets, tmp_path):
     save_hashes(archive, tmp_path / "h.npz")
     back = load_hashes(tmp_path / "h.npz")
     assert list(back) == list(archive) and all(np.array_equal(back[k], archive[k]) for k in archive)
+
+
+def test_distances_equal_a_brute_force_minimum_over_the_variants():
+    rng = np.random.default_rng()
+    q = rng.integers(0, 256, (5, 81, 32), dtype=np.uint8)
+    r = rng.integers(0, 256, (7, 81, 32), dtype=np.uint8)
+    r[3] = q[1] ^ (rng.random((81, 32)) < 0.01)  # a close one
+
+    def bits(a, b):
+        return int(np.unpackbits(a ^ b).sum())
+
+    want = np.array([[min(min(bits(q[i, 0], r[j, v]) for v in range(81)),
+                          min(bits(q[i, v], r[j, 0]) for v in range(81))) for j in range(7)]
+                     for i in range(5)])  # fmt: skip
+    for budget, workers in ((1, 1), (10_000, 2), (256 << 20, 1)):  # one query a block, and all at once
+        assert np.array_equal(distances(q, r, budget_bytes=budget, workers=workers), want)

@@ -388,3 +388,16 @@ def test_the_questions_are_answered_from_the_differences():
     pts = tables.ratio_points(final, d, metric="f1", decision="tuned")
     assert pts["condition"].tolist() == ["baseline", "gan_curated_25", "gan_curated"]
     assert pts["synthetic"].tolist() == [0, 25.0, 100.0] and pts["delta"].tolist() == [0.0, 0.02, 0.04]
+
+
+def test_the_data_note_counts_what_the_inclusion_rule_left_out_apart_from_the_lost():
+    from ganaug.reporting import words
+
+    final = {"dataset_statistics": {"excluded_images": {"image_type 'clinical: close-up'": 2,
+                                                          "blank image_type": 1}, "rejected_images": 4}}  # fmt: skip
+    note = words.data_inclusion_note(final)
+    assert "left out 3 image(s)" in note and "image_type 'clinical: close-up': 2" in note
+    assert "4 image(s) were rejected" in note
+    assert "left out" not in words.data_inclusion_note({"dataset_statistics": {"rejected_images": 0}})
+    final["external_sets"] = {"derm": {"excluded_images": {"blank image_type": 5}}}
+    assert "External set derm: 5 image(s) left out" in words.data_inclusion_note(final)
