@@ -334,6 +334,23 @@ def test_final_results_provenance(demo):
     assert final["order"] == {"archs": ["resnet50"], "conditions": list(CONDITIONS)}
 
 
+def test_attribution_lists_every_image_with_the_phantoms_own_licence(demo):
+    read_csv = {"dtype": str, "keep_default_na": False}
+    att = pd.read_csv(demo / "data/attribution.csv", **read_csv)
+    by_set = {k: set(g["image_id"]) for k, g in att.groupby("set")}
+    assert by_set["archive"] == set(pd.read_csv(demo / "data/preprocessed.csv", **read_csv)["image_id"])
+    ext = set(pd.read_csv(demo / "external/phantom_shift/metadata.csv", **read_csv)["image_id"])
+    assert by_set["external:phantom_shift"] == ext
+    assert by_set["extra"] == set(pd.read_csv(demo / "data/extra/metadata.csv", **read_csv)["image_id"])
+    assert set(att["license"]) == {"MIT"} and (att["non_commercial"] == "False").all()
+    assert att["attribution"].str.contains("not a photograph").all()
+    lic = read(demo / "final_results.json")["licences"]
+    assert lic["images"] == len(att) and lic["by_licence"] == {"MIT": len(att)} and lic["non_commercial"] == 0
+    # the external set and the pool were screened for near-duplicates (the distance column)
+    assert "distance" in pd.read_csv(demo / "external/phantom_shift/overlap.csv").columns
+    assert "Licences of the" in (demo / "report.html").read_text()
+
+
 # ---------------------------------------------------------------- notebooks and the report
 
 
