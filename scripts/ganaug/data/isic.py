@@ -192,16 +192,19 @@ def read_ham10000(
     return _finish(gt, ground_truth, inclusion)
 
 
+def _column(gt: pd.DataFrame, name: str) -> pd.Series:
+    """An export's column, stripped, or blanks where the export left it out (no image has it)."""
+    return gt[name].str.strip() if name in gt.columns else pd.Series("", index=gt.index)
+
+
 def _archive_nevus(gt: pd.DataFrame, subtypes: tuple[str, ...] | None) -> pd.Series:
     """True for the rows that count as nevus: every nevus (``subtypes`` None), or those whose
     level 4 or 5 is one of ``subtypes`` ("Nevus": a nevus with no subtype given)."""
-    d3 = gt["diagnosis_3"].str.strip() if "diagnosis_3" in gt.columns else pd.Series("", index=gt.index)
-    nevus = d3.str.lower() == ARCHIVE_NEVUS.lower()
+    nevus = _column(gt, "diagnosis_3").str.lower() == ARCHIVE_NEVUS.lower()
     if subtypes is None:
         return nevus
     wanted = {t.lower() for t in subtypes}
-    levels = [gt[c].str.strip() if c in gt.columns else pd.Series("", index=gt.index)
-              for c in ("diagnosis_4", "diagnosis_5")]  # fmt: skip
+    levels = [_column(gt, "diagnosis_4"), _column(gt, "diagnosis_5")]
     named = levels[0].str.lower().isin(wanted) | levels[1].str.lower().isin(wanted)
     unnamed = (levels[0] == "") & (levels[1] == "") & (ARCHIVE_NEVUS.lower() in wanted)
     return nevus & (named | unnamed)
@@ -261,9 +264,8 @@ def read_isic_archive(
     labels = [normalise_label(v) if v.strip() else "unknown" for v in raw]
     nevus = _archive_nevus(gt, None)
     kept = _archive_nevus(gt, nevus_subtypes)
-    sub = [gt[c].str.strip() if c in gt.columns else pd.Series("", index=gt.index)
-           for c in ("diagnosis_5", "diagnosis_4")]  # fmt: skip
-    subtype = sub[0].where(sub[0] != "", sub[1])
+    level5, level4 = _column(gt, "diagnosis_5"), _column(gt, "diagnosis_4")
+    subtype = level5.where(level5 != "", level4)
     # a nevus the narrowing leaves out keeps its subtype's name (never "nevus", never selected)
     gt["label"] = [
         _subtype_label(st) if n and not k else lab

@@ -280,13 +280,16 @@ def counts_table(
     return pd.DataFrame(rows).set_index(["arch", "comparison", "side"]) if rows else pd.DataFrame()
 
 
+def _row_keys(table: pd.DataFrame, keys: list[str], test_set: str | None) -> list[str]:
+    """A display table's index: ``keys``, led by the test set where every set is shown."""
+    return ["test_set", *keys] if test_set is None and "test_set" in table.columns else keys
+
+
 def mcnemar_display(mcnemar: pd.DataFrame, test_set: str | None = IN_DISTRIBUTION) -> pd.DataFrame:
     mcnemar = for_set(mcnemar, test_set)
     if mcnemar.empty:
         return mcnemar
-    keys = ["arch", "condition", "reference", "class"]
-    if test_set is None and "test_set" in mcnemar.columns:
-        keys.insert(0, "test_set")
+    keys = _row_keys(mcnemar, ["arch", "condition", "reference", "class"], test_set)
     shown = ["lesions", "discordant_lesions", "n_image_replicates", "b", "c", "more_often_right"]
     t = mcnemar[[*keys, *shown]].copy()
     t["p (unadjusted, fits fixed)"] = mcnemar["p"].map(_p)
@@ -297,9 +300,7 @@ def wilcoxon_display(wilcoxon: pd.DataFrame, test_set: str | None = IN_DISTRIBUT
     w = for_set(wilcoxon, test_set)
     if w.empty:
         return w
-    keys = ["arch", "condition", "reference", "metric"]
-    if test_set is None and "test_set" in w.columns:
-        keys.insert(0, "test_set")
+    keys = _row_keys(w, ["arch", "condition", "reference", "metric"], test_set)
     t = w[keys].copy()
     t["metric"] = [_decision_label(m, x) for m, x in zip(w["metric"], w["decision"], strict=True)]
     t["repeats"] = w["n_repeats"]
