@@ -1,9 +1,10 @@
 """Rule curate_lpips: min LPIPS (VGG) of each SSIM survivor to the real train-split minority images."""
 
 from ganaug.curation.steps import run_lpips
-from ganaug.runtime import setup_logging
+from ganaug.runtime import configure_runtime, setup_logging
 
 setup_logging(snakemake.log[0])
+configure_runtime(snakemake.config)
 i, p = snakemake.input, snakemake.params
 run_lpips(
     i.previous,

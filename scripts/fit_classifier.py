@@ -2,10 +2,11 @@
 
 import torch
 
-from ganaug.runtime import setup_logging
+from ganaug.runtime import configure_runtime, setup_logging
 from ganaug.training.classifier import FitOutputs, fit_rule
 
 setup_logging(snakemake.log[0])
+configure_runtime(snakemake.config)
 torch.set_num_threads(snakemake.threads)
 i, p, w = snakemake.input, snakemake.params, snakemake.wildcards
 fit_rule(
@@ -20,4 +21,5 @@ fit_rule(
     **{k: i.get(k) for k in ("raw", "manifest", "curated", "curation_summary", "extra") if i.get(k)},
     repeat=int(w.repeat),
     external={k.removeprefix("external_"): v for k, v in i.items() if k.startswith("external_")},
+    caches={k.removeprefix("cache_"): v for k, v in i.items() if k.startswith("cache_")},
 )

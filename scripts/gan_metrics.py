@@ -2,9 +2,10 @@
 set's size) and the curated synthetic sets, against the train- and validation-split DF images."""
 
 from ganaug.evaluation.synthetic_quality import gan_metrics_rule
-from ganaug.runtime import setup_logging
+from ganaug.runtime import configure_runtime, setup_logging
 
 setup_logging(snakemake.log[0])
+configure_runtime(snakemake.config)
 p = snakemake.params
 gan_metrics_rule(
     dict(snakemake.input.items()),

@@ -1,10 +1,31 @@
-"""What every rule script needs: logging into the rule's log file, and the worker count."""
+"""What every rule script needs: logging into the rule's log file, and the device it runs on.
+
+Devices. Snakemake knows a GPU only as a count (``--resources gpu=N``); it does not say which
+GPU a job may use. So each GPU job claims a *slot* itself: an exclusive lock (``fcntl.flock``,
+released by the kernel when the job ends, even on SIGKILL) on one of ``jobs_per_device`` slot
+files of each visible device, the least used device first. Slot ``k`` of device ``d`` runs on
+``cuda:d``: with ``--resources gpu=N`` on an N-GPU node, N jobs run on N devices, and with
+``gpu_jobs_per_device: J`` and ``gpu=N*J``, J small jobs share each large GPU. The slot files are
+named by the devices' ids in ``CUDA_VISIBLE_DEVICES``, so jobs that SLURM gives one GPU each (each
+sees its own as ``cuda:0``) never contend.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("ganaug")
+
+# how the rule scripts run on the device, from the config (configure_runtime): not rule params,
+# since they do not change a CPU result (deterministic changes which GPU kernels run: recorded)
+_RUNTIME: dict[str, Any] = {"jobs_per_device": 1, "deterministic": False}
+_SLOT: dict[str, Any] = {}  # the held slot: its lock file's descriptor and name
 
 
 def setup_logging(log_file: str | Path | None, level: int = logging.INFO) -> logging.Logger:
@@ -28,19 +49,116 @@ def setup_logging(log_file: str | Path | None, level: int = logging.INFO) -> log
     return logger
 
 
+def configure_runtime(config: dict[str, Any]) -> None:
+    """The config's gpu_jobs_per_device and deterministic keys, for select_device."""
+    _RUNTIME["jobs_per_device"] = int(config.get("gpu_jobs_per_device", 1))
+    _RUNTIME["deterministic"] = bool(config.get("deterministic", False))
+
+
+def slot_dir() -> Path:
+    """Where the slot locks live: node-local, one folder per user."""
+    default = Path(tempfile.gettempdir()) / f"ganaug-gpu-slots-{os.getuid()}"
+    return Path(os.environ.get("GANAUG_GPU_SLOT_DIR", default))
+
+
+def _visible_ids(n: int) -> list[str]:
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    return visible[:n] if len(visible) >= n else [str(k) for k in range(n)]
+
+
+def claim_slot(n_devices: int, jobs_per_device: int, folder: Path | None = None) -> tuple[int, int]:
+    """Lock a free slot for the rest of this process: (device index, slot on it). Devices are
+    filled breadth-first (slot 0 of every device, then slot 1, ...). With every slot taken (more
+    GPU jobs than ``--resources gpu`` should allow) it waits for one, logging once."""
+    import fcntl
+    import time
+
+    if _SLOT:
+        return _SLOT["device"], _SLOT["slot"]
+    folder = folder or slot_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = _visible_ids(n_devices)
+    order = [(d, j) for j in range(jobs_per_device) for d in range(n_devices)]
+    waited = False
+    while True:
+        for d, j in order:
+            path = folder / f"gpu-{ids[d]}-slot{j}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            _SLOT.update(fd=fd, path=path, device=d, slot=j)
+            return d, j
+        if not waited:
+            log.warning("all %d GPU slots in %s are taken: waiting for one", len(order), folder)
+            waited = True
+        time.sleep(1.0)
+
+
+def release_slot() -> None:
+    """Give the slot back before the process ends (tests; the kernel does it at exit anyway)."""
+    if _SLOT:
+        with contextlib.suppress(OSError):
+            os.close(_SLOT["fd"])
+        _SLOT.clear()
+
+
 def select_device(preference: str) -> "torch.device":  # noqa: UP037 - torch is imported lazily
-    """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is an error, not a fallback."""
+    """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is an error, not a fallback.
+    A CUDA job runs on the device of the slot it claims (see the module's docstring)."""
     import torch
 
     if preference == "auto":
         preference = "cuda" if torch.cuda.is_available() else "cpu"
     if preference == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device: cuda was configured, but torch sees no CUDA device")
-    device = torch.device(preference)
-    if device.type == "cuda":
-        # TF32 matmuls/convolutions on Ampere and newer: ~same accuracy for GAN/CNN training,
-        # several times the throughput; cudnn.benchmark picks the fastest kernels for fixed shapes
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+    set_determinism(_RUNTIME["deterministic"])
+    if preference != "cuda":
+        return torch.device(preference)
+    index, slot = claim_slot(torch.cuda.device_count(), _RUNTIME["jobs_per_device"])
+    device = torch.device("cuda", index)
+    torch.cuda.set_device(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    log.info("GPU slot %d of %s (%s)", slot, device, torch.cuda.get_device_name(device))
+    # TF32 matmuls/convolutions on Ampere and newer: ~same accuracy for GAN/CNN training,
+    # several times the throughput (the GAN's penalty turns it off for itself: see losses);
+    # cudnn.benchmark picks the fastest kernels for fixed shapes, unless determinism is asked for
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = not _RUNTIME["deterministic"]
     return device
+
+
+def set_determinism(on: bool) -> None:
+    """``deterministic: true``: deterministic kernels where torch has them (a warning, not an
+    error, where it has none), cuDNN's deterministic algorithms and no autotuning. On the CPU the
+    results are bit-identical either way; on a GPU this costs speed for run-to-run equality."""
+    import torch
+
+    if on:
+        # cuBLAS needs a fixed workspace for deterministic matmuls; set before the first one
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(on, warn_only=True)
+    torch.backends.cudnn.deterministic = on
+    if on:
+        torch.backends.cudnn.benchmark = False
+
+
+def runtime_record(device: "torch.device") -> dict[str, Any]:  # noqa: UP037
+    """What metrics.json records of how a job ran: determinism, the GPU slot, peak GPU memory."""
+    import torch
+
+    out: dict[str, Any] = {"deterministic": bool(torch.are_deterministic_algorithms_enabled())}
+    if device.type == "cuda":
+        out |= {
+            "gpu_slot": _SLOT.get("slot"),
+            "gpu_name": torch.cuda.get_device_name(device),
+            "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1),
+        }
+    else:
+        out |= {"gpu_slot": None, "gpu_name": None, "peak_gpu_memory_mb": None}
+    return out

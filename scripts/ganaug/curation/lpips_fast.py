@@ -84,6 +84,9 @@ class Features:
         """Images start..stop (a query block for ``FastLpips.distances``), as stored."""
         return Features([f[start:stop] for f in self.flat], [o[start:stop] for o in self.own], self.hw)
 
+    def to(self, device: torch.device) -> Features:
+        return Features([f.to(device) for f in self.flat], [o.to(device) for o in self.own], self.hw)
+
 
 class FastLpips:
     def __init__(self, model: torch.nn.Module, device: torch.device):
@@ -92,6 +95,7 @@ class FastLpips:
         self.device = device
         # the linear layers are 1x1 convolutions without bias: one weight per channel
         self.w = [lin.model[-1].weight.detach().view(-1).cpu() for lin in self.model.lins]
+        self._resident: tuple[Features, Features] | None = None  # (a host store, its device copy)
 
     def empty(self, n: int, size: int, storage: torch.dtype = torch.float16) -> Features:
         """A store for the features of ``n`` images of ``size`` px (filled by ``features_in_chunks``).
@@ -148,13 +152,23 @@ class FastLpips:
         slice (glibc's mmap threshold once set at 1 MiB here) the products ran 4x slower."""
         if a.hw != b.hw:  # columns would pair up wrongly (and quietly) across image sizes
             raise ValueError(f"features of different image sizes: {a.hw[0]} against {b.hw[0]} positions")
-        total = torch.zeros(len(b), len(a))
+        dev = self.device
+        if dev.type == "cuda":
+            # on a GPU the products run there: ``b`` (the real set, the same store every call) is
+            # copied over once and kept, ``a`` (a block of synthetic images) each call; on the CPU
+            # (2 threads) they took minutes while the job held the GPU slot
+            if self._resident is None or self._resident[0] is not b:
+                self._resident = (b, b.to(dev))
+            a, b = a.to(dev), self._resident[1]
+        total = torch.zeros(len(b), len(a), device=dev)
         for fa, oa, fb, ob, w, hw in zip(a.flat, a.own, b.flat, b.own, self.w, a.hw, strict=True):
             c, d = len(w), fa.shape[1]
             step = min(d, max(1, BLOCK_VALUES // max(1, len(fa) + len(fb)) // c) * c)
-            tiled = w.repeat(step // c)
-            buf_a, buf_b = torch.empty(len(fa), step), torch.empty(len(fb), step)
-            cross = torch.zeros(len(fb), len(fa))
+            if dev.type == "cuda":  # no cache to stay in: slices of 256 MB, fewer launches
+                step = min(d, max(1, 64 * BLOCK_VALUES // max(1, len(fa) + len(fb)) // c) * c)
+            tiled = w.to(dev).repeat(step // c)
+            buf_a, buf_b = torch.empty(len(fa), step, device=dev), torch.empty(len(fb), step, device=dev)
+            cross = torch.zeros(len(fb), len(fa), device=dev)
             for s in range(0, d, step):
                 m = min(step, d - s)
                 qa, qb = buf_a[:, :m], buf_b[:, :m]
@@ -163,7 +177,7 @@ class FastLpips:
                 # b's rows as the product's rows: the larger side, the faster orientation (measured)
                 cross.addmm_(qb, qa.T)
             total += ob[:, None] + oa[None, :] - (2.0 / hw) * cross
-        return total.T.contiguous()
+        return total.T.contiguous().cpu()
 
 
 def lpips_blocks(

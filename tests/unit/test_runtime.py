@@ -1,0 +1,102 @@
+"""Which device a GPU job runs on, and the determinism option: slots are claimed with locks that
+other processes see (they run in subprocesses here, as Snakemake's jobs do)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ganaug import runtime
+from tests.helpers import REPO
+
+CLAIM = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, {scripts!r})
+from ganaug.runtime import claim_slot
+print(json.dumps(claim_slot({n}, {per}, Path({folder!r}))), flush=True)
+sys.stdin.read()  # hold the slot until the test closes stdin
+"""
+
+
+def claim(folder, n_devices, per_device, visible=None):
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
+    code = CLAIM.format(scripts=str(REPO / "scripts"), n=n_devices, per=per_device, folder=str(folder))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+    line = proc.stdout.readline()
+    assert line, "the claiming process ended without a slot"
+    return proc, tuple(json.loads(line))
+
+
+def release(*procs):
+    for p in procs:
+        p.stdin.close()
+        p.wait(timeout=30)
+
+
+def test_gpu_jobs_on_a_multi_gpu_node_get_one_device_each(tmp_path):
+    """--resources gpu=2 on a 2-GPU node: two jobs, cuda:0 and cuda:1 (select_device sent every
+    job to cuda:0 before); a third job after one ended takes the freed device."""
+    a, slot_a = claim(tmp_path, 2, 1)
+    b, slot_b = claim(tmp_path, 2, 1)
+    assert {slot_a, slot_b} == {(0, 0), (1, 0)}
+    release(a)  # the kernel drops the lock with the process, however it ends
+    c, slot_c = claim(tmp_path, 2, 1)
+    assert slot_c == slot_a
+    release(b, c)
+
+
+def test_small_jobs_share_a_large_gpu_filling_devices_breadth_first(tmp_path):
+    """gpu_jobs_per_device: 2 on 2 GPUs (gpu=4): devices 0, 1, 0, 1, each slot held once."""
+    procs, slots = zip(*(claim(tmp_path, 2, 2) for _ in range(4)), strict=True)
+    assert [d for d, _ in slots] == [0, 1, 0, 1] and len(set(slots)) == 4
+    release(*procs)
+
+
+def test_jobs_that_slurm_gives_one_gpu_each_never_contend(tmp_path):
+    """Under SLURM each job sees only its own GPU, as cuda:0: the slot files are named by the
+    visible device ids, so two jobs on one node both get slot 0 of their own device."""
+    a, slot_a = claim(tmp_path, 1, 1, visible="3")
+    b, slot_b = claim(tmp_path, 1, 1, visible="5")
+    assert slot_a == slot_b == (0, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu-3-slot0.lock", "gpu-5-slot0.lock"]
+    release(a, b)
+
+
+def test_a_cpu_job_claims_no_slot_and_the_record_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANAUG_GPU_SLOT_DIR", str(tmp_path / "slots"))
+    runtime.configure_runtime({})
+    assert runtime.select_device("cpu") == torch.device("cpu")
+    assert not (tmp_path / "slots").exists()
+    record = runtime.runtime_record(torch.device("cpu"))
+    assert record == {"deterministic": False, "gpu_slot": None, "gpu_name": None, "peak_gpu_memory_mb": None}
+
+
+def test_the_deterministic_option_sets_torch_and_cudnn_and_is_recorded():
+    try:
+        runtime.configure_runtime({"deterministic": True, "gpu_jobs_per_device": 2})
+        runtime.select_device("cpu")
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert runtime.runtime_record(torch.device("cpu"))["deterministic"] is True
+    finally:
+        runtime.configure_runtime({})
+        runtime.set_determinism(False)
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+
+
+def test_cuda_without_a_gpu_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="device: cuda was configured, but torch sees no CUDA device"):
+        runtime.select_device("cuda")
