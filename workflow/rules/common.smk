@@ -130,6 +130,7 @@ def classifier_inputs(wildcards):
     r = rep(wildcards.repeat)
     inputs = {
         "metadata": f"{r}/data/metadata.csv",
+        **{f"cache_{s}": f"{r}/data/cache/{s}.npy" for s in ("train", "val", "test")},
         "weights": cached(f"classifier.weights ({wildcards.arch})"),
         **(synthetic_inputs(matched["synthetic"], r) if matched else {}),
         **synthetic_inputs(own["synthetic"], r),
@@ -275,6 +276,7 @@ def benchmark_files():
     if sources & {"curated_random", "curated_best"}:
         per_repeat_rules.append("select_alternatives")  # run only for the selection's controls
     names += [f"{rule}/repeat_{r}" for rule in per_repeat_rules for r in REPEATS]
+    names += [f"decode_split/repeat_{r}_{s}" for r in REPEATS for s in ("train", "val", "test")]
     for ext, spec in config["evaluation"]["external"].items():
         rules = ["ingest_external", "preprocess_external", "external_set"]
         rules += ["make_external_phantom"] if spec["phantom"] is not None else []

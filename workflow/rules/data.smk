@@ -180,6 +180,31 @@ rule split:
         rule_script("split")
 
 
+# each split's real images decoded once, for every fit of the repeat (ganaug.data.image_cache)
+rule decode_split:
+    input:
+        metadata=f"{REP}/data/metadata.csv",
+    output:
+        npy=f"{REP}/data/cache/{{split}}.npy",
+        info=f"{REP}/data/cache/{{split}}.json",
+    log:
+        f"{RESULTS}/logs/decode_split/repeat_{{repeat}}_{{split}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/decode_split/repeat_{{repeat}}_{{split}}.tsv"
+    wildcard_constraints:
+        split="train|val|test",
+    conda:
+        f"{ENVS}/classify.yaml"
+    threads: 4
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        image_size=DATA["image_size"],
+    script:
+        rule_script("decode_split")
+
+
 if EXTRA is not None:
 
     # the real_extra control's pool: extra real minority images of lesions in no split,

@@ -25,17 +25,18 @@ from ganaug.data.datasets import (
     BALANCED,
     Condition,
     class_weights,
-    decode_cache,
     real_split,
     training_set,
     weighted_mass,
 )
 from ganaug.data.external import EXTERNAL_SPLIT
+from ganaug.data.image_cache import cached_images
 from ganaug.data.provenance import check_same_training_set, load_train_minority
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.evaluation.stats import F1, confusion_counts, count_metrics
 from ganaug.io import atomic_path, clear_event_files, write_csv, write_json
 from ganaug.models.classifiers import create_classifier, imagenet_normalise
+from ganaug.runtime import runtime_record
 from ganaug.settings import FitConfig
 from ganaug.training.augment import augment
 from ganaug.training.early_stopping import EarlyStopping
@@ -88,42 +89,87 @@ def predict(
 
 
 def _train_epoch(
-    model, opt, train_x, y_all, order, cfg: FitConfig, w, g, do_augment: bool, device, bar
+    model, opt, data: _TrainData, order, cfg: FitConfig, w, g, do_augment: bool, device, bar
 ) -> tuple[float, np.ndarray]:
-    """One pass over the training set in ``order``: (summed loss, argmax predictions)."""
+    """One pass over the training set in ``order``: (summed loss, argmax predictions).
+
+    Nothing in it waits for the GPU: the batch is indexed where the images live (on the device
+    when they fit there), the minority rows to augment are found from the labels on the host, and
+    the loss and the predictions are accumulated on the device and read once, after the pass.
+    On the CPU every number is what the loop computed before (the loss summed in float64).
+    """
     autocast = {
         "device_type": device.type,
         "dtype": torch.bfloat16,
         "enabled": cfg.bf16 and device.type == "cuda",
     }
     model.train()
-    loss_sum, preds = 0.0, torch.empty(len(order), dtype=torch.long)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    preds = torch.empty(len(order), dtype=torch.long, device=device)
+    order_dev = order.to(device)
     starts = list(range(0, len(order), cfg.batch_size))
     if len(starts) > 1 and len(order) - starts[-1] == 1:
         # a last batch of one image: batch norm cannot train on it (one value per channel in a
         # small network's last blocks), so it joins the batch before
         starts.pop()
     for k, s in enumerate(bar(starts)):
-        idx = order[s : starts[k + 1] if k + 1 < len(starts) else len(order)]
-        # uint8 to the device (4x less to copy than float), then everything happens there
-        xb_u8, yb = train_x[idx].to(device, non_blocking=True), y_all[idx]
+        stop = starts[k + 1] if k + 1 < len(starts) else len(order)
+        idx = order[s:stop]
+        xb_u8 = data.batch(idx, order_dev[s:stop])
+        yb_host = data.y[idx]
         xb = xb_u8.float() / 255.0
-        if do_augment and bool((yb == 1).any()):
-            # the traditional augmentation, on the minority images only
-            m = (yb == 1).to(device)
-            xb[m] = augment(xb_u8[m], g, cfg.augment_padding)
+        if do_augment:
+            # the traditional augmentation, on the minority images only; their rows come from
+            # the labels on the host (a boolean mask on the device would wait for the GPU)
+            rows = torch.nonzero(yb_host == 1).flatten()
+            if len(rows):
+                rows = rows.to(device)
+                xb[rows] = augment(xb_u8[rows], g, cfg.augment_padding)
         xb = imagenet_normalise(xb)
         if device.type == "cuda":
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(**autocast):
             logits = model(xb)
-        loss = F.cross_entropy(logits.float(), yb.to(device), weight=w)
+        loss = F.cross_entropy(logits.float(), data.y_dev[order_dev[s:stop]], weight=w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        loss_sum += loss.item() * len(idx)
-        preds[s : s + len(idx)] = logits.argmax(1).cpu()
-    return loss_sum, preds.numpy()
+        loss_sum += loss.detach().double() * len(idx)
+        preds[s:stop] = logits.detach().argmax(1)
+    return float(loss_sum), preds.cpu().numpy()
+
+
+class _TrainData:
+    """The training images and labels, where the loop reads them from.
+
+    On a GPU the uint8 images are moved to the device once when they take at most
+    ``DEVICE_FRACTION`` of its free memory (ISIC 2019's train split at 256 px: 1.8 GB), and each
+    batch is indexed there; otherwise each batch is gathered on the host into page-locked memory
+    (the caching host allocator reuses it) and copied without blocking. On the CPU a batch is the
+    same index of the same tensor as before.
+    """
+
+    DEVICE_FRACTION = 0.25
+
+    def __init__(self, x_u8: torch.Tensor, y: np.ndarray, device: torch.device):
+        self.y = torch.from_numpy(np.asarray(y, np.int64))
+        self.y_dev = self.y.to(device)
+        self.device, self.resident = device, device.type != "cuda"
+        self.x = x_u8
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            if x_u8.numel() <= self.DEVICE_FRACTION * free:
+                self.x, self.resident = x_u8.to(device), True
+        log.info("training images (%.0f MB) %s", x_u8.numel() / 1e6,
+                 "on the device" if self.resident else "gathered on the host per batch")  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def batch(self, idx: torch.Tensor, idx_dev: torch.Tensor) -> torch.Tensor:
+        if self.resident:
+            return self.x[idx_dev if self.device.type == "cuda" else idx]
+        return self.x[idx].pin_memory().to(self.device, non_blocking=True)
 
 
 def _validate(model, val_x, val_y: np.ndarray, w, cfg: FitConfig, device) -> dict[str, float]:
@@ -192,24 +238,21 @@ def fit(
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-        train_x = train_x.pin_memory()  # page-locked: host-to-GPU copies overlap with compute
+    data = _TrainData(train_x, train_y, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     w = torch.tensor(weights, dtype=torch.float32, device=device)
     g = torch.Generator().manual_seed(seed)
-    y_all = torch.from_numpy(np.asarray(train_y, np.int64))
     stopper, best_state, rows = EarlyStopping(cfg.patience), copy.deepcopy(model.state_dict()), []
     writer = _writer(tensorboard)
     for epoch in range(1, cfg.max_epochs + 1):
-        order = torch.randperm(len(train_x), generator=g)
+        order = torch.randperm(len(data), generator=g)
 
         def bar(it, epoch=epoch):
             desc = f"epoch {epoch}/{cfg.max_epochs}"
             return tqdm(it, desc=desc, unit="batch", leave=False, mininterval=5, disable=not progress)
 
-        loss_sum, train_pred = _train_epoch(
-            model, opt, train_x, y_all, order, cfg, w, g, do_augment, device, bar
-        )
-        row = {"epoch": epoch, **_train_scores(loss_sum, y_all[order].numpy(), train_pred)}
+        loss_sum, train_pred = _train_epoch(model, opt, data, order, cfg, w, g, do_augment, device, bar)
+        row = {"epoch": epoch, **_train_scores(loss_sum, data.y[order].numpy(), train_pred)}
         row |= _validate(model, val_x, val_y, w, cfg, device)
         rows.append(row)
         improved, stop = stopper.step(epoch, row[EPOCH_METRICS[cfg.epoch_metric]])
@@ -250,10 +293,11 @@ def fit_and_evaluate(
     match: Condition | None = None,
     external: Mapping[str, str | Path] | None = None,
     extra: str | Path | None = None,
+    caches: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Fit one (arch, condition, seed) and evaluate it once on the test split, and once on each
     ``external`` set (name -> its metadata.csv), all after the epoch and threshold are fixed.
-
+    ``caches`` (split -> decode_split's .npy): the repeat's decoded images (without: decoded here).
     ``synthetic_training_set`` is the training-set fingerprint recorded with the condition's
     synthetic images; it must be the current split's (a GAN trained on another split has seen
     lesions that may now be in validation or test).
@@ -262,22 +306,21 @@ def fit_and_evaluate(
     if cond.synthetic != "none":
         provenance["gan_training_set"] = _same_split(cond, metadata, image_size, synthetic_training_set)
     train, composition = training_set(metadata, cond, seed, raw_dir, curated_dir, match, extra)
-    val = real_split(metadata, "val")
+    val, cache = real_split(metadata, "val"), _caches(caches, metadata, image_size)
     log.info("%s / %s / seed %d: training set %s", arch, cond.name, seed, composition)
-    train_x = decode_cache(train.paths, image_size, progress)
-    val_x = decode_cache(val.paths, image_size, progress)
+    train_x = cached_images(cache("train"), train.ids, train.paths, image_size, progress)
+    val_x = cached_images(cache("val"), val.ids, val.paths, image_size, progress)
     cw = class_weights(cfg.class_weights, train.target)
     data = (train_x, train.target, val_x, val.target)
-    model, history, best_epoch = _fit_and_save(
-        arch, weights, cache_dir, seed, data, cfg, cw, cond, device, out, progress
-    )
-
+    model, history, best_epoch = _fit_and_save(arch, weights, cache_dir, seed, data, cfg, cw, cond, device,
+                                               out, progress)  # fmt: skip
     # model and threshold are fixed now, from training and validation data alone; only then is
     # any test image, in distribution or external, read
     threshold = tune_threshold(val.target, predict(model, val_x, device, cfg.eval_batch_size, cfg.bf16))
     predict_set = _SetPredictor(model, threshold, image_size, device, cfg, progress)
-    pred = predict_set(metadata, "test", out.predictions)
+    pred = predict_set(metadata, "test", out.predictions, cache("test"))
     result = {"arch": arch, "condition": cond.name, "seed": seed, "weights": weights, "device": str(device)}
+    result |= runtime_record(device)  # determinism, GPU slot, peak GPU memory
     result |= _training_record(cfg, cw, train, composition, cond)
     result |= _selection_record(cfg, history, best_epoch, threshold)
     result |= {d: metrics(pred["target"], pred["prob"], pred[f"pred_{d}"]) for d in ("argmax", "tuned")}
@@ -288,8 +331,8 @@ def fit_and_evaluate(
     result |= provenance
     write_json(result, out.metrics)
     _figures(result, history, pred, out)
-    f1 = (result["argmax"]["f1"], result["tuned"]["f1"], threshold)
-    log.info("test: F1 %.3f (argmax) / %.3f (threshold %.3f)", *f1)
+    log.info("test: F1 %.3f (argmax) / %.3f (threshold %.3f)", result["argmax"]["f1"], result["tuned"]["f1"],
+             threshold)  # fmt: skip
     return result
 
 
@@ -306,6 +349,18 @@ def training_fingerprint(ids: list[str], paths: list[str], synthetic, augment: b
         if syn:
             h.update(hashlib.sha256(Path(path).read_bytes()).digest())
     return h.hexdigest()
+
+
+def _caches(caches: Mapping[str, str | Path] | None, metadata, size: int):
+    """split -> its SplitCache, opened when first asked for (the test split's only after the
+    epoch and threshold are fixed), or None where there is no cache."""
+    from ganaug.data.image_cache import SplitCache
+
+    def cache(split: str):
+        path = (caches or {}).get(split)
+        return None if path is None else SplitCache(path, metadata, split, size)
+
+    return cache
 
 
 def _same_split(cond: Condition, metadata, image_size: int, recorded: str | None) -> str:
@@ -348,9 +403,9 @@ class _SetPredictor:
         self.model, self.threshold, self.image_size = model, threshold, image_size
         self.device, self.cfg, self.progress = device, cfg, progress
 
-    def __call__(self, metadata: str | Path, split: str, out: Path) -> pd.DataFrame:
+    def __call__(self, metadata: str | Path, split: str, out: Path, cache=None) -> pd.DataFrame:
         rows = real_split(metadata, split)
-        x = decode_cache(rows.paths, self.image_size, self.progress)
+        x = cached_images(cache, rows.ids, rows.paths, self.image_size, self.progress)
         prob = predict(self.model, x, self.device, self.cfg.eval_batch_size, self.cfg.bf16)
         pred = pd.DataFrame(
             {
@@ -422,6 +477,7 @@ def fit_rule(
     repeat: int = 0,
     external: Mapping[str, str | Path] | None = None,
     extra: str | Path | None = None,
+    caches: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """The rule fit_classifier: ``params`` as ``ganaug.settings.fit_params`` gives them; the
     synthetic inputs are those of the condition (or of the one it oversamples to), all from the
@@ -462,4 +518,5 @@ def fit_rule(
         match=Condition.from_dict(match["name"], match) if match else None,
         external=external,
         extra=extra,
+        caches=caches,
     )

@@ -185,9 +185,27 @@ def test_identical_training_sets_have_one_fingerprint(world):
     assert training_fingerprint(a.ids, a.paths, a.synthetic, True) != fp[0]  # augmentation is part of it
 
 
-def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypatch):
+@pytest.mark.parametrize("cached", [False, True], ids=["decoded-by-the-fit", "decode_split-cache"])
+def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypatch, cached):
+    """With or without the decode_split rule's arrays, no test image is read before the epoch
+    and threshold are fixed; and the cache changes no prediction, to the bit."""
+    import ganaug.data.image_cache as cache_mod
+
     events: list[str] = []
-    real_decode = clf_mod.decode_cache
+    real_decode = cache_mod.decode_cache
+    caches = {}
+    if cached:
+        for split in ("train", "val", "test"):
+            npy = world / "cache" / f"{split}.npy"
+            cache_mod.write_split_cache(world / "metadata.csv", split, 32, npy, npy.with_suffix(".json"))
+            caches[split] = npy
+        real_open = cache_mod.SplitCache.__init__
+
+        def opened(self, npy, metadata, split, size):
+            events.append(f"open:{split}")
+            real_open(self, npy, metadata, split, size)
+
+        monkeypatch.setattr(cache_mod.SplitCache, "__init__", opened)
     real_fit, real_tune = clf_mod.fit, clf_mod.tune_threshold
 
     def decode(paths, size, progress=False):
@@ -204,7 +222,7 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
         events.append("threshold")
         return real_tune(y, p)
 
-    monkeypatch.setattr(clf_mod, "decode_cache", decode)
+    monkeypatch.setattr(cache_mod, "decode_cache", decode)
     monkeypatch.setattr(clf_mod, "fit", fit)
     monkeypatch.setattr(clf_mod, "tune_threshold", tune)
     # an external set: its own metadata, split "external", images named ext_<k>
@@ -215,25 +233,36 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
         cv2.imwrite(str(path), cv2.imread(row.path)[::-1])  # flipped: another "camera"
         ext.loc[row.Index, ["image_id", "path"]] = (f"ext_{k}", str(path))
     ext.assign(split="external").to_csv(world / "external.csv", index=False)
+    o = world / ("out_cached" if cached else "out")
     out = FitOutputs(
-        *(world / "out" / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb")),
-        external={"shifted": world / "out" / "ext" / "p.csv"},
+        *(o / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb")),
+        external={"shifted": o / "ext" / "p.csv"},
     )
     cfg = FitConfig(batch_size=8, max_epochs=2, patience=2)
     digest = load_train_minority(world / "metadata.csv", 32).fingerprint()["digest"]
     res = fit_and_evaluate("resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
                            world / "metadata.csv", cfg, "random", world, 32, torch.device("cpu"), out,
                            raw_dir=world / "raw", progress=False, synthetic_training_set=digest,
-                           external={"shifted": world / "external.csv"})  # fmt: skip
+                           external={"shifted": world / "external.csv"}, caches=caches)  # fmt: skip
     # no test image, in distribution or external, is read before the epoch and threshold are fixed
-    assert events == [
-        "decode:generated,train",
-        "decode:val",
-        "fit done",
-        "threshold",
-        "decode:test",
-        "decode:ext",
-    ]
+    if cached:  # only the synthetic images are decoded by the fit
+        assert events == ["open:train", "decode:generated", "open:val", "fit done", "threshold",
+                          "open:test", "decode:ext"]  # fmt: skip
+        plain = world / "plain"
+        res_plain = fit_and_evaluate(
+            "resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
+            world / "metadata.csv", cfg, "random", world, 32, torch.device("cpu"),
+            FitOutputs(*(plain / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png",
+                                             "tb")), external={"shifted": plain / "e.csv"}),
+            raw_dir=world / "raw", progress=False, synthetic_training_set=digest,
+            external={"shifted": world / "external.csv"},
+        )  # fmt: skip
+        assert (plain / "p.csv").read_bytes() == out.predictions.read_bytes()
+        assert (plain / "h.csv").read_bytes() == out.history.read_bytes()
+        assert res_plain["threshold"] == res["threshold"]
+    else:
+        assert events == ["decode:generated,train", "decode:val", "fit done", "threshold", "decode:test",
+                          "decode:ext"]  # fmt: skip
     ext_pred = pd.read_csv(out.external["shifted"])
     assert ext_pred["image_id"].tolist() == sorted(ext["image_id"])
     assert (ext_pred["pred_tuned"] == decide(ext_pred["prob"].to_numpy(), res["threshold"])).all()
@@ -307,7 +336,7 @@ def test_a_fit_refuses_synthetic_images_of_another_split(world):
 def test_a_last_batch_of_one_image_joins_the_one_before():
     """Batch norm cannot train on one image (one value per channel): 9 images in batches of 8
     train as one batch of 9, and every image gets its prediction."""
-    from ganaug.training.classifier import _train_epoch
+    from ganaug.training.classifier import _train_epoch, _TrainData
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
@@ -319,7 +348,8 @@ def test_a_last_batch_of_one_image_joins_the_one_before():
     model.register_forward_hook(lambda m, inp, out: sizes.append(len(inp[0])))
     g, cpu = torch.Generator().manual_seed(0), torch.device("cpu")
     cfg = FitConfig(batch_size=8)
+    data = _TrainData(x, y.numpy(), cpu)
     loss, preds = _train_epoch(
-        model, opt, x, y, torch.arange(9), cfg, torch.ones(2), g, False, cpu, lambda it: it
+        model, opt, data, torch.arange(9), cfg, torch.ones(2), g, False, cpu, lambda it: it
     )
     assert sizes == [9] and len(preds) == 9 and np.isfinite(loss)
