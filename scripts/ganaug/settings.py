@@ -364,6 +364,7 @@ class GanConfig:
     log_interval: int = 100  # iterations between TensorBoard scalars / history rows
     diffaugment: str = ""  # "" (off) or a policy such as "color,translation,cutout"
     bf16: bool = False  # bf16 autocast for the forward passes on CUDA (the penalty stays fp32)
+    tf32: bool = True  # TF32 convolutions and matmuls on CUDA (the penalty's double backward too)
     compile: bool = False  # torch.compile the generator (the critic needs a double backward)
     n_samples: int = 1500  # images sample_gan writes (sampling only: training ignores it)
     sample_batch_size: int = 64  # generator batch while sampling; it does not change the images
@@ -412,8 +413,21 @@ class GanConfig:
         return from_dict(cls, {**params, **watch}, "gan")
 
     def resume_settings(self, device: Any) -> dict[str, Any]:
-        """RESUME_KEYS' values, plus the precision actually used (bf16 only acts on CUDA)."""
+        """RESUME_KEYS' values, plus the device type and the precision actually used: bf16 and
+        TF32 act only on CUDA, where TF32 also runs the penalty's convolutions (fp32 storage,
+        TF32 products; gpu_check.sh compares 200 iterations against full fp32)."""
         d = as_dict(self)
         out = {k: d[k] for k in self.RESUME_KEYS}
-        out["precision"] = "bf16" if self.bf16 and device.type == "cuda" else "fp32"
+        out["device"] = device.type
+        out["precision"] = precision_label(self.bf16, self.tf32, device.type)
         return out
+
+
+def precision_label(bf16: bool, tf32: bool, device_type: str) -> str:
+    """fp32 | tf32 | bf16 (autocast forwards, TF32 elsewhere) | bf16+fp32 (autocast forwards,
+    full fp32 elsewhere): what the arithmetic was, not only what was asked."""
+    if device_type != "cuda":
+        return "fp32"
+    if bf16:
+        return "bf16" if tf32 else "bf16+fp32"
+    return "tf32" if tf32 else "fp32"

@@ -25,7 +25,8 @@ def gradient_penalty(
     b = real.shape[0]
     if eps is None:
         eps = torch.rand(b, device=real.device)
-    with torch.autocast(device_type=real.device.type, enabled=False):
+    # (benchmarks/study_cost.py counts this on torch's meta device, which autocast does not know)
+    with torch.autocast(device_type="cpu" if real.device.type == "meta" else real.device.type, enabled=False):
         eps = eps.to(real.device, torch.float32).view(b, *([1] * (real.dim() - 1)))
         x_hat = (eps * real.float() + (1 - eps) * fake.float().detach()).requires_grad_(True)
         scores = critic(x_hat).float()

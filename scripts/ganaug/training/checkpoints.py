@@ -73,13 +73,22 @@ def _mismatch(state: dict[str, Any], settings: dict[str, Any], training_set: dic
             f"{recorded['digest']}, {what}) than the current train split ({training_set['n']} images, "
             f"fingerprint {training_set['digest']})"
         )
-    saved = state.get("settings", {})
+    saved = dict(state.get("settings", {}))
+    if "device" not in saved and isinstance(state.get("rng"), torch.Tensor):
+        # written before the device was recorded: its random stream's state says which (a CPU
+        # generator's state is 5,056 bytes, a CUDA one's 16), and a stream of one kind cannot
+        # continue on the other (set_state fails on every retry)
+        saved["device"] = "cpu" if state["rng"].numel() == torch.Generator().get_state().numel() else "cuda"
     diff = [k for k in settings if _norm(saved.get(k)) != _norm(settings[k])]
     if diff:
-        return "other-settings", "it was written with other settings (" + ", ".join(
-            f"gan.{k}: {saved.get(k)!r} -> {settings[k]!r}" for k in diff
+        why = "other-device" if "device" in diff else "other-settings"
+        return why, "it was written with other settings (" + ", ".join(
+            f"{'' if k in RUN_KEYS else 'gan.'}{k}: {saved.get(k)!r} -> {settings[k]!r}" for k in diff
         ) + ")"
     return None
+
+
+RUN_KEYS = ("device", "precision")  # recorded settings that are not gan keys
 
 
 def _norm(v: Any) -> Any:

@@ -407,3 +407,109 @@ def test_only_train_split_minority_images_are_read(tmp_path):
     assert train.ids == ["i0", "i1"]
     assert real.shape == (2, 3, 32, 32) and real.dtype == torch.uint8
     assert real[1].float().mean().item() == pytest.approx(10.0)
+
+
+def test_one_critic_call_on_real_and_fake_matches_two_calls():
+    """The critic scores the concatenated real and fake batch in one call. InstanceNorm is per
+    image, so the scores equal two calls' exactly and the critic's gradients up to float
+    summation order: checked against the two-call step as it was written before."""
+    from ganaug.models.losses import critic_loss, gradient_penalty
+    from ganaug.training.gan import _Trainer
+
+    cfg = replace(TINY, batch_size=6)
+    steps = {}
+    for name in ("merged", "two calls"):
+        t = _Trainer(cfg, phantom_df(), outputs(Path("/nonexistent")), torch.device("cpu"))
+        t.opt_d.step = lambda: None  # keep the gradients of the step, before Adam rescales them
+        if name == "merged":
+            loss = t.critic_step()
+        else:  # the step of commit 97e90d7: the same draws, in the same order
+            batch = t.real[t.sampler.next()]
+            fake = t.gen_fwd(t._noise()).detach()
+            d_real, d_fake = t.critic(batch), t.critic(fake)
+            eps = torch.rand(cfg.batch_size, generator=t.g)
+            gp = gradient_penalty(t.critic, batch, fake, eps)
+            loss = critic_loss(d_real, d_fake, gp, cfg.lambda_gp)
+            loss.total.backward()
+        steps[name] = (loss, {k: p.grad.clone() for k, p in t.critic.named_parameters()})
+    (a, ga), (b, gb) = steps["merged"], steps["two calls"]
+    assert torch.equal(a.wasserstein, b.wasserstein) and torch.equal(a.penalty, b.penalty)
+    # relative to the largest gradient: the biases before an InstanceNorm have a true gradient
+    # of 0 (the norm removes them), so theirs are rounding noise in both
+    scale = max(g.abs().max() for g in gb.values())
+    for k in ga:
+        err = ((ga[k] - gb[k]).abs().max() / scale).item()
+        assert err < 1e-5, (k, err)
+    # and the generator step's graph was not built in the critic step
+    t = _Trainer(cfg, phantom_df(), outputs(Path("/nonexistent")), torch.device("cpu"))
+    t.critic_step()
+    assert all(p.grad is None for p in t.gen.parameters())
+
+
+def test_a_sigterm_while_the_outputs_are_written_waits_for_them(tmp_path, monkeypatch, caplog):
+    """The handler stays until the last output and the complete checkpoint are written; before,
+    it was restored first, and a late SIGTERM killed the job and lost up to a checkpoint
+    interval of training."""
+    real_finish = gan_mod._finish
+
+    def finish_under_a_signal(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)  # SLURM's preemption, mid-write
+        return real_finish(*a, **k)
+
+    monkeypatch.setattr(gan_mod, "_finish", finish_under_a_signal)
+    hist = run(replace(TINY, total_iterations=3, checkpoint_interval=100), tmp_path)
+    assert len(hist) == 3 and (tmp_path / "generator.pt").exists() and (tmp_path / "grid.png").exists()
+    assert load_checkpoint(tmp_path / "ckpt" / "last.pt")["complete"] is True
+    assert "SIGTERM arrived while the outputs were written" in caplog.text
+
+
+def test_a_kill_while_the_outputs_are_written_loses_no_training(tmp_path, monkeypatch, caplog):
+    """The last iteration is checkpointed before the outputs are written: a rerun after a kill
+    there resumes at the end and only writes them, to the same generator."""
+    cfg = replace(TINY, total_iterations=9, checkpoint_interval=100)
+    real_finish = gan_mod._finish
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt  # stands in for SIGKILL: nothing after this line runs
+
+    monkeypatch.setattr(gan_mod, "_finish", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path)
+    state = load_checkpoint(tmp_path / "ckpt" / "last.pt")
+    assert (state["iteration"], state["complete"]) == (9, False)
+    monkeypatch.setattr(gan_mod, "_finish", real_finish)
+    hist = run(cfg, tmp_path)
+    assert "at iteration 9" in caplog.text and hist.iteration.tolist() == list(range(1, 10))
+    run(cfg, tmp_path / "alone")
+    assert max_diff(generator_weights(tmp_path / "alone"), generator_weights(tmp_path)) == 0
+
+
+def test_a_checkpoint_of_another_device_is_moved_aside_not_failed_on(tmp_path, caplog):
+    """The device type is in the checkpoint's settings. A CUDA checkpoint met on the CPU (its
+    random stream cannot continue here: set_state raised "wrong size" on every retry) is moved
+    aside; one written before the device was recorded is told apart by its stream's state."""
+    cfg = replace(TINY, total_iterations=4, checkpoint_interval=2)
+    run(replace(cfg, total_iterations=2), tmp_path)
+    path = tmp_path / "ckpt" / "last.pt"
+    state = load_checkpoint(path)
+    assert state["settings"]["device"] == "cpu"
+    cuda_like = {**state, "complete": False, "rng": torch.zeros(16, dtype=torch.uint8)}
+    cuda_like["settings"] = {**state["settings"], "device": "cuda", "precision": "tf32"}
+    torch.save(cuda_like, path)
+    run(cfg, tmp_path)
+    assert aside(tmp_path) == ["last.superseded-other-device-it2.pt"]
+    assert "device: 'cuda' -> 'cpu'" in caplog.text and "training starts fresh" in caplog.text
+    # an older CPU checkpoint without the record: resumed
+    old = {
+        **state,
+        "complete": False,
+        "settings": {k: v for k, v in state["settings"].items() if k != "device"},
+    }
+    torch.save(old, path)
+    caplog.clear()
+    run(cfg, tmp_path)
+    assert "resumed from" in caplog.text and len(aside(tmp_path)) == 1
+    # and the same older record with a CUDA stream is another device's
+    torch.save({**old, "rng": torch.zeros(16, dtype=torch.uint8)}, path)
+    run(cfg, tmp_path)
+    assert "last.superseded-other-device-it2.1.pt" in aside(tmp_path)
