@@ -1,11 +1,13 @@
-"""Collects gpu_check.sh's steps into gpu_check.json and a short gpu_check.md.
+"""Collects gpu_check.sh's steps into gpu_check.json and a short gpu_check.md; run after every
+step (and on exit), so the summary always holds what was measured so far.
 
-python benchmarks/gpu_check_summary.py OUTDIR SMOKE step=status:seconds ...
+python benchmarks/gpu_check_summary.py OUTDIR SMOKE step=status:seconds:limit ...
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,32 +16,30 @@ GOAL_ITERATIONS_PER_SECOND = 50_000 / (30 * 60)  # 50,000 GAN iterations in 30 m
 
 def load(out: Path, name: str) -> dict | None:
     path = out / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    try:
+        return json.loads(path.read_text())["result"] if path.is_file() else None
+    except (ValueError, KeyError):
+        return None
 
 
 def gan_lines(gan: dict) -> list[str]:
-    lines = ["| precision | compile | it/s | previous step it/s | new / previous | TFLOP/s | min for 50k |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| precision | compile | it/s | previous step it/s | new / previous | TFLOP/s | min for 50k |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in gan["runs"]:
-        lines.append(f"| {r['precision']} | {r['compile']} | {r['iterations_per_second']} | "
-                     f"{r['previous_step_iterations_per_second']} | {r['new_over_previous_speed']} | "
-                     f"{r['achieved_tflops']} | {r['minutes_for_50000_iterations']} |")  # fmt: skip
-    best = max(gan["runs"], key=lambda r: r["iterations_per_second"])
-    verdict = "meets" if best["iterations_per_second"] >= GOAL_ITERATIONS_PER_SECOND else "misses"
-    lines.append(
-        f"\nFastest: {best['precision']}, compile {best['compile']}: {best['iterations_per_second']} it/s, "
-        f"which {verdict} the goal of {GOAL_ITERATIONS_PER_SECOND:.1f} it/s (50,000 iterations in 30 min)."
-    )
+        lines.append(
+            f"| {r['precision']} | {r['compile']} | {r['iterations_per_second']} | "
+            f"{r['previous_step_iterations_per_second']} | {r['new_over_previous_speed']} | "
+            f"{r['achieved_tflops']} | {r['minutes_for_50000_iterations']} |"
+        )
     return lines
 
 
-def classifier_lines(cls: dict) -> list[str]:
-    lines = ["| arch | px | fp32 img/s | bf16 + channels_last img/s | ratio |", "|---|---|---|---|---|"]
-    for r in cls["runs"]:
-        fast = r.get("cache_bf16_channels_last_images_per_second", "-")
-        lines.append(f"| {r['arch']} | {r['size']} | {r['cache_images_per_second']} | {fast} | "
-                     f"{r.get('bf16_vs_fp32', '-')} |")  # fmt: skip
-    return lines
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def main() -> None:
@@ -47,26 +47,39 @@ def main() -> None:
     steps = {}
     for arg in sys.argv[3:]:
         name, rest = arg.split("=", 1)
-        status, seconds = rest.split(":")
-        steps[name] = {"status": status, "seconds": int(seconds) if seconds else None}
-    result = {"smoke": smoke, "steps": steps}
-    for name in ("gan_step", "classifier", "gan_metrics"):
-        result[name] = load(out, name)
-    (out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
-    device = next((r["device"] for r in (result["gan_step"], result["gan_metrics"]) if r), "unknown")
-    md = [f"# GPU check{' (smoke, CPU, tiny sizes: no figure here is a GPU figure)' if smoke else ''}",
-          f"\nDevice: {device}. Total: {sum(s['seconds'] or 0 for s in steps.values())} s.\n",
-          "| step | status | seconds |", "|---|---|---|"]  # fmt: skip
-    md += [f"| {n} | {s['status']} | {s['seconds']} |" for n, s in steps.items()]
-    if result["gan_step"]:
-        md += ["\n## GAN step", *gan_lines(result["gan_step"])]
-    if result["classifier"]:
-        md += ["\n## Classifier training", *classifier_lines(result["classifier"])]
-    if result["gan_metrics"]:
-        g = result["gan_metrics"]
-        md += ["\n## gan_metrics", f"{g['shape']}: {g['gan_metrics_seconds']} s."]
-    (out / "gpu_check.md").write_text("\n".join(md) + "\n")
-    print((out / "gpu_check.md").read_text())
+        status, seconds, limit = rest.split(":")
+        steps[name] = {"status": status, "seconds": int(seconds) if seconds else None, "limit_s": int(limit)}
+    result = {"smoke": smoke, "steps": steps} | {name: load(out, name) for name in steps}
+    _write(out / "gpu_check.json", json.dumps(result, indent=2) + "\n")
+    device = (result.get("versions") or {}).get("name") or (result.get("versions") or {}).get("device", "?")
+    md = [
+        f"# GPU check{' (smoke, CPU, tiny sizes: no figure here is a GPU figure)' if smoke else ''}",
+        f"\nDevice: {device}. Time so far: {sum(s['seconds'] or 0 for s in steps.values())} s "
+        f"(limits: {sum(s['limit_s'] for s in steps.values())} s).\n",
+        "| step | status | seconds | limit |",
+        "|---|---|---|---|",
+    ]
+    md += [f"| {n} | {s['status']} | {s['seconds']} | {s['limit_s']} |" for n, s in steps.items()]
+    gan = [r for k in ("gan_step", "gan_compiled") if result.get(k) for r in result[k]["runs"]]
+    if gan:
+        md += ["\n## GAN step", *gan_lines({"runs": gan})]
+        best = max(gan, key=lambda r: r["iterations_per_second"])
+        verdict = "meets" if best["iterations_per_second"] >= GOAL_ITERATIONS_PER_SECOND else "misses"
+        md.append(
+            f"\nFastest: {best['precision']}, compile {best['compile']}: {best['iterations_per_second']} "
+            f"it/s, which {verdict} {GOAL_ITERATIONS_PER_SECOND:.1f} it/s (50,000 in 30 min)."
+        )
+    for name in ("precision", "resume", "diffaugment", "fit", "decode", "lpips"):
+        if result.get(name):
+            md += [f"\n## {name}", "```", json.dumps(result[name], indent=1)[:1500], "```"]
+    proj = (result.get("projection") or {}).get("study_cost")
+    if proj:
+        md += [
+            "\n## Projection",
+            f"One GPU: {proj['one_gpu']['wall_hours']} h; {proj['slurm']['gpus']} GPUs "
+            f"under SLURM: {proj['slurm']['wall_hours']} h.",
+        ]
+    _write(out / "gpu_check.md", "\n".join(md) + "\n")
 
 
 if __name__ == "__main__":
