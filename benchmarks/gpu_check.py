@@ -241,21 +241,39 @@ def resume(device: torch.device, smoke: bool) -> dict:
 
 
 def diffaugment(device: torch.device, smoke: bool) -> dict:
+    """One DiffAugment training step; and the classifier's batched colour jitter against
+    torchvision's per-image ops on this device (bit-identical on the CPU, tested)."""
+    from ganaug.training.augment import draw_parameters, jitter, jitter_per_image
+
     cfg = replace(_tiny_or_full(smoke), diffaugment="color,translation,cutout")
     t = time.perf_counter()
     hist, _ = _train(cfg, device, 2)
-    return {"finite": bool(torch.isfinite(hist).all()), "seconds": round(time.perf_counter() - t, 2)}
+    out = {"finite": bool(torch.isfinite(hist).all()), "seconds": round(time.perf_counter() - t, 2)}
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 3, 256, 256, generator=g).to(device)
+    p = draw_parameters(g, 16)
+    f = [p[k].to(device) for k in ("brightness", "contrast", "saturation", "hue")]
+    a, b = jitter(x, *f), jitter_per_image(x, *f)
+    return out | {
+        "jitter_identical": bool(torch.equal(a, b)),
+        "jitter_max_abs_diff": float((a - b).abs().max()),
+    }
 
 
 FIT_DRIVER = """
 import json, sys, time, torch
+from pathlib import Path
 sys.path.insert(0, {scripts!r}); sys.path.insert(0, {bench!r})
+from ganaug.runtime import configure_runtime
+configure_runtime({{"gpu_jobs_per_device": 2}})  # two fits may share the device
 from gpu_check import _fit_seconds
-print(json.dumps(_fit_seconds({device!r}, {n}, {size}, {bf16}, {epochs})), flush=True)
+print(json.dumps(_fit_seconds({device!r}, {n}, {size}, {bf16}, {epochs}, {barrier!r})), flush=True)
 """
 
 
-def _fit_seconds(device_type: str, n: int, size: int, bf16: bool, epochs: int) -> dict:
+def _fit_seconds(
+    device_type: str, n: int, size: int, bf16: bool, epochs: int, barrier: str | None = None
+) -> dict:
     """The real fit() on n cached images, after an untimed first fit: seconds of 1 epoch and of
     1 + ``epochs``, so set-up and the first epoch cancel out; and the peak GPU memory."""
     from ganaug.models.classifiers import create_classifier
@@ -268,6 +286,10 @@ def _fit_seconds(device_type: str, n: int, size: int, bf16: bool, epochs: int) -
     x = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
     y = (torch.arange(n) % 20 == 0).long().numpy()
     vx, vy = x[: max(4, n // 10)], y[: max(4, n // 10)]
+    if barrier:  # two fits at once: both set up, then both start together
+        Path(f"{barrier}.{os.getpid()}").touch()
+        while not Path(f"{barrier}.go").exists():
+            time.sleep(0.01)
     times = {}
     for e in (0, 1, 1 + epochs):  # 0: a first fit of one epoch, untimed (kernels chosen, caches warm)
         torch.manual_seed(0)
@@ -280,12 +302,13 @@ def _fit_seconds(device_type: str, n: int, size: int, bf16: bool, epochs: int) -
         times[e] = time.perf_counter() - t
     per_epoch = (times[1 + epochs] - times[1]) / epochs
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    # training images a second, over an epoch that includes its validation pass
     return {
         "images": n,
         "size": size,
         "bf16": bf16,
         "seconds_per_epoch": round(per_epoch, 3),
-        "images_per_second": round((n + len(vx)) / per_epoch, 1),
+        "images_per_second": round(n / per_epoch, 1),
         "peak_gpu_memory_mb": peak,
     }
 
@@ -295,7 +318,7 @@ def fit_step(device: torch.device, smoke: bool) -> dict:
     (two processes on one GPU, as gpu_jobs_per_device: 2 runs them)."""
     n, size, epochs = (32, 32, 1) if smoke else (2000, 256, 2)
 
-    def start(bf16: bool) -> subprocess.Popen:
+    def start(bf16: bool, barrier: str | None = None) -> subprocess.Popen:
         code = FIT_DRIVER.format(
             scripts=str(ROOT / "scripts"),
             bench=str(ROOT / "benchmarks"),
@@ -304,6 +327,7 @@ def fit_step(device: torch.device, smoke: bool) -> dict:
             size=size,
             bf16=bf16,
             epochs=epochs,
+            barrier=barrier,
         )
         return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
@@ -313,8 +337,15 @@ def fit_step(device: torch.device, smoke: bool) -> dict:
         return json.loads(out.strip().splitlines()[-1])
 
     out = {"tf32": result(start(False)), "bf16": result(start(True))}
-    both = [start(True), start(True)]
-    pair = [result(p) for p in both]
+    with tempfile.TemporaryDirectory() as tmp:
+        barrier = str(Path(tmp) / "ready")
+        both = [start(True, barrier), start(True, barrier)]
+        t0 = time.monotonic()  # both set up (imports, data, slot), then released together
+        while len(list(Path(tmp).glob("ready.*"))) < 2:
+            assert all(p.poll() is None for p in both) and time.monotonic() - t0 < 120, "a fit did not start"
+            time.sleep(0.05)
+        Path(f"{barrier}.go").touch()
+        pair = [result(p) for p in both]
     out["two_at_once_bf16"] = pair
     out["two_at_once_total_images_per_second"] = round(sum(r["images_per_second"] for r in pair), 1)
     out["two_at_once_over_one"] = round(
@@ -362,9 +393,12 @@ def lpips(device: torch.device, smoke: bool) -> dict:
 
 
 def projection(device: torch.device, smoke: bool, out_dir: Path) -> dict:
-    """study_cost.py with the rates this check measured: the fit's achieved fraction of peak and
-    the GAN step's time per dispatched op as the launch cost (an upper bound)."""
-    from study_cost import H100, classifier_steps
+    """study_cost.py with the rates this check measured: the TF32 fit's achieved fraction of the
+    TF32 peak (the config's classifiers run TF32), and the uncompiled TF32 GAN step's time per
+    dispatched op as the launch cost (an upper bound: it includes the compute)."""
+    from study_cost import H100, classifier_steps, gan_iteration
+
+    from ganaug.settings import GanConfig
 
     args = [
         sys.executable,
@@ -373,12 +407,17 @@ def projection(device: torch.device, smoke: bool, out_dir: Path) -> dict:
         str(out_dir / "study_cost.json"),
     ]
     measured = {}
-    fit = _load(out_dir, "fit")
+    fit, gan = _load(out_dir, "fit"), _load(out_dir, "gan_step")
     if fit and not smoke:
         flops, _ = classifier_steps("resnet50", 256, 32, 128)["train_step"]
-        tflops = flops / 32 * fit["bf16"]["images_per_second"] / 1e12
-        measured["efficiency"] = round(min(1.0, tflops / H100.bf16_tflops), 3)
+        tflops = flops / 32 * fit["tf32"]["images_per_second"] / 1e12
+        measured["efficiency"] = round(min(1.0, tflops / H100.tf32_tflops), 3)
         args += ["--efficiency", str(measured["efficiency"])]
+    runs = [r for r in (gan or {}).get("runs", []) if r["precision"] == "tf32" and not r["compile"]]
+    if runs and not smoke:
+        _, ops = gan_iteration(GanConfig(img_size=256))
+        measured["launch_us"] = round(1e6 / runs[0]["iterations_per_second"] / ops, 2)
+        args += ["--launch-us", str(measured["launch_us"])]
     subprocess.run(args, check=True, cwd=ROOT)
     return {"measured": measured, "study_cost": json.loads((out_dir / "study_cost.json").read_text())}
 

@@ -40,7 +40,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 cd "$ROOT"
 
-if [[ $SMOKE -eq 0 ]] && ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+if [[ $SMOKE -eq 0 ]] && ! timeout 30 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu_check: torch sees no CUDA device (use --smoke for the CPU run)" >&2
     exit 2
 fi
@@ -58,14 +58,30 @@ summarise() {
     for s in "${STEPS[@]}"; do args+=("$s=${STATUS[$s]}:${SECONDS_TAKEN[$s]}:${LIMIT[$s]}"); done
     "$PY" benchmarks/gpu_check_summary.py "$OUT" "$SMOKE" "${args[@]}" >/dev/null 2>"$OUT/summary.err" || true
 }
+CURRENT="" PID=""
+interrupted() { # a kill of the check stops the running step too, and says so
+    if [[ -n "$PID" ]]; then
+        kill -TERM "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null
+    fi
+    [[ -n "$CURRENT" ]] && STATUS[$CURRENT]=interrupted
+    exit 143
+}
 trap summarise EXIT
-trap 'exit 143' TERM INT
+trap interrupted TERM INT
+rm -f "$OUT"/*.json "$OUT"/*.md # an earlier run's figures are never shown as this run's
 
 for s in "${STEPS[@]}"; do
     t0=$SECONDS
     echo "== $s (at most ${LIMIT[$s]} s)" >&2
-    timeout --kill-after=2 "${LIMIT[$s]}" "$PY" benchmarks/gpu_check.py "$s" "$OUT" "${FLAG[@]}" >"$OUT/$s.log" 2>&1
+    CURRENT=$s
+    # in the background, so a TERM to this script is handled at once (bash runs a trap only
+    # between commands), and the step's own timeout still holds
+    timeout --kill-after=2 "${LIMIT[$s]}" "$PY" benchmarks/gpu_check.py "$s" "$OUT" "${FLAG[@]}" >"$OUT/$s.log" 2>&1 &
+    PID=$!
+    wait "$PID"
     rc=$?
+    PID=""
     case $rc in
         0) STATUS[$s]=passed ;;
         124 | 137) STATUS[$s]=timeout ;;

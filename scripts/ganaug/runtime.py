@@ -3,11 +3,12 @@
 Devices. Snakemake knows a GPU only as a count (``--resources gpu=N``); it does not say which
 GPU a job may use. So each GPU job claims a *slot* itself: an exclusive lock (``fcntl.flock``,
 released by the kernel when the job ends, even on SIGKILL) on one of ``jobs_per_device`` slot
-files of each visible device, the least used device first. Slot ``k`` of device ``d`` runs on
-``cuda:d``: with ``--resources gpu=N`` on an N-GPU node, N jobs run on N devices, and with
-``gpu_jobs_per_device: J`` and ``gpu=N*J``, J small jobs share each large GPU. The slot files are
-named by the devices' ids in ``CUDA_VISIBLE_DEVICES``, so jobs that SLURM gives one GPU each (each
-sees its own as ``cuda:0``) never contend.
+files of each visible device, tried breadth-first (slot 0 of every device, then slot 1, ...).
+Slot ``k`` of device ``d`` runs on ``cuda:d``: with ``--resources gpu=N`` on an N-GPU node, N jobs
+run on N devices, and with ``gpu_jobs_per_device: J`` and ``gpu=N*J``, J small jobs share each
+large GPU. The slot files are named by each device's UUID (the physical GPU; the ids in
+``CUDA_VISIBLE_DEVICES`` where torch gives none), so jobs that SLURM gives one GPU each, each
+seeing its own as ``cuda:0`` and often as id 0, never contend.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def _visible_ids(n: int) -> list[str]:
     return visible[:n] if len(visible) >= n else [str(k) for k in range(n)]
 
 
-def claim_slot(n_devices: int, jobs_per_device: int, folder: Path | None = None) -> tuple[int, int]:
+def claim_slot(
+    n_devices: int, jobs_per_device: int, folder: Path | None = None, ids: list[str] | None = None
+) -> tuple[int, int]:
     """Lock a free slot for the rest of this process: (device index, slot on it). Devices are
     filled breadth-first (slot 0 of every device, then slot 1, ...). With every slot taken (more
     GPU jobs than ``--resources gpu`` should allow) it waits for one, logging once."""
@@ -77,7 +80,7 @@ def claim_slot(n_devices: int, jobs_per_device: int, folder: Path | None = None)
         return _SLOT["device"], _SLOT["slot"]
     folder = folder or slot_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    ids = _visible_ids(n_devices)
+    ids = ids or _visible_ids(n_devices)
     order = [(d, j) for j in range(jobs_per_device) for d in range(n_devices)]
     waited = False
     while True:
@@ -97,6 +100,16 @@ def claim_slot(n_devices: int, jobs_per_device: int, folder: Path | None = None)
             log.warning("all %d GPU slots in %s are taken: waiting for one", len(order), folder)
             waited = True
         time.sleep(1.0)
+
+
+def _device_uuids(n: int) -> list[str] | None:
+    """The physical GPUs' UUIDs (None where this torch does not report them)."""
+    import torch
+
+    try:
+        return [f"uuid-{torch.cuda.get_device_properties(k).uuid}" for k in range(n)]
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def release_slot() -> None:
@@ -119,13 +132,14 @@ def select_device(preference: str) -> "torch.device":  # noqa: UP037 - torch is 
     set_determinism(_RUNTIME["deterministic"])
     if preference != "cuda":
         return torch.device(preference)
-    index, slot = claim_slot(torch.cuda.device_count(), _RUNTIME["jobs_per_device"])
+    n = torch.cuda.device_count()
+    index, slot = claim_slot(n, _RUNTIME["jobs_per_device"], ids=_device_uuids(n))
     device = torch.device("cuda", index)
     torch.cuda.set_device(device)
     torch.cuda.reset_peak_memory_stats(device)
     log.info("GPU slot %d of %s (%s)", slot, device, torch.cuda.get_device_name(device))
     # TF32 matmuls/convolutions on Ampere and newer: ~same accuracy for GAN/CNN training,
-    # several times the throughput (the GAN's penalty turns it off for itself: see losses);
+    # several times the throughput (the GAN sets its own from gan.tf32, and records it);
     # cudnn.benchmark picks the fastest kernels for fixed shapes, unless determinism is asked for
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True

@@ -29,6 +29,7 @@ from ganaug.io import atomic_path, write_json
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+GATHER_BLOCK = 512  # rows copied at a time (100 MB at 256 px)
 REPEAT_SUFFIX = "#repeat"  # an oversampled image's id: <image_id>#repeat<k> (datasets._additions)
 
 
@@ -114,10 +115,13 @@ class SplitCache:
         out = np.empty((len(ids), 3, size, size), np.uint8)
         hit = [k for k, r in enumerate(rows) if r is not None]
         if hit:
-            # sorted rows read the memory map front to back; then into place
+            # sorted rows read the memory map front to back, in blocks (one block in memory twice,
+            # not the whole set); then into place
             src = np.asarray([rows[k] for k in hit])
             order = np.argsort(src, kind="stable")
-            out[np.asarray(hit)[order]] = self.array[src[order]]
+            dest = np.asarray(hit)[order]
+            for s in range(0, len(order), GATHER_BLOCK):
+                out[dest[s : s + GATHER_BLOCK]] = self.array[src[order[s : s + GATHER_BLOCK]]]
         miss = [k for k, r in enumerate(rows) if r is None]
         if miss:
             out[miss] = decode_cache([paths[k] for k in miss], size).numpy()

@@ -79,6 +79,8 @@ def _mismatch(state: dict[str, Any], settings: dict[str, Any], training_set: dic
         # generator's state is 5,056 bytes, a CUDA one's 16), and a stream of one kind cannot
         # continue on the other (set_state fails on every retry)
         saved["device"] = "cpu" if state["rng"].numel() == torch.Generator().get_state().numel() else "cuda"
+        if saved["device"] == "cuda" and saved.get("precision") == "fp32":
+            saved["precision"] = "tf32"  # what that version called fp32 on CUDA ran with TF32 on
     diff = [k for k in settings if _norm(saved.get(k)) != _norm(settings[k])]
     if diff:
         why = "other-device" if "device" in diff else "other-settings"

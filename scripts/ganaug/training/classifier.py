@@ -79,13 +79,16 @@ def predict(
     model.eval()
     out = []
     for s in range(0, len(x_u8), batch):
-        x = imagenet_normalise(x_u8[s : s + batch].to(device).float() / 255.0)
+        x = x_u8[s : s + batch]
+        if device.type == "cuda" and not x.is_cuda:  # page-locked, not waited for; read once at the end
+            x = x.pin_memory().to(device, non_blocking=True)
+        x = imagenet_normalise(x.float() / 255.0)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
             logits = model(x)
-        out.append(torch.softmax(logits.float(), dim=1)[:, 1].double().cpu())
-    return torch.cat(out).numpy()
+        out.append(torch.softmax(logits.float(), dim=1)[:, 1].double())
+    return torch.cat(out).cpu().numpy()
 
 
 def _train_epoch(
@@ -123,7 +126,8 @@ def _train_epoch(
             # the labels on the host (a boolean mask on the device would wait for the GPU)
             rows = torch.nonzero(yb_host == 1).flatten()
             if len(rows):
-                rows = rows.to(device)
+                if device.type == "cuda":  # a page-locked copy: a pageable one waits for the GPU
+                    rows = rows.pin_memory().to(device, non_blocking=True)
                 xb[rows] = augment(xb_u8[rows], g, cfg.augment_padding)
         xb = imagenet_normalise(xb)
         if device.type == "cuda":

@@ -290,11 +290,7 @@ class _Trainer:
 
 
 def train_gan(
-    cfg: GanConfig,
-    train: MinorityTrainSet,
-    out: GanOutputs,
-    device: torch.device,
-    progress: bool = True,
+    cfg: GanConfig, train: MinorityTrainSet, out: GanOutputs, device: torch.device, progress: bool = True
 ) -> pd.DataFrame:
     """Train (or resume) to ``cfg.total_iterations``; write every output; return the history."""
     from torch.utils.tensorboard import SummaryWriter
@@ -337,12 +333,18 @@ def train_gan(
                 t.checkpoint(it)
             if sigterm.raised:
                 raise Preempted(f"SIGTERM at iteration {it}: checkpoint written to {out.checkpoint}")
-        # still under the handler: a SIGTERM now waits until every output is written, and the
-        # checkpoint is marked complete, and the job then ends as finished
+        # still under the handler: a SIGTERM now waits until every output is written. The job
+        # then still fails (the executor asked it to stop, and may count it failed and remove
+        # its outputs anyway), with the checkpoint at the last iteration left unfinished: the
+        # rerun resumes there and only writes the outputs again, it does not retrain
         hist = _finish(cfg, t.gen, t.history, noise_fixed, out, t.training_set)
-        t.checkpoint(cfg.total_iterations, complete=True)
         if sigterm.raised:
-            log.warning("SIGTERM arrived while the outputs were written: they were finished first")
+            raise Preempted(
+                f"SIGTERM while the outputs were written: they were finished first; the checkpoint "
+                f"{out.checkpoint} at iteration {cfg.total_iterations} lets a rerun rewrite them "
+                "without training"
+            )
+        t.checkpoint(cfg.total_iterations, complete=True)
     return hist
 
 

@@ -447,9 +447,12 @@ def test_one_critic_call_on_real_and_fake_matches_two_calls():
 
 
 def test_a_sigterm_while_the_outputs_are_written_waits_for_them(tmp_path, monkeypatch, caplog):
-    """The handler stays until the last output and the complete checkpoint are written; before,
-    it was restored first, and a late SIGTERM killed the job and lost up to a checkpoint
-    interval of training."""
+    """The handler stays until the last output is written; before, it was restored first, and a
+    late SIGTERM killed the job and lost up to a checkpoint interval of training. The job still
+    stops as preempted, its checkpoint at the end unfinished, and the rerun trains nothing."""
+    from ganaug.training.gan import Preempted
+
+    cfg = replace(TINY, total_iterations=3, checkpoint_interval=100)
     real_finish = gan_mod._finish
 
     def finish_under_a_signal(*a, **k):
@@ -457,10 +460,17 @@ def test_a_sigterm_while_the_outputs_are_written_waits_for_them(tmp_path, monkey
         return real_finish(*a, **k)
 
     monkeypatch.setattr(gan_mod, "_finish", finish_under_a_signal)
-    hist = run(replace(TINY, total_iterations=3, checkpoint_interval=100), tmp_path)
-    assert len(hist) == 3 and (tmp_path / "generator.pt").exists() and (tmp_path / "grid.png").exists()
+    with pytest.raises(Preempted, match="SIGTERM while the outputs were written: they were finished first"):
+        run(cfg, tmp_path)
+    assert (tmp_path / "generator.pt").exists() and (tmp_path / "grid.png").exists()
+    state = load_checkpoint(tmp_path / "ckpt" / "last.pt")
+    assert (state["iteration"], state["complete"]) == (3, False)
+    monkeypatch.setattr(gan_mod, "_finish", real_finish)
+    hist = run(cfg, tmp_path)
+    assert "at iteration 3" in caplog.text and len(hist) == 3
     assert load_checkpoint(tmp_path / "ckpt" / "last.pt")["complete"] is True
-    assert "SIGTERM arrived while the outputs were written" in caplog.text
+    run(cfg, tmp_path / "alone")
+    assert max_diff(generator_weights(tmp_path / "alone"), generator_weights(tmp_path)) == 0
 
 
 def test_a_kill_while_the_outputs_are_written_loses_no_training(tmp_path, monkeypatch, caplog):
