@@ -30,9 +30,11 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from study_cost import count
 
 from ganaug.data.datasets import decode_cache, real_split
 from ganaug.data.image_cache import SplitCache, write_split_cache
@@ -42,20 +44,9 @@ from ganaug.training.augment import draw_parameters, jitter, jitter_per_image
 from ganaug.training.gan import GanConfig, GanOutputs, _Trainer
 
 
-class OpCounter(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.n += 1
-        return func(*args, **(kwargs or {}))
-
-
 def count_ops(fn) -> int:
-    with OpCounter() as c:
-        fn()
-    return c.n
+    """Aten ops ``fn()`` dispatches (study_cost's counter)."""
+    return count(fn)[1]
 
 
 def best_of(fn, rounds: int) -> float:

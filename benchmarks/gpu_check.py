@@ -39,6 +39,12 @@ STEPS = (
 )
 
 
+def _python(template: str, stdout=None, stderr=None, **kw) -> subprocess.Popen:
+    """A driver script (``template`` filled with ``kw`` and the package paths) in its own process."""
+    code = template.format(scripts=str(ROOT / "scripts"), bench=str(ROOT / "benchmarks"), **kw)
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=stdout, stderr=stderr, text=True)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -206,15 +212,9 @@ def resume(device: torch.device, smoke: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
 
         def start(root: Path) -> subprocess.Popen:
-            code = DRIVER.format(
-                scripts=str(ROOT / "scripts"),
-                bench=str(ROOT / "benchmarks"),
-                device=device.type,
-                smoke=smoke,
-                n=n,
-                root=str(root),
+            return _python(
+                DRIVER, stderr=subprocess.PIPE, device=device.type, smoke=smoke, n=n, root=str(root)
             )
-            return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
         ref = start(Path(tmp) / "ref")
         assert ref.wait(timeout=200) == 0, ref.stderr.read()
@@ -319,17 +319,8 @@ def fit_step(device: torch.device, smoke: bool) -> dict:
     n, size, epochs = (32, 32, 1) if smoke else (2000, 256, 2)
 
     def start(bf16: bool, barrier: str | None = None) -> subprocess.Popen:
-        code = FIT_DRIVER.format(
-            scripts=str(ROOT / "scripts"),
-            bench=str(ROOT / "benchmarks"),
-            device=device.type,
-            n=n,
-            size=size,
-            bf16=bf16,
-            epochs=epochs,
-            barrier=barrier,
-        )
-        return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        kw = {"device": device.type, "n": n, "size": size, "bf16": bf16, "epochs": epochs, "barrier": barrier}
+        return _python(FIT_DRIVER, stdout=subprocess.PIPE, **kw)
 
     def result(p: subprocess.Popen) -> dict:
         out, _ = p.communicate(timeout=300)
