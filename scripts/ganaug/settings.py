@@ -269,7 +269,14 @@ class ClassifierConfig(FitConfig):
     conditions: dict[str, dict] = field(default_factory=dict)  # name -> training-set recipe
 
     def weights_of(self, arch: str) -> str:
-        return self.weights[arch] if isinstance(self.weights, dict) else self.weights
+        if not isinstance(self.weights, dict):
+            return self.weights
+        if arch not in self.weights:  # a target that names an architecture the table leaves out
+            raise ValueError(
+                f"classifier.weights gives no weights for {arch!r} (it names {', '.join(self.weights)}): "
+                f"add {arch}: imagenet, random or the path of a state dict to classifier.weights"
+            )
+        return self.weights[arch]
 
 
 def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[str, Any]:

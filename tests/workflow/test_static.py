@@ -118,3 +118,26 @@ def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path
         assert all(p.startswith((own, "results/logs", "results/benchmarks")) for p in j["output"]), j
     stats = next(j for j in jobs if j["rule"] == "significance")
     assert {p.split("/")[1] for p in stats["input"]} == {"repeat_0", "repeat_1", "external"}
+
+
+def test_a_target_may_name_an_architecture_the_config_leaves_out(tmp_path):
+    """The design card's own single-target example, tried as a new user would, with the demo
+    config (whose classifier.archs is EfficientNet-Lite0 only): it stopped with a bare
+    MissingRuleException; now it is planned like the configured ones, each replicate's fit and
+    the aggregate. A per-architecture weights table that leaves the architecture out says so."""
+    res = snakemake(tmp_path, "-n", "results/resnet50/gan_curated/metrics.json", "--configfile", DEMO)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    jobs = planned_jobs(res.stdout)
+    fits = [j for j in jobs if j["rule"] == "fit_classifier"]
+    assert {(j["wildcards"]["arch"], j["wildcards"]["condition"]) for j in fits} == {
+        ("resnet50", "gan_curated")
+    }
+    assert any(j["rule"] == "aggregate_replicates" for j in jobs)
+    cfg = yaml.safe_load(Path(DEMO).read_text())
+    cfg["classifier"]["weights"] = {"timm/tf_efficientnet_lite0": "imagenet"}
+    conf = tmp_path / "table.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, "-n", "results/resnet50/gan_curated/metrics.json", "--configfile", str(conf))
+    assert res.returncode != 0
+    assert "classifier.weights gives no weights for 'resnet50'" in res.stdout + res.stderr
+    assert "add resnet50: imagenet, random or the path of a state dict" in res.stdout + res.stderr

@@ -5,7 +5,7 @@ CLS = config["classifier"]
 
 
 wildcard_constraints:
-    arch="|".join(map(re.escape, CLS["archs"])),
+    arch=arch_pattern(CLS["archs"]),
     condition="|".join(CLS["conditions"]),
     seed=r"\d+",
 

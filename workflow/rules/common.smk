@@ -65,6 +65,16 @@ wildcard_constraints:
     repeat=r"\d+",
 
 
+def arch_pattern(archs):
+    """The {arch} wildcard: the configured architectures and every other registered one, so a
+    target such as results/resnet50/gan_curated/metrics.json is built even when classifier.archs
+    leaves resnet50 out (rule all still builds only the configured ones)."""
+    from ganaug.models.registry import TIMM_PREFIX, TORCHVISION_ARCHS
+
+    names = sorted(set(archs) | set(TORCHVISION_ARCHS), key=len, reverse=True)
+    return "|".join([*map(re.escape, names), re.escape(TIMM_PREFIX) + r"[a-z0-9_.]+"])
+
+
 def rule_script(name):
     return f"../../scripts/{name}.py"
 
