@@ -3,7 +3,8 @@
 Devices. Snakemake knows a GPU only as a count (``--resources gpu=N``); it does not say which
 GPU a job may use. So each GPU job claims a *slot* itself: an exclusive lock (``fcntl.flock``,
 released by the kernel when the job ends, even on SIGKILL) on one of ``jobs_per_device`` slot
-files of each visible device, tried breadth-first (slot 0 of every device, then slot 1, ...).
+files of each visible device, on the device that holds the fewest jobs (an idle node fills
+breadth-first: slot 0 of every device, then slot 1, ...).
 Slot ``k`` of device ``d`` runs on ``cuda:d``: with ``--resources gpu=N`` on an N-GPU node, N jobs
 run on N devices, and with ``gpu_jobs_per_device: J`` and ``gpu=N*J``, J small jobs share each
 large GPU. The slot files are named by each device's UUID (the physical GPU; the ids in
@@ -70,9 +71,10 @@ def _visible_ids(n: int) -> list[str]:
 def claim_slot(
     n_devices: int, jobs_per_device: int, folder: Path | None = None, ids: list[str] | None = None
 ) -> tuple[int, int]:
-    """Lock a free slot for the rest of this process: (device index, slot on it). Devices are
-    filled breadth-first (slot 0 of every device, then slot 1, ...). With every slot taken (more
-    GPU jobs than ``--resources gpu`` should allow) it waits for one, logging once."""
+    """Lock a free slot for the rest of this process: (device index, slot on it), on the device
+    that holds the fewest jobs now (ties: the lowest slot, then the lowest device, so an idle node
+    fills breadth-first). With every slot taken (more GPU jobs than ``--resources gpu`` should
+    allow) it waits for one, logging once."""
     import fcntl
     import time
 
@@ -81,12 +83,18 @@ def claim_slot(
     folder = folder or slot_dir()
     folder.mkdir(parents=True, exist_ok=True)
     ids = ids or _visible_ids(n_devices)
-    order = [(d, j) for j in range(jobs_per_device) for d in range(n_devices)]
+    path = {
+        (d, j): folder / f"gpu-{ids[d]}-slot{j}.lock"
+        for d in range(n_devices)
+        for j in range(jobs_per_device)
+    }
     waited = False
     while True:
-        for d, j in order:
-            path = folder / f"gpu-{ids[d]}-slot{j}.lock"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        # a count that may be stale by the time a slot is taken: only the order depends on it,
+        # the taking itself is the exclusive lock
+        busy = [sum(_held(path[d, j]) for j in range(jobs_per_device)) for d in range(n_devices)]
+        for d, j in sorted(path, key=lambda dj: (busy[dj[0]], dj[1], dj[0])):
+            fd = os.open(path[d, j], os.O_RDWR | os.O_CREAT, 0o666)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -94,12 +102,28 @@ def claim_slot(
                 continue
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
-            _SLOT.update(fd=fd, path=path, device=d, slot=j)
+            _SLOT.update(fd=fd, path=path[d, j], device=d, slot=j)
             return d, j
         if not waited:
-            log.warning("all %d GPU slots in %s are taken: waiting for one", len(order), folder)
+            log.warning("all %d GPU slots in %s are taken: waiting for one", len(path), folder)
             waited = True
         time.sleep(1.0)
+
+
+def _held(path: Path) -> bool:
+    """Whether another process holds the slot lock at ``path`` now."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _device_uuids(n: int) -> list[str] | None:

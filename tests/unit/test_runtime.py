@@ -61,6 +61,23 @@ def test_small_jobs_share_a_large_gpu_filling_devices_breadth_first(tmp_path):
     release(*procs)
 
 
+def test_a_job_goes_to_the_device_with_the_fewest_jobs(tmp_path):
+    """gpu_jobs_per_device: 3 on 2 GPUs, with slots 1 and 2 of device 0 held and device 1 idle:
+    the next job takes device 1, not the free slot 0 of the busy device."""
+    import fcntl
+
+    held = []
+    for j in (1, 2):
+        fd = os.open(tmp_path / f"gpu-0-slot{j}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.append(fd)
+    proc, slot = claim(tmp_path, 2, 3)
+    assert slot[0] == 1
+    release(proc)
+    for fd in held:
+        os.close(fd)
+
+
 def test_jobs_that_slurm_gives_one_gpu_each_never_contend(tmp_path):
     """Under SLURM each job sees only its own GPU, as cuda:0: the slot files are named by the
     visible device ids, so two jobs on one node both get slot 0 of their own device."""
