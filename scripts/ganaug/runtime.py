@@ -75,7 +75,6 @@ def claim_slot(
     that holds the fewest jobs now (ties: the lowest slot, then the lowest device, so an idle node
     fills breadth-first). With every slot taken (more GPU jobs than ``--resources gpu`` should
     allow) it waits for one, logging once."""
-    import fcntl
     import time
 
     if _SLOT:
@@ -94,11 +93,8 @@ def claim_slot(
         # the taking itself is the exclusive lock
         busy = [sum(_held(path[d, j]) for j in range(jobs_per_device)) for d in range(n_devices)]
         for d, j in sorted(path, key=lambda dj: (busy[dj[0]], dj[1], dj[0])):
-            fd = os.open(path[d, j], os.O_RDWR | os.O_CREAT, 0o666)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+            fd = _try_lock(path[d, j])
+            if fd is None:
                 continue
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -110,20 +106,28 @@ def claim_slot(
         time.sleep(1.0)
 
 
-def _held(path: Path) -> bool:
-    """Whether another process holds the slot lock at ``path`` now."""
+def _try_lock(path: Path) -> int | None:
+    """An exclusive lock on ``path`` without waiting: its descriptor, or None if another process
+    holds it."""
     import fcntl
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
         os.close(fd)
+        return None
+    return fd
+
+
+def _held(path: Path) -> bool:
+    """Whether another process holds the slot lock at ``path`` now (closing the descriptor of a
+    lock this probe took releases it)."""
+    fd = _try_lock(path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
 
 
 def _device_uuids(n: int) -> list[str] | None:

@@ -14,7 +14,6 @@ opened only after the epoch and the threshold are fixed, as the PNGs were.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from ganaug.data.datasets import decode_cache, real_split
+from ganaug.data.download import sha256sum
 from ganaug.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 GATHER_BLOCK = 512  # rows copied at a time (100 MB at 256 px)
 REPEAT_SUFFIX = "#repeat"  # an oversampled image's id: <image_id>#repeat<k> (datasets._additions)
-
-
-def _sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def split_rows(metadata: str | Path, split: str):
@@ -75,7 +71,7 @@ def write_split_cache(
         "n": n,
         "image_size": size,
         "ids": rows.ids,
-        "metadata_sha256": _sha256(metadata),
+        "metadata_sha256": sha256sum(metadata),
         "npy_bytes": Path(out_npy).stat().st_size,
     }
     write_json(info, out_json)
@@ -95,7 +91,7 @@ class SplitCache:
             problems.append(f"it holds split {info.get('split')!r}, not {split!r}")
         if info.get("image_size") != size:
             problems.append(f"its images are {info.get('image_size')} px, not {size}")
-        if info.get("metadata_sha256") != _sha256(metadata):
+        if info.get("metadata_sha256") != sha256sum(metadata):
             problems.append(f"it was decoded from another version of {metadata}")
         if problems:
             raise ValueError(f"image cache {self.npy}: " + "; ".join(problems) + " (rerun decode_split)")
