@@ -55,7 +55,8 @@ def main() -> None:
     md = [
         f"# GPU check{' (smoke, CPU, tiny sizes: no figure here is a GPU figure)' if smoke else ''}",
         f"\nDevice: {device}. Time so far: {sum(s['seconds'] or 0 for s in steps.values())} s "
-        f"(limits: {sum(s['limit_s'] for s in steps.values())} s).\n",
+        f"(limits: {sum(s['limit_s'] for s in steps.values())} s"
+        f"{', six times the GPU budget in smoke mode' if smoke else ''}).\n",
         "| step | status | seconds | limit |",
         "|---|---|---|---|",
     ]
