@@ -39,6 +39,22 @@ def plot_gan_curves(history: pd.DataFrame, path: str | Path) -> None:
     _save(fig, path)
 
 
+def plot_diffusion_curves(history: pd.DataFrame, path: str | Path) -> None:
+    """The denoising loss (log scale) and the learning rate against optimiser steps."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, (col, title) in zip(
+        axes, [("loss", "denoising loss (MSE)"), ("lr", "learning rate")], strict=True
+    ):
+        ax.plot(history["iteration"], history[col], lw=1.2)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("optimiser step")
+        ax.grid(alpha=0.3)
+    if not history.empty and (history["loss"] > 0).all():
+        axes[0].set_yscale("log")
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def scatter_clusters(syn_xy, clusters, chosen, real_xy, path: str | Path, title: str) -> None:
     """t-SNE of the synthetic candidates coloured by cluster (selected: filled), real images as x."""
     import numpy as np

@@ -38,6 +38,18 @@ def split_minority(path: str | Path, split: str) -> pd.DataFrame:
     return sel.sort_values("image_id").reset_index(drop=True)
 
 
+def split_majority(path: str | Path, split: str) -> pd.DataFrame:
+    """Rows of the real majority images of one split, sorted by image id: only the conditional
+    DDPM asks, and only for "train"."""
+    if split != "train":
+        raise ValueError("only the train split's majority images are read by a generator")
+    meta = read_metadata(path)
+    sel = meta[(meta["split"] == split) & (meta["target"] == 0) & ~meta["synthetic"]]
+    if sel.empty:
+        raise ValueError(f"{path}: no real majority images in the {split} split")
+    return sel.sort_values("image_id").reset_index(drop=True)
+
+
 def train_minority(path: str | Path) -> pd.DataFrame:
     """Rows of the real minority images in the training split, sorted by image id."""
     return split_minority(path, "train")

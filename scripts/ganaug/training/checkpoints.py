@@ -61,8 +61,15 @@ def move_aside(path: Path, why: str, iteration: int | None) -> Path:
     return dest
 
 
-def _mismatch(state: dict[str, Any], settings: dict[str, Any], training_set: dict[str, Any]) -> str | None:
+def _mismatch(
+    state: dict[str, Any], settings: dict[str, Any], training_set: dict[str, Any], family: str
+) -> str | None:
     """Why ``state`` belongs to another experiment (a file-name word and an explanation), or None."""
+    # a checkpoint of another generator family (ganaug.generators) holds other networks: its
+    # weights would fail to load on every retry. Those written before the registry are WGAN-GP's
+    other = state.get("family", "wgan_gp")
+    if other != family:
+        return "other-family", f"it is a checkpoint of the {other} generator, not of {family}"
     recorded = state.get("training_set")
     if not isinstance(recorded, dict) or "digest" not in recorded:
         return "no-training-set-record", "it records no training set (written by an older version)"
@@ -98,12 +105,18 @@ def _norm(v: Any) -> Any:
 
 
 def resumable_state(
-    path: Path, settings: dict[str, Any], training_set: dict[str, Any], total_iterations: int
+    path: Path,
+    settings: dict[str, Any],
+    training_set: dict[str, Any],
+    total_iterations: int,
+    family: str = "wgan_gp",
+    length_key: str = "gan.total_iterations",
 ) -> dict[str, Any] | None:
     """The checkpoint at ``path`` if training should continue from it, else None (start fresh).
 
     ``settings`` are the values that change the result (compared key by key); ``training_set``
-    is the current fingerprint. A checkpoint further along than ``total_iterations`` is refused.
+    is the current fingerprint. A checkpoint further along than ``total_iterations`` (the config
+    key ``length_key``) is refused; one of another generator ``family`` is moved aside.
     """
     if not path.exists():
         return None
@@ -116,15 +129,15 @@ def resumable_state(
         )
         return None
     iteration = int(state["iteration"])
-    why = _mismatch(state, settings, training_set)
+    why = _mismatch(state, settings, training_set, family)
     if why is not None:
         dest = move_aside(path, why[0], iteration)
         log.warning("checkpoint %s not resumed: %s. Moved to %s; training starts fresh", path, why[1], dest)
         return None
     if iteration > total_iterations:
         raise CheckpointAhead(
-            f"{path} is at iteration {iteration}, further than gan.total_iterations = {total_iterations}. "
-            f"Set gan.total_iterations to at least {iteration} to continue it, or move the file away "
+            f"{path} is at iteration {iteration}, further than {length_key} = {total_iterations}. "
+            f"Set {length_key} to at least {iteration} to continue it, or move the file away "
             "to train a shorter run from scratch."
         )
     if state.get("complete") and iteration == total_iterations:
@@ -134,7 +147,7 @@ def resumable_state(
         dest = move_aside(path, "finished", iteration)
         log.warning(
             "checkpoint %s is a finished run of %d iterations: moved to %s; training starts fresh "
-            "(to continue a finished run instead, raise gan.total_iterations)",
+            f"(to continue a finished run instead, raise {length_key})",
             path,
             iteration,
             dest,

@@ -270,6 +270,7 @@ class _Trainer:
         cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
         save_checkpoint(
             {
+                "family": "wgan_gp",  # ganaug.generators: another family's file is moved aside
                 "iteration": iteration,
                 "complete": complete,  # the outputs of this run were written
                 "training_set": {**self.training_set, "ids": self.ids},

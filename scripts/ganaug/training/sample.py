@@ -8,6 +8,7 @@ not depend on the batch it was generated in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -36,6 +37,10 @@ def load_generator(
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise GeneratorMismatch(f"{path}: not a generator file this workflow wrote ({err})") from None
+    if isinstance(blob, dict) and blob.get("family", "wgan_gp") != "wgan_gp":
+        raise GeneratorMismatch(
+            f"{path}: a {blob['family']} generator, not a WGAN-GP one (see ganaug.generators)"
+        )
     if not isinstance(blob, dict) or not {"state_dict", "hparams"} <= set(blob):
         found = sorted(blob) if isinstance(blob, dict) else type(blob).__name__
         raise GeneratorMismatch(
@@ -99,16 +104,40 @@ def sample_images(
     """Write images 0..n-1 and the manifest (name, index, latent seed, and the fingerprint of the
     training set the generator learnt from, which curation and the fits check)."""
     gen, training_set = load_generator(generator_path, device, expected)
+    return write_samples(
+        lambda idx: generate(gen, idx, seed, device),
+        out_dir,
+        manifest,
+        n,
+        seed,
+        batch_size,
+        training_set,
+        progress,
+    )
+
+
+def write_samples(
+    generate_batch: Callable[[list[int]], np.ndarray],
+    out_dir: str | Path,
+    manifest: str | Path,
+    n: int,
+    seed: int,
+    batch_size: int,
+    training_set: dict,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Images 0..n-1 from ``generate_batch`` (indices -> uint8 RGB), in batches, and the manifest:
+    every generator family writes its raw set through this one function."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     starts = range(0, n, batch_size)
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc="sample", unit="batch")
+        starts = tqdm(starts, desc="sample", unit="batch", mininterval=10)
     for s in starts:
         idx = list(range(s, min(n, s + batch_size)))
-        for i, img in zip(idx, generate(gen, idx, seed, device), strict=True):
+        for i, img in zip(idx, generate_batch(idx), strict=True):
             ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
             assert ok
             write_bytes(png.tobytes(), out_dir / image_name(i, n))
