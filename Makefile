@@ -23,7 +23,7 @@ demo: install
 # share one demo run (or one protocol run) stay on one worker: pytest-xdist 3.8's loadgroup does
 # not group under pytest 9 (measured: both workers ran the demo)
 test: install
-	$(BIN)/python -m pytest -n $(CORES) --dist loadfile
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile --durations=40
 
 # everything but the workflow tests (which run Snakemake): the quick loop while developing
 test-fast: install
