@@ -1,11 +1,14 @@
-"""Rule sample_gan: n_samples images from the trained generator, one seed per image."""
+"""Rules sample_gan (the study's WGAN-GP) and sample_generator (any other registered family, by
+its folder {gdir}): n_samples images from the trained generator, one seed per image."""
 
+from ganaug.generators import DEFAULT, by_directory, family
 from ganaug.runtime import configure_runtime, setup_logging
-from ganaug.training.sample import sample_rule
 
 setup_logging(snakemake.log[0])
 configure_runtime(snakemake.config)
-sample_rule(
+w = snakemake.wildcards
+fam = by_directory(w.gdir) if w.get("gdir") else family(DEFAULT)
+fam.sample(
     snakemake.input.generator,
     snakemake.output.images,
     snakemake.output.manifest,

@@ -1,16 +1,19 @@
-"""Rule train_gan: WGAN-GP on the train-split minority images; resumes from its checkpoint."""
+"""Rules train_gan (the study's WGAN-GP) and train_generator (any other registered family, by its
+folder {gdir}): train on the train-split minority images; resumes from its checkpoint."""
 
+from ganaug.generators import DEFAULT, by_directory, family
 from ganaug.runtime import configure_runtime, setup_logging
-from ganaug.settings import GanConfig
-from ganaug.training.gan import GanOutputs, train_from_metadata
+from ganaug.training.gan import GanOutputs
 
 setup_logging(snakemake.log[0])
 configure_runtime(snakemake.config)
-o, p = snakemake.output, snakemake.params
+o, p, w = snakemake.output, snakemake.params, snakemake.wildcards
+fam = by_directory(w.gdir) if w.get("gdir") else family(DEFAULT)
 paths = (p.checkpoint, o.generator, o.history, o.curves, o.grid, p.samples_dir, p.tensorboard, o.progress)
-train_from_metadata(
+fam.train(
     snakemake.input.metadata,
-    GanConfig.for_training(p.gan, snakemake.config["gan"]),
+    p.gan,
+    snakemake.config[fam.section],
     GanOutputs.of(*paths),
     p.device,
     snakemake.threads,

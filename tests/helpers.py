@@ -44,6 +44,10 @@ def rule_threads() -> dict[str, int]:
             if name:
                 threads = re.search(r"^\s+threads:\s*(\d+)\s*$", block, re.M)
                 out[name.group(1)] = int(threads.group(1)) if threads else 1
+    # `use rule a as b with:` (another generator's rules) keeps a's threads
+    for f in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for a, b in re.findall(r"^use rule (\w+) as (\w+)", f.read_text(), flags=re.M):
+            out[b] = out[a]
     return out
 
 

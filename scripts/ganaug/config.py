@@ -135,6 +135,7 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
         problems += external_problems(name, spec)
     problems += classifier_problems(config["classifier"])
     conditions = config["classifier"]["conditions"]
+    problems += generator_problems(config)
     for name, cond in conditions.items():
         problems += matched_problems(name, cond, conditions)
     for pair in config["evaluation"]["pairs"]:
@@ -204,6 +205,34 @@ def synthetic_count_problems(key: str, cond: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def generator_problems(config: Mapping[str, Any]) -> list[str]:
+    """Every condition's generator is a registered family, and the settings of each family a
+    condition names are ones it can train with (checked here, not in the job hours later)."""
+    from ganaug.generators import DEFAULT, FAMILIES
+
+    problems, used = [], set()
+    for name, cond in config["classifier"]["conditions"].items():
+        gen = cond.get("generator", DEFAULT)
+        if gen not in FAMILIES:
+            problems.append(
+                f"config key 'classifier.conditions.{name}.generator': {gen!r} is not a registered "
+                f"generator ({', '.join(FAMILIES)})"
+            )
+        elif cond["synthetic"] == "none" and "generator" in cond:
+            problems.append(
+                f"config key 'classifier.conditions.{name}.generator': the condition adds no synthetic "
+                "images (synthetic: none), so it has no generator; leave the key out"
+            )
+        else:
+            used.add(gen)
+    for gen in sorted(used - {DEFAULT}):
+        try:
+            FAMILIES[gen].settings(config)
+        except ValueError as err:
+            problems.append(f"config section '{FAMILIES[gen].section}': {err}")
+    return problems
+
+
 def matched_problems(name: str, cond: Mapping[str, Any], conditions: Mapping[str, Any]) -> list[str]:
     """oversample_to, extra_real_to and synthetic_count_to name another condition with a fixed
     training set."""
@@ -231,6 +260,12 @@ def matched_problems(name: str, cond: Mapping[str, Any], conditions: Mapping[str
         return [f"config key '{key}': {which} needs real_minority: true"]
     if which != "oversample_to" and other["synthetic"] == "none":
         return [f"config key '{key}.{which}': {to!r} adds no synthetic images, so there is nothing to match"]
+    mine, theirs = (c.get("generator", "wgan_gp") for c in (cond, other))
+    if cond["synthetic"] != "none" and other["synthetic"] != "none" and mine != theirs:
+        return [
+            f"config key '{key}.{which}': {to!r} adds images of generator {theirs}, this condition "
+            f"of {mine}; match counts within one generator"
+        ]
     curated = [c["synthetic"] for c in (cond, other) if c["synthetic"].startswith("curated")]
     if which == "synthetic_count_to" and len(set(curated)) > 1:
         return [

@@ -307,3 +307,72 @@ def test_an_uncurated_set_of_the_curated_count_validates():
                "real_minority": True, "augment": False}  # fmt: skip
     cfg = validate_config({"classifier": {"conditions": {**BASE_TABLE, "a": counted, "b": quarter}}})
     assert cfg["classifier"]["conditions"]["a"]["n_synthetic"] == 0
+
+
+def _with_conditions(**conds) -> dict:
+    base = {
+        "baseline": {"synthetic": "none", "n_synthetic": 0, "real_minority": True, "augment": False},
+        "gan_curated": {"synthetic": "curated", "n_synthetic": 10, "real_minority": True, "augment": False},
+    }
+    return {"classifier": {"conditions": {**base, **conds}}, "evaluation": {"pairs": []}}
+
+
+DDPM_CURATED = {"synthetic": "curated", "n_synthetic": 10, "real_minority": True, "augment": False}
+
+
+def test_a_condition_may_name_a_registered_generator():
+    cfg = validate_config(_with_conditions(ddpm_curated={**DDPM_CURATED, "generator": "ddpm"}))
+    assert cfg["classifier"]["conditions"]["ddpm_curated"]["generator"] == "ddpm"
+    assert cfg["ddpm"]["total_steps"] == 30000 and cfg["ddpm"]["sampling_steps"] == 50
+    # no default is written into a condition: the study's conditions stay as they were
+    assert "generator" not in validate_config({})["classifier"]["conditions"]["gan_curated"]
+
+
+@pytest.mark.parametrize(
+    "conds, extra, needle",
+    [
+        (
+            {"x": {**DDPM_CURATED, "generator": "stylegan9"}},
+            {},
+            "'stylegan9' is not a registered generator (wgan_gp, ddpm)",
+        ),
+        (
+            {"x": {"synthetic": "none", "real_minority": True, "augment": False, "generator": "ddpm"}},
+            {},
+            "classifier.conditions.x.generator': the condition adds no synthetic images",
+        ),
+        (
+            {
+                "d": {**DDPM_CURATED, "generator": "ddpm"},
+                "u": {"synthetic": "raw", "synthetic_count_to": "d", "real_minority": True, "augment": False},
+            },
+            {},
+            "'d' adds images of generator ddpm, this condition of wgan_gp; match counts within one generator",
+        ),
+        (
+            {"d": {**DDPM_CURATED, "generator": "ddpm"}},
+            {"ddpm": {"block_out_channels": [48, 96], "norm_num_groups": 32}},
+            "config section 'ddpm': ddpm.norm_num_groups 32 does not divide channels [48]",
+        ),
+    ],
+)
+def test_a_bad_generator_is_named_before_anything_runs(conds, extra, needle):
+    with pytest.raises(ConfigError) as err:
+        validate_config({**_with_conditions(**conds), **extra})
+    assert needle in str(err.value)
+
+
+def test_a_ddpm_only_matched_to_its_own_family_is_fine():
+    validate_config(
+        _with_conditions(
+            d={**DDPM_CURATED, "generator": "ddpm"},
+            u={
+                "synthetic": "raw",
+                "synthetic_count_to": "d",
+                "real_minority": True,
+                "augment": False,
+                "generator": "ddpm",
+            },
+            o={"synthetic": "none", "real_minority": True, "augment": False, "oversample_to": "d"},
+        )
+    )

@@ -141,3 +141,40 @@ def test_a_target_may_name_an_architecture_the_config_leaves_out(tmp_path):
     assert res.returncode != 0
     assert "classifier.weights gives no weights for 'resnet50'" in res.stdout + res.stderr
     assert "add resnet50: imagenet, random or the path of a state dict" in res.stdout + res.stderr
+
+
+def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curation(tmp_path):
+    """generator: ddpm in a condition plans the DDPM's training and sampling (train_generator,
+    sample_generator on ddpm/ and synthetic_ddpm/), the same curation rules on its raw set (the
+    {sfx} wildcard: _ddpm), its own review page and metrics; its fit reads synthetic_ddpm/ only.
+    The study's generator keeps its rules and paths (rule all still builds it)."""
+    cfg = yaml.safe_load(Path(DEMO).read_text())
+    cond = {"synthetic": "curated", "n_synthetic": 100, "real_minority": True, "augment": False}
+    cfg["classifier"]["conditions"]["ddpm_curated"] = {**cond, "generator": "ddpm"}
+    cfg["ddpm"] = {"block_out_channels": [16, 32, 64], "norm_num_groups": 8}
+    conf = tmp_path / "ddpm.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, "-n", "--configfile", str(conf))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    jobs = planned_jobs(res.stdout)
+    rules = [j["rule"] for j in jobs]
+    assert rules.count("train_gan") == rules.count("train_generator") == 1
+    assert rules.count("curate_lpips") == rules.count("review_sheet") == rules.count("select_clusters") == 2
+    assert rules.count("gan_metrics") == rules.count("generator_metrics") == 1
+    assert next(j for j in jobs if j["rule"] == "train_generator")["wildcards"]["gdir"] == "ddpm"
+    blur = sorted(j["output"][0] for j in jobs if j["rule"] == "curate_blur")
+    assert blur == [f"results/repeat_0/{s}/curation/blur.csv" for s in ("synthetic", "synthetic_ddpm")]
+    pages = sorted(j["output"][0] for j in jobs if j["rule"] == "review_sheet")
+    assert pages == ["results/repeat_0/review/index.html", "results/repeat_0/review_ddpm/index.html"]
+    fit = next(
+        j for j in jobs if j["rule"] == "fit_classifier" and j["wildcards"]["condition"] == "ddpm_curated"
+    )
+    assert "results/repeat_0/synthetic_ddpm/curated" in fit["input"]
+    assert not any("/synthetic/" in i for i in fit["input"])
+    res = snakemake(
+        tmp_path, "-n", "results/repeat_0/synthetic_ddpm/curation/summary.json", "--configfile", str(conf)
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    planned = {j["rule"] for j in planned_jobs(res.stdout)}
+    assert {"train_generator", "sample_generator", "select_clusters"} <= planned
+    assert not planned & {"train_gan", "sample_gan"}  # nothing of the study's generator

@@ -17,6 +17,14 @@ from ganaug.data.sources import (  # noqa: E402
     resolve,
     resolve_external,
 )
+from ganaug.generators import DEFAULT as STUDY_GENERATOR  # noqa: E402
+from ganaug.generators import (  # noqa: E402
+    FAMILIES,
+    by_directory,
+    by_suffix,
+    in_use,
+    of_condition,
+)
 from ganaug.settings import (  # noqa: E402
     GanConfig,
     curation_params,
@@ -61,8 +69,19 @@ def rep(r):
     return f"{RESULTS}/repeat_{r}"
 
 
+# The generators (ganaug.generators): the study's WGAN-GP, whose outputs keep their paths (gan/,
+# synthetic/, review/), and each other family a condition names (generator:), whose folders
+# name it (ddpm/, synthetic_ddpm/, review_ddpm/). {sfx} is what a family adds to the curation's
+# folder and log names ("" for the study's), {gdir} the folder of a family other than the study's.
+GENERATORS = in_use(config["classifier"]["conditions"])
+OTHER_GENERATORS = [g for g in GENERATORS if g.name != STUDY_GENERATOR]
+SYN = f"{REP}/synthetic{{sfx}}"
+
+
 wildcard_constraints:
     repeat=r"\d+",
+    sfx="|".join(re.escape(f.suffix) for f in FAMILIES.values()),
+    gdir="|".join(re.escape(f.directory) for f in FAMILIES.values() if f.name != STUDY_GENERATOR),
 
 
 def arch_pattern(archs):
@@ -98,17 +117,18 @@ def download_status():
     return f"the data are read from {SOURCE.images} ({SOURCE.origin} files)"
 
 
-def review_dir(repeat):
-    """Where the reviewers' exports of one repeat's review page go."""
-    return f"{config['curation']['review']['dir']}/repeat_{repeat}"
+def review_dir(repeat, sfx=""):
+    """Where the reviewers' exports of one repeat's review page of one generator go
+    (<review.dir>/repeat_<r> for the study's, repeat_<r>_ddpm for the DDPM's)."""
+    return f"{config['curation']['review']['dir']}/repeat_{repeat}{sfx}"
 
 
 def review_files(wildcards):
-    """The reviewers' CSV exports of this repeat (review.mode: files), as they are now. An empty
+    """The reviewers' CSV exports of this page (review.mode: files), as they are now. An empty
     list still plans; the rule then stops with what to do. Adding files later reruns the rule."""
     if config["curation"]["review"]["mode"] != "files":
         return []
-    return sorted(str(f) for f in Path(review_dir(wildcards.repeat)).glob("*.csv"))
+    return sorted(str(f) for f in Path(review_dir(wildcards.repeat, wildcards.sfx)).glob("*.csv"))
 
 
 def matched_condition(name):
@@ -119,16 +139,15 @@ def matched_condition(name):
     return None if to is None else {"name": to, **config["classifier"]["conditions"][to]}
 
 
-def synthetic_inputs(source, r):
-    """The synthetic folder (and its provenance file) of one source in repeat folder ``r``."""
+def synthetic_inputs(cond, r):
+    """The synthetic folder (and its provenance file) of a condition's source in repeat folder
+    ``r``, from its generator's folder (synthetic/ for the study's)."""
+    source, syn = cond["synthetic"], f"{r}/{of_condition(cond).synthetic}"
     if source == "raw":
-        return {"raw": f"{r}/synthetic/raw", "manifest": f"{r}/synthetic/raw_manifest.csv"}
+        return {"raw": f"{syn}/raw", "manifest": f"{syn}/raw_manifest.csv"}
     if source.startswith("curated"):
         # curated (the cluster selection), curated_random or curated_best: one folder each
-        return {
-            "curated": f"{r}/synthetic/{source}",
-            "curation_summary": f"{r}/synthetic/curation/summary.json",
-        }
+        return {"curated": f"{syn}/{source}", "curation_summary": f"{syn}/curation/summary.json"}
     return {}
 
 
@@ -142,8 +161,8 @@ def classifier_inputs(wildcards):
         "metadata": f"{r}/data/metadata.csv",
         **{f"cache_{s}": f"{r}/data/cache/{s}.npy" for s in ("train", "val", "test")},
         "weights": cached(f"classifier.weights ({wildcards.arch})"),
-        **(synthetic_inputs(matched["synthetic"], r) if matched else {}),
-        **synthetic_inputs(own["synthetic"], r),
+        **(synthetic_inputs(matched, r) if matched else {}),
+        **synthetic_inputs(own, r),
     }
     for name in config["evaluation"]["external"]:
         inputs[f"external_{name}"] = f"{RESULTS}/external/{name}/metadata.csv"
@@ -209,19 +228,24 @@ def per_repeat(*paths):
     return [f"{rep(r)}/{p}" for r in REPEATS for p in paths]
 
 
+def generator_targets(g):
+    """What the target all builds of one generator in each repeat (its curves and samples, its raw and
+    curated sets, its review page and its metrics)."""
+    return per_repeat(
+        f"{g.directory}/training_curves.png",
+        f"{g.directory}/samples_grid.png",
+        f"{g.synthetic}/raw",
+        f"review{g.suffix}/index.html",
+        f"{g.synthetic}/curated",
+        f"{g.synthetic}/curation/tsne.png",
+        f"{g.directory}/metrics.json",
+    )
+
+
 def all_targets():
     return [
-        *per_repeat(
-            "data/metadata.csv",
-            "data/summary.json",
-            "gan/training_curves.png",
-            "gan/samples_grid.png",
-            "synthetic/raw",
-            "review/index.html",
-            "synthetic/curated",
-            "synthetic/curation/tsne.png",
-            "gan/metrics.json",
-        ),
+        *per_repeat("data/metadata.csv", "data/summary.json"),
+        *(t for g in GENERATORS for t in generator_targets(g)),
         *(
             f"{RESULTS}/{arch}/{condition}/metrics.json"
             for arch in config["classifier"]["archs"]
@@ -280,12 +304,19 @@ def benchmark_files():
         names.append("make_phantom")
     if EXTRA is not None:
         names.append("extra_minority")
-    per_repeat_rules = ["split", "train_gan", "sample_gan", "curate_blur", "curate_ssim", "curate_lpips",
-                        "ingest_reviews", "review_sheet", "select_clusters", "gan_metrics"]  # fmt: skip
-    sources = {c["synthetic"] for c in config["classifier"]["conditions"].values()}
-    if sources & {"curated_random", "curated_best"}:
-        per_repeat_rules.append("select_alternatives")  # run only for the selection's controls
-    names += [f"{rule}/repeat_{r}" for rule in per_repeat_rules for r in REPEATS]
+    curation_rules = ["curate_blur", "curate_ssim", "curate_lpips", "ingest_reviews", "review_sheet",
+                      "select_clusters"]  # fmt: skip
+    per_repeat_rules = ["split", "train_gan", "sample_gan", *curation_rules, "gan_metrics"]
+    other_rules = ["train_generator", "sample_generator", *curation_rules, "generator_metrics"]
+    conds = config["classifier"]["conditions"].values()
+    for g in GENERATORS:
+        study = g.name == STUDY_GENERATOR
+        sources = {c["synthetic"] for c in conds if of_condition(c) == g}
+        controls = ["select_alternatives"] if sources & {"curated_random", "curated_best"} else []
+        # rule/repeat_<r>[_<generator>]: the curation rules serve every generator ({sfx}); the
+        # training, sampling and metrics of a family other than the study's have rules of their own
+        for job in (per_repeat_rules if study else other_rules) + controls:
+            names += [f"{job}/repeat_{r}{g.suffix}" for r in REPEATS]
     names += [f"decode_split/repeat_{r}_{s}" for r in REPEATS for s in ("train", "val", "test")]
     for ext, spec in config["evaluation"]["external"].items():
         rules = ["ingest_external", "preprocess_external", "external_set"]
@@ -324,8 +355,8 @@ def report_inputs(wildcards):
         "progress_grids": expand(rules.train_gan.output.progress, **r0)[0],
         "real_vs_synthetic": expand(rules.gan_metrics.output.figure, **r0)[0],
         "closest_to_train": expand(rules.gan_metrics.output.closest, **r0)[0],
-        "tsne": expand(rules.select_clusters.output.tsne, **r0)[0],
-        "curation_scores": expand(rules.select_clusters.output.scores, **r0)[0],
+        "tsne": expand(rules.select_clusters.output.tsne, **r0, sfx="")[0],
+        "curation_scores": expand(rules.select_clusters.output.scores, **r0, sfx="")[0],
         "fit_metrics": fit_files("metrics.json"),
         "fit_history": fit_files("history.csv"),
         "fit_predictions": fit_files("predictions.csv"),

@@ -1,20 +1,21 @@
 # Curation: raw synthetic -> blur -> SSIM -> LPIPS -> review -> cluster-balanced selection.
 # Each stage scores the kept images of the stage before; the real images they compare with
-# are the train-split minority images only.
+# are the train-split minority images only. Every generator's raw set goes through the same
+# rules: {sfx} is "" for the study's (synthetic/, review/), "_ddpm" for synthetic_ddpm/ and so on.
 
 CUR = config["curation"]
-CUR_DIR = f"{REP}/synthetic/curation"
+CUR_DIR = f"{SYN}/curation"
 
 
 rule curate_blur:
     input:
-        raw=f"{REP}/synthetic/raw",
+        raw=f"{SYN}/raw",
     output:
         f"{CUR_DIR}/blur.csv",
     log:
-        f"{RESULTS}/logs/curate_blur/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/curate_blur/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/curate_blur/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/curate_blur/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -30,15 +31,15 @@ rule curate_blur:
 rule curate_ssim:
     input:
         previous=f"{CUR_DIR}/blur.csv",
-        raw=f"{REP}/synthetic/raw",
-        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        raw=f"{SYN}/raw",
+        manifest=f"{SYN}/raw_manifest.csv",
         metadata=f"{REP}/data/metadata.csv",
     output:
         f"{CUR_DIR}/ssim.csv",
     log:
-        f"{RESULTS}/logs/curate_ssim/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/curate_ssim/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/curate_ssim/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/curate_ssim/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -55,15 +56,15 @@ rule curate_lpips:
     input:
         previous=f"{CUR_DIR}/ssim.csv",
         weights=cached("curation.lpips_backbone"),
-        raw=f"{REP}/synthetic/raw",
-        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        raw=f"{SYN}/raw",
+        manifest=f"{SYN}/raw_manifest.csv",
         metadata=f"{REP}/data/metadata.csv",
     output:
         f"{CUR_DIR}/lpips.csv",
     log:
-        f"{RESULTS}/logs/curate_lpips/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/curate_lpips/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/curate_lpips/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/curate_lpips/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -85,16 +86,16 @@ rule curate_lpips:
 rule review_sheet:
     input:
         previous=f"{CUR_DIR}/lpips.csv",
-        raw=f"{REP}/synthetic/raw",
+        raw=f"{SYN}/raw",
         metadata=f"{REP}/data/metadata.csv",
-        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        manifest=f"{SYN}/raw_manifest.csv",
     output:
-        page=f"{REP}/review/index.html",
+        page=f"{REP}/review{{sfx}}/index.html",
         key=f"{CUR_DIR}/review_key.csv",
     log:
-        f"{RESULTS}/logs/review_sheet/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/review_sheet/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/review_sheet/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/review_sheet/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -103,7 +104,7 @@ rule review_sheet:
         runtime=10,
     params:
         # each repeat's page keeps its own progress in the reviewer's browser
-        page_id=lambda w: f"ganaug-{config['seed']}-repeat{w.repeat}",
+        page_id=lambda w: f"ganaug-{config['seed']}-repeat{w.repeat}{w.sfx}",
         # only the key this page depends on (the threshold or the mode reruns no page)
         review={"real_images": CUR["review"]["real_images"]},
         seed=config["seed"],
@@ -123,9 +124,9 @@ rule ingest_reviews:
         # the visual Turing test: can the reviewers tell real from synthetic, do they agree?
         turing=f"{CUR_DIR}/review_turing.json",
     log:
-        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -134,7 +135,7 @@ rule ingest_reviews:
         runtime=10,
     params:
         # the exports of this repeat's page are read from <review.dir>/repeat_<r>/
-        curation=lambda w: {"review": {**CUR["review"], "dir": review_dir(w.repeat)}},
+        curation=lambda w: {"review": {**CUR["review"], "dir": review_dir(w.repeat, w.sfx)}},
         seed=config["seed"],
     script:
         rule_script("ingest_reviews")
@@ -144,33 +145,33 @@ rule select_clusters:
     input:
         previous=f"{CUR_DIR}/review.csv",
         weights=cached("curation.cluster_backbone"),
-        raw=f"{REP}/synthetic/raw",
+        raw=f"{SYN}/raw",
         metadata=f"{REP}/data/metadata.csv",
-        manifest=f"{REP}/synthetic/raw_manifest.csv",
+        manifest=f"{SYN}/raw_manifest.csv",
         blur=f"{CUR_DIR}/blur.csv",
         ssim=f"{CUR_DIR}/ssim.csv",
         lpips=f"{CUR_DIR}/lpips.csv",
         review=f"{CUR_DIR}/review.csv",
     output:
-        curated=directory(f"{REP}/synthetic/curated"),
+        curated=directory(f"{SYN}/curated"),
         clusters=f"{CUR_DIR}/clusters.csv",
         tsne=report(
             f"{CUR_DIR}/tsne.png",
             caption="../report/tsne.rst",
             category="2. GAN",
-            subcategory="curation, repeat {repeat}",
+            subcategory="curation{sfx}, repeat {repeat}",
         ),
         summary=f"{CUR_DIR}/summary.json",
         scores=report(
             f"{CUR_DIR}/scores.png",
             caption="../report/scores.rst",
             category="2. GAN",
-            subcategory="curation, repeat {repeat}",
+            subcategory="curation{sfx}, repeat {repeat}",
         ),
     log:
-        f"{RESULTS}/logs/select_clusters/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/select_clusters/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/select_clusters/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/select_clusters/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 2
@@ -191,15 +192,15 @@ rule select_alternatives:
     input:
         review=f"{CUR_DIR}/review.csv",
         clusters=f"{CUR_DIR}/clusters.csv",
-        raw=f"{REP}/synthetic/raw",
+        raw=f"{SYN}/raw",
     output:
-        random=directory(f"{REP}/synthetic/curated_random"),
-        best=directory(f"{REP}/synthetic/curated_best"),
+        random=directory(f"{SYN}/curated_random"),
+        best=directory(f"{SYN}/curated_best"),
         table=f"{CUR_DIR}/selections.csv",
     log:
-        f"{RESULTS}/logs/select_alternatives/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/select_alternatives/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/select_alternatives/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/select_alternatives/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1

@@ -121,6 +121,36 @@ rule gan_metrics:
         rule_script("gan_metrics")
 
 
+# the same metrics of every other generator a condition names, against the same references
+use rule gan_metrics as generator_metrics with:
+    input:
+        metadata=f"{REP}/data/metadata.csv",
+        raw=f"{REP}/synthetic_{{gdir}}/raw",
+        manifest=f"{REP}/synthetic_{{gdir}}/raw_manifest.csv",
+        curated=f"{REP}/synthetic_{{gdir}}/curated",
+        weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
+    output:
+        metrics=f"{REP}/{{gdir}}/metrics.json",
+        features=f"{REP}/{{gdir}}/features.npz",
+        per_image=f"{REP}/{{gdir}}/per_image.csv",
+        figure=report(
+            f"{REP}/{{gdir}}/real_vs_synthetic.png",
+            caption="../report/real_vs_synthetic.rst",
+            category="2. GAN",
+            subcategory="{gdir}, repeat {repeat}",
+        ),
+        closest=report(
+            f"{REP}/{{gdir}}/closest_to_train.png",
+            caption="../report/closest_to_train.rst",
+            category="2. GAN",
+            subcategory="{gdir}, repeat {repeat}",
+        ),
+    log:
+        f"{RESULTS}/logs/generator_metrics/repeat_{{repeat}}_{{gdir}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/generator_metrics/repeat_{{repeat}}_{{gdir}}.tsv"
+
+
 rule final_results:
     input:
         unpack(significance_tables),

@@ -65,3 +65,50 @@ rule sample_gan:
         device=config["device"],
     script:
         rule_script("sample_gan")
+
+
+# Every other registered generator a condition names (generator: ddpm): the same two rules on its
+# own folders, results/repeat_<r>/<gdir>/ and <gdir's synthetic>/ (ddpm/, synthetic_ddpm/), with
+# its own section's settings. The scripts pick the family by {gdir} (ganaug.generators).
+use rule train_gan as train_generator with:
+    output:
+        generator=f"{REP}/{{gdir}}/generator.pt",
+        history=f"{REP}/{{gdir}}/history.csv",
+        curves=report(
+            f"{REP}/{{gdir}}/training_curves.png",
+            caption="../report/gan_curves.rst",
+            category="2. GAN",
+            subcategory="{gdir}, repeat {repeat}",
+        ),
+        grid=report(
+            f"{REP}/{{gdir}}/samples_grid.png",
+            caption="../report/samples_grid.rst",
+            category="2. GAN",
+            subcategory="{gdir}, repeat {repeat}",
+        ),
+        progress=f"{REP}/{{gdir}}/progress_grids.png",
+    log:
+        f"{RESULTS}/logs/train_generator/repeat_{{repeat}}_{{gdir}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_generator/repeat_{{repeat}}_{{gdir}}.tsv"
+    params:
+        gan=lambda w: by_directory(w.gdir).settings(config).training_params(),
+        device=config["device"],
+        checkpoint=lambda w: f"{rep(w.repeat)}/{w.gdir}/checkpoints/last.pt",
+        samples_dir=lambda w: f"{rep(w.repeat)}/{w.gdir}/grids",
+        tensorboard=lambda w: f"{rep(w.repeat)}/{w.gdir}/tensorboard",
+
+
+use rule sample_gan as sample_generator with:
+    input:
+        generator=f"{REP}/{{gdir}}/generator.pt",
+    output:
+        images=directory(f"{REP}/synthetic_{{gdir}}/raw"),
+        manifest=f"{REP}/synthetic_{{gdir}}/raw_manifest.csv",
+    log:
+        f"{RESULTS}/logs/sample_generator/repeat_{{repeat}}_{{gdir}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sample_generator/repeat_{{repeat}}_{{gdir}}.tsv"
+    params:
+        gan=lambda w: by_directory(w.gdir).settings(config).sampling_params(),
+        device=config["device"],

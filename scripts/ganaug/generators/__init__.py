@@ -46,6 +46,12 @@ class Family:
         object.__setattr__(self, "directory", self.directory or self.name)
         object.__setattr__(self, "synthetic", self.synthetic or f"synthetic_{self.name}")
 
+    @property
+    def suffix(self) -> str:
+        """What its curation folders add to the study's names: "" for the study's generator
+        (synthetic/, review/), "_ddpm" for synthetic_ddpm/ and review_ddpm/."""
+        return self.synthetic.removeprefix("synthetic")
+
     def settings(self, config: dict[str, Any]):
         """Its settings at the data's image size and the global seed."""
         return self.config.from_section(config[self.section], config["data"]["image_size"], config["seed"])
@@ -79,3 +85,19 @@ def by_directory(directory: str) -> Family:
 
 def by_synthetic(synthetic: str) -> Family:
     return next(f for f in FAMILIES.values() if f.synthetic == synthetic)
+
+
+def by_suffix(suffix: str) -> Family:
+    return next(f for f in FAMILIES.values() if f.suffix == suffix)
+
+
+def of_condition(cond: dict[str, Any]) -> Family:
+    """The generator of a condition's synthetic images (the study's where it names none)."""
+    return family(cond.get("generator", DEFAULT))
+
+
+def in_use(conditions: dict[str, dict[str, Any]]) -> list[Family]:
+    """The study's generator (its outputs are the study's, built whatever the table holds), then
+    every other family a condition with synthetic images names, in the registry's order."""
+    named = {c.get("generator", DEFAULT) for c in conditions.values() if c["synthetic"] != "none"}
+    return [f for f in FAMILIES.values() if f.name == DEFAULT or f.name in named]

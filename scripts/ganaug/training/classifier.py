@@ -493,6 +493,10 @@ def fit_rule(
     from ganaug.settings import from_dict
 
     provenance: dict[str, Any] = {"repeat": repeat, "weights_source": params["weights"]}
+    if "generator" in params["condition"]:
+        # a condition that names its generator (the study's conditions name none: their files
+        # stay as they were) records it beside the training set its images came from
+        provenance["generator"] = params["condition"]["generator"]
     # the provenance of the condition's own synthetic images (a raw condition counted to a curated
     # one reads the curated set only for its count: it records no review)
     own = params["condition"]["synthetic"]

@@ -341,7 +341,7 @@ def load(path: str | Path, device: torch.device, expected: dict[str, Any] | None
     if not isinstance(blob, dict) or blob.get("family") != NAME:
         found = blob.get("family", "wgan_gp") if isinstance(blob, dict) else type(blob).__name__
         raise GeneratorMismatch(
-            f"{path}: a {found} generator, not a {NAME} one; retrain it (--forcerun train_gan)"
+            f"{path}: a {found} generator, not a {NAME} one; retrain it (--forcerun train_generator)"
         )
     if expected is not None:
         want = {k: expected[k] for k in (*SHAPE_KEYS, *SCHEDULE_KEYS)}
@@ -354,7 +354,7 @@ def load(path: str | Path, device: torch.device, expected: dict[str, Any] | None
         if diff:
             raise GeneratorMismatch(
                 f"{path} is a DDPM of another shape or schedule: {', '.join(diff)}. Retrain it "
-                "(snakemake --forcerun train_gan) or set the ddpm section to the file's values"
+                "(snakemake --forcerun train_generator) or set the ddpm section to the file's values"
             )
     net = build_unet(blob["hparams"])
     net.load_state_dict(blob["state_dict"])
@@ -376,13 +376,15 @@ def generate(net, blob: dict, indices: list[int], seed: int, steps: int, device:
 
 def flops_per_step(cfg: DdpmConfig) -> tuple[float, float]:
     """FLOPs of one training step (forward and backward at cfg.batch_size) and of one sampling
-    forward of one image, counted by FlopCounterMode on the CPU at the config's size."""
+    forward of one image, counted by FlopCounterMode at the config's size on the meta device
+    (shapes only: the study's 256-px batch would need tens of GB of activations on the CPU)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    net = build_unet(cfg.shape(), cfg.seed)
-    x = torch.zeros(cfg.batch_size, 3, cfg.img_size, cfg.img_size)
-    t = torch.zeros(cfg.batch_size, dtype=torch.long)
-    labels = torch.zeros(cfg.batch_size, dtype=torch.long) if cfg.conditional else None
+    meta = torch.device("meta")
+    net = build_unet(cfg.shape(), cfg.seed).to(meta)
+    x = torch.zeros(cfg.batch_size, 3, cfg.img_size, cfg.img_size, device=meta)
+    t = torch.zeros(cfg.batch_size, dtype=torch.long, device=meta)
+    labels = torch.zeros(cfg.batch_size, dtype=torch.long, device=meta) if cfg.conditional else None
     with FlopCounterMode(display=False) as c:
         net(x, t, class_labels=labels).sample.square().mean().backward()
     train = c.get_total_flops()
@@ -394,7 +396,7 @@ def flops_per_step(cfg: DdpmConfig) -> tuple[float, float]:
 def train_from_metadata(
     metadata: str | Path, cfg: DdpmConfig, out: GanOutputs, device: str, threads: int
 ) -> pd.DataFrame:
-    """The rule train_gan for the DDPM: the train-split minority images of ``metadata`` (and,
+    """The rule train_generator for the DDPM: the train-split minority images of ``metadata`` (and,
     conditional, its majority images), selected before any image is opened, then :func:`train`."""
     from ganaug.data.datasets import decode_cache
     from ganaug.data.metadata import split_majority
