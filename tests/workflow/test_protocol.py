@@ -4,6 +4,7 @@ condition and control; the blinded review. One run, many small checks."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -161,3 +162,32 @@ def test_protocol_config_is_the_documented_shape():
     assert {"real_extra", "gan_random", "gan_best", "gan_curated_25", "gan_curated_50"} <= set(
         cfg["classifier"]["conditions"]
     )
+
+
+def test_a_second_generator_runs_per_repeat_under_its_own_folders_and_its_fits_record_it(run):
+    """generator: ddpm: the DDPM of each repeat learnt only that repeat's train DF images, its raw
+    set went through the same curation into synthetic_ddpm/ with its own blinded review page and
+    Turing test (generator_metrics, which final_results does not read yet, is checked by a dry
+    run in test_static), and its fits record their generator and the training set both
+    generators learnt from; the head-to-head pair is an exploratory row of differences.csv."""
+    for r in (0, 1):
+        ckpt = torch.load(run / f"repeat_{r}/ddpm/checkpoints/last.pt", weights_only=False)
+        ids = "\n".join(sorted(train_df(run, r))).encode()
+        assert (
+            ckpt["family"] == "ddpm" and ckpt["training_set"]["ids_sha256"] == hashlib.sha256(ids).hexdigest()
+        )
+        syn = run / f"repeat_{r}/synthetic_ddpm"
+        digest = read(syn / "curation/summary.json")["gan_training_set"]
+        assert digest == ckpt["training_set"]["digest"]
+        assert set(pd.read_csv(syn / "raw_manifest.csv")["gan_training_set"]) == {digest}
+        assert (run / f"repeat_{r}/review_ddpm/index.html").is_file()
+        turing = read(syn / "curation/review_turing.json")
+        assert turing["n_synthetic_images"] == 80 and turing["review_mode"] == "simulate"
+        for cond in ("ddpm_curated", "ddpm_uncurated"):
+            m = read(run / f"repeat_{r}" / ARCH / cond / "seed_42/metrics.json")
+            assert m["generator"] == "ddpm" and m["gan_training_set"] == digest and m["repeat"] == r
+        wgan = read(run / f"repeat_{r}" / ARCH / "gan_curated/seed_42/metrics.json")
+        assert "generator" not in wgan and wgan["gan_training_set"] == digest  # the same images
+    d = pd.read_csv(run / "stats/differences.csv")
+    row = d[(d["condition"] == "gan_curated") & (d["reference"] == "ddpm_curated")]
+    assert len(row) and set(row["family"]) == {"exploratory"}
