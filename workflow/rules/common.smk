@@ -21,7 +21,6 @@ from ganaug.generators import DEFAULT as STUDY_GENERATOR  # noqa: E402
 from ganaug.generators import (  # noqa: E402
     FAMILIES,
     by_directory,
-    by_suffix,
     in_use,
     of_condition,
 )
@@ -74,7 +73,6 @@ def rep(r):
 # name it (ddpm/, synthetic_ddpm/, review_ddpm/). {sfx} is what a family adds to the curation's
 # folder and log names ("" for the study's), {gdir} the folder of a family other than the study's.
 GENERATORS = in_use(config["classifier"]["conditions"])
-OTHER_GENERATORS = [g for g in GENERATORS if g.name != STUDY_GENERATOR]
 SYN = f"{REP}/synthetic{{sfx}}"
 
 

@@ -4,6 +4,7 @@ image goes. Tables are ``image,<scores>,kept,reason`` under results/synthetic/cu
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import cv2
@@ -272,11 +273,14 @@ def _scores(
 
     if mode == "files":
         if not files:
-            # each repeated split has its own page and its own exports folder, <dir>/repeat_<r>
-            repeat = Path(review_dir).name if Path(review_dir).name.startswith("repeat_") else "repeat_<r>"
+            # each repeated split (and each generator) has its own page and its own exports
+            # folder, <dir>/repeat_<r>[_<generator>]: its page is results/repeat_<r>/review[_<g>]/
+            name = Path(review_dir).name
+            m = re.fullmatch(r"(repeat_\d+)(_[a-z0-9_]+)?", name)
+            page = f"{m.group(1)}/review{m.group(2) or ''}" if m else "repeat_<r>/review"
             raise ReviewError(
                 f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the "
-                f"review page (snakemake results/{repeat}/review/index.html), have the reviewers score it "
+                f"review page (snakemake results/{page}/index.html), have the reviewers score it "
                 f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
                 "simulate (labelled as simulated in every output) or skip"
             )

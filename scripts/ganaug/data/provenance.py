@@ -69,7 +69,8 @@ def check_same_training_set(recorded: str | None, current: str, what: str) -> No
             f"{what} was made by a GAN trained on another training set (fingerprint "
             f"{recorded or 'missing'}; the current train split's is {current}). The split or the data "
             "changed since: rerun the GAN and everything after it (Snakemake does this when "
-            "the repeat's data/metadata.csv is newer; otherwise use --forcerun train_gan)."
+            "the repeat's data/metadata.csv is newer; otherwise use --forcerun train_gan, or "
+            "train_generator for another generator family)."
         )
 
 

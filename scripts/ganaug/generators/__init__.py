@@ -87,10 +87,6 @@ def by_synthetic(synthetic: str) -> Family:
     return next(f for f in FAMILIES.values() if f.synthetic == synthetic)
 
 
-def by_suffix(suffix: str) -> Family:
-    return next(f for f in FAMILIES.values() if f.suffix == suffix)
-
-
 def of_condition(cond: dict[str, Any]) -> Family:
     """The generator of a condition's synthetic images (the study's where it names none)."""
     return family(cond.get("generator", DEFAULT))

@@ -417,7 +417,7 @@ def train_from_metadata(
 def sample_rule(
     generator: str | Path, out_dir: str | Path, manifest: str | Path, params: dict, device: str, threads: int
 ) -> pd.DataFrame:
-    """The rule sample_gan for the DDPM: ``params`` are the DdpmConfig's sampling params, which the
+    """The rule sample_generator for the DDPM: ``params`` are the DdpmConfig's sampling params, which the
     file's shape and schedule must match."""
     from ganaug.runtime import select_device
     from ganaug.training.sample import write_samples

@@ -258,6 +258,9 @@ def test_files_mode_without_files_says_what_to_do(world):
         ReviewError, match=r"holds no review CSVs.*results/repeat_.*/review/index.html.*simulate"
     ):
         review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "reviews")
+    # another generator's page and exports folder (<dir>/repeat_<r>_<generator>) are named right
+    with pytest.raises(ReviewError, match=r"snakemake results/repeat_0/review_ddpm/index.html\)"):
+        review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "repeat_0_ddpm")
 
 
 def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
