@@ -465,6 +465,36 @@ def _figures(result: dict, history: pd.DataFrame, pred: pd.DataFrame, out: FitOu
     )
 
 
+def _fit_provenance(
+    params: dict[str, Any],
+    repeat: int,
+    manifest: str | Path | None,
+    curation_summary: str | Path | None,
+) -> tuple[dict[str, Any], str | None]:
+    """What a fit records of where its images came from, and the generator training set its own
+    synthetic images carry (None for a condition without them)."""
+    import json
+
+    from ganaug.data.provenance import manifest_digest
+
+    provenance: dict[str, Any] = {"repeat": repeat, "weights_source": params["weights"]}
+    if "generator" in params["condition"]:
+        # a condition that names its generator (the study's conditions name none: their files
+        # stay as they were) records it beside the training set its images came from
+        provenance["generator"] = params["condition"]["generator"]
+    # the provenance of the condition's own synthetic images (a raw condition counted to a curated
+    # one reads the curated set only for its count: it records no review)
+    own = params["condition"]["synthetic"]
+    recorded = manifest_digest(manifest) if manifest and own == "raw" else None
+    if curation_summary and own.startswith("curated"):
+        s = json.loads(Path(curation_summary).read_text())
+        recorded = s.get("gan_training_set")
+        provenance |= {
+            k: s[k] for k in ("review_mode", "simulated_review", "lpips_backbone", "cluster_backbone")
+        }
+    return provenance, recorded
+
+
 def fit_rule(
     arch: str,
     seed: int,
@@ -486,27 +516,10 @@ def fit_rule(
     """The rule fit_classifier: ``params`` as ``ganaug.settings.fit_params`` gives them; the
     synthetic inputs are those of the condition (or of the one it oversamples to), all from the
     same ``repeat`` as ``metadata``."""
-    import json
-
-    from ganaug.data.provenance import manifest_digest
     from ganaug.runtime import select_device
     from ganaug.settings import from_dict
 
-    provenance: dict[str, Any] = {"repeat": repeat, "weights_source": params["weights"]}
-    if "generator" in params["condition"]:
-        # a condition that names its generator (the study's conditions name none: their files
-        # stay as they were) records it beside the training set its images came from
-        provenance["generator"] = params["condition"]["generator"]
-    # the provenance of the condition's own synthetic images (a raw condition counted to a curated
-    # one reads the curated set only for its count: it records no review)
-    own = params["condition"]["synthetic"]
-    recorded = manifest_digest(manifest) if manifest and own == "raw" else None
-    if curation_summary and own.startswith("curated"):
-        s = json.loads(Path(curation_summary).read_text())
-        recorded = s.get("gan_training_set")
-        provenance |= {
-            k: s[k] for k in ("review_mode", "simulated_review", "lpips_backbone", "cluster_backbone")
-        }
+    provenance, recorded = _fit_provenance(params, repeat, manifest, curation_summary)
     match = params["match"]
     return fit_and_evaluate(
         arch=arch,
