@@ -43,9 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from ganaug.config import validate_config  # noqa: E402
+from ganaug.generators import DEFAULT, in_use  # noqa: E402
 from ganaug.models.classifiers import arch_spec, replace_head  # noqa: E402
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty  # noqa: E402
-from ganaug.settings import GanConfig  # noqa: E402
+from ganaug.settings import DdpmConfig, GanConfig  # noqa: E402
 from ganaug.training.gan import _GlobalOnly, build_models  # noqa: E402
 
 # ISIC 2019's training archive (its ground truth): the study's two classes
@@ -130,6 +131,51 @@ def gan_iteration(cfg: GanConfig) -> tuple[float, int]:
     return cfg.n_critic * fc + fg, cfg.n_critic * oc + og
 
 
+def ddpm_step(cfg: DdpmConfig) -> tuple[float, int]:
+    """One DDPM training step as ganaug.training.diffusion runs it: the UNet's forward and
+    backward at cfg.batch_size, gradient clipping, AdamW, and the EMA update."""
+    from diffusers.training_utils import EMAModel
+
+    from ganaug.training.diffusion import build_unet
+
+    unet = build_unet(cfg.shape(), cfg.seed).to(META)
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, foreach=True)
+    ema = EMAModel(unet.parameters(), decay=cfg.ema_decay, foreach=True)
+    b = cfg.batch_size
+    x = torch.empty(b, 3, cfg.img_size, cfg.img_size, device=META)
+    t = torch.zeros(b, dtype=torch.long, device=META)
+    labels = torch.zeros(b, dtype=torch.long, device=META) if cfg.conditional else None
+
+    def step():
+        loss = torch.nn.functional.mse_loss(unet(x, t, class_labels=labels).sample, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        # per tensor here (meta tensors have no foreach kernels; CUDA's has): the op count is
+        # an upper bound by a few hundred launches a step
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        ema.step(unet.parameters())
+
+    step()  # AdamW's state is created on its first step: count the steady state
+    return count(step)
+
+
+def ddpm_sampling(cfg: DdpmConfig) -> tuple[float, int]:
+    """The whole raw set: ceil(n_samples / sample_batch_size) batches of sampling_steps DDIM
+    steps, each one UNet forward under no_grad (the scheduler's update is a few elementwise ops)."""
+    from ganaug.training.diffusion import build_unet
+
+    unet = build_unet(cfg.shape(), cfg.seed).to(META).eval()
+    b = cfg.sample_batch_size
+    x = torch.empty(b, 3, cfg.img_size, cfg.img_size, device=META)
+    t = torch.zeros(b, dtype=torch.long, device=META)
+    labels = torch.zeros(b, dtype=torch.long, device=META) if cfg.conditional else None
+    with torch.no_grad():
+        f, o = count(lambda: unet(x, t, class_labels=labels))
+    n = -(-cfg.n_samples // b) * cfg.sampling_steps
+    return f * n, o * n
+
+
 def classifier_steps(arch: str, size: int, batch: int, eval_batch: int) -> dict[str, tuple[float, int]]:
     """One training step (forward, backward, Adam) and one prediction batch of ``arch``."""
     from ganaug.models.classifiers import _build
@@ -183,6 +229,7 @@ class Stage:
     precision: str
     host_s: float = 0.0  # per job: what runs on the host alone (decoding, writing)
     on_chain: bool = False  # one of them is on a repeat's critical path
+    branch: str = ""  # the generator whose branch of the chain it is on ("": every branch's)
 
     def job_seconds(self, gpu: Gpu) -> float:
         return max(self.compute_seconds(gpu), self.ops * gpu.launch_us * 1e-6) + self.host_s
@@ -199,28 +246,19 @@ def split_counts(cfg: dict, nv: int, df: int) -> dict[str, dict[str, int]]:
 
 
 def stages(cfg: dict, nv: int, df: int, epochs: int) -> list[Stage]:
-    data, gan_sec, cls = cfg["data"], cfg["gan"], cfg["classifier"]
+    data, cls = cfg["data"], cfg["classifier"]
     repeats = data["split"]["repeats"]
-    size = data["image_size"]
-    gan = GanConfig.from_section(gan_sec, size, cfg["seed"])
     counts = split_counts(cfg, nv, df)
-    f_it, o_it = gan_iteration(gan)
-    # the penalty's double backward, most of an iteration's FLOPs, runs outside autocast: TF32
-    # (gan.tf32) or fp32, whatever gan.bf16 does to the forwards
-    gan_prec = "tf32" if gan.tf32 else "fp32"
     out = [
         Stage("decode_split", repeats * 3, 0.0, 0, "fp32",
               host_s=sum(sum(c.values()) for c in counts.values()) / 3 / DECODE_PER_S, on_chain=True),
-        Stage("train_gan", repeats, f_it * gan.total_iterations, o_it * gan.total_iterations, gan_prec,
-              on_chain=True),
     ]  # fmt: skip
     conditions = {
         k: v for k, v in cls["conditions"].items() if not (v.get("extra_real_to") and not _extra(data))
     }
     cls_prec = "bf16" if cls["bf16"] else "tf32"
-    n_fits = 0
     for arch in cls["archs"]:
-        steps = classifier_steps(arch, size, cls["batch_size"], 128)
+        steps = classifier_steps(arch, data["image_size"], cls["batch_size"], 128)
         for name, cond in conditions.items():
             n_train = counts["train"]["NV"] + _minority(cond, counts["train"]["DF"], conditions)
             batches = -(-n_train // cls["batch_size"])
@@ -231,21 +269,50 @@ def stages(cfg: dict, nv: int, df: int, epochs: int) -> list[Stage]:
             flops = epochs * (batches * ft + val_batches * fp) + (val_batches + test_batches) * fp
             ops = epochs * (batches * ot + val_batches * op) + (val_batches + test_batches) * op
             jobs = repeats * len(cls["seeds"])
-            n_fits += jobs
             out.append(Stage(f"fit {arch} / {name}", jobs, flops, ops, cls_prec, host_s=FIT_HOST_S))
     out[-1].on_chain = True
-    n_syn = gan_sec["n_samples"]
+    for fam in in_use(cls["conditions"]):
+        out += generator_stages(cfg, fam, counts)
+    return out
+
+
+def _precision(settings) -> str:
+    return "bf16" if settings.bf16 else "tf32" if settings.tf32 else "fp32"
+
+
+def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
+    """One generator's training, sampling, curation features and metrics in every repeat: the
+    study's WGAN-GP (train_gan, sample_gan) or another family (train_<name>, sample_<name>)."""
+    repeats = cfg["data"]["split"]["repeats"]
+    size = cfg["data"]["image_size"]
+    settings = fam.settings(cfg)
+    n_syn = settings.n_samples
+    if fam.name == DEFAULT:
+        f_it, o_it = gan_iteration(settings)
+        # the penalty's double backward, most of an iteration's FLOPs, runs outside autocast:
+        # TF32 (gan.tf32) or fp32, whatever gan.bf16 does to the forwards
+        gan_prec = "tf32" if settings.tf32 else "fp32"
+        n_it = settings.total_iterations
+        train = Stage("train_gan", repeats, f_it * n_it, o_it * n_it, gan_prec)
+        sample = Stage("sample_gan", repeats, 0.0, 0, "fp32", host_s=n_syn / 500)
+    else:  # the DDPM: its training steps, then DDIM sampling, which is not free
+        f_st, o_st = ddpm_step(settings)
+        n_st = settings.total_steps
+        train = Stage(f"train_{fam.name}", repeats, f_st * n_st, o_st * n_st, _precision(settings))
+        f_s, o_s = ddpm_sampling(settings)
+        sample = Stage(f"sample_{fam.name}", repeats, f_s, o_s, _precision(settings), host_s=n_syn / 500)
     fi, oi = feature_pass("inception", size, 64)
     fl, ol = feature_pass("vgg16", size, 64)
     metric_batches = -(-(n_syn * 2 + counts["train"]["DF"] + counts["val"]["DF"]) // 64)
-    out += [
-        Stage("sample_gan", repeats, 0.0, 0, "fp32", host_s=n_syn / 500, on_chain=True),
-        Stage("curate_lpips", repeats, fl * -(-(n_syn + counts["train"]["DF"]) // 64),
-              ol * -(-(n_syn + counts["train"]["DF"]) // 64), "tf32", host_s=LPIPS_HOST_S, on_chain=True),
-        Stage("gan_metrics", repeats, fi * metric_batches, oi * metric_batches, "tf32",
-              host_s=METRICS_HOST_S),
-    ]  # fmt: skip
-    return out
+    lpips_batches = -(-(n_syn + counts["train"]["DF"]) // 64)
+    tag = "" if fam.name == DEFAULT else f" {fam.name}"
+    lpips = Stage(f"curate_lpips{tag}", repeats, fl * lpips_batches, ol * lpips_batches, "tf32",
+                  host_s=LPIPS_HOST_S)  # fmt: skip
+    metrics = Stage(f"gan_metrics{tag}", repeats, fi * metric_batches, oi * metric_batches, "tf32",
+                    host_s=METRICS_HOST_S)  # fmt: skip
+    for s in (train, sample, lpips):  # a repeat's chain runs through each generator's branch
+        s.on_chain, s.branch = True, fam.name
+    return [train, sample, lpips, metrics]
 
 
 # Host-side times: ASSUMPTIONS, stated in the output (measure yours: bench_hot_loop.py gives the
@@ -280,7 +347,15 @@ def _minority(cond: dict, real_df: int, conditions: dict) -> int:
 def project(st: list[Stage], gpu: Gpu, n_gpus: int, jobs_per_device: int) -> dict:
     compute = sum(s.jobs * s.compute_seconds(gpu) for s in st)
     job_time = sum(s.jobs * s.job_seconds(gpu) for s in st)
-    chain = sum(s.job_seconds(gpu) for s in st if s.on_chain)
+    # a repeat's chain: the shared stages, then the slowest generator's branch (the generators
+    # of one repeat train, sample and curate side by side)
+    branches: dict[str, float] = {}
+    for s in st:
+        if s.on_chain and s.branch:
+            branches[s.branch] = branches.get(s.branch, 0.0) + s.job_seconds(gpu)
+    chain = sum(s.job_seconds(gpu) for s in st if s.on_chain and not s.branch) + max(
+        branches.values(), default=0.0
+    )
     # one GPU: compute shared, hosts' launching spread over the jobs; SLURM: one job a GPU
     wall = max(compute, job_time / jobs_per_device, chain) if n_gpus == 1 else max(job_time / n_gpus, chain)
     return {

@@ -36,6 +36,25 @@ def test_meta_device_counts_equal_a_real_steps_counts():
     assert 2.9 < train_flops / predict_flops < 3.1
 
 
+def test_the_ddpm_counts_equal_its_own_flop_count():
+    """The DDPM's training step (forward, backward, clipping, AdamW, EMA) counts the FLOPs of
+    ganaug.training.diffusion.flops_per_step (the optimiser's elementwise work counts none), and
+    its sampling is sampling_steps UNet forwards for each of ceil(n / batch) batches."""
+    from ganaug.settings import DdpmConfig
+    from ganaug.training.diffusion import flops_per_step
+
+    mod = _module()
+    shape = dict(
+        img_size=32, block_out_channels=(8, 16), layers_per_block=1, attention_levels=1, norm_num_groups=4
+    )
+    cfg = DdpmConfig(**shape, batch_size=3, n_samples=10, sample_batch_size=4, sampling_steps=7)
+    train, per_image = flops_per_step(cfg)
+    flops, ops = mod.ddpm_step(cfg)
+    assert flops == train and ops > 0
+    sample_flops, _ = mod.ddpm_sampling(cfg)
+    assert sample_flops == 3 * 7 * 4 * per_image  # 3 batches of 4 (the last one full size)
+
+
 def test_the_study_config_projects_to_at_most_three_hours_on_one_h100(tmp_path):
     out = tmp_path / "cost.json"
     res = run([sys.executable, str(REPO / "benchmarks/study_cost.py"), "--json", str(out)], timeout=300)
@@ -45,5 +64,7 @@ def test_the_study_config_projects_to_at_most_three_hours_on_one_h100(tmp_path):
     assert 0 < cost["one_gpu"]["wall_hours"] <= 3.0
     assert cost["slurm"]["gpus"] == 8 and cost["slurm"]["wall_hours"] < cost["one_gpu"]["wall_hours"]
     jobs = {s["stage"]: s["jobs"] for s in cost["stages"]}
-    assert jobs["train_gan"] == 5 and jobs["fit"] == 5 * 3 * 11  # real_extra needs data.extra_minority
+    # 13 conditions: real_extra needs data.extra_minority; ddpm_uncurated and ddpm_curated
+    assert jobs["train_gan"] == 5 and jobs["fit"] == 5 * 3 * 13
+    assert jobs["train_ddpm"] == jobs["sample_ddpm"] == 5 and jobs["curate_lpips"] == 10
     assert "one GPU, 4 jobs at a time" in res.stdout
