@@ -8,5 +8,6 @@ final_results_rule(
     dict(snakemake.input.items()),
     snakemake.output[0],
     snakemake.params.provenance,
+    generators=snakemake.params.generators,
     **snakemake.params.evaluation,
 )

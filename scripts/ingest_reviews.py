@@ -1,18 +1,16 @@
-"""Rule ingest_reviews: unblind and average the reviewers' scores (or simulate / skip), and the
-visual Turing test's summary."""
+"""Rule ingest_reviews: unblind the one page's scores and split them by generator (or simulate /
+skip); each generator's review table and visual Turing test."""
 
-from ganaug.curation.steps import run_review
+from ganaug.curation.steps import candidate_sets, run_review
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-i = snakemake.input
+i, p = snakemake.input, snakemake.params
 run_review(
-    i.previous,
-    i.blur,
-    i.ssim,
+    candidate_sets(dict(i.items()), p.generators),
     i.key,
     i.reviews,
     dict(snakemake.output.items()),
-    **snakemake.params.curation,
-    seed=snakemake.params.seed,
+    **p.curation,
+    seed=p.seed,
 )

@@ -102,3 +102,42 @@ def sk_metrics(y, prob, pred) -> dict[str, float]:
         "pr_auc": average_precision_score(y, prob),
         "balanced_accuracy": balanced_accuracy_score(y, pred),
     }
+
+
+def open_in_chromium(html: Path) -> dict:
+    """Load a report in Debian's headless Chromium: its problems (script errors, error messages
+    on the console, failed requests), its images (and how many failed to decode), its figures'
+    alt texts and captions, and its text. Skips where Chromium is missing, unless
+    GANAUG_REQUIRE_BROWSER=1 (.ci/run) makes that a failure."""
+    import pytest
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("GANAUG_REQUIRE_BROWSER") == "1":
+            raise AssertionError("chromium is required (GANAUG_REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            tab = browser.new_page()
+            problems: list[str] = []
+            tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            tab.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+            tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            tab.goto(Path(html).resolve().as_uri(), wait_until="load")
+            return {
+                "problems": problems,
+                "n_images": tab.evaluate("document.images.length"),
+                "broken": tab.evaluate(
+                    "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
+                ),
+                "alts": tab.evaluate("Array.from(document.querySelectorAll('figure img')).map(i => i.alt)"),
+                "captions": tab.evaluate("document.querySelectorAll('figure figcaption').length"),
+                "text": tab.inner_text("body"),
+            }
+        finally:
+            browser.close()

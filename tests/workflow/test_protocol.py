@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from tests.helpers import REPO, snakemake
+from tests.helpers import REPO, open_in_chromium, snakemake
 
 pytestmark = [pytest.mark.workflow]  # one file: one xdist worker (make test: --dist loadfile)
 CONFIG = REPO / "tests" / "fixtures" / "protocol.yaml"
@@ -24,7 +24,14 @@ ARCH = "timm/tf_efficientnet_lite0"
 def run(tmp_path_factory) -> Path:
     wd = tmp_path_factory.mktemp("protocol")
     res = snakemake(
-        wd, "results/final_results.json", "--configfile", str(CONFIG), "--cores", "2", timeout=1500
+        wd,
+        "results/final_results.json",
+        "results/report.html",
+        "--configfile",
+        str(CONFIG),
+        "--cores",
+        "2",
+        timeout=1500,
     )
     assert res.returncode == 0, res.stderr[-4000:]
     return wd / "results"
@@ -143,8 +150,17 @@ def test_every_control_has_its_training_set(run):
 
 
 def test_the_review_was_blinded_and_unblinded(run):
-    key = pd.read_csv(run / "repeat_0/synthetic/curation/review_key.csv")
+    """One page per repeat over both generators' LPIPS survivors and the real images, blinded;
+    the key (kept apart) says which is which, and ingestion splits the scores by generator."""
+    key = pd.read_csv(run / "repeat_0/review_key.csv", keep_default_na=False)
     assert (key["source"] == "real").sum() == 6 and key["blinded"].str.match(r"img_\d{4}\.png").all()
+    assert set(key.loc[key["source"] == "real", "generator"]) == {""}
+    for gen, syn in (("wgan_gp", "synthetic"), ("ddpm", "synthetic_ddpm")):
+        lpips = pd.read_csv(run / f"repeat_0/{syn}/curation/lpips.csv")
+        shown = key.loc[key["generator"] == gen, "original"]
+        assert sorted(shown) == sorted(lpips.loc[lpips["kept"], "image"])
+        assert sorted(pd.read_csv(run / f"repeat_0/{syn}/curation/review.csv")["image"]) == sorted(shown)
+    assert len(list((run / "repeat_0/review/images").iterdir())) == len(key)
     page = (run / "repeat_0/review/index.html").read_text()
     assert "generated_" not in page
     turing = read(run / "repeat_0/synthetic/curation/review_turing.json")
@@ -167,8 +183,7 @@ def test_protocol_config_is_the_documented_shape():
 def test_a_second_generator_runs_per_repeat_under_its_own_folders_and_its_fits_record_it(run):
     """generator: ddpm: the DDPM of each repeat learnt only that repeat's train DF images, its raw
     set went through the same curation into synthetic_ddpm/ with its own blinded review page and
-    Turing test (generator_metrics, which final_results does not read yet, is checked by a dry
-    run in test_static), and its fits record their generator and the training set both
+    Turing test, and its fits record their generator and the training set both
     generators learnt from; the head-to-head pair is an exploratory row of differences.csv."""
     for r in (0, 1):
         ckpt = torch.load(run / f"repeat_{r}/ddpm/checkpoints/last.pt", weights_only=False)
@@ -180,7 +195,7 @@ def test_a_second_generator_runs_per_repeat_under_its_own_folders_and_its_fits_r
         digest = read(syn / "curation/summary.json")["gan_training_set"]
         assert digest == ckpt["training_set"]["digest"]
         assert set(pd.read_csv(syn / "raw_manifest.csv")["gan_training_set"]) == {digest}
-        assert (run / f"repeat_{r}/review_ddpm/index.html").is_file()
+        assert not (run / f"repeat_{r}/review_ddpm").exists()  # one page for both generators
         turing = read(syn / "curation/review_turing.json")
         assert turing["n_synthetic_images"] == 80 and turing["review_mode"] == "simulate"
         for cond in ("ddpm_curated", "ddpm_uncurated"):
@@ -191,3 +206,37 @@ def test_a_second_generator_runs_per_repeat_under_its_own_folders_and_its_fits_r
     d = pd.read_csv(run / "stats/differences.csv")
     row = d[(d["condition"] == "gan_curated") & (d["reference"] == "ddpm_curated")]
     assert len(row) and set(row["family"]) == {"exploratory"}
+
+
+def test_which_generator_reads_each_generators_own_files(run):
+    """final_results' generators section: per generator and repeat, the KID against val of its
+    own metrics.json (x 1000), the Turing test of its own review, the wall time of its own
+    training job's benchmark file; the head-to-head pair; and the report's section, in Chromium,
+    with each generator's closest-to-train pairs."""
+    gens = read(run / "final_results.json")["generators"]
+    assert gens["order"] == ["wgan_gp", "ddpm"] and ["gan_curated", "ddpm_curated"] in gens["head_to_head"]
+    assert gens["each"]["ddpm"]["conditions"] == ["ddpm_uncurated", "ddpm_curated"]
+    for name, folder, syn, bench in (
+        ("wgan_gp", "gan", "synthetic", "train_gan/repeat_{r}.tsv"),
+        ("ddpm", "ddpm", "synthetic_ddpm", "train_generator/repeat_{r}_ddpm.tsv"),
+    ):
+        for r in (0, 1):
+            got = gens["each"][name]["repeats"][str(r)]
+            m = read(run / f"repeat_{r}/{folder}/metrics.json")["sets"]["curated"]
+            assert got["sets"]["curated"]["kid_x1000_vs_val"] == pytest.approx(
+                1000 * m["against"]["val"]["kid"]["mean"]
+            )
+            assert got["sets"]["curated"]["copying_z"] == m["copying"]["z"]
+            turing = read(run / f"repeat_{r}/{syn}/curation/review_turing.json")
+            accs = [x["accuracy"] for x in turing["reviewers"]]
+            assert got["turing"]["accuracy"] == pytest.approx(sum(accs) / len(accs))
+            b = pd.read_csv(run / "benchmarks" / bench.format(r=r), sep="\t")
+            assert got["training"]["seconds"] == pytest.approx(float(b["s"].iloc[-1]))
+    page = open_in_chromium(run / "report.html")
+    assert page["problems"] == [] and page["broken"] == 0
+    text = page["text"]
+    assert "5.6 Which generator?" in text and "Head to head" in text
+    assert "WGAN-GP: the memorisation audit" in text and "DDPM: the memorisation audit" in text
+    assert (
+        sum("closest to a training image" in a for a in page["alts"]) >= 3
+    )  # section 2's and each generator's

@@ -146,7 +146,8 @@ def test_a_target_may_name_an_architecture_the_config_leaves_out(tmp_path):
 def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curation(tmp_path):
     """generator: ddpm in a condition plans the DDPM's training and sampling (train_generator,
     sample_generator on ddpm/ and synthetic_ddpm/), the same curation rules on its raw set (the
-    {sfx} wildcard: _ddpm), its own review page and metrics; its fit reads synthetic_ddpm/ only.
+    {sfx} wildcard: _ddpm) and metrics, its candidates on the repeat's one review page beside the
+    WGAN-GP's; its fit reads synthetic_ddpm/ only.
     The study's generator keeps its rules and paths (rule all still builds it)."""
     cfg = yaml.safe_load(Path(DEMO).read_text())
     cond = {"synthetic": "curated", "n_synthetic": 100, "real_minority": True, "augment": False}
@@ -159,13 +160,21 @@ def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curat
     jobs = planned_jobs(res.stdout)
     rules = [j["rule"] for j in jobs]
     assert rules.count("train_gan") == rules.count("train_generator") == 1
-    assert rules.count("curate_lpips") == rules.count("review_sheet") == rules.count("select_clusters") == 2
+    assert rules.count("curate_lpips") == rules.count("select_clusters") == 2
+    assert rules.count("review_sheet") == rules.count("ingest_reviews") == 1  # one page for both
     assert rules.count("gan_metrics") == rules.count("generator_metrics") == 1
     assert next(j for j in jobs if j["rule"] == "train_generator")["wildcards"]["gdir"] == "ddpm"
     blur = sorted(j["output"][0] for j in jobs if j["rule"] == "curate_blur")
     assert blur == [f"results/repeat_0/{s}/curation/blur.csv" for s in ("synthetic", "synthetic_ddpm")]
-    pages = sorted(j["output"][0] for j in jobs if j["rule"] == "review_sheet")
-    assert pages == ["results/repeat_0/review/index.html", "results/repeat_0/review_ddpm/index.html"]
+    page = next(j for j in jobs if j["rule"] == "review_sheet")
+    assert page["output"] == ["results/repeat_0/review/index.html", "results/repeat_0/review_key.csv"]
+    assert {f"results/repeat_0/{s}/curation/lpips.csv" for s in ("synthetic", "synthetic_ddpm")} <= set(
+        page["input"]
+    )
+    ingest = next(j for j in jobs if j["rule"] == "ingest_reviews")
+    assert {f"results/repeat_0/{s}/curation/review.csv" for s in ("synthetic", "synthetic_ddpm")} <= set(
+        ingest["output"]
+    )
     fit = next(
         j for j in jobs if j["rule"] == "fit_classifier" and j["wildcards"]["condition"] == "ddpm_curated"
     )
@@ -177,4 +186,6 @@ def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curat
     assert res.returncode == 0, res.stderr[-3000:]
     planned = {j["rule"] for j in planned_jobs(res.stdout)}
     assert {"train_generator", "sample_generator", "select_clusters"} <= planned
-    assert not planned & {"train_gan", "sample_gan"}  # nothing of the study's generator
+    # the one review page of the repeat shows both generators' candidates, so the DDPM's curated set
+    # waits for the WGAN-GP's LPIPS survivors too; nothing past the page of the study's generator
+    assert {"train_gan", "sample_gan", "review_sheet"} <= planned and "gan_metrics" not in planned

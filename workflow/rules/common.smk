@@ -70,7 +70,7 @@ def rep(r):
 
 # The generators (ganaug.generators): the study's WGAN-GP, whose outputs keep their paths (gan/,
 # synthetic/, review/), and each other family a condition names (generator:), whose folders
-# name it (ddpm/, synthetic_ddpm/, review_ddpm/). {sfx} is what a family adds to the curation's
+# name it (ddpm/, synthetic_ddpm/). {sfx} is what a family adds to the curation's
 # folder and log names ("" for the study's), {gdir} the folder of a family other than the study's.
 GENERATORS = in_use(config["classifier"]["conditions"])
 SYN = f"{REP}/synthetic{{sfx}}"
@@ -115,10 +115,9 @@ def download_status():
     return f"the data are read from {SOURCE.images} ({SOURCE.origin} files)"
 
 
-def review_dir(repeat, sfx=""):
-    """Where the reviewers' exports of one repeat's review page of one generator go
-    (<review.dir>/repeat_<r> for the study's, repeat_<r>_ddpm for the DDPM's)."""
-    return f"{config['curation']['review']['dir']}/repeat_{repeat}{sfx}"
+def review_dir(repeat):
+    """Where the reviewers' exports of one repeat's review page go (<review.dir>/repeat_<r>)."""
+    return f"{config['curation']['review']['dir']}/repeat_{repeat}"
 
 
 def review_files(wildcards):
@@ -126,7 +125,25 @@ def review_files(wildcards):
     list still plans; the rule then stops with what to do. Adding files later reruns the rule."""
     if config["curation"]["review"]["mode"] != "files":
         return []
-    return sorted(str(f) for f in Path(review_dir(wildcards.repeat, wildcards.sfx)).glob("*.csv"))
+    return sorted(str(f) for f in Path(review_dir(wildcards.repeat)).glob("*.csv"))
+
+
+def review_candidates(*kinds):
+    """An input function: each generator's curation files of one repeat that a review rule reads
+    (previous_<g>: its LPIPS survivors, raw_<g>, manifest_<g>, blur_<g>, ssim_<g>)."""
+    files = {
+        "previous": "curation/lpips.csv",
+        "raw": "raw",
+        "manifest": "raw_manifest.csv",
+        "blur": "curation/blur.csv",
+        "ssim": "curation/ssim.csv",
+    }
+
+    def inputs(wildcards):
+        r = rep(wildcards.repeat)
+        return {f"{k}_{g.name}": f"{r}/{g.synthetic}/{files[k]}" for g in GENERATORS for k in kinds}
+
+    return inputs
 
 
 def matched_condition(name):
@@ -233,11 +250,46 @@ def generator_targets(g):
         f"{g.directory}/training_curves.png",
         f"{g.directory}/samples_grid.png",
         f"{g.synthetic}/raw",
-        f"review{g.suffix}/index.html",
+        "review/index.html",
         f"{g.synthetic}/curated",
         f"{g.synthetic}/curation/tsne.png",
         f"{g.directory}/metrics.json",
     )
+
+
+def generator_summary_inputs(wildcards):
+    """What final_results reads of each generator in use, per repeat, for its "Which generator?"
+    section: its metrics.json, its review's Turing test and its training job's benchmark file."""
+    out = {}
+    for g in GENERATORS:
+        study = g.name == STUDY_GENERATOR
+        train = (
+            "train_gan/repeat_{r}.tsv" if study else f"train_generator/repeat_{{r}}{g.suffix}.tsv"
+        )
+        out[f"generator_metrics_{g.name}"] = per_repeat(f"{g.directory}/metrics.json")
+        out[f"generator_turing_{g.name}"] = per_repeat(f"{g.synthetic}/curation/review_turing.json")
+        out[f"generator_train_{g.name}"] = [
+            f"{RESULTS}/benchmarks/{train.format(r=r)}" for r in REPEATS
+        ]
+    return out
+
+
+def generator_summary_params():
+    """Each generator in use (name, label, the conditions that use it) and each synthetic
+    condition's generator, for final_results."""
+    conds = config["classifier"]["conditions"]
+    generator_of = {n: of_condition(c).name for n, c in conds.items() if c["synthetic"] != "none"}
+    return {
+        "generators": [
+            {
+                "name": g.name,
+                "label": g.label,
+                "conditions": [n for n, x in generator_of.items() if x == g.name],
+            }
+            for g in GENERATORS
+        ],
+        "generator_of": generator_of,
+    }
 
 
 def all_targets():
@@ -302,8 +354,7 @@ def benchmark_files():
         names.append("make_phantom")
     if EXTRA is not None:
         names.append("extra_minority")
-    curation_rules = ["curate_blur", "curate_ssim", "curate_lpips", "ingest_reviews", "review_sheet",
-                      "select_clusters"]  # fmt: skip
+    curation_rules = ["curate_blur", "curate_ssim", "curate_lpips", "select_clusters"]
     per_repeat_rules = ["split", "train_gan", "sample_gan", *curation_rules, "gan_metrics"]
     other_rules = ["train_generator", "sample_generator", *curation_rules, "generator_metrics"]
     conds = config["classifier"]["conditions"].values()
@@ -316,6 +367,8 @@ def benchmark_files():
         for job in (per_repeat_rules if study else other_rules) + controls:
             names += [f"{job}/repeat_{r}{g.suffix}" for r in REPEATS]
     names += [f"decode_split/repeat_{r}_{s}" for r in REPEATS for s in ("train", "val", "test")]
+    # one review page per repeat, over every generator
+    names += [f"{job}/repeat_{r}" for job in ("review_sheet", "ingest_reviews") for r in REPEATS]
     for ext, spec in config["evaluation"]["external"].items():
         rules = ["ingest_external", "preprocess_external", "external_set"]
         rules += ["make_external_phantom"] if spec["phantom"] is not None else []
@@ -355,6 +408,11 @@ def report_inputs(wildcards):
         "closest_to_train": expand(rules.gan_metrics.output.closest, **r0)[0],
         "tsne": expand(rules.select_clusters.output.tsne, **r0, sfx="")[0],
         "curation_scores": expand(rules.select_clusters.output.scores, **r0, sfx="")[0],
+        # "Which generator?": each generator's closest-to-train pairs (repeat 0), side by side
+        **{
+            f"closest_to_train_{g.name}": f"{rep(0)}/{g.directory}/closest_to_train.png"
+            for g in GENERATORS
+        },
         "fit_metrics": fit_files("metrics.json"),
         "fit_history": fit_files("history.csv"),
         "fit_predictions": fit_files("predictions.csv"),

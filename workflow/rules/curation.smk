@@ -83,19 +83,20 @@ rule curate_lpips:
 
 # the page mixes curation.review.real_images real training images in, every image under a
 # blinded name; the key stays in the curation folder, never on the page
+# One review page per repeat for every generator: their LPIPS survivors mixed, blinded, with real
+# training images; ingestion unblinds the scores and splits them by generator.
 rule review_sheet:
     input:
-        previous=f"{CUR_DIR}/lpips.csv",
-        raw=f"{SYN}/raw",
+        unpack(review_candidates("previous", "raw", "manifest")),
         metadata=f"{REP}/data/metadata.csv",
-        manifest=f"{SYN}/raw_manifest.csv",
     output:
-        page=f"{REP}/review{{sfx}}/index.html",
-        key=f"{CUR_DIR}/review_key.csv",
+        page=f"{REP}/review/index.html",
+        # the key: which shown name is real or synthetic, and from which generator; never on the page
+        key=f"{REP}/review_key.csv",
     log:
-        f"{RESULTS}/logs/review_sheet/repeat_{{repeat}}{{sfx}}.log",
+        f"{RESULTS}/logs/review_sheet/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/review_sheet/repeat_{{repeat}}{{sfx}}.tsv"
+        f"{RESULTS}/benchmarks/review_sheet/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -103,8 +104,9 @@ rule review_sheet:
         mem_mb=1000,
         runtime=10,
     params:
+        generators=[g.name for g in GENERATORS],
         # each repeat's page keeps its own progress in the reviewer's browser
-        page_id=lambda w: f"ganaug-{config['seed']}-repeat{w.repeat}{w.sfx}",
+        page_id=lambda w: f"ganaug-{config['seed']}-repeat{w.repeat}",
         # only the key this page depends on (the threshold or the mode reruns no page)
         review={"real_images": CUR["review"]["real_images"]},
         seed=config["seed"],
@@ -114,19 +116,21 @@ rule review_sheet:
 
 rule ingest_reviews:
     input:
-        previous=f"{CUR_DIR}/lpips.csv",
-        blur=f"{CUR_DIR}/blur.csv",
-        ssim=f"{CUR_DIR}/ssim.csv",
-        key=f"{CUR_DIR}/review_key.csv",
+        unpack(review_candidates("previous", "blur", "ssim")),
+        key=f"{REP}/review_key.csv",
         reviews=review_files,
     output:
-        table=f"{CUR_DIR}/review.csv",
-        # the visual Turing test: can the reviewers tell real from synthetic, do they agree?
-        turing=f"{CUR_DIR}/review_turing.json",
+        # per generator: its review table, and the visual Turing test of its images against the
+        # page's real ones (can the reviewers tell them apart, do they agree?)
+        **{f"table_{g.name}": f"{REP}/{g.synthetic}/curation/review.csv" for g in GENERATORS},
+        **{
+            f"turing_{g.name}": f"{REP}/{g.synthetic}/curation/review_turing.json"
+            for g in GENERATORS
+        },
     log:
-        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}{{sfx}}.log",
+        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}{{sfx}}.tsv"
+        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -134,8 +138,9 @@ rule ingest_reviews:
         mem_mb=1000,
         runtime=10,
     params:
+        generators=[g.name for g in GENERATORS],
         # the exports of this repeat's page are read from <review.dir>/repeat_<r>/
-        curation=lambda w: {"review": {**CUR["review"], "dir": review_dir(w.repeat, w.sfx)}},
+        curation=lambda w: {"review": {**CUR["review"], "dir": review_dir(w.repeat)}},
         seed=config["seed"],
     script:
         rule_script("ingest_reviews")

@@ -154,6 +154,7 @@ use rule gan_metrics as generator_metrics with:
 rule final_results:
     input:
         unpack(significance_tables),
+        unpack(generator_summary_inputs),
         data_summary=per_repeat("data/summary.json"),
         curation_summary=per_repeat("synthetic/curation/summary.json"),
         gan_metrics=per_repeat("gan/metrics.json"),
@@ -194,6 +195,7 @@ rule final_results:
             "skipped_conditions": SKIPPED,
         },
         evaluation=evaluation_params(EVAL, "final_results"),
+        generators=generator_summary_params(),
     script:
         rule_script("final_results")
 

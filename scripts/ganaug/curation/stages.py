@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -185,27 +186,46 @@ def lpips_stage(
     return t
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """One generator's images on a review page: its LPIPS survivors (``previous``), with its raw
+    set, its manifest and (for ingestion) its blur and SSIM tables, which the simulated review reads."""
+
+    generator: str
+    previous: str | Path
+    raw_dir: str | Path = ""
+    manifest: str | Path = ""
+    blur: str | Path = ""
+    ssim: str | Path = ""
+
+
 def review_page_key(
-    previous: str | Path,
-    raw_dir: str | Path,
-    metadata: str | Path,
-    manifest: str | Path,
-    n_real: int,
-    seed: int,
+    sets: list[Candidates], metadata: str | Path, n_real: int, seed: int
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """The blinded key of the review page (ganaug.curation.turing) and its files by shown name.
-    Real rows also carry their blur and SSIM proxy (to the other real training images), which
-    only the simulated review reads."""
+    """The blinded key of one review page over every generator's candidates (ganaug.curation.turing)
+    and its files by shown name. Real rows also carry their blur and SSIM proxy (to the other
+    real training images), which only the simulated review reads.
+
+    The candidates of all generators are blinded together, in the order of ``sets``; the seeded
+    shuffle depends only on how many there are, so a page of one generator is the page it was."""
     from ganaug.curation.turing import blind
 
-    names = candidates(previous, raw_dir)
-    size = read_images(raw_dir, names[:1], grey=True).shape[-1]
-    check_raw_set(manifest, metadata, size)
+    per = [(c, candidates(c.previous, c.raw_dir)) for c in sets]
+    for c, names in per:
+        if names:
+            size = read_images(c.raw_dir, names[:1], grey=True).shape[-1]
+            check_raw_set(c.manifest, metadata, size)
+    labels = [f"{c.generator}/{n}" for c, names in per for n in names]
     real = train_minority(metadata)
-    key = blind(names, real["image_id"].tolist(), n_real, seed)
+    key = blind(labels, real["image_id"].tolist(), n_real, seed)
+    synthetic = key["source"] == "synthetic"
+    gen_of = key["original"].str.split("/", n=1).str[0]
+    key.insert(2, "generator", np.where(synthetic, gen_of, ""))
+    key.loc[synthetic, "original"] = key.loc[synthetic, "original"].str.split("/", n=1).str[1]
     path_of = dict(zip(real["image_id"], real["path"], strict=True))
-    files = {b: Path(path_of[o]) if src == "real" else Path(raw_dir) / o
-             for b, src, o in key[["blinded", "source", "original"]].itertuples(index=False)}  # fmt: skip
+    raw_of = {c.generator: Path(c.raw_dir) for c in sets}
+    rows = key[["blinded", "source", "generator", "original"]].itertuples(index=False)
+    files = {b: Path(path_of[o]) if src == "real" else raw_of[g] / o for b, src, g, o in rows}
     key["laplacian_var"], key["max_ssim"] = np.nan, np.nan
     shown = key["source"] == "real"
     if shown.any():
@@ -231,66 +251,92 @@ def max_ssim_to_others(grey: torch.Tensor) -> np.ndarray:
 
 
 def review_stage(
-    previous: str | Path,
+    sets: list[Candidates],
     mode: str,
     files: list[str | Path],
     reviewers: int,
     threshold: float,
     noise: float,
     seed: int,
-    blur_table: str | Path,
-    ssim_table: str | Path,
     review_dir: str | Path = "resources/reviews",
     key: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, dict]:
-    """Scores of the LPIPS survivors, from reviewers' files, simulated, or skipped, and the visual
-    Turing test's summary (``key``: the page's blinded names; None: the page showed the
-    candidates under their own names)."""
+) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """Per generator: the scores of its LPIPS survivors, from the reviewers' files of the one page,
+    simulated, or skipped, and its visual Turing test (its images against the page's real ones).
+    ``key``: the page's blinded names; None: the page showed the candidates under their own names."""
     from ganaug.curation.review import CRITERIA, aggregate
     from ganaug.curation.turing import KEY_COLUMNS, turing_summary
 
-    names = candidates(previous, raw_dir="")
+    names = {c.generator: candidates(c.previous, raw_dir="") for c in sets}
     if key is None:
-        key = pd.DataFrame({"blinded": names, "source": "synthetic", "original": names}, columns=KEY_COLUMNS)
+        key = pd.DataFrame(
+            [(n, "synthetic", g, n) for g, ns in names.items() for n in ns], columns=KEY_COLUMNS
+        )
         key["laplacian_var"], key["max_ssim"] = np.nan, np.nan  # as review_page_key's, no real rows
+    key = key.assign(generator=key["generator"].fillna(""))
     if mode == "skip":
-        t = pd.DataFrame({"image": names, "score": np.nan, "n_reviewers": 0})
-        t["kept"], t["reason"], t["review_mode"] = True, "", "skip"
-        log.warning("review skipped: all %d candidates pass unscored", len(t))
-        return t, {"review_mode": "skip", "simulated": False, "reviewers": []}
-    scores = _scores(mode, files, reviewers, noise, seed, blur_table, ssim_table, review_dir, key, names)
-    t = aggregate(scores[scores["source"] == "synthetic"].drop(columns="source"), names, threshold, mode)
-    check_not_empty(t, "review", f"mean review score >= {threshold:g}", "score")
-    return t, turing_summary(scores, list(CRITERIA), mode)
+        out = {}
+        for g, ns in names.items():
+            t = pd.DataFrame({"image": ns, "score": np.nan, "n_reviewers": 0})
+            t["kept"], t["reason"], t["review_mode"] = True, "", "skip"
+            log.warning("review skipped: all %d %s candidates pass unscored", len(t), g)
+            out[g] = (t, {"review_mode": "skip", "simulated": False, "reviewers": []})
+        return out
+    if mode == "files":
+        every = _read_files(files, reviewers, review_dir, key)
+    out = {}
+    for c in sets:
+        g = c.generator
+        if mode == "files":
+            scores = every[(every["source"] == "real") | (every["generator"] == g)].drop(columns="generator")
+        else:
+            scores = _simulated(c, names[g], reviewers, noise, seed, key)
+        t = aggregate(
+            scores[scores["source"] == "synthetic"].drop(columns="source"), names[g], threshold, mode
+        )
+        check_not_empty(
+            t,
+            "review" if g == sets[0].generator else f"review ({g})",
+            f"mean review score >= {threshold:g}",
+            "score",
+        )
+        out[g] = (t, turing_summary(scores, list(CRITERIA), mode))
+    return out
 
 
-def _scores(
-    mode, files, reviewers, noise, seed, blur_table, ssim_table, review_dir, key, names
-) -> pd.DataFrame:
-    """Every score, under the images' own names, with their source (real or synthetic)."""
-    from ganaug.curation.review import ReviewError, read_review_files, simulate_scores
+def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
+    """Every score of the page's exports, under the images' own names, with source and generator."""
+    from ganaug.curation.review import ReviewError, read_review_files
     from ganaug.curation.turing import unblind
 
-    if mode == "files":
-        if not files:
-            # each repeated split (and each generator) has its own page and its own exports
-            # folder, <dir>/repeat_<r>[_<generator>]: its page is results/repeat_<r>/review[_<g>]/
-            name = Path(review_dir).name
-            m = re.fullmatch(r"(repeat_\d+)(_[a-z0-9_]+)?", name)
-            page = f"{m.group(1)}/review{m.group(2) or ''}" if m else "repeat_<r>/review"
-            raise ReviewError(
-                f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the "
-                f"review page (snakemake results/{page}/index.html), have the reviewers score it "
-                f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
-                "simulate (labelled as simulated in every output) or skip"
-            )
-        return unblind(read_review_files(files, key["blinded"].tolist(), reviewers), key)
+    if not files:
+        # each repeated split has its own page, results/repeat_<r>/review/, and its own exports
+        # folder, <dir>/repeat_<r>
+        m = re.fullmatch(r"repeat_\d+", Path(review_dir).name)
+        page = f"{Path(review_dir).name}/review" if m else "repeat_<r>/review"
+        raise ReviewError(
+            f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the "
+            f"review page (snakemake results/{page}/index.html), have the reviewers score it "
+            f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
+            "simulate (labelled as simulated in every output) or skip"
+        )
+    return unblind(read_review_files(files, key["blinded"].tolist(), reviewers), key)
+
+
+def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key) -> pd.DataFrame:
+    """Simulated scores of one generator's candidates and of the page's real images, the proxy
+    standardised over that generator's candidates (so a generator's scores do not depend on
+    which other generators share the page)."""
+    from ganaug.curation.review import simulate_scores
+
     proxy = pd.DataFrame({"image": names})
-    proxy = proxy.merge(pd.read_csv(blur_table)[["image", "laplacian_var"]], on="image")
-    proxy = proxy.merge(pd.read_csv(ssim_table)[["image", "max_ssim"]], on="image")
+    proxy = proxy.merge(pd.read_csv(c.blur)[["image", "laplacian_var"]], on="image")
+    proxy = proxy.merge(pd.read_csv(c.ssim)[["image", "max_ssim"]], on="image")
     real = key[key["source"] == "real"].rename(columns={"original": "image"})
     scores = simulate_scores(proxy, reviewers, noise, seed, real[["image", "laplacian_var", "max_ssim"]])
-    log.warning("review SIMULATED from blur and SSIM scores (demo only): not human judgement")
+    log.warning(
+        "review of %s SIMULATED from blur and SSIM scores (demo only): not human judgement", c.generator
+    )
     return scores.assign(source=np.where(scores["image"].isin(set(real["image"])), "real", "synthetic"))
 
 

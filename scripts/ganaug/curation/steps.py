@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from ganaug.curation.stages import (
+    Candidates,
     blur_stage,
     cluster_stage,
     funnel,
@@ -74,46 +75,52 @@ def run_lpips(
     )
 
 
+def candidate_sets(inputs: dict, generators: list[str]) -> list[Candidates]:
+    """Each generator's files among a review rule's inputs (previous_<g>, raw_<g>, manifest_<g>,
+    blur_<g>, ssim_<g>), in the workflow's order of generators."""
+    return [
+        Candidates(g, *(inputs.get(f"{k}_{g}", "") for k in ("previous", "raw", "manifest", "blur", "ssim")))
+        for g in generators
+    ]
+
+
 def run_review_sheet(
-    previous,
-    raw,
+    sets: list[Candidates],
     metadata,
-    manifest,
     out: str | Path,
     key_out: str | Path,
     page_id: str,
     review: dict,
     seed: int,
 ) -> None:
-    """The rule review_sheet: the reviewers' page, the LPIPS survivors mixed with
+    """The rule review_sheet: one page per repeat, every generator's LPIPS survivors mixed with
     ``review["real_images"]`` real training images under blinded names, and its key (kept in the
     results, never on the page)."""
     from ganaug.curation.review import write_review_sheet
     from ganaug.curation.stages import review_page_key
 
-    key, files = review_page_key(previous, raw, metadata, manifest, review["real_images"], seed)
+    key, files = review_page_key(sets, metadata, review["real_images"], seed)
     write_csv(key, key_out)
     write_review_sheet(files, Path(out).parent, page_id)
 
 
-def run_review(previous, blur, ssim, key, reviews: list, outputs: dict, review: dict, seed: int) -> None:
-    """Scores of the LPIPS survivors (``review``: the curation.review section) and the visual
-    Turing test's summary."""
-    table, turing = review_stage(
-        previous,
+def run_review(sets: list[Candidates], key, reviews: list, outputs: dict, review: dict, seed: int) -> None:
+    """Per generator: the scores of its LPIPS survivors (``review``: the curation.review section)
+    and its visual Turing test (outputs table_<g>, turing_<g>)."""
+    per = review_stage(
+        sets,
         review["mode"],
         list(reviews),
         review["reviewers"],
         review["threshold"],
         review["simulate_noise"],
         seed,
-        blur,
-        ssim,
         review["dir"],
         pd.read_csv(key),
     )
-    write_csv(table, outputs["table"])
-    write_json(turing, outputs["turing"])
+    for g, (table, turing) in per.items():
+        write_csv(table, outputs[f"table_{g}"])
+        write_json(turing, outputs[f"turing_{g}"])
 
 
 def run_clusters(

@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 REAL_AT = 4  # a realism score of 4 or 5 calls the image real
-KEY_COLUMNS = ["blinded", "source", "original"]
+KEY_COLUMNS = ["blinded", "source", "generator", "original"]  # generator: "" for real images
 
 
 def blind(candidates: list[str], real_ids: list[str], n_real: int, seed: int) -> pd.DataFrame:
@@ -36,7 +36,8 @@ def blind(candidates: list[str], real_ids: list[str], n_real: int, seed: int) ->
     order = rng.permutation(len(rows))
     width = max(4, len(str(len(rows))))
     return pd.DataFrame(
-        [(f"img_{k + 1:0{width}d}.png", *rows[j]) for k, j in enumerate(order)], columns=KEY_COLUMNS
+        [(f"img_{k + 1:0{width}d}.png", *rows[j]) for k, j in enumerate(order)],
+        columns=["blinded", "source", "original"],
     )
 
 
@@ -45,6 +46,8 @@ def unblind(scores: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
     k = key.set_index("blinded")
     out = scores.copy()
     out["source"] = out["image"].map(k["source"])
+    if "generator" in k.columns:
+        out["generator"] = out["image"].map(k["generator"].fillna(""))
     out["image"] = out["image"].map(k["original"])
     if out["source"].isna().any():
         raise ValueError("scores of images that are not on the review page")

@@ -219,7 +219,34 @@ def improvements(diffs: pd.DataFrame) -> dict:
     }
 
 
-def final_results_rule(inputs: dict[str, Any], out: str, provenance: dict, study_expected_f1: dict) -> dict:
+def generators_section(inputs: dict[str, Any], generators: dict, diffs: pd.DataFrame, read) -> dict:
+    """The "Which generator?" section (ganaug.evaluation.which_generator) from each generator's
+    files the rule declares (generator_metrics_<name>, generator_turing_<name>,
+    generator_train_<name>: one per repeat)."""
+    from ganaug.evaluation.which_generator import summarise
+
+    def listed(key: str) -> list[str]:
+        v = inputs[key]
+        return [v] if isinstance(v, str) else list(v)
+
+    each = {
+        g["name"]: {
+            "metrics": [read(p) for p in listed(f"generator_metrics_{g['name']}")],
+            "turing": [read(p) for p in listed(f"generator_turing_{g['name']}")],
+            "train_benchmark": listed(f"generator_train_{g['name']}"),
+        }
+        for g in generators["generators"]
+    }
+    return summarise(generators["generators"], each, generators["generator_of"], diffs)
+
+
+def final_results_rule(
+    inputs: dict[str, Any],
+    out: str,
+    provenance: dict,
+    study_expected_f1: dict,
+    generators: dict | None = None,
+) -> dict:
     """The rule final_results: read the summaries and tables it declares, write the JSON."""
     import json
     from pathlib import Path
@@ -259,6 +286,10 @@ def final_results_rule(inputs: dict[str, Any], out: str, provenance: dict, study
         from ganaug.data.licences import licence_summary
 
         extras["licences"] = licence_summary(inputs["attribution"])
+    if generators is not None:
+        extras["generators"] = generators_section(
+            inputs, generators, tables.get("differences", pd.DataFrame()), read
+        )
     result |= clean(extras)
     write_json(result, out)
     return result

@@ -49,7 +49,7 @@ class Family:
     @property
     def suffix(self) -> str:
         """What its curation folders add to the study's names: "" for the study's generator
-        (synthetic/, review/), "_ddpm" for synthetic_ddpm/ and review_ddpm/."""
+        (synthetic/), "_ddpm" for synthetic_ddpm/."""
         return self.synthetic.removeprefix("synthetic")
 
     def settings(self, config: dict[str, Any]):

@@ -528,3 +528,42 @@ def turing_table(turing: dict) -> pd.DataFrame:
     """Per reviewer: can they tell real from synthetic (the visual Turing test)?"""
     t = pd.DataFrame(turing.get("reviewers", []))
     return t.set_index("reviewer") if not t.empty else t
+
+
+def _mean(vals: list) -> float | None:
+    vals = [v for v in vals if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def generator_table(final: dict) -> pd.DataFrame:
+    """ "Which generator?": one row per generator, each figure the mean over repeats (final_results'
+    generators section; per repeat in final_results.json). KID x 1000 at equal size against the
+    held-out val images (and the train ones), the curated set's data-copying z, the visual Turing
+    test averaged over reviewers, and the training job's time and peak memory."""
+    gens = final.get("generators") or {}
+    rows = []
+    for name in gens.get("order", []):
+        g = gens["each"][name]
+        reps = list(g["repeats"].values())
+        cur = [r["sets"].get("curated", {}) for r in reps]
+        raw = [r["sets"].get("raw", {}) for r in reps]
+        turing = [r["turing"] for r in reps]
+        kd = next((k for k in cur[0] if k.endswith("_x1000_vs_val")), "kid_x1000_vs_val")
+        label, kd_train = kd.split("_")[0].upper(), kd.replace("_vs_val", "_vs_train")
+        rows.append(
+            {
+                "generator": g["label"],
+                "repeats": len(reps),
+                "images a side": _mean([c.get("n_per_side") for c in cur]),
+                f"curated: {label} x 1000 vs val": _mean([c.get(kd) for c in cur]),
+                f"curated: {label} x 1000 vs train": _mean([c.get(kd_train) for c in cur]),
+                f"raw: {label} x 1000 vs val": _mean([c.get(kd) for c in raw]),
+                "curated: data-copying z": _mean([c.get("copying_z") for c in cur]),
+                "Turing: accuracy": _mean([t["accuracy"] for t in turing]),
+                "Turing: balanced accuracy": _mean([t["balanced_accuracy"] for t in turing]),
+                "Turing: realism AUC": _mean([t["realism_auc"] for t in turing]),
+                "training (min)": _mean([r["training"]["seconds"] / 60 for r in reps]),
+                "training peak RSS (MB)": _mean([r["training"]["max_rss_mb"] for r in reps]),
+            }
+        )
+    return pd.DataFrame(rows).set_index("generator") if rows else pd.DataFrame()

@@ -43,6 +43,12 @@ def caveats(final: dict) -> list[str]:
                 f"curation.{key} is a random-init network: "
                 "its distances are not comparable to published ones."
             )
+    for g in (final.get("generators") or {}).get("each", {}).values():
+        if g["copying_flag"]["repeats"]:
+            out.append(
+                f"The {g['label']}'s curated images look copied from its training images "
+                f"(data-copying z below {g['copying_flag']['z_below']:g}; section 5.6)."
+            )
     n = len(p.get("seeds", [])) * len(p.get("repeats", [0]))
     if n < 2:
         out.append(
@@ -294,3 +300,59 @@ def non_commercial_note(final: dict) -> str:
         "shows real images may show them, so it may not be reused commercially, and their attributions "
         f"(`{lic['file']}`) go with it."
     )
+
+
+def copying_warning(final: dict, name: str) -> str:
+    """What the report prints above a generator's classifier results when its curated set's
+    data-copying z says copying (ganaug.evaluation.which_generator.COPYING_Z), else ""."""
+    g = (final.get("generators") or {}).get("each", {}).get(name)
+    if not g or not g["copying_flag"]["repeats"]:
+        return ""
+    reps = g["copying_flag"]["repeats"]
+    zs = ", ".join(f"{g['repeats'][r]['sets']['curated']['copying_z']:.1f}" for r in reps)
+    return (
+        f"**{g['label']} copies its training images** in repeat{'s' if len(reps) > 1 else ''} "
+        f"{', '.join(reps)}: its curated set's data-copying z is {zs} ({g['copying_flag']['rule']}). "
+        "Its classifier results below may show what its training images teach, not what new images would."
+    )
+
+
+def generators_sentence(final: dict) -> str:
+    """The "Which generator?" figures in words: per generator, KID against val, the data-copying
+    z and the Turing test's balanced accuracy (means over repeats), read out."""
+    gens = final.get("generators") or {}
+    parts = []
+    for name in gens.get("order", []):
+        g = gens["each"][name]
+        reps = list(g["repeats"].values())
+        cur = [r["sets"].get("curated", {}) for r in reps]
+
+        def mean(vals: list) -> float | None:
+            vals = [v for v in vals if v is not None]
+            return sum(vals) / len(vals) if vals else None
+
+        kid = mean([c.get("kid_x1000_vs_val") for c in cur])
+        z = mean([c.get("copying_z") for c in cur])
+        acc = mean([r["turing"]["balanced_accuracy"] for r in reps])
+        bits = [
+            f"KID x 1000 against the held-out val images {kid:.1f}"
+            if kid is not None
+            else "no KID against val"
+        ]
+        if z is not None:
+            flagged = g["copying_flag"]["repeats"]
+            reading = (
+                f"copying flagged in repeat {', '.join(flagged)}"
+                if flagged
+                else "below 0: closer to the training images than held-out ones are"
+                if z < 0
+                else "at or above 0: no closer to the training images than held-out ones"
+            )
+            bits.append(f"data-copying z {z:+.2f} ({reading})")
+        if acc is not None:
+            bits.append(
+                f"the reviewers' balanced accuracy at telling its images from real ones {acc:.2f} "
+                "(0.5: chance)"
+            )
+        parts.append(f"**{g['label']}**: " + "; ".join(bits))
+    return ". ".join(parts) + "." if parts else ""

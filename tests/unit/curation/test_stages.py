@@ -249,6 +249,12 @@ def test_lpips_imagenet_trunk_loads_from_a_standin_in_the_cache(tmp_path):
         assert torch.equal(value, standin[f"features.{idx}.{param}"]), key
 
 
+def _one(world, name="wgan_gp", raw="raw", blur="", ssim=""):
+    from ganaug.curation.stages import Candidates
+
+    return Candidates(name, world / "lpips.csv", world / raw, world / "manifest.csv", blur, ssim)
+
+
 def test_files_mode_without_files_says_what_to_do(world):
     from ganaug.curation.review import ReviewError
     from ganaug.curation.stages import review_stage
@@ -257,10 +263,10 @@ def test_files_mode_without_files_says_what_to_do(world):
     with pytest.raises(
         ReviewError, match=r"holds no review CSVs.*results/repeat_.*/review/index.html.*simulate"
     ):
-        review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "reviews")
-    # another generator's page and exports folder (<dir>/repeat_<r>_<generator>) are named right
-    with pytest.raises(ReviewError, match=r"snakemake results/repeat_0/review_ddpm/index.html\)"):
-        review_stage(world / "lpips.csv", "files", [], 3, 3.5, 0.6, 42, "", "", world / "repeat_0_ddpm")
+        review_stage([_one(world)], "files", [], 3, 3.5, 0.6, 42, world / "reviews")
+    # each repeat's page and exports folder (<dir>/repeat_<r>) are named right
+    with pytest.raises(ReviewError, match=r"snakemake results/repeat_3/review/index.html\)"):
+        review_stage([_one(world)], "files", [], 3, 3.5, 0.6, 42, world / "repeat_3")
 
 
 def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
@@ -271,15 +277,15 @@ def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
-    key, files = review_page_key(world / "lpips.csv", world / "raw", world / "metadata.csv",
-                                 world / "manifest.csv", 4, 42)  # fmt: skip
+    key, files = review_page_key([_one(world)], world / "metadata.csv", 4, 42)
     assert sorted(key.loc[key["source"] == "synthetic", "original"]) == cands
+    assert set(key.loc[key["source"] == "synthetic", "generator"]) == {"wgan_gp"}
     real = key[key["source"] == "real"]
     assert len(real) == 4 and set(real["original"]) <= {f"r{i}" for i in range(6)}  # train DF only
+    assert set(real["generator"]) == {""}
     assert list(key["blinded"]) == [f"img_{k:04d}.png" for k in range(1, 11)]
     assert real["max_ssim"].between(-1, 0.999).all()  # to the other real images, not itself
-    again, _ = review_page_key(world / "lpips.csv", world / "raw", world / "metadata.csv",
-                               world / "manifest.csv", 4, 42)  # fmt: skip
+    again, _ = review_page_key([_one(world)], world / "metadata.csv", 4, 42)
     pd.testing.assert_frame_equal(key, again)  # seeded
     page = write_review_sheet(files, world / "page", "t")
     shown = sorted(p.name for p in (world / "page" / "images").iterdir())
@@ -291,8 +297,110 @@ def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
         assert (world / "page" / "images" / b).read_bytes() == original.read_bytes()
 
 
+def _second_generator(world, names: list[str]) -> None:
+    """A second generator's raw set (raw2/: other images under the same names as the first's)."""
+    rng = np.random.default_rng()
+    write_pngs(world / "raw2", {n: lesion(rng) for n in names})
+    pd.DataFrame({"image": names, "kept": True}).to_csv(world / "lpips2.csv", index=False)
+
+
+def test_one_page_blinds_every_generators_candidates_with_the_real_images(world):
+    """Two generators whose images share names: one page, one blinded name each, the key says
+    which generator (or real) each came from, and each page image is that file's bytes. With one
+    generator the page is the page it was: the shuffle depends only on the counts."""
+    from ganaug.curation.stages import Candidates, review_page_key
+
+    cands = [f"generated_{i:04d}.png" for i in range(6)]
+    pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
+    _second_generator(world, cands[:4])
+    ddpm = Candidates("ddpm", world / "lpips2.csv", world / "raw2", world / "manifest.csv")
+    key, files = review_page_key([_one(world), ddpm], world / "metadata.csv", 3, 42)
+    assert len(key) == 6 + 4 + 3 and key["blinded"].is_unique
+    assert key.groupby("generator")["original"].apply(sorted).to_dict() == {
+        "": sorted(key.loc[key["source"] == "real", "original"]),
+        "ddpm": cands[:4],
+        "wgan_gp": cands,
+    }
+    for b, src, g, o in key[["blinded", "source", "generator", "original"]].itertuples(index=False):
+        folder = {"wgan_gp": world / "raw", "ddpm": world / "raw2"}.get(g)
+        expected = folder / o if src == "synthetic" else world / "real" / f"{o}.png"
+        assert files[b].read_bytes() == expected.read_bytes()
+    # one generator: the key blind() made before pages spanned generators, name for name
+    from ganaug.curation.turing import blind
+
+    alone, _ = review_page_key([_one(world)], world / "metadata.csv", 3, 42)
+    before = blind(cands, [f"r{i}" for i in range(6)], 3, 42)
+    pd.testing.assert_frame_equal(alone[["blinded", "source", "original"]], before)
+
+
+def test_ingestion_unblinds_one_page_and_reports_the_turing_test_per_generator(world):
+    """Three reviewers score one page of 3 WGAN-GP, 2 DDPM and 2 real images. Each generator's
+    table holds only its own images' means; its Turing test counts only its own images against
+    the real ones: accuracy, balanced accuracy and realism AUC here checked against values
+    computed by hand."""
+    from ganaug.curation.review import COLUMNS, CRITERIA
+    from ganaug.curation.stages import Candidates, review_stage
+
+    pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
+    pd.DataFrame({"image": CANDS[:2], "kept": True}).to_csv(world / "lpips2.csv", index=False)
+    key = pd.DataFrame(
+        [
+            ("img_01.png", "synthetic", "wgan_gp", CANDS[0]),
+            ("img_02.png", "real", "", "r1"),
+            ("img_03.png", "synthetic", "ddpm", CANDS[0]),
+            ("img_04.png", "synthetic", "wgan_gp", CANDS[1]),
+            ("img_05.png", "synthetic", "ddpm", CANDS[1]),
+            ("img_06.png", "real", "", "r4"),
+            ("img_07.png", "synthetic", "wgan_gp", CANDS[2]),
+        ],
+        columns=["blinded", "source", "generator", "original"],
+    )
+    # realism per reviewer (the other criteria: 3), in the key's order
+    realism = {"ann": [4, 5, 2, 3, 5, 4, 1], "bob": [2, 4, 5, 5, 1, 5, 4], "cid": [3, 3, 3, 3, 3, 3, 3]}
+    files = []
+    for who, marks in realism.items():
+        rows = [[who, b, m, 3, 3, 3, 3] for b, m in zip(key["blinded"], marks, strict=True)]
+        f = world / f"{who}.csv"
+        pd.DataFrame(rows, columns=["reviewer", "image", *CRITERIA]).to_csv(f, index=False)
+        files.append(f)
+    assert ["reviewer", "image", *CRITERIA] == COLUMNS
+    sets = [Candidates("wgan_gp", world / "lpips.csv"), Candidates("ddpm", world / "lpips2.csv")]
+    out = review_stage(sets, "files", files, 3, 1.0, 0.6, 42, world / "reviews", key)
+    wgan, wt = out["wgan_gp"]
+    ddpm, dt = out["ddpm"]
+    assert wgan["image"].tolist() == CANDS and ddpm["image"].tolist() == CANDS[:2]
+    # WGAN-GP's images are key rows 0, 3, 6; the DDPM's 2, 4; real 1, 5
+    assert wgan["realism"].tolist() == pytest.approx([(4 + 2 + 3) / 3, (3 + 5 + 3) / 3, (1 + 4 + 3) / 3])
+    assert ddpm["realism"].tolist() == pytest.approx([(2 + 5 + 3) / 3, (5 + 1 + 3) / 3])
+    assert wt["n_real_images"] == dt["n_real_images"] == 2
+    assert (wt["n_synthetic_images"], dt["n_synthetic_images"]) == (3, 2)
+    by = {r["reviewer"]: r for r in wt["reviewers"]}
+    # ann, WGAN-GP: real 5, 4 (called real, right); synthetic 4, 3, 1 (4 called real: one wrong)
+    assert by["ann"]["accuracy"] == pytest.approx(4 / 5) and by["ann"]["balanced_accuracy"] == pytest.approx(
+        (1 + 2 / 3) / 2
+    )
+    # AUC of realism, real (5, 4) against synthetic (4, 3, 1): pairs won 2 + 3, one tie of 0.5 -> 5.5 / 6
+    assert by["ann"]["realism_auc"] == pytest.approx(5.5 / 6)
+    # bob, WGAN-GP: real 4, 5 right; synthetic 2 right, 5 and 4 wrong -> 3 / 5; balanced (1 + 1/3) / 2
+    assert by["bob"]["accuracy"] == pytest.approx(3 / 5)
+    assert by["bob"]["balanced_accuracy"] == pytest.approx((1 + 1 / 3) / 2)
+    # cid scores 3 everywhere: never calls real; AUC 0.5
+    assert by["cid"]["accuracy"] == pytest.approx(3 / 5) and by["cid"]["realism_auc"] == pytest.approx(0.5)
+    dby = {r["reviewer"]: r for r in dt["reviewers"]}
+    # ann, DDPM: real 5, 4 right; synthetic 2 right, 5 wrong -> 3 / 4; AUC: (5 vs 2, 5 vs 5 tie, 4 vs 2,
+    # 4 vs 5) = 1 + 0.5 + 1 + 0 = 2.5 / 4
+    assert dby["ann"]["accuracy"] == pytest.approx(3 / 4) and dby["ann"]["realism_auc"] == pytest.approx(
+        2.5 / 4
+    )
+    # bob, DDPM: real 4, 5 right; synthetic 5 wrong, 1 right -> 3 / 4, balanced (1 + 1/2) / 2
+    assert dby["bob"]["accuracy"] == pytest.approx(3 / 4)
+    assert dby["bob"]["balanced_accuracy"] == pytest.approx(0.75)
+
+
 def test_simulated_review_scores_the_real_images_without_moving_the_candidates(world):
-    from ganaug.curation.stages import review_page_key, review_stage
+    """The real images change no candidate's score, and neither does a second generator on the
+    page: each generator's proxy is standardised over its own candidates."""
+    from ganaug.curation.stages import Candidates, review_page_key, review_stage
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
@@ -300,11 +408,11 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
         world / "b.csv", index=False
     )
     pd.DataFrame({"image": cands, "max_ssim": np.linspace(0.2, 0.8, 6)}).to_csv(world / "s.csv", index=False)
-    key, _ = review_page_key(world / "lpips.csv", world / "raw", world / "metadata.csv",
-                             world / "manifest.csv", 3, 42)  # fmt: skip
-    args = (world / "lpips.csv", "simulate", [], 3, 1.0, 0.6, 42, world / "b.csv", world / "s.csv")
-    with_real, turing = review_stage(*args, key=key)
-    alone, _ = review_stage(*args)
+    one = _one(world, blur=world / "b.csv", ssim=world / "s.csv")
+    key, _ = review_page_key([one], world / "metadata.csv", 3, 42)
+    args = ("simulate", [], 3, 1.0, 0.6, 42)
+    with_real, turing = review_stage([one], *args, key=key)["wgan_gp"]
+    alone, _ = review_stage([one], *args)["wgan_gp"]
     pd.testing.assert_frame_equal(with_real, alone)  # the real images change no candidate's score
     assert turing["simulated"] and turing["n_real_images"] == 3 and turing["n_synthetic_images"] == 6
     assert [r["reviewer"] for r in turing["reviewers"]] == ["simulated_1", "simulated_2", "simulated_3"]
@@ -315,3 +423,21 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
         "boundary",
         "artifacts",
     }
+    # a second generator with other proxies shares the page: the first's scores do not move
+    _second_generator(world, cands[:4])
+    pd.DataFrame({"image": cands[:4], "laplacian_var": [1.0, 2, 3, 4]}).to_csv(world / "b2.csv", index=False)
+    pd.DataFrame({"image": cands[:4], "max_ssim": [0.01, 0.02, 0.9, 0.05]}).to_csv(
+        world / "s2.csv", index=False
+    )
+    ddpm = Candidates(
+        "ddpm",
+        world / "lpips2.csv",
+        world / "raw2",
+        world / "manifest.csv",
+        world / "b2.csv",
+        world / "s2.csv",
+    )
+    both_key, _ = review_page_key([one, ddpm], world / "metadata.csv", 3, 42)
+    both = review_stage([one, ddpm], *args, key=both_key)
+    pd.testing.assert_frame_equal(both["wgan_gp"][0], alone)
+    assert both["ddpm"][0]["image"].tolist() == cands[:4] and both["ddpm"][1]["n_synthetic_images"] == 4

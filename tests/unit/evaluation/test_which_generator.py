@@ -1,0 +1,126 @@
+"""The "Which generator?" section: each generator's figures read from its own files, the copying
+flag, the head-to-head rows, and the report's table and words built from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ganaug.evaluation.which_generator import head_to_head, summarise, training_cost, turing_figures
+from ganaug.reporting import tables, words
+
+
+def _metrics(rng, z_curated: float) -> dict:
+    """A metrics.json as gan_metrics writes it, with fresh random figures."""
+
+    def against(n):
+        return {
+            "n_per_side": n,
+            "kid": {"mean": float(rng.uniform(0.01, 0.3)), "sd": float(rng.uniform(0, 0.01))},
+        }
+
+    return {
+        "names": {"fd": "fid", "kd": "kid", "score": "inception_score"},
+        "sets": {
+            "raw": {"n_synthetic": 50, "against": {"val": against(7), "train": against(7)},
+                    "copying": {"z": float(rng.normal()), "c_t": 0.1, "why": ""}},
+            "curated": {"n_synthetic": 9, "against": {"val": against(7), "train": against(7)},
+                        "copying": {"z": z_curated, "c_t": z_curated / 2, "why": ""}},
+        },
+    }  # fmt: skip
+
+
+def _turing(rng, n_reviewers=3) -> dict:
+    return {
+        "review_mode": "simulate",
+        "simulated": True,
+        "n_real_images": 5,
+        "n_synthetic_images": 9,
+        "reviewers": [
+            {"reviewer": f"r{i}", "accuracy": float(rng.uniform()), "balanced_accuracy": float(rng.uniform()),
+             "realism_auc": float(rng.uniform()) if i else None}
+            for i in range(n_reviewers)
+        ],
+    }  # fmt: skip
+
+
+def _bench(path, seconds, rss) -> str:
+    cols = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
+    path.write_text(f"{cols}\n{seconds}\t0:00:{int(seconds)}\t{rss}\t1\t1\t1\t0\t0\t50\t{seconds * 2}\n")
+    return str(path)
+
+
+def test_the_turing_figures_are_the_reviewers_means_by_hand():
+    t = {"reviewers": [
+        {"accuracy": 0.5, "balanced_accuracy": 0.6, "realism_auc": 0.7},
+        {"accuracy": 0.7, "balanced_accuracy": None, "realism_auc": 0.9},
+        {"accuracy": 0.9, "balanced_accuracy": 0.8, "realism_auc": None},
+    ], "review_mode": "files", "n_real_images": 4, "n_synthetic_images": 10}  # fmt: skip
+    out = turing_figures(t)
+    assert out["accuracy"] == pytest.approx(0.7) and out["balanced_accuracy"] == pytest.approx(0.7)
+    assert out["realism_auc"] == pytest.approx(0.8) and out["n_reviewers"] == 3 and not out["simulated"]
+
+
+def test_the_training_cost_is_read_from_the_benchmark_file(tmp_path):
+    assert training_cost(_bench(tmp_path / "b.tsv", 79.25, 1234.5)) == {
+        "seconds": 79.25,
+        "max_rss_mb": 1234.5,
+    }
+    assert training_cost(_bench(tmp_path / "c.tsv", 3.0, "NA"))["max_rss_mb"] is None
+
+
+def test_head_to_head_keeps_only_rows_of_two_generators():
+    diffs = pd.DataFrame({
+        "condition": ["gan_curated", "ddpm_curated", "gan_curated", "gan_curated", "ddpm_curated"],
+        "reference": ["baseline", "baseline", "ddpm_curated", "gan_random", "gan_curated"],
+    })  # fmt: skip
+    of = {"gan_curated": "wgan_gp", "gan_random": "wgan_gp", "ddpm_curated": "ddpm"}
+    assert head_to_head(diffs, of).index.tolist() == [2, 4]
+
+
+def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path):
+    rng = np.random.default_rng()
+    gens = [
+        {"name": "wgan_gp", "label": "WGAN-GP", "conditions": ["gan_curated"]},
+        {"name": "ddpm", "label": "DDPM", "conditions": ["ddpm_curated"]},
+    ]
+    metrics = {
+        "wgan_gp": [_metrics(rng, 0.4), _metrics(rng, -1.0)],
+        "ddpm": [_metrics(rng, -4.2), _metrics(rng, 0.3)],
+    }
+    turing = {g: [_turing(rng), _turing(rng)] for g in metrics}
+    each = {
+        g: {"metrics": metrics[g], "turing": turing[g],
+            "train_benchmark": [_bench(tmp_path / f"{g}{r}.tsv", 60.0 * (r + 1), 100 + r) for r in range(2)]}
+        for g in metrics
+    }  # fmt: skip
+    diffs = pd.DataFrame({"condition": ["ddpm_curated"], "reference": ["gan_curated"]})
+    out = summarise(gens, each, {"gan_curated": "wgan_gp", "ddpm_curated": "ddpm"}, diffs)
+    assert out["order"] == ["wgan_gp", "ddpm"] and out["head_to_head"] == [["ddpm_curated", "gan_curated"]]
+    d = out["each"]["ddpm"]
+    assert d["copying_flag"]["repeats"] == ["0"] and out["each"]["wgan_gp"]["copying_flag"]["repeats"] == []
+    cur = d["repeats"]["1"]["sets"]["curated"]
+    src = metrics["ddpm"][1]["sets"]["curated"]["against"]
+    assert cur["kid_x1000_vs_val"] == pytest.approx(1000 * src["val"]["kid"]["mean"])
+    assert cur["kid_x1000_vs_train"] == pytest.approx(1000 * src["train"]["kid"]["mean"])
+    assert cur["copying_z"] == 0.3 and cur["n_per_side"] == 7
+    assert d["repeats"]["1"]["training"] == {"seconds": 120.0, "max_rss_mb": 101.0}
+
+    # the report: the table's means over repeats, the warning above the flagged generator only
+    final = {"generators": out}
+    t = tables.generator_table(final)
+    assert t.index.tolist() == ["WGAN-GP", "DDPM"]
+    kids = [1000 * m["sets"]["curated"]["against"]["val"]["kid"]["mean"] for m in metrics["ddpm"]]
+    assert t.loc["DDPM", "curated: KID x 1000 vs val"] == pytest.approx(np.mean(kids))
+    accs = [np.mean([r["accuracy"] for r in x["reviewers"]]) for x in turing["ddpm"]]
+    assert t.loc["DDPM", "Turing: accuracy"] == pytest.approx(np.mean(accs))
+    assert t.loc["WGAN-GP", "training (min)"] == pytest.approx(1.5)
+    assert words.copying_warning(final, "wgan_gp") == ""
+    warning = words.copying_warning(final, "ddpm")
+    assert "DDPM copies its training images" in warning and "-4.2" in warning
+    final["provenance"] = {"seeds": [42], "repeats": [0, 1]}
+    assert any("DDPM's curated images look copied" in c for c in words.caveats(final))
+    assert not any("WGAN-GP's curated" in c for c in words.caveats(final))
+    sentence = words.generators_sentence(final)
+    assert "**WGAN-GP**" in sentence and "copying flagged in repeat 0" in sentence
