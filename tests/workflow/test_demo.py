@@ -388,6 +388,7 @@ def test_the_report_answers_with_differences_not_significance(demo):
         "5.3 How much of the gap",
         "5.4 Does curation beat random selection",
         "5.5 Does more synthetic help?",
+        "5.6 Which generator?",
         "6. Every comparison",
         "7. The study",
         "8. Time and memory",
