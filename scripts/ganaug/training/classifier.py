@@ -39,6 +39,7 @@ from ganaug.models.classifiers import create_classifier, imagenet_normalise
 from ganaug.runtime import runtime_record
 from ganaug.settings import FitConfig
 from ganaug.training.augment import augment
+from ganaug.training.checkpoints import save_checkpoint
 from ganaug.training.early_stopping import EarlyStopping
 
 log = logging.getLogger(__name__)
@@ -433,8 +434,7 @@ def _fit_and_save(arch, weights, cache_dir, seed, data, cfg, cw, cond, device, o
     model, history, best_epoch = fit(
         model, *data, cfg, cw, cond.augment, seed, device, out.tensorboard, progress
     )
-    with atomic_path(out.model, suffix=".tmp") as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_checkpoint(model.state_dict(), out.model)
     write_csv(history, out.history)
     return model, history, best_epoch
 

@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 
 from ganaug.data.provenance import MinorityTrainSet, fingerprint
-from ganaug.io import atomic_path, clear_event_files, write_csv
+from ganaug.io import clear_event_files, write_csv
 from ganaug.settings import DDPM_NAME as NAME
 from ganaug.settings import DDPM_SCHEDULE_KEYS as SCHEDULE_KEYS
 from ganaug.settings import DDPM_SHAPE_KEYS as SHAPE_KEYS
@@ -324,8 +324,7 @@ def _finish(t: _Trainer, out: GanOutputs) -> pd.DataFrame:
         "training_set": t.minority_set,
         "conditioning_set": t.training_set if cfg.conditional else None,
     }
-    with atomic_path(out.generator, suffix=".tmp") as tmp:
-        torch.save(blob, tmp)
+    save_checkpoint(blob, out.generator)
     log.info("ddpm: EMA weights written to %s after %d steps", out.generator, cfg.total_steps)
     return hist
 

@@ -379,8 +379,7 @@ def _finish(
         montage(grids, [g.stem.replace("iter_", "iteration ").lstrip("0") for g in grids], out.progress)
     hparams = {k: getattr(cfg, k) for k in HPARAM_KEYS}
     blob = {"state_dict": gen.state_dict(), "hparams": hparams, "training_set": training_set}
-    with atomic_path(out.generator, suffix=".tmp") as tmp:
-        torch.save(blob, tmp)
+    save_checkpoint(blob, out.generator)
     log.info("generator written to %s after %d iterations", out.generator, cfg.total_iterations)
     return hist
 
