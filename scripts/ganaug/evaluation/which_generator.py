@@ -140,7 +140,7 @@ def summarise(
         "each": out,
         "generator_of": generator_of,
         "head_to_head": [list(p) for p in h2h],
-        "how": "per repeat: KID x 1000 of each set against the held-out val DF images (and the train "
+        "how": "Per repeat: KID x 1000 of each set against the held-out val DF images (and the train "
         "ones) at equal size, mean over seeded draws; the data-copying z (about N(0, 1) without "
         "copying); the visual Turing test averaged over reviewers (0.5 balanced accuracy: the "
         "reviewers cannot tell its images from real ones); the training job's wall time and peak RSS "

@@ -340,13 +340,12 @@ def generators_sentence(final: dict) -> str:
             else "no KID against val"
         ]
         if z is not None:
+            # no reading of a z near 0: it is N(0, 1) without copying; only the flag is a reading
             flagged = g["copying_flag"]["repeats"]
             reading = (
                 f"copying flagged in repeat {', '.join(flagged)}"
                 if flagged
-                else "below 0: closer to the training images than held-out ones are"
-                if z < 0
-                else "at or above 0: no closer to the training images than held-out ones"
+                else f"not below {g['copying_flag']['z_below']:g}: no copying flagged"
             )
             bits.append(f"data-copying z {z:+.2f} ({reading})")
         if acc is not None:
