@@ -85,7 +85,7 @@ def planned_jobs(out: str) -> list[dict]:
 
 
 def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path):
-    """With data.split.repeats: 2 the plan has two splits, two GANs, two curations, and every
+    """With data.split.repeats: 2 the plan has two splits, two GANs and DDPMs, their curations, and every
     job of repeat r reads only repeat r's files or the split-free ones (results/data/, the raw
     data, the weights); the aggregates and statistics read both."""
     cfg = yaml.safe_load(Path(DEMO).read_text())
@@ -95,10 +95,11 @@ def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path
     res = snakemake(tmp_path, "-n", "--configfile", str(conf))
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = planned_jobs(res.stdout)
-    count = {
-        r: sum(j["rule"] == r for j in jobs) for r in ("split", "train_gan", "select_clusters", "gan_metrics")
-    }
-    assert count == {"split": 2, "train_gan": 2, "select_clusters": 2, "gan_metrics": 2}
+    rules = ("split", "train_gan", "train_generator", "review_sheet", "select_clusters", "gan_metrics")
+    count = {r: sum(j["rule"] == r for j in jobs) for r in rules}
+    # the demo's two generators: a GAN and a DDPM, one review page and two curations a repeat
+    assert count == {"split": 2, "train_gan": 2, "train_generator": 2, "review_sheet": 2,
+                     "select_clusters": 4, "gan_metrics": 2}  # fmt: skip
     per_repeat = [j for j in jobs if "repeat" in j["wildcards"]]
     assert {j["rule"] for j in per_repeat} >= {
         "split",
