@@ -1,7 +1,8 @@
 # Curation: raw synthetic -> blur -> SSIM -> LPIPS -> review -> cluster-balanced selection.
 # Each stage scores the kept images of the stage before; the real images they compare with
 # are the train-split minority images only. Every generator's raw set goes through the same
-# rules: {sfx} is "" for the study's (synthetic/, review/), "_ddpm" for synthetic_ddpm/ and so on.
+# rules: {sfx} is "" for the study's (synthetic/), "_ddpm" for synthetic_ddpm/ and so on; the
+# review page (review_sheet, ingest_reviews) is one per repeat for all of them.
 
 CUR = config["curation"]
 CUR_DIR = f"{SYN}/curation"
@@ -81,10 +82,10 @@ rule curate_lpips:
         rule_script("curate_lpips")
 
 
-# the page mixes curation.review.real_images real training images in, every image under a
-# blinded name; the key stays in the curation folder, never on the page
-# One review page per repeat for every generator: their LPIPS survivors mixed, blinded, with real
-# training images; ingestion unblinds the scores and splits them by generator.
+# One review page per repeat for every generator: their LPIPS survivors mixed with
+# curation.review.real_images real training images, every image under a blinded name; the key
+# stays in the repeat's folder, never on the page; ingestion unblinds the scores and splits them
+# by generator.
 rule review_sheet:
     input:
         unpack(review_candidates("previous", "raw", "manifest")),

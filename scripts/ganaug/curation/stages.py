@@ -269,8 +269,12 @@ def review_stage(
 
     names = {c.generator: candidates(c.previous, raw_dir="") for c in sets}
     if key is None:
+        # shown under their own names (with the generator's in front where several share a page:
+        # every sampler names its images generated_NNNN.png)
+        several = len(names) > 1
         key = pd.DataFrame(
-            [(n, "synthetic", g, n) for g, ns in names.items() for n in ns], columns=KEY_COLUMNS
+            [(f"{g}/{n}" if several else n, "synthetic", g, n) for g, ns in names.items() for n in ns],
+            columns=KEY_COLUMNS,
         )
         key["laplacian_var"], key["max_ssim"] = np.nan, np.nan  # as review_page_key's, no real rows
     key = key.assign(generator=key["generator"].fillna(""))

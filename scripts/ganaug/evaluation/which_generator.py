@@ -33,6 +33,13 @@ def _x1000(against: dict, ref: str, kd: str, stat: str) -> float | None:
     return None if v is None else 1000.0 * v
 
 
+def kid_key(figures: dict, against: str = "val") -> str:
+    """The key of the kernel distance x 1000 against ``against`` among a set's figures, named
+    after the extractor's own name for it (kid; kernel_distance for a non-Inception one)."""
+    suffix = f"_x1000_vs_{against}"
+    return next((k for k in figures if k.endswith(suffix) and "_sd_" not in k), f"kid{suffix}")
+
+
 def set_figures(metrics: dict) -> dict:
     """KID (x 1000, as usually reported) against val and train, and the data-copying z, of each
     set of one metrics.json; None where a figure was not measured."""
@@ -115,11 +122,8 @@ def summarise(
                 "turing": turing_figures(turing),
                 "training": training_cost(bench),
             }
-        flagged = sorted(
-            r
-            for r, x in repeats.items()
-            if (z := x["sets"].get("curated", {}).get("copying_z")) is not None and z < COPYING_Z
-        )
+        curated_z = {r: x["sets"].get("curated", {}).get("copying_z") for r, x in repeats.items()}
+        flagged = sorted((r for r, z in curated_z.items() if z is not None and z < COPYING_Z), key=int)
         out[g["name"]] = {
             "label": g["label"],
             "conditions": g["conditions"],

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ganaug.evaluation.which_generator import kid_key
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, order, primary_rows, select
 
 # per set: the set's own figures
@@ -548,8 +549,8 @@ def generator_table(final: dict) -> pd.DataFrame:
         cur = [r["sets"].get("curated", {}) for r in reps]
         raw = [r["sets"].get("raw", {}) for r in reps]
         turing = [r["turing"] for r in reps]
-        kd = next((k for k in cur[0] if k.endswith("_x1000_vs_val")), "kid_x1000_vs_val")
-        label, kd_train = kd.split("_")[0].upper(), kd.replace("_vs_val", "_vs_train")
+        kd, kd_train = kid_key(cur[0]), kid_key(cur[0], "train")
+        label = "KID" if kd.startswith("kid_") else kd.removesuffix("_x1000_vs_val").replace("_", " ")
         rows.append(
             {
                 "generator": g["label"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ganaug.evaluation.which_generator import kid_key
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, primary_rows
 
 ONE_SPLIT = (
@@ -331,13 +332,14 @@ def generators_sentence(final: dict) -> str:
             vals = [v for v in vals if v is not None]
             return sum(vals) / len(vals) if vals else None
 
-        kid = mean([c.get("kid_x1000_vs_val") for c in cur])
+        kid = mean([c.get(kid_key(c)) for c in cur])
         z = mean([c.get("copying_z") for c in cur])
         acc = mean([r["turing"]["balanced_accuracy"] for r in reps])
+        name = "KID" if kid_key(cur[0]).startswith("kid_") else "kernel distance"
         bits = [
-            f"KID x 1000 against the held-out val images {kid:.1f}"
+            f"{name} x 1000 against the held-out val images {kid:.1f}"
             if kid is not None
-            else "no KID against val"
+            else f"no {name} against val"
         ]
         if z is not None:
             # no reading of a z near 0: it is N(0, 1) without copying; only the flag is a reading

@@ -124,3 +124,33 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     assert not any("WGAN-GP's curated" in c for c in words.caveats(final))
     sentence = words.generators_sentence(final)
     assert "**WGAN-GP**" in sentence and "copying flagged in repeat 0" in sentence
+
+
+def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
+    """With another feature extractor metrics.json calls KID kernel_distance: the section keeps
+    that name, and the report's table and words find the figure under it."""
+    rng = np.random.default_rng()
+    m = _metrics(rng, 0.1)
+    m["names"]["kd"] = "kernel_distance"
+    for s in m["sets"].values():
+        for a in s["against"].values():
+            a["kernel_distance"] = a.pop("kid")
+    gens = [{"name": "wgan_gp", "label": "WGAN-GP", "conditions": ["gan_curated"]}]
+    each = {
+        "wgan_gp": {
+            "metrics": [m],
+            "turing": [_turing(rng)],
+            "train_benchmark": [_bench(tmp_path / "b.tsv", 6.0, 1)],
+        }
+    }
+    final = {"generators": summarise(gens, each, {"gan_curated": "wgan_gp"}, pd.DataFrame())}
+    want = 1000 * m["sets"]["curated"]["against"]["val"]["kernel_distance"]["mean"]
+    assert final["generators"]["each"]["wgan_gp"]["repeats"]["0"]["sets"]["curated"][
+        "kernel_distance_x1000_vs_val"
+    ] == pytest.approx(want)
+    assert tables.generator_table(final).loc[
+        "WGAN-GP", "curated: kernel distance x 1000 vs val"
+    ] == pytest.approx(want)
+    assert f"kernel distance x 1000 against the held-out val images {want:.1f}" in words.generators_sentence(
+        final
+    )
