@@ -33,6 +33,12 @@ def _x1000(against: dict, ref: str, kd: str, stat: str) -> float | None:
     return None if v is None else 1000.0 * v
 
 
+def mean_of(vals: list) -> float | None:
+    """The mean of the values that were measured (None where none was): a figure over repeats."""
+    vals = [v for v in vals if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
 def kid_key(figures: dict, against: str = "val") -> str:
     """The key of the kernel distance x 1000 against ``against`` among a set's figures, named
     after the extractor's own name for it (kid; kernel_distance for a non-Inception one)."""

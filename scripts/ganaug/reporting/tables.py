@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganaug.evaluation.which_generator import kid_key
+from ganaug.evaluation.which_generator import kid_key, mean_of
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, order, primary_rows, select
 
 # per set: the set's own figures
@@ -531,11 +531,6 @@ def turing_table(turing: dict) -> pd.DataFrame:
     return t.set_index("reviewer") if not t.empty else t
 
 
-def _mean(vals: list) -> float | None:
-    vals = [v for v in vals if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
 def generator_table(final: dict) -> pd.DataFrame:
     """ "Which generator?": one row per generator, each figure the mean over repeats (final_results'
     generators section; per repeat in final_results.json). KID x 1000 at equal size against the
@@ -555,16 +550,16 @@ def generator_table(final: dict) -> pd.DataFrame:
             {
                 "generator": g["label"],
                 "repeats": len(reps),
-                "images a side": _mean([c.get("n_per_side") for c in cur]),
-                f"curated: {label} x 1000 vs val": _mean([c.get(kd) for c in cur]),
-                f"curated: {label} x 1000 vs train": _mean([c.get(kd_train) for c in cur]),
-                f"raw: {label} x 1000 vs val": _mean([c.get(kd) for c in raw]),
-                "curated: data-copying z": _mean([c.get("copying_z") for c in cur]),
-                "Turing: accuracy": _mean([t["accuracy"] for t in turing]),
-                "Turing: balanced accuracy": _mean([t["balanced_accuracy"] for t in turing]),
-                "Turing: realism AUC": _mean([t["realism_auc"] for t in turing]),
-                "training (min)": _mean([r["training"]["seconds"] / 60 for r in reps]),
-                "training peak RSS (MB)": _mean([r["training"]["max_rss_mb"] for r in reps]),
+                "images a side": mean_of([c.get("n_per_side") for c in cur]),
+                f"curated: {label} x 1000 vs val": mean_of([c.get(kd) for c in cur]),
+                f"curated: {label} x 1000 vs train": mean_of([c.get(kd_train) for c in cur]),
+                f"raw: {label} x 1000 vs val": mean_of([c.get(kd) for c in raw]),
+                "curated: data-copying z": mean_of([c.get("copying_z") for c in cur]),
+                "Turing: accuracy": mean_of([t["accuracy"] for t in turing]),
+                "Turing: balanced accuracy": mean_of([t["balanced_accuracy"] for t in turing]),
+                "Turing: realism AUC": mean_of([t["realism_auc"] for t in turing]),
+                "training (min)": mean_of([r["training"]["seconds"] / 60 for r in reps]),
+                "training peak RSS (MB)": mean_of([r["training"]["max_rss_mb"] for r in reps]),
             }
         )
     return pd.DataFrame(rows).set_index("generator") if rows else pd.DataFrame()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ganaug.evaluation.which_generator import kid_key
+from ganaug.evaluation.which_generator import kid_key, mean_of
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, primary_rows
 
 ONE_SPLIT = (
@@ -327,14 +327,9 @@ def generators_sentence(final: dict) -> str:
         g = gens["each"][name]
         reps = list(g["repeats"].values())
         cur = [r["sets"].get("curated", {}) for r in reps]
-
-        def mean(vals: list) -> float | None:
-            vals = [v for v in vals if v is not None]
-            return sum(vals) / len(vals) if vals else None
-
-        kid = mean([c.get(kid_key(c)) for c in cur])
-        z = mean([c.get("copying_z") for c in cur])
-        acc = mean([r["turing"]["balanced_accuracy"] for r in reps])
+        kid = mean_of([c.get(kid_key(c)) for c in cur])
+        z = mean_of([c.get("copying_z") for c in cur])
+        acc = mean_of([r["turing"]["balanced_accuracy"] for r in reps])
         name = "KID" if kid_key(cur[0]).startswith("kid_") else "kernel distance"
         bits = [
             f"{name} x 1000 against the held-out val images {kid:.1f}"
