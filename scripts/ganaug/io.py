@@ -74,6 +74,18 @@ def write_bytes(data: bytes, dest: str | Path) -> None:
         tmp.write_bytes(data)
 
 
+def read_benchmark(path: str | Path) -> dict[str, float | None]:
+    """A Snakemake benchmark file's last row: wall seconds, peak RSS in MB (None where the
+    platform could not measure it) and CPU seconds."""
+    b = pd.read_csv(path, sep="\t")
+    rss = pd.to_numeric(b["max_rss"].iloc[-1], errors="coerce")
+    return {
+        "seconds": float(b["s"].iloc[-1]),
+        "max_rss_mb": None if pd.isna(rss) else float(rss),
+        "cpu_seconds": float(b["cpu_time"].iloc[-1]),
+    }
+
+
 def clear_event_files(folder: str | Path) -> int:
     """Remove the TensorBoard event files of an earlier run from ``folder`` (a folder the
     workflow owns), so a fresh run's curves are not drawn over the old ones; return how many.

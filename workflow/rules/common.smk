@@ -262,15 +262,10 @@ def generator_summary_inputs(wildcards):
     section: its metrics.json, its review's Turing test and its training job's benchmark file."""
     out = {}
     for g in GENERATORS:
-        study = g.name == STUDY_GENERATOR
-        train = (
-            "train_gan/repeat_{r}.tsv" if study else f"train_generator/repeat_{{r}}{g.suffix}.tsv"
-        )
+        train = rules.train_gan if g.name == STUDY_GENERATOR else rules.train_generator
         out[f"generator_metrics_{g.name}"] = per_repeat(f"{g.directory}/metrics.json")
         out[f"generator_turing_{g.name}"] = per_repeat(f"{g.synthetic}/curation/review_turing.json")
-        out[f"generator_train_{g.name}"] = [
-            f"{RESULTS}/benchmarks/{train.format(r=r)}" for r in REPEATS
-        ]
+        out[f"generator_train_{g.name}"] = expand(train.benchmark, repeat=REPEATS, gdir=g.directory)
     return out
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ganaug.io import read_benchmark
+
 # The copying flag: z below this. z is N(0, 1) for a generator that samples the real distribution
 # (tests/reference/test_copying.py measures it over 80 null worlds, the flag's rate with it); -3
 # is a one-sided p of 0.0013, so across a handful of generators and repeats a false flag stays rare.
@@ -43,7 +45,23 @@ def kid_key(figures: dict, against: str = "val") -> str:
     """The key of the kernel distance x 1000 against ``against`` among a set's figures, named
     after the extractor's own name for it (kid; kernel_distance for a non-Inception one)."""
     suffix = f"_x1000_vs_{against}"
-    return next((k for k in figures if k.endswith(suffix) and "_sd_" not in k), f"kid{suffix}")
+    return next((k for k in figures if k.endswith(suffix)), f"kid{suffix}")
+
+
+def kid_label(figures: dict) -> str:
+    """How the report names that figure: KID, or the extractor's own name in words."""
+    key = kid_key(figures)
+    return "KID" if key.startswith("kid_") else key.removesuffix("_x1000_vs_val").replace("_", " ")
+
+
+def each_generator(final: dict):
+    """(its section, its repeats, their curated sets' figures) for each generator of
+    final_results' generators section, in its order."""
+    gens = final.get("generators") or {}
+    for name in gens.get("order", []):
+        g = gens["each"][name]
+        reps = list(g["repeats"].values())
+        yield g, reps, [r["sets"].get("curated", {}) for r in reps]
 
 
 def set_figures(metrics: dict) -> dict:
@@ -75,8 +93,7 @@ def turing_figures(turing: dict) -> dict:
     reviewers = turing.get("reviewers", [])
 
     def mean(key: str) -> float | None:
-        vals = [r[key] for r in reviewers if r.get(key) is not None]
-        return float(np.mean(vals)) if vals else None
+        return mean_of([r.get(key) for r in reviewers])
 
     return {
         "review_mode": turing.get("review_mode"),
@@ -92,9 +109,8 @@ def turing_figures(turing: dict) -> dict:
 
 def training_cost(benchmark: str | Path) -> dict:
     """Wall seconds and peak RSS (MB) of a training job, from its Snakemake benchmark file."""
-    b = pd.read_csv(benchmark, sep="\t")
-    rss = pd.to_numeric(b["max_rss"].iloc[-1], errors="coerce")
-    return {"seconds": float(b["s"].iloc[-1]), "max_rss_mb": None if pd.isna(rss) else float(rss)}
+    b = read_benchmark(benchmark)
+    return {"seconds": b["seconds"], "max_rss_mb": b["max_rss_mb"]}
 
 
 def head_to_head(diffs: pd.DataFrame, generator_of: dict[str, str]) -> pd.DataFrame:

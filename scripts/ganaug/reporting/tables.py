@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganaug.evaluation.which_generator import kid_key, mean_of
+from ganaug.evaluation.which_generator import each_generator, kid_key, kid_label, mean_of
+from ganaug.io import read_benchmark
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, order, primary_rows, select
 
 # per set: the set's own figures
@@ -385,20 +386,20 @@ def benchmark_table(files: list[str]) -> pd.DataFrame:
     rows = []
     for f in files:
         path = Path(f)
-        b = pd.read_csv(path, sep="\t")
+        b = read_benchmark(path)
         # results/benchmarks/<rule>.tsv or results/benchmarks/<rule>/<job>.tsv, where the job may
         # hold a slash of its own (the timm/<name> architectures)
         parts = path.with_suffix("").parts
         rest = parts[len(parts) - 1 - parts[::-1].index("benchmarks") + 1 :]
         rule, job = rest[0], "/".join(rest[1:])
-        max_rss = pd.to_numeric(b["max_rss"].iloc[-1], errors="coerce")
+        rss = np.nan if b["max_rss_mb"] is None else b["max_rss_mb"]
         rows.append(
             {
                 "rule": rule,
                 "job": job,
-                "seconds": float(b["s"].iloc[-1]),
-                "max RSS (MB)": max_rss,
-                "CPU seconds": float(b["cpu_time"].iloc[-1]),
+                "seconds": b["seconds"],
+                "max RSS (MB)": rss,
+                "CPU seconds": b["cpu_seconds"],
             }
         )
     t = pd.DataFrame(rows)
@@ -536,16 +537,11 @@ def generator_table(final: dict) -> pd.DataFrame:
     generators section; per repeat in final_results.json). KID x 1000 at equal size against the
     held-out val images (and the train ones), the curated set's data-copying z, the visual Turing
     test averaged over reviewers, and the training job's time and peak memory."""
-    gens = final.get("generators") or {}
     rows = []
-    for name in gens.get("order", []):
-        g = gens["each"][name]
-        reps = list(g["repeats"].values())
-        cur = [r["sets"].get("curated", {}) for r in reps]
+    for g, reps, cur in each_generator(final):
         raw = [r["sets"].get("raw", {}) for r in reps]
         turing = [r["turing"] for r in reps]
-        kd, kd_train = kid_key(cur[0]), kid_key(cur[0], "train")
-        label = "KID" if kd.startswith("kid_") else kd.removesuffix("_x1000_vs_val").replace("_", " ")
+        kd, kd_train, label = kid_key(cur[0]), kid_key(cur[0], "train"), kid_label(cur[0])
         rows.append(
             {
                 "generator": g["label"],

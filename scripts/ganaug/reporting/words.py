@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ganaug.evaluation.which_generator import kid_key, mean_of
+from ganaug.evaluation.which_generator import each_generator, kid_key, kid_label, mean_of
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, primary_rows
 
 ONE_SPLIT = (
@@ -321,16 +321,12 @@ def copying_warning(final: dict, name: str) -> str:
 def generators_sentence(final: dict) -> str:
     """The "Which generator?" figures in words: per generator, KID against val, the data-copying
     z and the Turing test's balanced accuracy (means over repeats), read out."""
-    gens = final.get("generators") or {}
     parts = []
-    for name in gens.get("order", []):
-        g = gens["each"][name]
-        reps = list(g["repeats"].values())
-        cur = [r["sets"].get("curated", {}) for r in reps]
+    for g, reps, cur in each_generator(final):
         kid = mean_of([c.get(kid_key(c)) for c in cur])
         z = mean_of([c.get("copying_z") for c in cur])
         acc = mean_of([r["turing"]["balanced_accuracy"] for r in reps])
-        name = "KID" if kid_key(cur[0]).startswith("kid_") else "kernel distance"
+        name = kid_label(cur[0])
         bits = [
             f"{name} x 1000 against the held-out val images {kid:.1f}"
             if kid is not None
