@@ -70,6 +70,8 @@ if DATA["archive_extra"] is not None:
             **archive_extra_output(),
         log:
             f"{RESULTS}/logs/download_archive_extra.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/download_archive_extra.tsv"
         conda:
             f"{ENVS}/data.yaml"
         threads: 1
