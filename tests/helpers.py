@@ -141,3 +141,12 @@ def open_in_chromium(html: Path) -> dict:
             }
         finally:
             browser.close()
+
+
+def conditions_with_the_ddpm() -> dict:
+    """A condition table: the default one plus a ddpm_curated like the demo's."""
+    from ganaug.config import validate_config
+
+    ddpm = {"synthetic": "curated", "n_synthetic": 10, "real_minority": True, "augment": False}
+    ddpm["generator"] = "ddpm"
+    return {**validate_config({})["classifier"]["conditions"], "ddpm_curated": ddpm}

@@ -230,7 +230,26 @@ def generator_problems(config: Mapping[str, Any]) -> list[str]:
             FAMILIES[gen].settings(config)
         except ValueError as err:
             problems.append(f"config section '{FAMILIES[gen].section}': {err}")
-    return problems
+    return problems + blur_problems(config["curation"]["blur_threshold"], used | {DEFAULT})
+
+
+def blur_problems(blur: float | Mapping[str, float], used: set[str]) -> list[str]:
+    """A blur threshold per generator names registered generators, and every one in use."""
+    from ganaug.generators import FAMILIES
+
+    if not isinstance(blur, Mapping):
+        return []
+    key, named = "config key 'curation.blur_threshold'", ", ".join(blur) or "none"
+    unknown = [
+        f"{key}: {g!r} is not a registered generator ({', '.join(FAMILIES)})"
+        for g in sorted(set(blur) - set(FAMILIES))
+    ]
+    missing = [
+        f"{key}: no threshold for generator {g!r}, which is in use (it names {named}); "
+        f"add {g}: <value>, or give one number for every generator"
+        for g in sorted(used - set(blur))
+    ]
+    return unknown + missing
 
 
 def matched_problems(name: str, cond: Mapping[str, Any], conditions: Mapping[str, Any]) -> list[str]:

@@ -199,7 +199,9 @@ class ReviewConfig:
 
 @dataclass(frozen=True)
 class CurationConfig:
-    blur_threshold: float = 100  # keep if the Laplacian variance is above this (256 px dermoscopy)
+    # keep if the Laplacian variance is above this (the study's 100 is for 256 px dermoscopy); or
+    # one per generator ({wgan_gp: 780, ddpm: 100}), since the value depends on a generator's grain
+    blur_threshold: float | dict[str, float] = 100
     ssim_min: float = 0.3  # keep if the highest SSIM to a real training image is above this ...
     ssim_max: float = 0.95  # ... and below this (a near-copy otherwise)
     lpips_min: float = 0.15  # keep if the smallest LPIPS to a real training image is above this
@@ -210,6 +212,17 @@ class CurationConfig:
     n_clusters: int = 8  # K-means clusters on the t-SNE embedding
     final_count: int = 600  # images in the curated set
     min_per_cluster: int = 50  # at least this many from every cluster that has them
+
+    def blur_of(self, generator: str) -> float:
+        """The blur threshold of ``generator``'s images."""
+        if not isinstance(self.blur_threshold, Mapping):
+            return self.blur_threshold
+        if generator not in self.blur_threshold:
+            raise ValueError(
+                f"curation.blur_threshold gives no threshold for generator {generator!r} (it names "
+                f"{', '.join(self.blur_threshold)}): add {generator}: <value>, or give one number for all"
+            )
+        return self.blur_threshold[generator]
 
 
 # the keys of the curation section each stage depends on: its rule params, so changing one
@@ -235,9 +248,14 @@ CURATION_STAGE_KEYS = {
 }
 
 
-def curation_params(section: Mapping[str, Any], stage: str) -> dict[str, Any]:
-    """One stage's keys of the (validated) curation section."""
-    return _keys(CurationConfig, section, "curation", CURATION_STAGE_KEYS[stage])
+def curation_params(section: Mapping[str, Any], stage: str, generator: str) -> dict[str, Any]:
+    """One stage's keys of the (validated) curation section for ``generator``'s images: its own
+    blur threshold where the section gives one per generator, so changing one generator's
+    threshold reruns no other generator's curation."""
+    keys = _keys(CurationConfig, section, "curation", CURATION_STAGE_KEYS[stage])
+    if "blur_threshold" in keys:
+        keys["blur_threshold"] = from_dict(CurationConfig, section, "curation").blur_of(generator)
+    return keys
 
 
 # ---------------------------------------------------------------- classifiers

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ganaug.config import ConfigError, load_schema, validate_config
-from tests.helpers import REPO
+from tests.helpers import REPO, conditions_with_the_ddpm
 
 
 def load(name: str) -> dict:
@@ -376,3 +376,17 @@ def test_a_ddpm_only_matched_to_its_own_family_is_fine():
             o={"synthetic": "none", "real_minority": True, "augment": False, "oversample_to": "d"},
         )
     )
+
+
+def test_a_blur_threshold_per_generator_names_every_generator_in_use_and_no_other():
+    classifier = {"conditions": conditions_with_the_ddpm()}
+    validate_config({"curation": {"blur_threshold": {"wgan_gp": 780, "ddpm": 100}}, "classifier": classifier})
+    # the study's generator is always trained, so it needs one even with no condition naming it
+    with pytest.raises(ConfigError, match=r"'curation.blur_threshold': no threshold for generator 'wgan_gp'"):
+        validate_config({"curation": {"blur_threshold": {"ddpm": 100}}, "classifier": classifier})
+    with pytest.raises(ConfigError, match=r"no threshold for generator 'ddpm', which is in use"):
+        validate_config({"curation": {"blur_threshold": {"wgan_gp": 780}}, "classifier": classifier})
+    with pytest.raises(ConfigError, match=r"'stylegan' is not a registered generator"):
+        validate_config({"curation": {"blur_threshold": {"wgan_gp": 780, "stylegan": 5}}})
+    with pytest.raises(ConfigError, match=r"curation.blur_threshold"):
+        validate_config({"curation": {"blur_threshold": {"wgan_gp": -1}}})

@@ -24,7 +24,7 @@ from ganaug.settings import (
     fit_params,
     from_dict,
 )
-from tests.helpers import REPO
+from tests.helpers import REPO, conditions_with_the_ddpm
 
 FULL_SCHEMA = load_schema()
 SCHEMA = FULL_SCHEMA["properties"]
@@ -130,5 +130,20 @@ def test_sampling_and_watch_keys_never_rerun_training():
 
 def test_each_curation_stage_has_its_keys():
     cur = validate_config({})["curation"]
-    assert curation_params(cur, "ssim") == {"ssim_min": 0.3, "ssim_max": 0.95, "chunk_size": 16}
+    assert curation_params(cur, "ssim", "wgan_gp") == {"ssim_min": 0.3, "ssim_max": 0.95, "chunk_size": 16}
     assert set(CURATION_STAGE_KEYS) == {"blur", "ssim", "lpips", "review", "clusters"}
+
+
+def test_a_blur_threshold_per_generator_reaches_only_that_generators_stages():
+    classifier = {"conditions": conditions_with_the_ddpm()}
+    one = validate_config({"curation": {"blur_threshold": 55.5}, "classifier": classifier})["curation"]
+    per = {"blur_threshold": {"wgan_gp": 780, "ddpm": 100}}
+    per = validate_config({"curation": per, "classifier": classifier})["curation"]
+    for stage in ("blur", "clusters"):
+        assert curation_params(one, stage, "ddpm")["blur_threshold"] == 55.5
+        assert curation_params(per, stage, "wgan_gp")["blur_threshold"] == 780
+        assert curation_params(per, stage, "ddpm")["blur_threshold"] == 100
+    # the other stages do not hold it: a change of threshold reruns blur and clusters only
+    assert curation_params(per, "ssim", "ddpm") == curation_params(one, "ssim", "ddpm")
+    with pytest.raises(ValueError, match=r"no threshold for generator 'ddpm' \(it names wgan_gp\)"):
+        from_dict(CurationConfig, {"blur_threshold": {"wgan_gp": 780}}, "curation").blur_of("ddpm")

@@ -103,7 +103,8 @@ def _rule_blocks():
         for block in re.split(r"\n(?=\s*rule \w+:)", smk.read_text()):
             script = re.search(r'rule_script\("(\w+)"\)', block)
             if script:
-                found = re.findall(r'(\w+)=(\w+_params)\(\w+, "(\w+)"\)', block)
+                # curation's params are per generator: lambda wc: curation_params(CUR, "blur", ...)
+                found = re.findall(r'(\w+)=(?:lambda \w+: )?(\w+_params)\(\w+, "(\w+)"', block)
                 yield script.group(1), {name: (provider, stage) for name, provider, stage in found}
 
 
@@ -130,7 +131,8 @@ def test_every_rule_script_call_binds_to_its_entry_function():
             provider, stage = params[star[0].value.attr]
             section = {"data_params": "data", "curation_params": "curation",
                        "evaluation_params": "evaluation"}[provider]  # fmt: skip
-            keys = getattr(settings, provider)(cfg[section], stage)
+            extra = ("wgan_gp",) if provider == "curation_params" else ()  # the generator
+            keys = getattr(settings, provider)(cfg[section], stage, *extra)
             fn = getattr(importlib.import_module(imported[call.func.id]), call.func.id)
             explicit = {k.arg: None for k in call.keywords if k.arg is not None}
             try:

@@ -21,6 +21,7 @@ from ganaug.generators import DEFAULT as STUDY_GENERATOR  # noqa: E402
 from ganaug.generators import (  # noqa: E402
     FAMILIES,
     by_directory,
+    by_synthetic,
     in_use,
     of_condition,
 )
@@ -74,6 +75,11 @@ def rep(r):
 # folder and log names ("" for the study's), {gdir} the folder of a family other than the study's.
 GENERATORS = in_use(config["classifier"]["conditions"])
 SYN = f"{REP}/synthetic{{sfx}}"
+
+
+def generator_of(sfx):
+    """The generator whose curation folders {sfx} names ("" for the study's)."""
+    return by_synthetic(f"synthetic{sfx}").name
 
 
 wildcard_constraints:

@@ -24,7 +24,7 @@ rule curate_blur:
         mem_mb=2000,
         runtime=15,
     params:
-        curation=curation_params(CUR, "blur"),
+        curation=lambda wc: curation_params(CUR, "blur", generator_of(wc.sfx)),
     script:
         rule_script("curate_blur")
 
@@ -48,7 +48,7 @@ rule curate_ssim:
         mem_mb=4000,
         runtime=30,
     params:
-        curation=curation_params(CUR, "ssim"),
+        curation=lambda wc: curation_params(CUR, "ssim", generator_of(wc.sfx)),
     script:
         rule_script("curate_ssim")
 
@@ -74,7 +74,7 @@ rule curate_lpips:
         mem_mb=12000,
         runtime=60,
     params:
-        curation=curation_params(CUR, "lpips"),
+        curation=lambda wc: curation_params(CUR, "lpips", generator_of(wc.sfx)),
         cache_dir=cache_dir_of,
         seed=config["seed"],
         device=config["device"],
@@ -185,7 +185,7 @@ rule select_clusters:
         mem_mb=8000,
         runtime=60,
     params:
-        curation=curation_params(CUR, "clusters"),
+        curation=lambda wc: curation_params(CUR, "clusters", generator_of(wc.sfx)),
         cache_dir=cache_dir_of,
         seed=config["seed"],
     script:
