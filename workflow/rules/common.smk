@@ -21,7 +21,6 @@ from ganaug.generators import DEFAULT as STUDY_GENERATOR  # noqa: E402
 from ganaug.generators import (  # noqa: E402
     FAMILIES,
     by_directory,
-    by_synthetic,
     in_use,
     of_condition,
 )
@@ -79,7 +78,7 @@ SYN = f"{REP}/synthetic{{sfx}}"
 
 def generator_of(sfx):
     """The generator whose curation folders {sfx} names ("" for the study's)."""
-    return by_synthetic(f"synthetic{sfx}").name
+    return next(f.name for f in FAMILIES.values() if f.suffix == sfx)
 
 
 wildcard_constraints:
@@ -276,16 +275,18 @@ def generator_summary_inputs(wildcards):
 
 
 def generator_summary_params():
-    """Each generator in use (name, label, the conditions that use it) and each synthetic
-    condition's generator, for final_results."""
+    """Each generator in use (name, label, the conditions that use it, its blur threshold) and
+    each synthetic condition's generator, for final_results."""
     conds = config["classifier"]["conditions"]
     generator_of = {n: of_condition(c).name for n, c in conds.items() if c["synthetic"] != "none"}
+    blur = {g.name: curation_params(config["curation"], "blur", g.name) for g in GENERATORS}
     return {
         "generators": [
             {
                 "name": g.name,
                 "label": g.label,
                 "conditions": [n for n, x in generator_of.items() if x == g.name],
+                "blur_threshold": blur[g.name]["blur_threshold"],
             }
             for g in GENERATORS
         ],

@@ -129,7 +129,8 @@ def summarise(
 ) -> dict:
     """The "generators" section of final_results.json.
 
-    ``generators``: name, label and conditions of each generator in use, in the registry's order;
+    ``generators``: name, label, conditions and blur threshold of each generator in use, in the
+    registry's order;
     ``each[name]``: its per-repeat "metrics", "turing" (dicts) and "train_benchmark" (paths);
     ``generator_of``: condition -> generator, for the conditions with synthetic images."""
     out = {}
@@ -149,6 +150,8 @@ def summarise(
         out[g["name"]] = {
             "label": g["label"],
             "conditions": g["conditions"],
+            # curation.blur_threshold may be one per generator: then their sets are filtered unalike
+            "blur_threshold": g.get("blur_threshold"),
             "repeats": repeats,
             "copying_flag": {
                 "repeats": flagged,

@@ -44,6 +44,9 @@ def caveats(final: dict) -> list[str]:
                 f"curation.{key} is a random-init network: "
                 "its distances are not comparable to published ones."
             )
+    unalike = blur_note(final)
+    if unalike:
+        out.append(unalike)
     for g in (final.get("generators") or {}).get("each", {}).values():
         if g["copying_flag"]["repeats"]:
             out.append(
@@ -300,6 +303,20 @@ def non_commercial_note(final: dict) -> str:
         f"**Licence:** {n} of the real images are under a non-commercial licence (CC-BY-NC); a figure that "
         "shows real images may show them, so it may not be reused commercially, and their attributions "
         f"(`{lic['file']}`) go with it."
+    )
+
+
+def blur_note(final: dict) -> str:
+    """Where curation.blur_threshold gives the generators different values, say so: their curated
+    sets passed different filters, so a comparison of them is not of their generators alone."""
+    each = (final.get("generators") or {}).get("each", {}).values()
+    values = [(g["label"], g.get("blur_threshold")) for g in each]
+    if len({v for _, v in values}) < 2:
+        return ""
+    listed = ", ".join(f"{label} {v:g}" for label, v in values if v is not None)
+    return (
+        f"The generators' images passed different blur thresholds ({listed}; curation.blur_threshold): "
+        "their curated sets were not filtered alike, so a comparison of them is not of the generators alone."
     )
 
 

@@ -154,3 +154,26 @@ def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
     assert f"kernel distance x 1000 against the held-out val images {want:.1f}" in words.generators_sentence(
         final
     )
+
+
+@pytest.mark.parametrize(("wgan", "ddpm"), [(780.0, 100.0), (100.0, 100.0)])
+def test_each_generators_blur_threshold_is_shown_and_unalike_ones_are_a_caveat(tmp_path, wgan, ddpm):
+    rng = np.random.default_rng()
+    gens = [
+        {"name": "wgan_gp", "label": "WGAN-GP", "conditions": ["gan_curated"], "blur_threshold": wgan},
+        {"name": "ddpm", "label": "DDPM", "conditions": ["ddpm_curated"], "blur_threshold": ddpm},
+    ]
+    each = {
+        g["name"]: {"metrics": [_metrics(rng, 0.0)], "turing": [_turing(rng)],
+                    "train_benchmark": [_bench(tmp_path / f"{g['name']}.tsv", 6.0, 1)]}
+        for g in gens
+    }  # fmt: skip
+    of = {"gan_curated": "wgan_gp", "ddpm_curated": "ddpm"}
+    final = {"generators": summarise(gens, each, of, pd.DataFrame()), "provenance": {"seeds": [42]}}
+    assert final["generators"]["each"]["ddpm"]["blur_threshold"] == ddpm
+    assert tables.generator_table(final)["blur threshold"].tolist() == [wgan, ddpm]
+    note = words.blur_note(final)
+    if wgan == ddpm:
+        assert note == "" and not any("blur thresholds" in c for c in words.caveats(final))
+    else:
+        assert "different blur thresholds (WGAN-GP 780, DDPM 100" in note and note in words.caveats(final)
