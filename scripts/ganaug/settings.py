@@ -220,7 +220,8 @@ class CurationConfig:
         if generator not in self.blur_threshold:
             raise ValueError(
                 f"curation.blur_threshold gives no threshold for generator {generator!r} (it names "
-                f"{', '.join(self.blur_threshold) or 'none'}): add {generator}: <value>, or give one number for all"
+                f"{', '.join(self.blur_threshold) or 'none'}): add {generator}: <value>, or give one "
+                "number for all"
             )
         return self.blur_threshold[generator]
 

@@ -329,14 +329,15 @@ def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
 
 def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key) -> pd.DataFrame:
     """Simulated scores of one generator's candidates and of the page's real images, the proxy
-    standardised over that generator's candidates (so a generator's scores do not depend on
-    which other generators share the page)."""
+    standardised over that generator's candidates, the real images in name order (so neither a
+    generator's scores nor its Turing test depend on which other generators share the page: the
+    noise of a simulated reviewer is drawn row by row, and the page's order is everyone's)."""
     from ganaug.curation.review import simulate_scores
 
     proxy = pd.DataFrame({"image": names})
     proxy = proxy.merge(pd.read_csv(c.blur)[["image", "laplacian_var"]], on="image")
     proxy = proxy.merge(pd.read_csv(c.ssim)[["image", "max_ssim"]], on="image")
-    real = key[key["source"] == "real"].rename(columns={"original": "image"})
+    real = key[key["source"] == "real"].rename(columns={"original": "image"}).sort_values("image")
     scores = simulate_scores(proxy, reviewers, noise, seed, real[["image", "laplacian_var", "max_ssim"]])
     log.warning(
         "review of %s SIMULATED from blur and SSIM scores (demo only): not human judgement", c.generator

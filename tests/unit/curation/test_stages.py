@@ -440,4 +440,14 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
     both_key, _ = review_page_key([one, ddpm], world / "metadata.csv", 3, 42)
     both = review_stage([one, ddpm], *args, key=both_key)
     pd.testing.assert_frame_equal(both["wgan_gp"][0], alone)
+    # nor its Turing test: the real images' simulated scores follow their names, not their place
+    # on the page, which a second generator's images change
+    pages = [review_page_key(sets, world / "metadata.csv", 6, 42)[0] for sets in ([one], [one, ddpm])]
+    real_order = [k.loc[k["source"] == "real", "original"].tolist() for k in pages]
+    assert real_order[0] != real_order[1] and sorted(real_order[0]) == sorted(real_order[1])
+    alone_t, both_t = (
+        review_stage(sets, *args, key=k)["wgan_gp"][1]
+        for sets, k in zip(([one], [one, ddpm]), pages, strict=True)
+    )
+    assert both_t == alone_t
     assert both["ddpm"][0]["image"].tolist() == cands[:4] and both["ddpm"][1]["n_synthetic_images"] == 4
