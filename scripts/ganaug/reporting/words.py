@@ -309,7 +309,8 @@ def non_commercial_note(final: dict) -> str:
 def blur_note(final: dict) -> str:
     """Where curation.blur_threshold gives the generators different values, say so: their curated
     sets passed different filters, so a comparison of them is not of their generators alone."""
-    each = (final.get("generators") or {}).get("each", {}).values()
+    gens = final.get("generators") or {}
+    each = [gens["each"][n] for n in gens.get("order", gens.get("each", {}))]  # the registry's order
     values = [(g["label"], g.get("blur_threshold")) for g in each]
     if len({v for _, v in values}) < 2:
         return ""
