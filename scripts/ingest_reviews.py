@@ -9,6 +9,7 @@ i, p = snakemake.input, snakemake.params
 run_review(
     candidate_sets(dict(i.items()), p.generators),
     i.key,
+    i.metadata,
     i.reviews,
     dict(snakemake.output.items()),
     **p.curation,

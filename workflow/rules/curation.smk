@@ -119,6 +119,8 @@ rule ingest_reviews:
     input:
         unpack(review_candidates("previous", "blur", "ssim")),
         key=f"{REP}/review_key.csv",
+        # the simulated review orders the real images as a page of each generator alone would
+        metadata=f"{REP}/data/metadata.csv",
         reviews=review_files,
     output:
         # per generator: its review table, and the visual Turing test of its images against the

@@ -260,10 +260,12 @@ def review_stage(
     seed: int,
     review_dir: str | Path = "resources/reviews",
     key: pd.DataFrame | None = None,
+    metadata: str | Path | None = None,
 ) -> dict[str, tuple[pd.DataFrame, dict]]:
     """Per generator: the scores of its LPIPS survivors, from the reviewers' files of the one page,
     simulated, or skipped, and its visual Turing test (its images against the page's real ones).
-    ``key``: the page's blinded names; None: the page showed the candidates under their own names."""
+    ``key``: the page's blinded names; None: the page showed the candidates under their own names.
+    ``metadata``: the split's metadata.csv, which a simulated review of real images needs."""
     from ganaug.curation.review import CRITERIA, aggregate
     from ganaug.curation.turing import KEY_COLUMNS, turing_summary
 
@@ -294,7 +296,7 @@ def review_stage(
         if mode == "files":
             scores = every[(every["source"] == "real") | (every["generator"] == g)].drop(columns="generator")
         else:
-            scores = _simulated(c, names[g], reviewers, noise, seed, key)
+            scores = _simulated(c, names[g], reviewers, noise, seed, key, metadata)
         t = aggregate(
             scores[scores["source"] == "synthetic"].drop(columns="source"), names[g], threshold, mode
         )
@@ -327,17 +329,31 @@ def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
     return unblind(read_review_files(files, key["blinded"].tolist(), reviewers), key)
 
 
-def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key) -> pd.DataFrame:
+def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key, metadata) -> pd.DataFrame:
     """Simulated scores of one generator's candidates and of the page's real images, the proxy
-    standardised over that generator's candidates, the real images in name order (so neither a
-    generator's scores nor its Turing test depend on which other generators share the page: the
-    noise of a simulated reviewer is drawn row by row, and the page's order is everyone's)."""
+    standardised over that generator's candidates, so a generator's scores do not depend on
+    which other generators share the page; nor does its Turing test (below)."""
     from ganaug.curation.review import simulate_scores
+    from ganaug.curation.turing import blind
 
     proxy = pd.DataFrame({"image": names})
     proxy = proxy.merge(pd.read_csv(c.blur)[["image", "laplacian_var"]], on="image")
     proxy = proxy.merge(pd.read_csv(c.ssim)[["image", "max_ssim"]], on="image")
-    real = key[key["source"] == "real"].rename(columns={"original": "image"}).sort_values("image")
+    real = key[key["source"] == "real"].rename(columns={"original": "image"})
+    if len(real):
+        # a simulated reviewer's noise is drawn row by row, so the real images go in the order a
+        # page of this generator alone shows them (blind's seeded shuffle), not the shared page's,
+        # which every generator's images change: its Turing test is the one it gets on its own
+        if metadata is None:
+            raise ValueError("a simulated review of the page's real images needs the split's metadata.csv")
+        alone = blind(names, train_minority(metadata)["image_id"].tolist(), len(real), seed)
+        order = alone.loc[alone["source"] == "real", "original"].tolist()
+        if sorted(order) != sorted(real["image"]):
+            raise ValueError(
+                "the review key's real images are not the ones this split's metadata.csv gives the "
+                "page: rebuild the page (rule review_sheet)"
+            )
+        real = real.set_index("image").loc[order].reset_index()
     scores = simulate_scores(proxy, reviewers, noise, seed, real[["image", "laplacian_var", "max_ssim"]])
     log.warning(
         "review of %s SIMULATED from blur and SSIM scores (demo only): not human judgement", c.generator

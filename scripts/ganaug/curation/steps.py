@@ -104,7 +104,9 @@ def run_review_sheet(
     write_review_sheet(files, Path(out).parent, page_id)
 
 
-def run_review(sets: list[Candidates], key, reviews: list, outputs: dict, review: dict, seed: int) -> None:
+def run_review(
+    sets: list[Candidates], key, metadata, reviews: list, outputs: dict, review: dict, seed: int
+) -> None:
     """Per generator: the scores of its LPIPS survivors (``review``: the curation.review section)
     and its visual Turing test (outputs table_<g>, turing_<g>)."""
     per = review_stage(
@@ -117,6 +119,7 @@ def run_review(sets: list[Candidates], key, reviews: list, outputs: dict, review
         seed,
         review["dir"],
         pd.read_csv(key),
+        metadata,
     )
     for g, (table, turing) in per.items():
         write_csv(table, outputs[f"table_{g}"])

@@ -411,7 +411,8 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
     one = _one(world, blur=world / "b.csv", ssim=world / "s.csv")
     key, _ = review_page_key([one], world / "metadata.csv", 3, 42)
     args = ("simulate", [], 3, 1.0, 0.6, 42)
-    with_real, turing = review_stage([one], *args, key=key)["wgan_gp"]
+    meta = world / "metadata.csv"
+    with_real, turing = review_stage([one], *args, key=key, metadata=meta)["wgan_gp"]
     alone, _ = review_stage([one], *args)["wgan_gp"]
     pd.testing.assert_frame_equal(with_real, alone)  # the real images change no candidate's score
     assert turing["simulated"] and turing["n_real_images"] == 3 and turing["n_synthetic_images"] == 6
@@ -438,16 +439,18 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
         world / "s2.csv",
     )
     both_key, _ = review_page_key([one, ddpm], world / "metadata.csv", 3, 42)
-    both = review_stage([one, ddpm], *args, key=both_key)
+    both = review_stage([one, ddpm], *args, key=both_key, metadata=meta)
     pd.testing.assert_frame_equal(both["wgan_gp"][0], alone)
-    # nor its Turing test: the real images' simulated scores follow their names, not their place
-    # on the page, which a second generator's images change
+    # nor its Turing test: the real images' simulated scores follow their place on a page of that
+    # generator alone, not on the shared page, which a second generator's images change
     pages = [review_page_key(sets, world / "metadata.csv", 6, 42)[0] for sets in ([one], [one, ddpm])]
     real_order = [k.loc[k["source"] == "real", "original"].tolist() for k in pages]
     assert real_order[0] != real_order[1] and sorted(real_order[0]) == sorted(real_order[1])
     alone_t, both_t = (
-        review_stage(sets, *args, key=k)["wgan_gp"][1]
+        review_stage(sets, *args, key=k, metadata=meta)["wgan_gp"][1]
         for sets, k in zip(([one], [one, ddpm]), pages, strict=True)
     )
     assert both_t == alone_t
+    with pytest.raises(ValueError, match="needs the split's metadata.csv"):
+        review_stage([one], *args, key=key)
     assert both["ddpm"][0]["image"].tolist() == cands[:4] and both["ddpm"][1]["n_synthetic_images"] == 4
