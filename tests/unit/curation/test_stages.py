@@ -451,6 +451,6 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
         for sets, k in zip(([one], [one, ddpm]), pages, strict=True)
     )
     assert both_t == alone_t
-    with pytest.raises(ValueError, match="needs the split's metadata.csv"):
+    with pytest.raises(ValueError, match=r"needs the split's metadata\.csv"):
         review_stage([one], *args, key=key)
     assert both["ddpm"][0]["image"].tolist() == cands[:4] and both["ddpm"][1]["n_synthetic_images"] == 4
