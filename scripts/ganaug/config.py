@@ -16,7 +16,7 @@ import yaml
 
 from ganaug.data.labels import normalise_label
 from ganaug.data.sources import data_problems, external_problems, fill_data_defaults
-from ganaug.models.registry import arch_spec
+from ganaug.models.registry import GAN_SIZES, arch_spec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -24,8 +24,6 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 # challenge) lists nevus, melanoma, seborrheic keratosis, lentigo NOS, lichenoid keratosis,
 # solar lentigo, cafe-au-lait macule, atypical melanocytic proliferation and unknown.
 FORMATS_WITHOUT_DF = {"isic2020"}
-# the generator doubles a 4x4 map: log2(size / 4) transposed convolutions
-GAN_SIZES = (32, 64, 128, 256)
 
 
 class ConfigError(ValueError):

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ganaug.config import GAN_SIZES as SUPPORTED_SIZES
+from ganaug.models.registry import GAN_SIZES as SUPPORTED_SIZES
 
 
 def n_upsamplings(img_size: int) -> int:
