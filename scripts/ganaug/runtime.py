@@ -148,13 +148,15 @@ def release_slot() -> None:
         _SLOT.clear()
 
 
-def select_device(preference: str) -> "torch.device":  # noqa: UP037 - torch is imported lazily
-    """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is an error, not a fallback.
-    A CUDA job runs on the device of the slot it claims (see the module's docstring)."""
+def select_device(preference: str, tf32: bool = True) -> "torch.device":  # noqa: UP037 - torch is imported lazily
+    """``auto``: CUDA when present, else CPU, except in a SLURM job that was given a GPU, which
+    fails at once rather than train on the CPU until its time limit. ``cuda`` without a GPU is an
+    error, not a fallback. A CUDA job runs on the device of the slot it claims (see the module's
+    docstring), with TF32 matmuls and convolutions as the rule's ``tf32`` setting says."""
     import torch
 
     if preference == "auto":
-        preference = "cuda" if torch.cuda.is_available() else "cpu"
+        preference = "cuda" if torch.cuda.is_available() else _cpu_for_auto()
     if preference == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device: cuda was configured, but torch sees no CUDA device")
     set_determinism(_RUNTIME["deterministic"])
@@ -165,14 +167,69 @@ def select_device(preference: str) -> "torch.device":  # noqa: UP037 - torch is 
     device = torch.device("cuda", index)
     torch.cuda.set_device(device)
     torch.cuda.reset_peak_memory_stats(device)
-    log.info("GPU slot %d of %s (%s)", slot, device, torch.cuda.get_device_name(device))
-    # TF32 matmuls/convolutions on Ampere and newer: ~same accuracy for GAN/CNN training,
-    # several times the throughput (the GAN sets its own from gan.tf32, and records it);
+    log.info("GPU slot %d of %s (%s), TF32 %s", slot, device, torch.cuda.get_device_name(device),
+             "on" if tf32 else "off")  # fmt: skip
+    # TF32 matmuls/convolutions on Ampere and newer: several times fp32's throughput, at a 10-bit
+    # mantissa in the products; each GPU rule's own setting, recorded in what it writes.
     # cudnn.benchmark picks the fastest kernels for fixed shapes, unless determinism is asked for
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = not _RUNTIME["deterministic"]
     return device
+
+
+# what SLURM sets in a job that was given GPUs (--gpus, --gres=gpu:N, --gpus-per-node ...): the
+# GPUs' indices (where "0" is the first GPU), and counts (where "0" is none)
+SLURM_GPU_IDS = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
+SLURM_GPU_COUNTS = ("SLURM_GPUS_ON_NODE", "SLURM_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_GPUS_PER_TASK")
+SLURM_GPU_VARIABLES = SLURM_GPU_IDS + SLURM_GPU_COUNTS
+
+
+def slurm_gpus() -> str | None:
+    """The GPUs SLURM says this job was given (``NAME=value, ...``), or None outside such a job."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    env = {k: os.environ.get(k, "").strip() for k in SLURM_GPU_VARIABLES}
+    given = [f"{k}={v}" for k, v in env.items() if v and not (k in SLURM_GPU_COUNTS and v == "0")]
+    return ", ".join(given) or None
+
+
+def _cpu_for_auto() -> str:
+    """device: auto on a machine where torch sees no GPU: the CPU, unless SLURM gave this job one
+    (a node whose driver is broken, a CPU-only torch): then an error at once, naming both."""
+    import torch
+
+    gpus = slurm_gpus()
+    if gpus:
+        raise RuntimeError(
+            f"SLURM job {os.environ['SLURM_JOB_ID']} was given a GPU ({gpus}), but torch "
+            f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'}) sees no CUDA device "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): stopping now "
+            "rather than training on the CPU until the time limit. Check the node's driver and that "
+            "torch is a CUDA build; set device: cpu to run on the CPU on purpose"
+        )
+    log.warning("device: auto found no CUDA device: running on the CPU")
+    return "cpu"
+
+
+def to_device(t: "torch.Tensor", device: "torch.device") -> "torch.Tensor":  # noqa: UP037
+    """``t`` on ``device``: from a page-locked copy that does not wait for the GPU on CUDA (a
+    plain copy from pageable memory synchronises the stream), a plain copy elsewhere; ``t``
+    itself where it is there already. Code that places data calls this rather than testing for
+    CUDA, so the tests' meta device takes the GPU's path and a tensor left behind fails there."""
+    if t.device == device:
+        return t
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
+
+
+def autocast(device: "torch.device", bf16: bool):  # noqa: UP037
+    """bf16 autocast on ``device`` when ``bf16`` (the CPU's too, so the same dtype flow runs in the
+    tests), else nothing: the flag decides, not the device type."""
+    import contextlib
+
+    import torch
+
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def set_determinism(on: bool) -> None:
@@ -190,11 +247,29 @@ def set_determinism(on: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def runtime_record(device: "torch.device") -> dict[str, Any]:  # noqa: UP037
-    """What metrics.json records of how a job ran: determinism, the GPU slot, peak GPU memory."""
+def determinism_label() -> str:
+    """What ``deterministic`` really did: ``off``; ``best_effort`` (torch's deterministic kernels
+    with ``warn_only``: an op that has none, such as AdaptiveAvgPool2d's backward on CUDA, warns
+    and runs anyway); or ``strict``."""
     import torch
 
-    out: dict[str, Any] = {"deterministic": bool(torch.are_deterministic_algorithms_enabled())}
+    if not torch.are_deterministic_algorithms_enabled():
+        return "off"
+    return "best_effort" if torch.is_deterministic_algorithms_warn_only_enabled() else "strict"
+
+
+def runtime_record(device: "torch.device", tf32: bool, bf16: bool = False) -> dict[str, Any]:  # noqa: UP037
+    """What a metrics.json records of how its job ran: determinism, the TF32 setting and the
+    arithmetic it gave (``ganaug.settings.precision_label``), the GPU slot, peak GPU memory."""
+    import torch
+
+    from ganaug.settings import precision_label
+
+    out: dict[str, Any] = {
+        "deterministic": determinism_label(),
+        "tf32": bool(tf32),
+        "precision": precision_label(bf16, tf32, device.type),
+    }
     if device.type == "cuda":
         out |= {
             "gpu_slot": _SLOT.get("slot"),

@@ -207,6 +207,7 @@ class CurationConfig:
     lpips_min: float = 0.15  # keep if the smallest LPIPS to a real training image is above this
     lpips_backbone: str = "imagenet"  # VGG16 trunk of LPIPS: imagenet | random
     chunk_size: int = 16  # synthetic images per batch in the SSIM and LPIPS stages (memory)
+    tf32: bool = True  # TF32 in the LPIPS stage's VGG on CUDA (distances near lpips_min can move)
     review: ReviewConfig = field(default_factory=ReviewConfig)  # the human review
     cluster_backbone: str = "imagenet"  # features for the clusters: imagenet | efficientnet_lite0 | random
     n_clusters: int = 8  # K-means clusters on the t-SNE embedding
@@ -231,7 +232,7 @@ class CurationConfig:
 CURATION_STAGE_KEYS = {
     "blur": ("blur_threshold",),
     "ssim": ("ssim_min", "ssim_max", "chunk_size"),
-    "lpips": ("lpips_min", "lpips_backbone", "chunk_size"),
+    "lpips": ("lpips_min", "lpips_backbone", "chunk_size", "tf32"),
     "review": ("review",),
     # the thresholds too: the summary records the whole funnel with what each stage kept
     "clusters": (
@@ -274,8 +275,14 @@ class FitConfig:
     class_weights: str | tuple[float, float] = "balanced"  # balanced per fit, or fixed [NV, DF]
     epoch_metric: str = "pr_auc"  # the validation score that picks the epoch: pr_auc | f1
     augment_padding: str = "reflection"  # the augmentation's fill: reflection | zeros (the study's)
-    bf16: bool = False  # bf16 autocast on CUDA
+    bf16: bool | str = "auto"  # bf16 autocast: auto (on CUDA only), true (wherever it runs), false
+    tf32: bool = True  # TF32 matmuls and convolutions on CUDA (outside autocast)
     eval_batch_size: int = 128  # images per prediction batch (memory only; not a config key)
+
+    def uses_bf16(self, device_type: str) -> bool:
+        """Whether a fit on ``device_type`` runs under bf16 autocast (fp32 weights, the loss in
+        fp32): ``auto`` is bf16 on CUDA and fp32 on the CPU, whose results stay as they were."""
+        return self.bf16 is True or (self.bf16 == "auto" and device_type == "cuda")
 
 
 @dataclass(frozen=True)
@@ -336,6 +343,7 @@ class EvaluationConfig:
     real_vs_synthetic: int = 10  # images each side of real_vs_synthetic.png
     size_draws: int = 10  # seeded draws of each set and reference at equal size (GAN metrics)
     copying_cells: int = 3  # k-means cells of the data-copying test (fewer where a cell would be empty)
+    tf32: bool = True  # TF32 in the GAN metrics' feature networks on CUDA
     study_expected_f1: dict[str, dict[str, float]] = field(default_factory=dict)  # the study's, labelled
     # out-of-distribution test sets by name: {format, images, ground_truth, metadata, masks,
     # nevus_subtypes, phantom}; their rules read them (workflow/rules/external.smk)
@@ -357,6 +365,7 @@ EVALUATION_RULE_KEYS = {
         "real_vs_synthetic",
         "size_draws",
         "copying_cells",
+        "tf32",
     ),
     "final_results": ("study_expected_f1",),
 }
@@ -392,6 +401,9 @@ class GanConfig:
     bf16: bool = False  # bf16 autocast for the forward passes on CUDA (the penalty stays fp32)
     tf32: bool = True  # TF32 convolutions and matmuls on CUDA (the penalty's double backward too)
     compile: bool = False  # torch.compile the generator (the critic needs a double backward)
+    # on CUDA, the critic step replayed from a CUDA graph: about 1,200 host dispatches a step
+    # become one launch (ganaug.training.cuda_graph); Adam keeps its step on the device
+    cuda_graph: bool = False
     n_samples: int = 1500  # images sample_gan writes (sampling only: training ignores it)
     sample_batch_size: int = 64  # generator batch while sampling; it does not change the images
     seed: int = 42  # the global seed: initial weights and the training stream
@@ -418,6 +430,15 @@ class GanConfig:
     # passed as rule params, so that changing them never reruns (and so retrains) the GAN
     WATCH_KEYS = ("checkpoint_interval", "sample_interval", "log_interval", "compile")
 
+    def __post_init__(self) -> None:
+        # a captured step may neither draw random numbers inside it nor compile
+        clash = [k for k in ("diffaugment", "compile") if self.cuda_graph and getattr(self, k)]
+        if clash:
+            raise ValueError(
+                f"gan.cuda_graph cannot be combined with gan.{' or gan.'.join(clash)} (a CUDA graph replays "
+                "fixed kernels: no random draws or compiled code inside it); turn one of them off"
+            )
+
     @classmethod
     def from_section(cls, gan: Mapping[str, Any], img_size: int, seed: int) -> GanConfig:
         """The gan section, at the data's image size and the global seed."""
@@ -429,8 +450,9 @@ class GanConfig:
         return {k: v for k, v in as_dict(self).items() if k not in skip}
 
     def sampling_params(self) -> dict[str, Any]:
-        """What sample_gan depends on: how many images, the seed, and the generator's shape."""
-        return {k: getattr(self, k) for k in (*self.SAMPLING_KEYS, "seed", *HPARAM_KEYS)}
+        """What sample_gan depends on: how many images, the seed, the generator's shape, and TF32
+        (which moves a GPU's samples by a few grey levels)."""
+        return {k: getattr(self, k) for k in (*self.SAMPLING_KEYS, "seed", *HPARAM_KEYS, "tf32")}
 
     @classmethod
     def for_training(cls, params: Mapping[str, Any], gan_section: Mapping[str, Any]) -> GanConfig:
@@ -446,14 +468,17 @@ class GanConfig:
         out = {k: d[k] for k in self.RESUME_KEYS}
         out["device"] = device.type
         out["precision"] = precision_label(self.bf16, self.tf32, device.type)
+        if self.cuda_graph and device.type == "cuda":  # Adam's capturable arithmetic rounds otherwise
+            out["cuda_graph"] = True
         return out
 
 
 def precision_label(bf16: bool, tf32: bool, device_type: str) -> str:
     """fp32 | tf32 | bf16 (autocast forwards, TF32 elsewhere) | bf16+fp32 (autocast forwards,
-    full fp32 elsewhere): what the arithmetic was, not only what was asked."""
+    full fp32 elsewhere): what the arithmetic was, not only what was asked. TF32 exists only on
+    CUDA; bf16 autocast runs wherever it is asked for (the CPU's in the tests)."""
     if device_type != "cuda":
-        return "fp32"
+        return "bf16+fp32" if bf16 else "fp32"
     if bf16:
         return "bf16" if tf32 else "bf16+fp32"
     return "tf32" if tf32 else "fp32"
@@ -523,9 +548,8 @@ class DdpmConfig:
         return {k: v for k, v in as_dict(self).items() if k not in skip}
 
     def sampling_params(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, k) for k in (*self.SAMPLING_KEYS, "seed", *DDPM_SHAPE_KEYS, *DDPM_SCHEDULE_KEYS)
-        }
+        keys = (*self.SAMPLING_KEYS, "seed", *DDPM_SHAPE_KEYS, *DDPM_SCHEDULE_KEYS, "tf32")
+        return {k: getattr(self, k) for k in keys}
 
     @classmethod
     def for_training(cls, params: dict[str, Any], section: dict[str, Any]) -> DdpmConfig:

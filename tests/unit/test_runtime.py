@@ -93,8 +93,11 @@ def test_a_cpu_job_claims_no_slot_and_the_record_says_so(tmp_path, monkeypatch):
     runtime.configure_runtime({})
     assert runtime.select_device("cpu") == torch.device("cpu")
     assert not (tmp_path / "slots").exists()
-    record = runtime.runtime_record(torch.device("cpu"))
-    assert record == {"deterministic": False, "gpu_slot": None, "gpu_name": None, "peak_gpu_memory_mb": None}
+    record = runtime.runtime_record(torch.device("cpu"), tf32=True)
+    assert record == {"deterministic": "off", "tf32": True, "precision": "fp32", "gpu_slot": None,
+                      "gpu_name": None, "peak_gpu_memory_mb": None}  # fmt: skip
+    # bf16 autocast runs on the CPU when asked for: the record says so (TF32 exists on CUDA only)
+    assert runtime.runtime_record(torch.device("cpu"), tf32=True, bf16=True)["precision"] == "bf16+fp32"
 
 
 def test_the_deterministic_option_sets_torch_and_cudnn_and_is_recorded():
@@ -105,11 +108,48 @@ def test_the_deterministic_option_sets_torch_and_cudnn_and_is_recorded():
         assert torch.is_deterministic_algorithms_warn_only_enabled()
         assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
-        assert runtime.runtime_record(torch.device("cpu"))["deterministic"] is True
+        # warn_only: an op without a deterministic kernel runs anyway, so it is best effort, said so
+        assert runtime.runtime_record(torch.device("cpu"), tf32=True)["deterministic"] == "best_effort"
+        torch.use_deterministic_algorithms(True)
+        assert runtime.determinism_label() == "strict"
     finally:
         runtime.configure_runtime({})
         runtime.set_determinism(False)
     assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+
+
+SLURM_GPU_JOB = {"SLURM_JOB_ID": "4711", "SLURM_GPUS_ON_NODE": "1", "CUDA_VISIBLE_DEVICES": "0"}
+
+
+@pytest.mark.parametrize("var", ["SLURM_GPUS_ON_NODE", "SLURM_JOB_GPUS", "SLURM_STEP_GPUS"])
+def test_auto_in_a_slurm_job_given_a_gpu_that_torch_cannot_see_fails_at_once(monkeypatch, var):
+    """A GPU job that lands on a node whose GPU torch cannot see must not train on the CPU until
+    its time limit (and its retry then move the checkpoint aside as another device's)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for k in runtime.SLURM_GPU_VARIABLES:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "4711")
+    monkeypatch.setenv(var, "0" if var == "SLURM_JOB_GPUS" else "1")
+    with pytest.raises(RuntimeError, match=rf"SLURM job 4711 was given a GPU \({var}=\w+\), but torch") as e:
+        runtime.select_device("auto")
+    assert "set device: cpu to run on the CPU on purpose" in str(e.value)
+
+
+def test_auto_falls_back_to_the_cpu_outside_a_gpu_job_and_says_so(monkeypatch, caplog):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for k in ("SLURM_JOB_ID", *runtime.SLURM_GPU_VARIABLES):
+        monkeypatch.delenv(k, raising=False)
+    with caplog.at_level("WARNING", logger="ganaug"):
+        assert runtime.select_device("auto") == torch.device("cpu")
+    assert "device: auto found no CUDA device: running on the CPU" in caplog.text
+    # a SLURM job without GPUs (SLURM_GPUS_ON_NODE=0) runs on the CPU too
+    monkeypatch.setenv("SLURM_JOB_ID", "12")
+    monkeypatch.setenv("SLURM_GPUS_ON_NODE", "0")
+    assert runtime.select_device("auto") == torch.device("cpu")
+    # device: cpu is the user's choice, even in a GPU job
+    for k, v in SLURM_GPU_JOB.items():
+        monkeypatch.setenv(k, v)
+    assert runtime.select_device("cpu") == torch.device("cpu")
 
 
 def test_cuda_without_a_gpu_is_an_error():

@@ -124,7 +124,8 @@ def test_sampling_and_watch_keys_never_rerun_training():
     train = gan.training_params()
     assert not set(train) & set(GanConfig.SAMPLING_KEYS + GanConfig.WATCH_KEYS)
     assert set(GanConfig.RESUME_KEYS) <= set(train) and "total_iterations" in train
-    sampling = {"n_samples", "sample_batch_size", "seed", "latent_dim", "features_g", "img_size"}
+    # TF32 too: it moves a GPU's samples (a sampling param, so a change resamples, never retrains)
+    sampling = {"n_samples", "sample_batch_size", "seed", "latent_dim", "features_g", "img_size", "tf32"}
     assert set(gan.sampling_params()) == sampling
 
 

@@ -60,16 +60,19 @@ def run_lpips(
     seed: int,
     device: str,
     threads: int = 1,
+    tf32: bool = True,
 ) -> None:
     from ganaug.curation.lpips_fast import FastLpips, build_lpips
-    from ganaug.runtime import select_device
+    from ganaug.runtime import determinism_label, select_device
 
     torch.set_num_threads(threads)
     if lpips_backbone == RANDOM:
         log.warning(
             "LPIPS with a RANDOM-INIT VGG16 trunk (offline demo): distances are not comparable to LPIPS"
         )
-    fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), select_device(device))
+    dev = select_device(device, tf32)
+    log.info("LPIPS on %s, TF32 %s, deterministic %s", dev, tf32 and dev.type == "cuda", determinism_label())
+    fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), dev)
     write_csv(
         lpips_stage(previous, raw, metadata, manifest, fast, lpips_backbone, lpips_min, chunk_size), out
     )

@@ -302,9 +302,12 @@ def gan_metrics(
     s: Settings,
     n_show: int,
     out: GanMetricsOutputs,
+    tf32: bool = True,
 ) -> dict:
-    """The rule gan_metrics: every figure, written with what it is recomputed from."""
+    """The rule gan_metrics: every figure, written with what it is recomputed from, and how the
+    job ran (``runtime``: TF32, the arithmetic, determinism)."""
     from ganaug.io import atomic_path, write_csv, write_json
+    from ganaug.runtime import runtime_record
 
     refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
     curated = synthetic(curated_dir)
@@ -343,7 +346,7 @@ def gan_metrics(
         np.savez_compressed(fh, **features)
     table = pd.concat(tables, ignore_index=True)
     write_csv(table[["set", *(c for c in table.columns if c != "set")]], out.per_image)
-    result = _summary(refs, summaries, extractor, s, n)
+    result = _summary(refs, summaries, extractor, s, n) | {"runtime": runtime_record(device, tf32)}
     write_json(result, out.metrics)
     return result
 
@@ -392,7 +395,7 @@ def gan_metrics_rule(
     from ganaug.runtime import select_device
 
     torch.set_num_threads(threads)
-    dev = select_device(device)
+    dev = select_device(device, evaluation["tf32"])
     extractor = build_extractor(evaluation["feature_extractor"], cache_dir, seed)
     if not extractor.comparable:
         log.warning("GAN metrics on %s: not comparable to any published FID/IS", extractor.label)
@@ -415,4 +418,5 @@ def gan_metrics_rule(
         settings,
         evaluation["real_vs_synthetic"],
         out,
+        evaluation["tf32"],
     )

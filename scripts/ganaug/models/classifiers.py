@@ -8,6 +8,7 @@ weights cache or an installed package, a file, or a seeded random init) and repl
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -30,9 +31,17 @@ WEIGHTS = ("imagenet", RANDOM)  # or the path of a state dict
 
 def imagenet_normalise(x_float01: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> ImageNet-normalised, on x's device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=x_float01.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x_float01.device).view(1, 3, 1, 1)
+    mean, std = _mean_std(x_float01.device)
     return (x_float01 - mean) / std
+
+
+@functools.cache
+def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The constants once a device: built from Python lists on a GPU every batch, each was a
+    pageable copy that waits for the GPU, twice a batch."""
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    return mean, std
 
 
 # torchvision's published DenseNet checkpoints use 'norm.1'-style keys that current module names

@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv
 
+from ganaug.runtime import to_device
+
 
 def _u(g: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
     return torch.rand(n, generator=g) * (hi - lo) + lo
@@ -85,10 +87,10 @@ def apply(x_u8: torch.Tensor, p: dict[str, torch.Tensor], padding: str = "reflec
     x = x_u8.float() / 255.0
     theta = affine_matrices(p)
     jit = torch.stack([p[k] for k in ("brightness", "contrast", "saturation", "hue")])
-    if dev.type == "cuda":
-        # the parameters are drawn on the host: one page-locked copy that does not wait for the
-        # GPU (a plain .to(device) from pageable memory synchronises the stream)
-        both = torch.cat([theta.flatten(), jit.flatten()]).pin_memory().to(dev, non_blocking=True)
+    if dev.type != "cpu":
+        # the parameters are drawn on the host: one copy to the device (page-locked on a GPU, so
+        # that it does not wait for it)
+        both = to_device(torch.cat([theta.flatten(), jit.flatten()]), dev)
         theta, jit = both[: theta.numel()].view_as(theta), both[theta.numel() :].view_as(jit)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
@@ -96,7 +98,7 @@ def apply(x_u8: torch.Tensor, p: dict[str, torch.Tensor], padding: str = "reflec
     # the same numbers either way (tested); each device gets its faster form: on a GPU the batch
     # (launches), on a CPU image by image (each image stays in cache; bench_hot_loop.py measured
     # the batch 1.5x slower there at 256 px)
-    colour = jitter if dev.type == "cuda" else jitter_per_image
+    colour = jitter_per_image if dev.type == "cpu" else jitter
     return colour(x, b, c, s, h).clamp(0, 1)
 
 

@@ -28,8 +28,10 @@ from ganaug.io import atomic_path, clear_event_files, write_csv
 from ganaug.models.discriminator import Discriminator
 from ganaug.models.generator import Generator
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.runtime import autocast
 from ganaug.settings import HPARAM_KEYS, GanConfig
 from ganaug.training.checkpoints import restore_rng_state, resumable_state, rng_state, save_checkpoint
+from ganaug.training.cuda_graph import CapturedStep
 from ganaug.training.diffaugment import diff_augment, parse_policy
 
 log = logging.getLogger(__name__)
@@ -160,7 +162,12 @@ class _Trainer:
                 self.critic = self.critic.to(memory_format=torch.channels_last)
                 self.real = self.real.contiguous(memory_format=torch.channels_last)
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        # a captured critic step needs Adam's step count on the device (capturable), from the start
+        graphed = cfg.cuda_graph and device.type == "cuda"
+        self.opt_d = torch.optim.Adam(
+            self.critic.parameters(), lr=cfg.lr_d, betas=cfg.betas, capturable=graphed
+        )
+        self.captured = self._capture() if graphed else None
         self.gen_fwd = torch.compile(self.gen) if cfg.compile else self.gen
         policy = parse_policy(cfg.diffaugment)
         self.aug = (lambda x: diff_augment(x, policy, self.g)) if policy else (lambda x: x)
@@ -190,35 +197,66 @@ class _Trainer:
         self.start = self.last_ckpt = int(state["iteration"])
         log.info("resumed from %s at iteration %d", self.out.checkpoint, self.start)
 
-    def _autocast(self) -> torch.autocast:
-        on = self.cfg.bf16 and self.device.type == "cuda"
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+    def _autocast(self):
+        return autocast(self.device, self.cfg.bf16)  # the flag decides: the CPU's tests run bf16 too
 
     def _noise(self) -> torch.Tensor:
         return torch.randn(self.cfg.batch_size, self.cfg.latent_dim, generator=self.g, device=self.g.device)
 
+    def _eps(self) -> torch.Tensor:
+        return torch.rand(self.cfg.batch_size, generator=self.g, device=self.g.device).to(self.device)
+
     def critic_step(self):
-        """One critic update on a fresh real batch and a fresh fake batch (the penalty in fp32).
+        """One critic update on a fresh real batch and a fresh fake batch (the penalty in fp32),
+        eager or replayed from its CUDA graph (gan.cuda_graph).
 
         The generator runs without a graph (the critic step needs none of its gradients), and the
         critic scores real and fake images in one call: its InstanceNorm normalises each image on
         its own, so one batch of 2B gives each image the score two batches of B give it (equal
         forward; gradients equal up to float summation order, tested), in half the launches.
         """
-        batch = self.real[self.sampler.next().to(self.device)]
-        z = self._noise().to(self.device)
+        if self.captured is not None:
+            return self.stage_critic_inputs()()
+        idx = self.sampler.next().to(self.device)
+        return self._critic_update(idx, self._noise().to(self.device), self._eps)
+
+    def _critic_update(self, idx: torch.Tensor, z: torch.Tensor, eps_of):
+        """The critic step's arithmetic on the batch ``idx`` and noise ``z``; ``eps_of()`` gives
+        the penalty's interpolation weights, drawn after any DiffAugment draws, as always."""
+        batch = self.real[idx]
         with self._autocast():
             with torch.no_grad():
                 fake = self.gen_fwd(z)
             real_a, fake_a = self.aug(batch), self.aug(fake)
             d_real, d_fake = self.critic(torch.cat([real_a, fake_a])).split(len(batch))
-        eps = torch.rand(self.cfg.batch_size, generator=self.g, device=self.g.device).to(self.device)
-        gp = gradient_penalty(self.critic, real_a, fake_a, eps)
+        gp = gradient_penalty(self.critic, real_a, fake_a, eps_of())
         loss = critic_loss(d_real, d_fake, gp, self.cfg.lambda_gp)
         self.opt_d.zero_grad(set_to_none=True)
         loss.total.backward()
         self.opt_d.step()
         return loss
+
+    def _capture(self) -> CapturedStep:
+        """The critic step over static inputs, for a CUDA graph (ganaug.training.cuda_graph)."""
+        b = self.cfg.batch_size
+        self.static = {
+            "idx": torch.zeros(b, dtype=torch.long, device=self.device),
+            "z": torch.zeros(b, self.cfg.latent_dim, device=self.device),
+            "eps": torch.zeros(b, device=self.device),
+        }
+        s = self.static
+        return CapturedStep(lambda: self._critic_update(s["idx"], s["z"], lambda: s["eps"]))
+
+    def stage_critic_inputs(self) -> CapturedStep:
+        """Refill the captured step's inputs from the training stream, in the eager step's order
+        (batch, noise, interpolation weights: no DiffAugment draws in between, by the config's
+        rule), so the stream and the checkpointed generator state are the eager run's. What the
+        host dispatches a captured step: these few ops and one graph launch."""
+        s = self.static
+        s["idx"].copy_(self.sampler.next())
+        torch.randn(s["z"].shape, generator=self.g, out=s["z"])
+        torch.rand(s["eps"].shape, generator=self.g, out=s["eps"])
+        return self.captured
 
     def generator_step(self) -> torch.Tensor:
         z = self._noise().to(self.device)
@@ -430,4 +468,4 @@ def train_from_metadata(
     from ganaug.runtime import select_device
 
     torch.set_num_threads(threads)
-    return train_gan(cfg, load_train_minority(metadata, cfg.img_size), out, select_device(device))
+    return train_gan(cfg, load_train_minority(metadata, cfg.img_size), out, select_device(device, cfg.tf32))

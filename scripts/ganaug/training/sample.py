@@ -168,6 +168,6 @@ def sample_rule(
         n=gan["n_samples"],
         seed=gan["seed"],
         batch_size=gan["sample_batch_size"],
-        device=select_device(device),
+        device=select_device(device, gan["tf32"]),
         expected={k: gan[k] for k in HPARAM_KEYS},
     )

@@ -4,6 +4,7 @@ sets, and the order of events that keeps the test split honest."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -12,13 +13,14 @@ import pandas as pd
 import pytest
 import torch
 
-import ganaug.training.classifier as clf_mod
+import ganaug.training.fit_job as clf_mod
 from ganaug.data.datasets import Condition, class_weights, training_set, weighted_mass
 from ganaug.data.provenance import load_train_minority
 from ganaug.evaluation.classification import decide, metrics
 from ganaug.training.augment import augment
-from ganaug.training.classifier import FitConfig, FitOutputs, fit_and_evaluate
+from ganaug.training.classifier import FitConfig
 from ganaug.training.early_stopping import EarlyStopping
+from ganaug.training.fit_job import FitInputs, FitJob, FitOutputs, fit_and_evaluate
 from tests.helpers import sk_metrics
 
 CONDITIONS = {
@@ -174,7 +176,7 @@ def test_smaller_synthetic_sets_are_nested_in_larger_ones(world):
 
 
 def test_identical_training_sets_have_one_fingerprint(world):
-    from ganaug.training.classifier import training_fingerprint
+    from ganaug.training.fit_record import training_fingerprint
 
     meta, raw, curated = world / "metadata.csv", world / "raw", world / "curated"
     a, _ = training_set(meta, Condition.from_dict("gan_curated", CONDITIONS["gan_curated"]), 42, raw, curated)
@@ -240,23 +242,28 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
     )
     cfg = FitConfig(batch_size=8, max_epochs=2, patience=2)
     digest = load_train_minority(world / "metadata.csv", 32).fingerprint()["digest"]
-    res = fit_and_evaluate("resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
-                           world / "metadata.csv", cfg, "random", world, 32, torch.device("cpu"), out,
-                           raw_dir=world / "raw", progress=False, synthetic_training_set=digest,
-                           external={"shifted": world / "external.csv"}, caches=caches)  # fmt: skip
+    job = FitJob(
+        "resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42, cfg, "random", 32
+    )
+    inputs = FitInputs(
+        world / "metadata.csv",
+        raw_dir=world / "raw",
+        synthetic_training_set=digest,
+        external={"shifted": world / "external.csv"},
+    )
+    res = fit_and_evaluate(
+        job, replace(inputs, caches=caches), out, torch.device("cpu"), world, progress=False
+    )
     # no test image, in distribution or external, is read before the epoch and threshold are fixed
     if cached:  # only the synthetic images are decoded by the fit
         assert events == ["open:train", "decode:generated", "open:val", "fit done", "threshold",
                           "open:test", "decode:ext"]  # fmt: skip
         plain = world / "plain"
-        res_plain = fit_and_evaluate(
-            "resnet50", Condition.from_dict("gan_uncurated", CONDITIONS["gan_uncurated"]), 42,
-            world / "metadata.csv", cfg, "random", world, 32, torch.device("cpu"),
-            FitOutputs(*(plain / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png",
-                                             "tb")), external={"shifted": plain / "e.csv"}),
-            raw_dir=world / "raw", progress=False, synthetic_training_set=digest,
-            external={"shifted": world / "external.csv"},
-        )  # fmt: skip
+        plain_out = FitOutputs(
+            *(plain / n for n in ("m.pt", "h.csv", "p.csv", "m.json", "c.png", "cm.png", "pr.png", "tb")),
+            external={"shifted": plain / "e.csv"},
+        )
+        res_plain = fit_and_evaluate(job, inputs, plain_out, torch.device("cpu"), world, progress=False)
         assert (plain / "p.csv").read_bytes() == out.predictions.read_bytes()
         assert (plain / "h.csv").read_bytes() == out.history.read_bytes()
         assert res_plain["threshold"] == res["threshold"]
@@ -327,9 +334,18 @@ def test_a_fit_refuses_synthetic_images_of_another_split(world):
     with pytest.raises(
         OtherTrainingSet, match=r"the curated synthetic set was made by a GAN trained on another"
     ):
-        fit_and_evaluate("resnet50", cond, 42, world / "metadata.csv", FitConfig(), "random", world, 32,
-                         torch.device("cpu"), out, curated_dir=world / "curated", progress=False,
-                         synthetic_training_set="0123456789abcdef")  # fmt: skip
+        fit_and_evaluate(
+            FitJob("resnet50", cond, 42, FitConfig(), "random", 32),
+            FitInputs(
+                world / "metadata.csv",
+                curated_dir=world / "curated",
+                synthetic_training_set="0123456789abcdef",
+            ),
+            out,
+            torch.device("cpu"),
+            world,
+            progress=False,
+        )
     assert not (world / "o").exists()
 
 
