@@ -34,8 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from study_cost import count
-
+from ganaug.cost.tally import tally
 from ganaug.data.datasets import decode_cache, real_split
 from ganaug.data.image_cache import SplitCache, write_split_cache
 from ganaug.data.provenance import MinorityTrainSet
@@ -45,8 +44,8 @@ from ganaug.training.gan import GanConfig, GanOutputs, _Trainer
 
 
 def count_ops(fn) -> int:
-    """Aten ops ``fn()`` dispatches (study_cost's counter)."""
-    return count(fn)[1]
+    """Aten ops ``fn()`` dispatches (ganaug.cost.tally's counter)."""
+    return tally(fn).ops
 
 
 def best_of(fn, rounds: int) -> float:

@@ -1,0 +1,207 @@
+"""The study's GPU stages from a validated config: every job, what each step of it is, and how
+many steps it runs.
+
+Image counts are an archive's two classes (ISIC 2019's 12,875 NV and 239 DF by default) through
+the config's split. Fits stop early, so their epochs are an assumption the report states (best
+epoch 10 plus ``classifier.patience``; ``max`` for the bound).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganaug.cost import hardware as hw
+from ganaug.cost import steps
+from ganaug.cost.model import Stage, Work
+
+# ISIC 2019's training archive (its ground truth): the study's two classes
+ISIC2019 = {"NV": 12875, "DF": 239}
+EVAL_BATCH = 128  # the classifiers' prediction batch (classifier.eval_batch_size's default)
+FEATURE_BATCH = 64  # the LPIPS and Inception passes' batch
+
+
+def split_counts(cfg: dict, nv: int, df: int) -> dict[str, dict[str, int]]:
+    s = cfg["data"]["split"]
+    return {sp: {"NV": round(nv * s[sp]), "DF": round(df * s[sp])} for sp in ("train", "val", "test")}
+
+
+def classifier_precision(cls: dict) -> str:
+    """What a fit computes in on a GPU: bf16 autocast (``bf16: true``, or ``auto``, the default,
+    which is bf16 on CUDA), else TF32 or fp32 by ``classifier.tf32``."""
+    if cls.get("bf16", "auto") in (True, "auto"):
+        return "bf16"
+    return "tf32" if cls.get("tf32", True) else "fp32"
+
+
+def generator_precision(settings) -> str:
+    """A generator's arithmetic on a GPU. The WGAN-GP's penalty, most of its FLOPs, runs outside
+    autocast whatever gan.bf16 says, so bf16 counts as its TF32 or fp32 there."""
+    return "tf32" if settings.tf32 else "fp32"
+
+
+def fit_stages(cfg: dict, counts: dict, epochs: int) -> list[Stage]:
+    """Every (architecture, condition): repeats x seeds fits of ``epochs`` epochs, each epoch a
+    pass over its training set and a validation pass, then the val and test predictions."""
+    data, cls = cfg["data"], cfg["classifier"]
+    repeats = data["split"]["repeats"]
+    conditions = {
+        k: v for k, v in cls["conditions"].items() if not (v.get("extra_real_to") and not _extra(data))
+    }
+    prec = classifier_precision(cls)
+    val = sum(counts["val"].values())
+    test = sum(counts["test"].values())
+    out = []
+    for arch in cls["archs"]:
+        st = steps.classifier_steps(arch, data["image_size"], cls["batch_size"], EVAL_BATCH)
+        like = arch if arch in hw.ANCHORS else "resnet50"
+        for name, cond in conditions.items():
+            n_train = counts["train"]["NV"] + _minority(cond, counts["train"]["DF"], conditions)
+            train_steps = epochs * -(-n_train // cls["batch_size"])
+            eval_batches = epochs * -(-val // EVAL_BATCH) + -(-val // EVAL_BATCH) + -(-test // EVAL_BATCH)
+            work = [
+                Work(st["train_step"], train_steps, prec, like),
+                Work(st["predict_batch"], eval_batches, prec, like),
+            ]
+            out.append(
+                Stage(
+                    f"fit {arch} / {name}",
+                    f"fit {arch}",
+                    repeats * len(cls["seeds"]),
+                    work,
+                    host_s=hw.FIT_HOST_S,
+                )
+            )
+    out[-1].on_chain = True
+    return out
+
+
+def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
+    """One generator family's training, sampling, curation features and metrics in every repeat."""
+    from ganaug.generators import DEFAULT
+
+    repeats, size = cfg["data"]["split"]["repeats"], cfg["data"]["image_size"]
+    settings = fam.settings(cfg)
+    n_syn = settings.n_samples
+    prec = generator_precision(settings)
+    if fam.name == DEFAULT:
+        critic, gen = steps.gan_steps(settings)
+        # one iteration: n_critic critic steps, then a generator step
+        iteration = critic.times(settings.n_critic) + gen
+        train = Stage("train_gan", "train_gan", repeats, [Work(iteration, settings.total_iterations, prec)])
+        sample = Stage("sample_gan", "sample_gan", repeats, [], host_s=n_syn / 500)
+    else:  # the DDPM: its training steps, then DDIM sampling, which is not free
+        train = Stage(
+            f"train_{fam.name}",
+            f"train_{fam.name}",
+            repeats,
+            [Work(steps.ddpm_step(settings), settings.total_steps, prec)],
+        )
+        batches = -(-n_syn // settings.sample_batch_size) * settings.sampling_steps
+        sample = Stage(
+            f"sample_{fam.name}",
+            f"sample_{fam.name}",
+            repeats,
+            [Work(steps.ddpm_sampling(settings), batches, prec)],
+            host_s=n_syn / 500,
+        )
+    tf32 = "tf32" if cfg["curation"].get("tf32", True) else "fp32"
+    metric_prec = "tf32" if cfg["evaluation"].get("tf32", True) else "fp32"
+    lpips_batches = -(-(n_syn + counts["train"]["DF"]) // FEATURE_BATCH)
+    metric_batches = -(-(n_syn * 2 + counts["train"]["DF"] + counts["val"]["DF"]) // FEATURE_BATCH)
+    tag = "" if fam.name == DEFAULT else f" {fam.name}"
+    lpips = Stage(
+        f"curate_lpips{tag}",
+        f"curate_lpips{tag}",
+        repeats,
+        [Work(steps.feature_pass("vgg16", size, FEATURE_BATCH), lpips_batches, tf32)],
+        host_s=hw.LPIPS_HOST_S,
+    )
+    metrics = Stage(
+        f"gan_metrics{tag}",
+        f"gan_metrics{tag}",
+        repeats,
+        [Work(steps.feature_pass("inception", size, FEATURE_BATCH), metric_batches, metric_prec)],
+        host_s=hw.METRICS_HOST_S,
+    )
+    for s in (train, sample, lpips):  # a repeat's chain runs through each generator's branch
+        s.on_chain, s.branch = True, fam.name
+    return [train, sample, lpips, metrics]
+
+
+def stages(cfg: dict, nv: int = ISIC2019["NV"], df: int = ISIC2019["DF"], epochs: int = 20) -> list[Stage]:
+    """Every GPU stage of the study ``cfg`` (validated), plus decode_split, on the repeat's chain."""
+    from ganaug.generators import in_use
+
+    counts = split_counts(cfg, nv, df)
+    repeats = cfg["data"]["split"]["repeats"]
+    decode = sum(sum(c.values()) for c in counts.values()) / 3 / hw.DECODE_PER_S
+    out = [Stage("decode_split", "decode_split", repeats * 3, [], host_s=decode, on_chain=True)]
+    out += fit_stages(cfg, counts, epochs)
+    for fam in in_use(cfg["classifier"]["conditions"]):
+        out += generator_stages(cfg, fam, counts)
+    return out
+
+
+def _extra(data: dict) -> bool:
+    return any(data.get(k) is not None for k in ("extra_minority", "archive_extra")) or bool(
+        (data.get("phantom") or {}).get("n_extra_minority")
+    )
+
+
+def _minority(cond: dict, real_df: int, conditions: dict) -> int:
+    """The minority images of a condition's training set (synthetic counts as asked for)."""
+    own = real_df if cond["real_minority"] else 0
+    if cond.get("synthetic_count_to"):
+        matched = conditions[cond["synthetic_count_to"]]
+        return own + round(cond.get("synthetic_fraction", 1.0) * matched.get("n_synthetic", 0))
+    if cond.get("oversample_to") or cond.get("extra_real_to"):
+        matched = conditions[cond.get("oversample_to") or cond.get("extra_real_to")]
+        return own + matched.get("n_synthetic", 0)
+    return own + cond.get("n_synthetic", 0)
+
+
+def summary(st: list[Stage], rates_of, n_gpus: int, jobs_per_device: int) -> dict[str, Any]:
+    """Per kind of job (fits per architecture, each generator's stages, curation, metrics): jobs,
+    PFLOP, Mops, GPU, host and job hours at every case, and the projections."""
+    from ganaug.cost.model import project
+
+    kinds: dict[str, list[Stage]] = {}
+    for s in st:
+        kinds.setdefault(s.kind, []).append(s)
+    rows = []
+    for kind, ss in kinds.items():
+        row: dict[str, Any] = {
+            "stage": kind,
+            "jobs": sum(s.jobs for s in ss),
+            "pflop": round(sum(s.jobs * s.flops for s in ss) / 1e15, 1),
+            "mega_ops": round(sum(s.jobs * s.ops for s in ss) / 1e6, 1),
+        }
+        for case in hw.CASES:
+            r = rates_of(case)
+            row[case] = {
+                "gpu_hours": round(sum(s.jobs * s.gpu_seconds(r) for s in ss) / 3600, 3),
+                "host_hours": round(sum(s.jobs * s.host_seconds(r) for s in ss) / 3600, 3),
+                "job_hours": round(sum(s.jobs * s.job_seconds(r) for s in ss) / 3600, 3),
+            }
+        rows.append(row)
+    proj = {
+        case: {
+            "one_gpu": project(st, rates_of(case), 1, 1),
+            "one_gpu_shared": project(st, rates_of(case), 1, jobs_per_device),
+            "slurm": project(st, rates_of(case), n_gpus, 1),
+        }
+        for case in hw.CASES
+    }
+    return {"stages": rows, "projection": proj}
+
+
+def apply_measured(st: list[Stage], seconds_per_step: dict[str, float]) -> list[str]:
+    """A GPU's measured seconds a step in place of the model's, for each kind named (``fit
+    resnet50``: a training step; ``train_gan``: an iteration; ``train_ddpm``: a step): the kinds
+    it applied to."""
+    used = []
+    for s in st:
+        if s.kind in seconds_per_step and s.work:
+            s.work[0].measured_s = seconds_per_step[s.kind]
+            used.append(s.kind)
+    return sorted(set(used))
