@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# The one-shot GPU check: what only a GPU can tell, in at most 8 minutes by construction. Every
-# step runs under its own timeout (450 s in all; 470 s with the 2 s before each KILL), and
-# gpu_check.json / gpu_check.md are rewritten after every step and on exit, however it comes (a
-# trap), so a kill keeps what was measured.
+# The one-shot GPU check: what only a GPU can tell, in at most 8 minutes by construction, on the
+# GPU machine as it is. That machine's Python has its own torch but not everything the check
+# imports: benchmarks/gpu_wheels.sh downloads the rest here, as wheels, into .whl/, which travels
+# with the check and is installed (--no-deps --target) into a folder of this run's. Every step runs
+# under its own timeout (452 s in all; 474 s with the 2 s before each KILL) and writes its figures
+# as it measures them; gpu_check.json and gpu_check.md are rewritten after every step and on exit
+# (a trap), so a kill keeps what was measured. OUTDIR gets those two files and nothing else (a
+# device call brings back 8): the steps' records and logs stay in a work folder, gathered into the
+# JSON with each step's status and the last lines of its log.
 #
 #   benchmarks/gpu_check.sh OUTDIR            # on a machine with a CUDA GPU
 #   benchmarks/gpu_check.sh --smoke OUTDIR    # the same steps on the CPU at tiny sizes (the test
-#                                             # suite runs this, so the script is known to run)
+#                                             # suite runs this with only the GPU machine's
+#                                             # packages importable)
 #
-# The steps (benchmarks/gpu_check.py STEP), in order, with their timeouts in seconds:
-#   versions      20  imports and versions
-#   gan_step      70  the GAN step in TF32 and bf16 against the previous step, achieved TFLOP/s
-#   gan_compiled  70  the same with torch.compile of the generator (TF32)
-#   precision     45  200 iterations from one initialisation: fp32 against TF32 and bf16
-#   resume        45  SIGTERM -> resume on CUDA against an uninterrupted run (deterministic: true)
-#   diffaugment   15  one DiffAugment step
-#   fit           90  the real fit() on 2,000 cached images, TF32 against bf16, peak memory, two at once
-#   decode        30  decoding by a fit against the decode_split arrays
-#   lpips         45  curate_lpips' features and distances at 1,264 x 210, on the device
-#   projection    20  benchmarks/study_cost.py with the measured rates
+# The steps (benchmarks/gpu_check.py STEP; the measuring ones in gpu_check_steps.py), in order,
+# with their timeouts in seconds:
+#   preflight   15  versions, the device, every import the check needs, torch >= pyproject's lowest
+#   gan_step    60  GAN iterations/s at 256 px: TF32, bf16, the CUDA-graph critic step; graph vs eager
+#   precision   40  100 iterations from one initialisation: fp32 against TF32 and bf16
+#   resume      40  SIGTERM -> resume on CUDA against an uninterrupted run (deterministic: true)
+#   agreement   45  CPU against GPU: classifier probabilities, generator pixels, LPIPS, Inception pool
+#   fit         85  ResNet-50, DenseNet-121, EfficientNet-B0 training steps (bf16), TF32, two at once,
+#                   the host's cost an op
+#   ddpm        40  the study's UNet's training step (TF32, bf16) and DDIM on the GPU
+#   checkpoint  12  a GPU-written checkpoint and generator.pt loaded and sampled on the CPU
+#   lpips       20  curate_lpips' features and distances at 632 x 210, 256 px
+#   snakemake   55  train_gan through Snakemake on CUDA on a tiny phantom set (slot claim, rule path)
+#   projection  40  benchmarks/study_cost.py anchored and with the measured step times (the count
+#                   of every step on the meta device is most of it: about 25 s on this project's CPU)
 # A step that fails or times out is recorded so, and the others still run; the exit status is 1 if
 # any did not pass.
 set -uo pipefail
@@ -39,20 +49,35 @@ PY=${PYTHON:-$ROOT/.venv/bin/python}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 cd "$ROOT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")
 
-if [[ $SMOKE -eq 0 ]] && ! timeout 30 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+# the carried wheels: installed beside the machine's own packages, never over them
+WHEELS=${GANAUG_WHEELS:-$ROOT/.whl}
+if compgen -G "$WHEELS/*.whl" >/dev/null; then
+    if "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target "$WORK/site" "$WHEELS"/*.whl >"$WORK/wheels.log" 2>&1; then
+        echo "installed $(ls "$WHEELS"/*.whl | wc -l) wheels from $WHEELS" >>"$WORK/wheels.log"
+    else
+        echo "FAILED: pip install of the wheels in $WHEELS" >>"$WORK/wheels.log"
+    fi
+    export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
+else
+    echo "no wheels in $WHEELS (benchmarks/gpu_wheels.sh downloads them)" >"$WORK/wheels.log"
+fi
+
+if [[ $SMOKE -eq 0 ]] && ! timeout 60 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu_check: torch sees no CUDA device (use --smoke for the CPU run)" >&2
     exit 2
 fi
 FLAG=()
 [[ $SMOKE -eq 1 ]] && FLAG=(--smoke)
 
-STEPS=(versions gan_step gan_compiled precision resume diffaugment fit decode lpips projection)
-declare -A LIMIT=([versions]=20 [gan_step]=70 [gan_compiled]=70 [precision]=45 [resume]=45
-    [diffaugment]=15 [fit]=90 [decode]=30 [lpips]=45 [projection]=20)
+STEPS=(preflight gan_step precision resume agreement fit ddpm checkpoint lpips snakemake projection)
+declare -A LIMIT=([preflight]=15 [gan_step]=60 [precision]=40 [resume]=40 [agreement]=45 [fit]=85
+    [ddpm]=40 [checkpoint]=12 [lpips]=20 [snakemake]=55 [projection]=40)
 # The smoke run only shows that every step runs; on a slow or loaded CPU its tiny steps can take
-# longer than a GPU's real ones (the projection's FLOP count once took over 20 s beside the
-# suite), so its limits are wide, not the GPU budget: no test may hang on the machine's speed.
+# longer than a GPU's real ones (the projection's count once took over 20 s beside the suite), so
+# its limits are wide, not the GPU budget: no test may hang on the machine's speed.
 if [[ $SMOKE -eq 1 ]]; then
     for s in "${STEPS[@]}"; do LIMIT[$s]=$((LIMIT[$s] * 6)); done
 fi
@@ -62,7 +87,8 @@ for s in "${STEPS[@]}"; do STATUS[$s]=not_run; SECONDS_TAKEN[$s]=""; done
 summarise() {
     local args=()
     for s in "${STEPS[@]}"; do args+=("$s=${STATUS[$s]}:${SECONDS_TAKEN[$s]}:${LIMIT[$s]}"); done
-    "$PY" benchmarks/gpu_check_summary.py "$OUT" "$SMOKE" "${args[@]}" >/dev/null 2>"$OUT/summary.err" || true
+    "$PY" benchmarks/gpu_check_summary.py "$OUT" "$WORK" "$SMOKE" "${args[@]}" >/dev/null 2>>"$WORK/summary.log" ||
+        echo "gpu_check: the summary failed: $(tail -n 3 "$WORK/summary.log")" >&2
 }
 CURRENT="" PID=""
 interrupted() { # a kill of the check stops the running step too, and says so
@@ -75,7 +101,7 @@ interrupted() { # a kill of the check stops the running step too, and says so
 }
 trap summarise EXIT
 trap interrupted TERM INT
-rm -f "$OUT"/*.json "$OUT"/*.md # an earlier run's figures are never shown as this run's
+rm -f "$OUT"/gpu_check.json "$OUT"/gpu_check.md # an earlier run's figures are never shown as this run's
 
 for s in "${STEPS[@]}"; do
     t0=$SECONDS
@@ -83,7 +109,8 @@ for s in "${STEPS[@]}"; do
     CURRENT=$s
     # in the background, so a TERM to this script is handled at once (bash runs a trap only
     # between commands), and the step's own timeout still holds
-    timeout --kill-after=2 "${LIMIT[$s]}" "$PY" benchmarks/gpu_check.py "$s" "$OUT" "${FLAG[@]}" >"$OUT/$s.log" 2>&1 &
+    PYTHONUNBUFFERED=1 timeout --kill-after=2 "${LIMIT[$s]}" "$PY" benchmarks/gpu_check.py "$s" "$WORK" "${FLAG[@]}" \
+        >"$WORK/$s.log" 2>&1 &
     PID=$!
     wait "$PID"
     rc=$?

@@ -34,7 +34,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from ganaug.cost import hardware as hw  # noqa: E402
 from ganaug.cost.model import Rates, efficiency  # noqa: E402
-from ganaug.cost.study import ISIC2019, apply_measured, classifier_precision, stages, summary  # noqa: E402
+from ganaug.cost.study import (  # noqa: E402
+    EVAL_BATCH,
+    ISIC2019,
+    apply_measured,
+    classifier_precision,
+    stages,
+    summary,
+)
 
 
 def anchors_table(cfg: dict, rates_of) -> list[dict]:
@@ -50,7 +57,7 @@ def anchors_table(cfg: dict, rates_of) -> list[dict]:
     for arch in cls["archs"]:
         like = arch if arch in hw.ANCHORS else "resnet50"
         a = hw.ANCHORS[like]
-        here = classifier_steps(arch, size, cls["batch_size"], cls["batch_size"])["train_step"]
+        here = classifier_steps(arch, size, cls["batch_size"], EVAL_BATCH)["train_step"]
         r = rates_of("expected")
         e = efficiency(like, prec, r)
         rows.append(

@@ -7,6 +7,8 @@ them), moves them to ``meta`` and tallies one step as the workflow runs it, in i
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ganaug.cost.tally import META, Tally, tally
@@ -127,8 +129,10 @@ def ddpm_sampling(cfg: DdpmConfig) -> Tally:
         return tally(lambda: unet(x, t, class_labels=labels))
 
 
+@functools.cache
 def classifier_steps(arch: str, size: int, batch: int, eval_batch: int) -> dict[str, Tally]:
-    """One training step (forward, backward, Adam) and one prediction batch of ``arch``."""
+    """One training step (forward, backward, Adam) and one prediction batch of ``arch`` (tallied
+    once a process: the projection and its anchors' table share them)."""
     from ganaug.models.classifiers import _build, arch_spec, replace_head
 
     spec = arch_spec(arch)
