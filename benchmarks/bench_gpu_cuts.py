@@ -179,7 +179,7 @@ def main() -> None:
     if args.ddpm == "study":
         ddpm = DdpmConfig(block_out_channels=(32, 64, 128, 128, 256))
     else:
-        ddpm = DdpmConfig(img_size=64, block_out_channels=(16, 32, 64))
+        ddpm = DdpmConfig(img_size=64, block_out_channels=(16, 32, 64), norm_num_groups=8)
     report = {"critic_launches": bench_critic_launches(gan)}
     print("critic step", json.dumps(report["critic_launches"]), flush=True)
     report["ema"] = bench_ema(ddpm, 5, args.rounds)

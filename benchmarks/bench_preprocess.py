@@ -20,9 +20,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from ganaug.config import PhantomConfig
 from ganaug.data.phantom import write_phantom
 from ganaug.data.preprocess import preprocess_all
+from ganaug.settings import PhantomConfig
 
 
 def plain_loop(paths: list[Path], out: Path, size: int) -> None:
@@ -53,7 +53,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         half = max(1, args.n // 2)
-        cfg = PhantomConfig(half, args.n - half, 0.0, 0.0, 1024, 1024, 92, 42)
+        cfg = PhantomConfig(
+            n_minority_lesions=half,
+            n_majority_lesions=args.n - half,
+            repeat_fraction=0.0,
+            mask_fraction=0.0,
+            width=1024,
+            height=1024,
+            jpeg_quality=92,
+            seed=42,
+        )
         gt = write_phantom(cfg, tmp / "in", tmp / "gt.csv", tmp / "meta.csv", None, workers=2)
         labels = pd.DataFrame(
             {

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from ganaug.reporting import benchmark_table  # noqa: E402
+from ganaug.reporting.tables import benchmark_table  # noqa: E402
 
 TARGET = "results/repeat_0/synthetic/curation/summary.json"
 STAGES = {
