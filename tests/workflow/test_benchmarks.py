@@ -14,29 +14,26 @@ from tests.helpers import REPO, run
 pytestmark = pytest.mark.workflow
 
 SMALLEST = {
-    "bench_calibration.py": ["--worlds", "1", "--alt-worlds", "1", "--workers", "1", "--bootstrap-worlds", "1",
-                             "--out", "{tmp}/calibration"],
-    "bench_classifier.py": ["--sizes", "32", "--images", "8", "--epochs", "1", "--batch", "4", "--archs", "resnet50",
-                            "--json", "{tmp}/o.json"],
-    "bench_curation.py": ["--size", "32", "--real", "6", "--syn-ssim", "4", "--syn-lpips", "2", "--full-ssim", "8",
-                          "--full-lpips", "4", "--ref-pairs-ssim", "4", "--ref-pairs-lpips", "2", "--real-ssim", "4",
-                          "--json", "{tmp}/o.json"],
-    "bench_frechet.py": ["--sizes", "20,30", "--dim", "64", "--repeats", "1", "--out", "{tmp}/o.json"],
-    "bench_gan_metrics.py": ["--smoke", "--json", "{tmp}/o.json"],
-    "bench_gan_step.py": ["--configs", "demo", "--precisions", "fp32", "--compile", "off", "--iterations", "1",
-                          "--warmup", "1", "--rounds", "1", "--no-whole-loop", "--json", "{tmp}/o.json"],
-    "bench_gpu_cuts.py": ["--gan-size", "32", "--ddpm", "demo", "--fit-size", "32", "--fit-steps", "1", "--rounds",
-                          "1", "--json", "{tmp}/o.json"],
-    "bench_hot_loop.py": ["--images", "20", "--size", "32", "--rounds", "1", "--json", "{tmp}/o.json"],
-    "bench_preprocess.py": ["--n", "4", "--repeats", "1", "--json", "{tmp}/o.json"],
+    "bench_calibration.py": "--worlds 1 --alt-worlds 1 --workers 1 --bootstrap-worlds 1 --out {tmp}/c",
+    "bench_classifier.py": "--sizes 32 --images 8 --epochs 1 --batch 4 --archs resnet50 --json {tmp}/o.json",
+    "bench_curation.py": "--size 32 --real 6 --syn-ssim 4 --syn-lpips 2 --full-ssim 8 --full-lpips 4 "
+    "--ref-pairs-ssim 4 --ref-pairs-lpips 2 --real-ssim 4 --json {tmp}/o.json",
+    "bench_frechet.py": "--sizes 20,30 --dim 64 --repeats 1 --out {tmp}/o.json",
+    "bench_gan_metrics.py": "--smoke --json {tmp}/o.json",
+    "bench_gan_step.py": "--configs demo --precisions fp32 --compile off --iterations 1 --warmup 1 "
+    "--rounds 1 --no-whole-loop --json {tmp}/o.json",
+    "bench_gpu_cuts.py": "--gan-size 32 --ddpm demo --fit-size 32 --fit-steps 1 --rounds 1 "
+    "--json {tmp}/o.json",
+    "bench_hot_loop.py": "--images 20 --size 32 --rounds 1 --json {tmp}/o.json",
+    "bench_preprocess.py": "--n 4 --repeats 1 --json {tmp}/o.json",
     # its smallest run is config/scale.yaml's whole rehearsal (about 25 minutes): arguments only
-    "bench_scale.py": ["--help"],
+    "bench_scale.py": "--help",
     # run in full by tests/unit/test_study_cost.py and tests/workflow/test_gpu_check.py
-    "study_cost.py": ["--help"],
-    "gpu_check.py": ["--help"],
+    "study_cost.py": "--help",
+    "gpu_check.py": "--help",
     "gpu_check_steps.py": None,  # the steps gpu_check.py imports (tested through it)
     "gpu_check_summary.py": None,  # tested with gpu_check.sh
-}  # fmt: skip
+}
 SHELL = {"gpu_check.sh", "gpu_wheels.sh"}  # tests/workflow/test_gpu_check.py runs both
 HELPERS = {"gpu_machine/venv.py"}  # the GPU machine's environment, built by test_gpu_check.py
 
@@ -49,6 +46,6 @@ def test_every_script_in_benchmarks_is_run_by_a_test():
 
 @pytest.mark.parametrize("script", sorted(k for k, v in SMALLEST.items() if v is not None))
 def test_the_benchmark_runs_at_its_smallest_size(script, tmp_path):
-    args = [a.format(tmp=tmp_path) for a in SMALLEST[script]]
+    args = SMALLEST[script].format(tmp=tmp_path).split()
     res = run([sys.executable, str(REPO / "benchmarks" / script), *args], cwd=tmp_path, timeout=900)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
