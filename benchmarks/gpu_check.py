@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
+from gpu_check_summary import load  # noqa: E402
 
 # the order gpu_check.sh runs them in; each one's limit is there
 STEPS = (
@@ -89,11 +90,6 @@ class Record:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def load(work: Path, step: str) -> dict | None:
-    path = work / f"{step}.json"
-    return json.loads(path.read_text())["result"] if path.is_file() else None
 
 
 def lowest_torch() -> str:
@@ -194,6 +190,8 @@ def main() -> None:
     device = torch.device("cpu" if args.smoke else "cuda")
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("gpu_check: torch sees no CUDA device (use --smoke for the CPU run)")
+    if device.type == "cuda":  # as the workflow's GPU rules run (runtime.select_device)
+        torch.backends.cudnn.benchmark = True
     rec = Record(args.work, args.step, args.smoke)
     t = time.perf_counter()
     if args.step in ("preflight", "projection"):

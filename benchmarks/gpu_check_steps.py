@@ -19,10 +19,11 @@ import yaml
 from gpu_check import ROOT, Record, sync
 
 from ganaug.data.provenance import MinorityTrainSet
+from ganaug.runtime import set_tf32
 from ganaug.settings import DdpmConfig, GanConfig, as_dict
 from ganaug.training.gan import GanOutputs, _Trainer
 
-NOWHERE = GanOutputs(*(Path("/nonexistent") / n for n in "abcdefg"))
+NOWHERE = GanOutputs.in_folder("/nonexistent")
 CPU = torch.device("cpu")
 
 
@@ -153,7 +154,7 @@ dev = select_device({device!r})
 cfg = replace(gan_config(True), img_size=64, features_g=8, features_d=8, batch_size=8, total_iterations={n},
               checkpoint_interval=5, sample_interval=10**6, log_interval=5)
 root = Path({root!r})
-out = GanOutputs(*(root / p for p in ("last.pt", "g.pt", "h.csv", "c.png", "grid.png", "s", "tb")))
+out = GanOutputs.in_folder(root)
 train_gan(cfg, train_set(cfg), out, dev, progress=False)
 """
 
@@ -193,15 +194,10 @@ def resume(rec: Record, device: torch.device, smoke: bool) -> None:
         rec["stopped_at"] = int(torch.load(root / "run" / "last.pt", weights_only=True)["iteration"])
         again = start("run")
         assert again.wait(timeout=200) == 0, again.stdout.read()[-2000:]
-        a = torch.load(root / "ref" / "g.pt", weights_only=True)["state_dict"]
-        b = torch.load(root / "run" / "g.pt", weights_only=True)["state_dict"]
+        a = torch.load(root / "ref" / "generator.pt", weights_only=True)["state_dict"]
+        b = torch.load(root / "run" / "generator.pt", weights_only=True)["state_dict"]
         rec["max_abs_diff"] = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
         rec["bit_identical"] = rec["max_abs_diff"] == 0.0
-
-
-def _tf32(on: bool) -> None:
-    torch.backends.cuda.matmul.allow_tf32 = on
-    torch.backends.cudnn.allow_tf32 = on
 
 
 def _variants(device: torch.device):
@@ -229,7 +225,7 @@ def agreement(rec: Record, device: torch.device, smoke: bool) -> None:
     cut = float(np.median(p_cpu))  # a threshold where decisions are densest: the worst case for flips
     rows = {}
     for name, tf32, bf16 in _variants(device):
-        _tf32(tf32)
+        set_tf32(tf32)
         p = predict(model.to(device), x, device, 16, bf16)
         rows[name] = {
             "max_abs_diff": float(np.abs(p - p_cpu).max()),
@@ -241,7 +237,7 @@ def agreement(rec: Record, device: torch.device, smoke: bool) -> None:
     rec["generator_pixels"] = _generator_agreement(device, size)
     rec["lpips"] = _lpips_agreement(device, size, smoke)
     rec["inception_pool"] = _inception_agreement(device, size)
-    _tf32(True)
+    set_tf32(True)
 
 
 def _generator_agreement(device: torch.device, size: int) -> dict:
@@ -253,7 +249,7 @@ def _generator_agreement(device: torch.device, size: int) -> dict:
         ref = gen(z)
     rows = {}
     for name, tf32, _ in _variants(device)[:2]:
-        _tf32(tf32)
+        set_tf32(tf32)
         with torch.no_grad():
             out = gen.to(device)(z.to(device)).cpu()
         gen.to(CPU)
@@ -275,7 +271,7 @@ def _lpips_agreement(device: torch.device, size: int, smoke: bool) -> dict:
     ref, _ = min_lpips(FastLpips(net, CPU), syn, real)
     rows = {}
     for name, tf32, _ in _variants(device)[:2]:
-        _tf32(tf32)
+        set_tf32(tf32)
         d, _ = min_lpips(FastLpips(net, device), syn, real)
         d = d.float().cpu()
         diff = float((d - ref).abs().max())
@@ -300,7 +296,7 @@ def _inception_agreement(device: torch.device, size: int) -> dict:
     ref, _ = ext(x)
     rows = {}
     for name, tf32, _ in _variants(device)[:2]:
-        _tf32(tf32)
+        set_tf32(tf32)
         pool, _ = ext.to(device)(x.to(device))
         ext.to(CPU)
         rel = (pool.cpu() - ref).abs().max() / ref.abs().max()
@@ -415,12 +411,14 @@ def _two_at_once(device: torch.device, size: int, steps: int, alone: float) -> d
 
 
 def _dispatch_us(device: torch.device) -> float:
-    """Seconds a ResNet-50 training step at batch 2, 32 px takes over the ops it dispatches
-    (tallied on meta): there the GPU waits for the host, so this is the host's cost an op."""
+    """The host's cost a kernel: a ResNet-50 training step at batch 2, 32 px (where the GPU waits
+    for the host), less its views at the model's cost of a view, over its kernels (tallied on
+    meta), as the cost model charges them (ganaug.cost.model.host_seconds)."""
+    from ganaug.cost import hardware as hw
     from ganaug.cost.steps import classifier_steps
     from ganaug.models.classifiers import create_classifier
 
-    ops = classifier_steps("resnet50", 32, 2, 2)["train_step"].ops
+    t = classifier_steps("resnet50", 32, 2, 2)["train_step"]
     model = create_classifier("resnet50", "random", 2).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4)
     x, y = torch.rand(2, 3, 32, 32, device=device), torch.zeros(2, dtype=torch.long, device=device)
@@ -438,7 +436,9 @@ def _dispatch_us(device: torch.device) -> float:
     for _ in range(10):
         step()
     sync(device)
-    return round((time.perf_counter() - t0) / 10 / ops * 1e6, 2)
+    seconds = (time.perf_counter() - t0) / 10
+    views = (t.ops - t.host_kernels) * hw.VIEW_US.expected * 1e-6
+    return round(max(seconds - views, 0.0) / t.host_kernels * 1e6, 2)
 
 
 def ddpm(rec: Record, device: torch.device, smoke: bool) -> None:
@@ -508,9 +508,7 @@ def checkpoint(rec: Record, device: torch.device, smoke: bool) -> None:
         log_interval=3,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        out = GanOutputs(
-            *(Path(tmp) / p for p in ("last.pt", "g.pt", "h.csv", "c.png", "grid.png", "s", "tb"))
-        )
+        out = GanOutputs.in_folder(tmp)
         train_gan(cfg, train_set(cfg, 16), out, device, progress=False)
         state = load_checkpoint(out.checkpoint)
         rec["checkpoint"] = {

@@ -24,11 +24,20 @@ for p in manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 manyl
     manylinux2014_x86_64 manylinux1_x86_64; do PLATFORMS+=(--platform "$p"); done
 for pin in "${PINS[@]}"; do
     if ! "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        "${PLATFORMS[@]}" -d "$DEST" "$pin" 2>/dev/null; then
-        # no wheel on the index: only a source distribution, built here (these are pure Python)
+        "${PLATFORMS[@]}" -d "$DEST" "$pin" 2>"$DEST/.download.err"; then
+        # no wheel on the index: a source distribution, built here, which only does for pure Python
+        echo "gpu_wheels: no wheel for $pin on the index ($(tail -n 1 "$DEST/.download.err")): building one" >&2
         "$PY" -m pip wheel -q --no-deps -w "$DEST" "$pin"
     fi
 done
+rm -f "$DEST/.download.err"
+# every wheel must install on the GPU machine's CPython 3.12: pure Python, or built for cp312
+bad=$(ls "$DEST"/*.whl | grep -Ev -- '-(py3|py2\.py3)-none-any\.whl$|-cp312-(cp312|abi3)-manylinux[^/]*x86_64\.whl$|-cp3[0-9]*-abi3-manylinux[^/]*x86_64\.whl$' || true)
+if [[ -n "$bad" ]]; then
+    echo "gpu_wheels: these would not install on the GPU machine's CPython 3.12 (x86_64):" >&2
+    echo "$bad" >&2
+    exit 1
+fi
 n=$(ls "$DEST"/*.whl | wc -l)
 size=$(du -sm "$DEST" | cut -f1)
 tree=$(cd "$ROOT" && git ls-files -z | du -cm --files0-from=- | tail -1 | cut -f1)

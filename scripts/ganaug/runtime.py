@@ -172,10 +172,17 @@ def select_device(preference: str, tf32: bool = True) -> "torch.device":  # noqa
     # TF32 matmuls/convolutions on Ampere and newer: several times fp32's throughput, at a 10-bit
     # mantissa in the products; each GPU rule's own setting, recorded in what it writes.
     # cudnn.benchmark picks the fastest kernels for fixed shapes, unless determinism is asked for
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
+    set_tf32(tf32)
     torch.backends.cudnn.benchmark = not _RUNTIME["deterministic"]
     return device
+
+
+def set_tf32(on: bool) -> None:
+    """TF32 matmuls and convolutions on CUDA, or full fp32 (a no-op for the CPU's arithmetic)."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
 
 
 # what SLURM sets in a job that was given GPUs (--gpus, --gres=gpu:N, --gpus-per-node ...): the

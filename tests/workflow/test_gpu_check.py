@@ -93,14 +93,39 @@ def test_gpu_check_smoke_runs_every_step_there_and_brings_back_two_files(gpu_pyt
 
 
 def test_the_full_check_stops_within_eight_minutes_by_construction():
-    """Every step has its own timeout; with the grace before each KILL they add up to at most
+    """Every step has its own timeout, cut to what is left of a 470-s budget that the wheels'
+    installation also spends; with the grace before each KILL the limits add up to at most
     480 s, and every step is one of the check's."""
     text = (REPO / "benchmarks/gpu_check.sh").read_text()
     limits = dict(re.findall(r"\[(\w+)\]=(\d+)", re.search(r"declare -A LIMIT=\(([^)]*)\)", text).group(1)))
     grace = int(re.search(r"timeout --kill-after=(\d+)", text).group(1))
     assert list(limits) == STEPS
     assert sum(map(int, limits.values())) + grace * len(limits) <= 480
+    assert int(re.search(r"BUDGET=\$\{GANAUG_GPU_CHECK_SECONDS:-(\d+)\}", text).group(1)) <= 480 - 10
     assert "trap summarise EXIT" in text  # a killed check keeps its summary
+
+
+def test_the_budget_cuts_the_last_steps_short_and_says_so(tmp_path):
+    """With 25 s for everything the check stops within them: the steps it reaches keep their
+    figures, the others are recorded as no_time (a GPU run's 470 s work the same way)."""
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    res = run(
+        [
+            "env",
+            f"PYTHON={sys.executable}",
+            "GANAUG_GPU_CHECK_SECONDS=25",
+            "bash",
+            str(REPO / "benchmarks/gpu_check.sh"),
+            "--smoke",
+            str(out),
+        ],
+        timeout=600,
+    )
+    took = time.monotonic() - t0
+    status = {k: v["status"] for k, v in json.loads((out / "gpu_check.json").read_text())["steps"].items()}
+    assert res.returncode == 1 and status["preflight"] == "passed" and status["projection"] == "no_time"
+    assert took < 25 + 20, took  # the budget, plus starting and summarising
 
 
 def test_a_killed_check_stops_at_once_and_keeps_what_it_measured(tmp_path):
@@ -144,6 +169,25 @@ def test_a_step_that_times_out_keeps_the_figures_it_had_written(tmp_path):
     fit = json.loads((out / "gpu_check.json").read_text())["steps"]["fit"]
     assert fit["status"] == "timeout" and fit["result"]["archs"]["resnet50"]["images_per_second"] == 3000.0
     assert fit["log_tail"][-1] == "killed" and len(fit["log_tail"]) == 15
+
+
+def test_the_carried_wheels_accept_the_gpu_machines_own_versions():
+    """Every requirement of a carried package on a package the GPU machine has, at the version
+    its image records, is met there (diffusers 0.42 wants huggingface-hub >= 1.32: it has 1.33)."""
+    from packaging.requirements import Requirement
+
+    machine = gpu_venv.allowed((REPO / "benchmarks/gpu_machine/packages.txt",))
+    carried = gpu_venv.allowed((REPO / "benchmarks/gpu_machine/wheels.txt",))
+    conflicts = []
+    for name in carried:
+        for spec in importlib.metadata.distribution(name).requires or []:
+            req = Requirement(spec)
+            if req.marker and not req.marker.evaluate({"python_version": "3.12", "extra": ""}):
+                continue
+            have = machine.get(gpu_venv.norm(req.name))
+            if have and not req.specifier.contains(have, prereleases=True):
+                conflicts.append(f"{name} needs {spec}, the machine has {have}")
+    assert conflicts == []
 
 
 def test_gpu_check_refuses_a_missing_outdir_argument():

@@ -116,7 +116,9 @@ MIN_KERNEL_US = Span(1.5, 2.0, 3.0)
 # and normalisation kernels reach less.
 BANDWIDTH_EFFICIENCY = Span(0.85, 0.75, 0.6)
 
-# bf16 autocast halves the bytes of the activations the kernels move (the weights stay fp32)
+# bf16 autocast halves the bytes of the activations the kernels move. Applied to every byte of a
+# bf16 step, the optimiser's fp32 traffic and the autocast's own casts (not tallied) included: a
+# little optimistic for bf16
 BF16_BYTES = 0.5
 
 # Host time a job spends besides its GPU steps (ASSUMPTIONS, stated in the output; measure yours

@@ -117,23 +117,30 @@ class Work:
     count: float
     precision: str
     like: str = "resnet50"  # the anchor whose E applies
-    measured_s: float | None = None  # a GPU's measured seconds a step, which replace the model's
+    # a GPU's measured seconds a step: they replace the model's wall time, split between the GPU
+    # and the host as the model splits it (what sharing a GPU between jobs can overlap)
+    measured_s: float | None = None
+
+    def _modelled(self, r: Rates) -> tuple[float, float]:
+        """The model's (GPU, host) seconds of one step."""
+        e = efficiency(self.like, self.precision, r)
+        return gpu_seconds(self.step, self.precision, e, r), host_seconds(self.step, r)
+
+    def _times(self, part: float, r: Rates) -> float:
+        """``count`` steps of ``part`` seconds, scaled to the measured step where there is one."""
+        if self.measured_s is None:
+            return self.count * part
+        wall = max(self._modelled(r))
+        return self.count * self.measured_s * (part / wall if wall else 1.0)
 
     def gpu(self, r: Rates) -> float:
-        if self.measured_s is not None:  # busy for all of it: an upper bound
-            return self.count * self.measured_s
-        return self.count * gpu_seconds(
-            self.step, self.precision, efficiency(self.like, self.precision, r), r
-        )
+        return self._times(self._modelled(r)[0], r)
 
     def host(self, r: Rates) -> float:
-        return self.count * (self.measured_s if self.measured_s is not None else host_seconds(self.step, r))
+        return self._times(self._modelled(r)[1], r)
 
     def wall(self, r: Rates) -> float:
-        if self.measured_s is not None:
-            return self.count * self.measured_s
-        e = efficiency(self.like, self.precision, r)
-        return self.count * step_seconds(self.step, self.precision, e, r)
+        return self._times(max(self._modelled(r)), r)
 
 
 @dataclass

@@ -58,7 +58,6 @@ def captured_host_ops(cfg: GanConfig) -> Tally:
     own ``stage_critic_inputs`` (the batch's indices, the noise, the interpolation weights),
     tallied on a small CPU trainer (the count does not depend on the sizes)."""
     from dataclasses import replace
-    from pathlib import Path
 
     from ganaug.data.provenance import MinorityTrainSet
     from ganaug.training.gan import GanOutputs, _Trainer
@@ -66,14 +65,8 @@ def captured_host_ops(cfg: GanConfig) -> Tally:
     small = replace(cfg, img_size=32, features_g=2, features_d=2, cuda_graph=False, diffaugment="")
     x = torch.zeros(small.batch_size, 3, 32, 32, dtype=torch.uint8)
     ids = [f"ISIC_{i:07d}" for i in range(small.batch_size)]
-    t = _Trainer(
-        small,
-        MinorityTrainSet(ids, x),
-        GanOutputs(*(Path("/nonexistent") / n for n in "abcdefg")),
-        torch.device("cpu"),
-    )
-    t._capture()
-    t.captured = "the graph"
+    t = _Trainer(small, MinorityTrainSet(ids, x), GanOutputs.in_folder("/nonexistent"), torch.device("cpu"))
+    t._capture()  # the static inputs alone: no graph is made on the CPU
     return tally(t.stage_critic_inputs)
 
 

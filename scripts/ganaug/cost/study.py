@@ -33,9 +33,12 @@ def classifier_precision(cls: dict) -> str:
     return "tf32" if cls.get("tf32", True) else "fp32"
 
 
-def generator_precision(settings) -> str:
-    """A generator's arithmetic on a GPU. The WGAN-GP's penalty, most of its FLOPs, runs outside
-    autocast whatever gan.bf16 says, so bf16 counts as its TF32 or fp32 there."""
+def generator_precision(settings, penalty: bool) -> str:
+    """A generator's arithmetic on a GPU: bf16 under its autocast, else TF32 or fp32. The
+    WGAN-GP's penalty (``penalty``), most of its FLOPs, runs outside autocast whatever gan.bf16
+    says, so there bf16 counts as its TF32 or fp32."""
+    if settings.bf16 and not penalty:
+        return "bf16"
     return "tf32" if settings.tf32 else "fp32"
 
 
@@ -82,7 +85,7 @@ def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
     repeats, size = cfg["data"]["split"]["repeats"], cfg["data"]["image_size"]
     settings = fam.settings(cfg)
     n_syn = settings.n_samples
-    prec = generator_precision(settings)
+    prec = generator_precision(settings, penalty=fam.name == DEFAULT)
     if fam.name == DEFAULT:
         critic, gen = steps.gan_steps(settings)
         # one iteration: n_critic critic steps, then a generator step

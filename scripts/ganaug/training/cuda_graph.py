@@ -41,6 +41,7 @@ class CapturedStep(Generic[T]):
         self.graph: torch.cuda.CUDAGraph | None = None
         self.out: T | None = None
         self.failed: str | None = None  # why capture failed: the step stays eager
+        self.side: torch.cuda.Stream | None = None  # the warm-up's stream, made when first needed
         self.replays = 0
 
     def __call__(self) -> T:
@@ -52,11 +53,11 @@ class CapturedStep(Generic[T]):
             return self.body()
         if self.warmup_left > 0:
             self.warmup_left -= 1
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
+            self.side = self.side or torch.cuda.Stream()
+            self.side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.side):
                 out = self.body()
-            torch.cuda.current_stream().wait_stream(side)
+            torch.cuda.current_stream().wait_stream(self.side)
             return out
         graph = torch.cuda.CUDAGraph()
         try:

@@ -38,7 +38,7 @@ import torch
 
 from ganaug.data.provenance import MinorityTrainSet, fingerprint
 from ganaug.io import clear_event_files, write_csv
-from ganaug.runtime import autocast
+from ganaug.runtime import autocast, set_tf32
 from ganaug.settings import DDPM_NAME as NAME
 from ganaug.settings import DDPM_SCHEDULE_KEYS as SCHEDULE_KEYS
 from ganaug.settings import DDPM_SHAPE_KEYS as SHAPE_KEYS
@@ -156,8 +156,7 @@ class _Trainer:
         self.sampler = EndlessSampler(len(self.real), cfg.batch_size, self.g)
         self.unet = build_unet(cfg.shape(), cfg.seed).to(device)
         if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
-            torch.backends.cudnn.allow_tf32 = cfg.tf32
+            set_tf32(cfg.tf32)
         self.opt = torch.optim.AdamW(self.unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         warm = max(1, cfg.warmup_steps)
         self.lr_sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))

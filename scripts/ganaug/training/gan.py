@@ -28,7 +28,7 @@ from ganaug.io import atomic_path, clear_event_files, write_csv
 from ganaug.models.discriminator import Discriminator
 from ganaug.models.generator import Generator
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
-from ganaug.runtime import autocast
+from ganaug.runtime import autocast, set_tf32
 from ganaug.settings import HPARAM_KEYS, GanConfig
 from ganaug.training.checkpoints import restore_rng_state, resumable_state, rng_state, save_checkpoint
 from ganaug.training.cuda_graph import CapturedStep
@@ -61,6 +61,13 @@ class GanOutputs:
     @classmethod
     def of(cls, *paths: str | Path | None) -> GanOutputs:
         return cls(*(None if p is None else Path(p) for p in paths))
+
+    @classmethod
+    def in_folder(cls, root: str | Path) -> GanOutputs:
+        """Every output under one folder (benchmarks, checks): a trainer that never writes gets
+        one that does not exist."""
+        names = ("last.pt", "generator.pt", "history.csv", "curves.png", "grid.png", "samples", "tensorboard")
+        return cls(*(Path(root) / n for n in names))
 
 
 class EndlessSampler:
@@ -154,9 +161,7 @@ class _Trainer:
         gen, critic = build_models(cfg)
         self.gen, self.critic = gen.to(device), critic.to(device)
         if device.type == "cuda":
-            # TF32 or not is part of the result: gan.tf32, recorded in the resume settings
-            torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
-            torch.backends.cudnn.allow_tf32 = cfg.tf32
+            set_tf32(cfg.tf32)  # part of the result: gan.tf32, recorded in the resume settings
             if cfg.bf16:  # bf16 convolutions are fastest on NHWC tensors
                 self.gen = self.gen.to(memory_format=torch.channels_last)
                 self.critic = self.critic.to(memory_format=torch.channels_last)
@@ -216,7 +221,8 @@ class _Trainer:
         forward; gradients equal up to float summation order, tested), in half the launches.
         """
         if self.captured is not None:
-            return self.stage_critic_inputs()()
+            self.stage_critic_inputs()
+            return self.captured()
         idx = self.sampler.next().to(self.device)
         return self._critic_update(idx, self._noise().to(self.device), self._eps)
 
@@ -247,7 +253,7 @@ class _Trainer:
         s = self.static
         return CapturedStep(lambda: self._critic_update(s["idx"], s["z"], lambda: s["eps"]))
 
-    def stage_critic_inputs(self) -> CapturedStep:
+    def stage_critic_inputs(self) -> None:
         """Refill the captured step's inputs from the training stream, in the eager step's order
         (batch, noise, interpolation weights: no DiffAugment draws in between, by the config's
         rule), so the stream and the checkpointed generator state are the eager run's. What the
@@ -256,7 +262,6 @@ class _Trainer:
         s["idx"].copy_(self.sampler.next())
         torch.randn(s["z"].shape, generator=self.g, out=s["z"])
         torch.rand(s["eps"].shape, generator=self.g, out=s["eps"])
-        return self.captured
 
     def generator_step(self) -> torch.Tensor:
         z = self._noise().to(self.device)

@@ -79,3 +79,15 @@ def test_every_anchor_names_its_source_and_the_spans_are_ordered():
     for span in (hw.DISPATCH_US, hw.VIEW_US, hw.MIN_KERNEL_US):
         assert span.optimistic < span.expected < span.pessimistic
     assert hw.BANDWIDTH_EFFICIENCY.optimistic > hw.BANDWIDTH_EFFICIENCY.pessimistic
+
+
+def test_a_measured_step_replaces_the_models_time_and_keeps_its_split_between_gpu_and_host():
+    """gpu_check's measured seconds a step set the wall time; the GPU and host parts keep the
+    model's proportions, so jobs sharing a GPU still overlap what the host does."""
+    step = Tally(1000, np.full(400, 1e9), np.full(400, 1e6))
+    w = Work(step, 10, "tf32")
+    gpu, host = w.gpu(R), w.host(R)
+    w.measured_s = 0.5
+    assert w.wall(R) == pytest.approx(5.0)
+    assert w.gpu(R) / w.host(R) == pytest.approx(gpu / host)
+    assert max(w.gpu(R), w.host(R)) == pytest.approx(5.0)
