@@ -33,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
+from ganaug.cost.steps import flops_per_iteration
 from ganaug.data.provenance import MinorityTrainSet
 from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
 from ganaug.training.gan import (
@@ -41,7 +42,6 @@ from ganaug.training.gan import (
     GanOutputs,
     _Trainer,
     build_models,
-    flops_per_iteration,
     train_gan,
 )
 

@@ -15,9 +15,8 @@ def test_meta_device_counts_equal_a_real_steps_counts():
     """The GAN iteration's FLOPs on shapes alone equal FlopCounterMode on a real CPU iteration
     (ganaug.training.gan.flops_per_iteration, two critic calls: the same FLOPs); a classifier
     step's FLOPs equal 3x its forward's, within the backward's extra elementwise work."""
-    from ganaug.cost.steps import classifier_steps, gan_steps
+    from ganaug.cost.steps import classifier_steps, flops_per_iteration, gan_steps
     from ganaug.settings import GanConfig
-    from ganaug.training.gan import flops_per_iteration
 
     cfg = GanConfig(img_size=32, features_g=4, features_d=4, batch_size=4)
     critic, gen = gan_steps(cfg)

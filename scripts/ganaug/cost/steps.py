@@ -165,3 +165,46 @@ def feature_pass(name: str, size: int, batch: int) -> Tally:
     model = model.to(META).eval()
     with torch.no_grad():
         return tally(lambda: model(torch.empty(batch, 3, size, size, device=META)))
+
+
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker, whose backward hooks do not support the
+    autograd.grad call of the gradient penalty; only the global total is needed here."""
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self) -> _GlobalOnly:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def flops_per_iteration(cfg: GanConfig, device: torch.device) -> float:
+    """FLOPs of one generator iteration (n_critic critic steps with the penalty's double
+    backward, then one generator step), counted by torch's FlopCounterMode on real steps: the
+    check on gan_steps' count on meta tensors (the WGAN-GP has no grouped convolutions, so
+    torch's formulas hold for it)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
+    from ganaug.training.gan import build_models
+
+    gen, critic = build_models(cfg)
+    gen, critic = gen.to(device), critic.to(device)
+    real = torch.zeros(cfg.batch_size, 3, cfg.img_size, cfg.img_size, device=device)
+    z = torch.randn(cfg.batch_size, cfg.latent_dim, device=device)
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()
+    with counter:
+        fake = gen(z).detach()
+        gp = gradient_penalty(critic, real, fake)
+        critic_loss(critic(real), critic(fake), gp, cfg.lambda_gp).total.backward()
+    critic_step = counter.get_total_flops()
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()
+    with counter:
+        critic.requires_grad_(False)
+        generator_loss(critic(gen(z))).backward()
+        critic.requires_grad_(True)
+    return float(cfg.n_critic * critic_step + counter.get_total_flops())

@@ -427,44 +427,6 @@ def _finish(
     return hist
 
 
-class _GlobalOnly:
-    """Stands in for FlopCounterMode's module tracker, whose backward hooks do not support the
-    autograd.grad call of the gradient penalty; only the global total is needed here."""
-
-    parents = frozenset({"Global"})
-
-    def __enter__(self) -> _GlobalOnly:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def flops_per_iteration(cfg: GanConfig, device: torch.device) -> float:
-    """FLOPs of one generator iteration (n_critic critic steps with the penalty's double
-    backward, then one generator step), counted by torch's FlopCounterMode on real steps."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    gen, critic = build_models(cfg)
-    gen, critic = gen.to(device), critic.to(device)
-    real = torch.zeros(cfg.batch_size, 3, cfg.img_size, cfg.img_size, device=device)
-    z = torch.randn(cfg.batch_size, cfg.latent_dim, device=device)
-    counter = FlopCounterMode(display=False)
-    counter.mod_tracker = _GlobalOnly()
-    with counter:
-        fake = gen(z).detach()
-        gp = gradient_penalty(critic, real, fake)
-        critic_loss(critic(real), critic(fake), gp, cfg.lambda_gp).total.backward()
-    critic_step = counter.get_total_flops()
-    counter = FlopCounterMode(display=False)
-    counter.mod_tracker = _GlobalOnly()
-    with counter:
-        critic.requires_grad_(False)
-        generator_loss(critic(gen(z))).backward()
-        critic.requires_grad_(True)
-    return float(cfg.n_critic * critic_step + counter.get_total_flops())
-
-
 def train_from_metadata(
     metadata: str | Path, cfg: GanConfig, out: GanOutputs, device: str, threads: int
 ) -> pd.DataFrame:

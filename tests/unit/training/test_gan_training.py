@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import ganaug.training.gan as gan_mod
+from ganaug.cost.steps import flops_per_iteration
 from ganaug.data.phantom import plan, render
 from ganaug.data.provenance import MinorityTrainSet
 from ganaug.settings import PhantomConfig
@@ -23,7 +24,6 @@ from ganaug.training.gan import (
     GanConfig,
     GanOutputs,
     NonFiniteLoss,
-    flops_per_iteration,
     train_gan,
 )
 from ganaug.training.sample import GeneratorMismatch, generate, image_name, load_generator, sample_images
