@@ -30,6 +30,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_hot_loop import best_of  # noqa: E402
 
 from ganaug.cost.steps import captured_host_ops  # noqa: E402
 from ganaug.cost.tally import tally  # noqa: E402
@@ -38,15 +41,6 @@ from ganaug.settings import DdpmConfig, FitConfig, GanConfig  # noqa: E402
 from ganaug.training.gan import GanOutputs, _Trainer  # noqa: E402
 
 NOWHERE = GanOutputs(*(Path("/nonexistent") / n for n in "abcdefg"))
-
-
-def best_of(fn, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_critic_launches(cfg: GanConfig) -> dict:

@@ -35,7 +35,7 @@ SMALLEST = {
     "gpu_check_summary.py": None,  # tested with gpu_check.sh
 }
 SHELL = {"gpu_check.sh", "gpu_wheels.sh"}  # tests/workflow/test_gpu_check.py runs both
-HELPERS = {"gpu_machine/venv.py"}  # the GPU machine's environment, built by test_gpu_check.py
+HELPERS = {"gpu_machine/make_env.py"}  # the GPU machine's environment, built by test_gpu_check.py
 
 
 def test_every_script_in_benchmarks_is_run_by_a_test():

@@ -20,28 +20,19 @@ import pytest
 from tests.helpers import REPO, run
 
 pytestmark = pytest.mark.workflow
-STEPS = [
-    "preflight",
-    "gan_step",
-    "precision",
-    "resume",
-    "agreement",
-    "fit",
-    "ddpm",
-    "checkpoint",
-    "lpips",
-    "snakemake",
-    "projection",
-]
 sys.path.insert(0, str(REPO / "benchmarks" / "gpu_machine"))
-import venv as gpu_venv  # noqa: E402 - benchmarks/gpu_machine/venv.py
+sys.path.insert(0, str(REPO / "benchmarks"))
+import gpu_check  # noqa: E402
+import make_env as gpu_env  # noqa: E402 - benchmarks/gpu_machine/make_env.py
+
+STEPS = list(gpu_check.STEPS)
 
 
 @pytest.fixture(scope="module")
 def gpu_python(tmp_path_factory):
     """The GPU machine's packages and the carried wheels, nothing else (torch 2.14.1 standing in)."""
     dest = tmp_path_factory.mktemp("gpu_machine") / "venv"
-    gpu_venv.build(dest)
+    gpu_env.build(dest)
     return dest / "bin" / "python"
 
 
@@ -152,7 +143,6 @@ def test_a_killed_check_stops_at_once_and_keeps_what_it_measured(tmp_path):
 def test_a_step_that_times_out_keeps_the_figures_it_had_written(tmp_path):
     """Each figure is written when it is measured (Record), and the summary shows a timed-out
     step's figures beside its status and the end of its log."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
     from gpu_check import Record
 
     work, out = tmp_path / "work", tmp_path / "out"
@@ -176,15 +166,15 @@ def test_the_carried_wheels_accept_the_gpu_machines_own_versions():
     its image records, is met there (diffusers 0.42 wants huggingface-hub >= 1.32: it has 1.33)."""
     from packaging.requirements import Requirement
 
-    machine = gpu_venv.allowed((REPO / "benchmarks/gpu_machine/packages.txt",))
-    carried = gpu_venv.allowed((REPO / "benchmarks/gpu_machine/wheels.txt",))
+    machine = gpu_env.allowed((REPO / "benchmarks/gpu_machine/packages.txt",))
+    carried = gpu_env.allowed((REPO / "benchmarks/gpu_machine/wheels.txt",))
     conflicts = []
     for name in carried:
         for spec in importlib.metadata.distribution(name).requires or []:
             req = Requirement(spec)
             if req.marker and not req.marker.evaluate({"python_version": "3.12", "extra": ""}):
                 continue
-            have = machine.get(gpu_venv.norm(req.name))
+            have = machine.get(gpu_env.norm(req.name))
             if have and not req.specifier.contains(have, prereleases=True):
                 conflicts.append(f"{name} needs {spec}, the machine has {have}")
     assert conflicts == []
@@ -204,11 +194,11 @@ def test_the_carried_wheels_are_exactly_what_the_machine_lacks_at_the_pinned_ver
     """wheels.txt holds the check's packages the GPU machine lacks and every package they need
     that it lacks too (the closure, from the installed metadata), pinned as requirements.txt
     pins them; gpu_wheels.sh --list fetches exactly those."""
-    machine = gpu_venv.allowed((REPO / "benchmarks/gpu_machine/packages.txt",))
-    carried = gpu_venv.allowed((REPO / "benchmarks/gpu_machine/wheels.txt",))
+    machine = gpu_env.allowed((REPO / "benchmarks/gpu_machine/packages.txt",))
+    carried = gpu_env.allowed((REPO / "benchmarks/gpu_machine/wheels.txt",))
     need, todo = set(), ["jsonschema", "diffusers", "lpips", "pytorch-fid", "snakemake"]
     while todo:
-        name = gpu_venv.norm(todo.pop())
+        name = gpu_env.norm(todo.pop())
         if name in need:
             continue
         try:
@@ -218,13 +208,13 @@ def test_the_carried_wheels_are_exactly_what_the_machine_lacks_at_the_pinned_ver
         need.add(name)
     assert set(carried) == {n for n in need if n not in machine}
     pins = {
-        gpu_venv.norm(line.split("==")[0]): line.split("==")[1].strip()
+        gpu_env.norm(line.split("==")[0]): line.split("==")[1].strip()
         for line in (REPO / "requirements.txt").read_text().splitlines()
         if "==" in line
     }
     assert carried == {n: pins[n] for n in carried}
     listed = run(["bash", str(REPO / "benchmarks/gpu_wheels.sh"), "--list"], timeout=60).stdout.split()
-    assert {gpu_venv.norm(p.split("==")[0]) for p in listed} == set(carried)
+    assert {gpu_env.norm(p.split("==")[0]) for p in listed} == set(carried)
 
 
 def test_the_training_modules_import_no_package_they_do_not_use():

@@ -1,7 +1,7 @@
 """A virtual environment with only the GPU machine's packages and the carried wheels, linked from
 this environment's installs: where the GPU check is known to start before a GPU is lent.
 
-    python benchmarks/gpu_machine/venv.py DEST
+    python benchmarks/gpu_machine/make_env.py DEST
 
 DEST gets a venv (no pip) whose site-packages holds a symbolic link to every top-level module,
 package and .dist-info folder of each installed distribution named in packages.txt (the GPU
