@@ -167,8 +167,8 @@ def select_device(preference: str, tf32: bool = True) -> "torch.device":  # noqa
     device = torch.device("cuda", index)
     torch.cuda.set_device(device)
     torch.cuda.reset_peak_memory_stats(device)
-    log.info("GPU slot %d of %s (%s), TF32 %s", slot, device, torch.cuda.get_device_name(device),
-             "on" if tf32 else "off")  # fmt: skip
+    name = torch.cuda.get_device_name(device)
+    log.info("GPU slot %d of %s (%s), TF32 %s", slot, device, name, "on" if tf32 else "off")
     # TF32 matmuls/convolutions on Ampere and newer: several times fp32's throughput, at a 10-bit
     # mantissa in the products; each GPU rule's own setting, recorded in what it writes.
     # cudnn.benchmark picks the fastest kernels for fixed shapes, unless determinism is asked for
