@@ -16,6 +16,7 @@ import yaml
 
 from ganaug.data.labels import normalise_label
 from ganaug.data.sources import data_problems, external_problems, fill_data_defaults
+from ganaug.evaluation.columns import IN_DISTRIBUTION
 from ganaug.models.registry import GAN_SIZES, arch_spec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -164,7 +165,7 @@ def primary_problems(config: Mapping[str, Any]) -> list[str]:
                 f"config key 'evaluation.primary.comparisons': {pair} must name two different conditions "
                 f"of classifier.conditions ({', '.join(conditions)})"
             )
-    sets = ["in_distribution", *config["evaluation"]["external"]]
+    sets = [IN_DISTRIBUTION, *config["evaluation"]["external"]]
     if prim["test_sets"] != "all":
         problems += [f"config key 'evaluation.primary.test_sets': {s!r} is not one of {', '.join(sets)}"
                      for s in prim["test_sets"] if s not in sets]  # fmt: skip

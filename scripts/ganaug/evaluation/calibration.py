@@ -155,13 +155,13 @@ class Layout:
 
     images: pd.DataFrame  # the archive, with a lesion code per image
     tests: list[np.ndarray]  # per repeat: the row indices of its test fold
-    groups: dict  # per repeat: the lesion groups of its test fold (significance.Groups)
+    groups: dict  # per repeat: the lesion groups of its test fold (fits.Groups)
 
 
 @functools.lru_cache(maxsize=64)
 def layout(seed: int, shape: Shape, repeats: int) -> Layout:
     from ganaug.data.splits import assign_splits
-    from ganaug.evaluation.significance import Groups
+    from ganaug.evaluation.fits import Groups
 
     images = archive(np.random.default_rng([seed, 7]), shape)
     images["lesion"] = pd.factorize(images["lesion_id"])[0]
@@ -195,7 +195,7 @@ def _predictions(ids, target, score, threshold) -> pd.DataFrame:
 
 def simulate_fits(rng, lay: Layout, ext: pd.DataFrame, sc: Scenario, noise: Noise):
     """Every fit's predictions of its repeat's test fold and of the external set."""
-    from ganaug.evaluation.significance import Fit
+    from ganaug.evaluation.fits import Fit
 
     nv_mean, df_mean = noise.means()
     mu = np.array([nv_mean, df_mean])
@@ -237,7 +237,9 @@ class Settings:
 def run_world(seed: int, sc: Scenario, lay: Layout, shape: Shape, noise: Noise, settings: Settings) -> dict:
     """One world through the shipped statistics: each test's p (and the verdicts) it printed."""
     from ganaug.evaluation import families
-    from ganaug.evaluation.significance import Design, EvalSet, Groups, significance_tables
+    from ganaug.evaluation.differences import Design
+    from ganaug.evaluation.fits import EvalSet, Groups
+    from ganaug.evaluation.significance import significance_tables
 
     rng = np.random.default_rng([seed, 11])
     ext = external_archive(shape)

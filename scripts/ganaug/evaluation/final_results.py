@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ganaug.evaluation.ablation import DECISION
+from ganaug.evaluation.columns import IN_DISTRIBUTION
 
 
 def clean(obj: Any) -> Any:
@@ -144,9 +145,6 @@ def build(
     )
 
 
-IN_DISTRIBUTION = "in_distribution"
-
-
 def _of_set(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The rows of one test set (a table without test_set column is in distribution)."""
     if table.empty or "test_set" not in table.columns:
@@ -251,7 +249,7 @@ def final_results_rule(
     import json
     from pathlib import Path
 
-    from ganaug.evaluation.significance import TABLES
+    from ganaug.evaluation.columns import TABLES
     from ganaug.io import write_json
 
     def read(path: str) -> dict:

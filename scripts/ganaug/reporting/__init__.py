@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-IN_DISTRIBUTION = "in_distribution"
+from ganaug.evaluation.columns import IN_DISTRIBUTION
+
 METRIC_LABELS = {
     "sensitivity": "sensitivity (DF recall)",
     "specificity": "specificity (NV)",

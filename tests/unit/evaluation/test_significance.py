@@ -9,7 +9,9 @@ import pytest
 from scipy import stats as sps
 
 from ganaug.evaluation import families
-from ganaug.evaluation.significance import Design, EvalSet, Fit, Groups, significance_tables
+from ganaug.evaluation.differences import Design
+from ganaug.evaluation.fits import EvalSet, Fit, Groups
+from ganaug.evaluation.significance import significance_tables
 from ganaug.evaluation.stats import holm
 from tests.helpers import sk_metrics
 
@@ -213,3 +215,38 @@ def test_a_shared_external_set_adds_its_lesion_sampling_to_the_variance():
     # the bootstrap's standard error is all there is
     assert e["interval"].endswith("lesion sampling added")
     assert (d.loc[d["test_set"] == "shifted", "n_test_lesions_minority"] == int(ext.group_class.sum())).all()
+
+
+def _write_fit(tmp_path, name: str, fit: Fit, **drop) -> tuple[str, str]:
+    """A fit as the fit rule leaves it: predictions.csv and metrics.json."""
+    import json
+
+    d = tmp_path / name
+    d.mkdir()
+    fit.predictions.to_csv(d / "predictions.csv", index=False)
+    m = {"arch": fit.arch, "condition": fit.condition, "seed": fit.seed, "repeat": fit.repeat}
+    for k in drop:
+        m.pop(k)
+    (d / "metrics.json").write_text(json.dumps(m))
+    return str(d / "predictions.csv"), str(d / "metrics.json")
+
+
+def test_no_fit_is_lost_silently(tmp_path):
+    from ganaug.evaluation.fits import by_key, load_fits
+
+    fits, _ = world(np.random.default_rng(21), repeats=2, seeds=(1,))
+    paths = [_write_fit(tmp_path, f"f{i}", f) for i, f in enumerate(fits)]
+    loaded = load_fits(*zip(*paths, strict=True))
+    assert [(f.arch, f.condition, f.repeat, f.seed) for f in loaded] == [
+        (f.arch, f.condition, f.repeat, f.seed) for f in fits
+    ]
+    # five repeats without 'repeat' would have become five fits of repeat 0, and one kept
+    no_repeat = _write_fit(tmp_path, "norep", fits[0], repeat=None)
+    with pytest.raises(ValueError, match=r"norep/metrics.json: no 'repeat'"):
+        load_fits([no_repeat[0]], [no_repeat[1]])
+    # the same identity twice: both files are named
+    twin = _write_fit(tmp_path, "twin", fits[0])
+    with pytest.raises(ValueError, match=r"f0/metrics.json and .*twin/metrics.json"):
+        load_fits([paths[0][0], twin[0]], [paths[0][1], twin[1]])
+    with pytest.raises(ValueError, match="repeat 0, seed 1"):
+        by_key([fits[0], fits[0]])
