@@ -24,6 +24,30 @@ def test_tuned_threshold_maximises_validation_f1():
         assert metrics(y, p, decide(p, cand))["f1"] <= best + 1e-12
 
 
+def _tune_by_loop(y, p):
+    """The tuner as it was written first: every candidate in turn, ties to the larger."""
+    u = np.unique(p)
+    cands = np.concatenate([[u[0] - 1e-6], (u[:-1] + u[1:]) / 2]) if len(u) > 1 else np.array([u[0] - 1e-6])
+    best_t, best_f1 = 0.5, -1.0
+    for t in cands:
+        f1 = metrics(y, p, decide(p, t))["f1"]
+        if f1 >= best_f1:
+            best_t, best_f1 = float(t), f1
+    return best_t
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_tuner_equals_a_loop_over_the_candidates(seed):
+    rng = np.random.default_rng(seed + 100)
+    n = int(rng.integers(1, 300))
+    y = (rng.random(n) < rng.uniform(0.02, 0.5)).astype(int)
+    p = rng.random(n)
+    if seed % 2:  # ties between images, and between candidates of equal F1
+        p = np.round(p, 1)
+    assert tune_threshold(y, p) == _tune_by_loop(y, p)
+    assert tune_threshold(np.zeros(n, int), p) == _tune_by_loop(np.zeros(n, int), p)
+
+
 def test_aggregate_replicates_over_repeats_and_seeds():
     runs = []
     for (repeat, seed), f1 in zip(((0, 1), (0, 2), (1, 1), (1, 2)), (0.5, 0.7, 0.9, 0.6), strict=True):
