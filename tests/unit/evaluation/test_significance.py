@@ -250,3 +250,28 @@ def test_no_fit_is_lost_silently(tmp_path):
         load_fits([paths[0][0], twin[0]], [paths[0][1], twin[1]])
     with pytest.raises(ValueError, match="repeat 0, seed 1"):
         by_key([fits[0], fits[0]])
+
+
+def test_the_shared_sets_variance_is_the_lesions_share_not_zero_by_construction():
+    """A shared set's per-lesion differences c_l + e_rl (c: the effect's lesion sampling, shared
+    by every repeat; e: each repeat's fit noise on the lesion). The lesion bootstrap's variance of
+    one repeat's mean is about var(c + e) / n, of the pooled mean var(c + e-bar) / n: the
+    estimator recovers var(c) / n on average, where subtracting the whole spread between
+    repeats / R (the first estimator) gives 0 whenever runs differ by more than lesions do."""
+    from ganaug.evaluation.differences import shared_variance
+
+    rng = np.random.default_rng(8)
+    n, r, sc, se_, run = 40, 5, 0.3, 0.5, 0.4
+    est, old = [], []
+    for _ in range(4000):
+        c = rng.normal(0, sc, n)
+        e = rng.normal(0, se_, (r, n)) + rng.normal(0, run, (r, 1))  # a run's shift: no lesion varies it
+        per_repeat = [np.var(c + e[k], ddof=1) / n for k in range(r)]
+        pooled = np.var(c + e.mean(axis=0), ddof=1) / n
+        est.append(shared_variance(np.sqrt(pooled), list(np.sqrt(per_repeat)), r))
+        spread = np.var((c + e).mean(axis=1), ddof=1)
+        old.append(max(0.0, pooled - spread / r))
+    assert np.mean(est) == pytest.approx(sc**2 / n, rel=0.1)
+    assert np.mean(np.array(old) == 0) > 0.5  # what the first estimator did
+    # without per-repeat bootstraps the pooled variance stands alone (an upper bound)
+    assert shared_variance(0.1, [], 5) == pytest.approx(0.01)
