@@ -1,16 +1,21 @@
-"""Are the verdicts calibrated? The calibration simulation (``ganaug.evaluation.calibration``) at
-full size: ISIC-2019-shaped worlds (239 DF images of 113 lesions, 12,875 NV), split by the real
-splitter, predicted by fits with random effects, through the shipped statistics.
+"""Are the verdicts calibrated, and what power do they have? The calibration simulation
+(``ganaug.evaluation.calibration``) at full size: ISIC-2019-shaped worlds (239 DF images of 113
+lesions, 12,875 NV), split by the real splitter, predicted by fits with random effects, through
+the shipped statistics, in two worlds: the noisy one (each fit's threshold tuned on its repeat's
+validation split by the shipped tuner, a training-run effect shared by a repeat's seeds, a
+repeat effect shared by the conditions) and, for comparison, the quiet one of the first table.
 
-For R in {1, 5} repeats and {1, 3} seeds, it runs null worlds (the condition is the reference
-procedure), null worlds where the condition's own GAN moves each repeat's DF scores at random
-(mean 0), and alternatives with true Δ sensitivity +0.10 and +0.20. For every test it reports
-the rate of rejections at 0.05 (a verdict, for the tests that print one) with its Monte Carlo
-standard error, and, in the same worlds, the routes that print no verdict: the plain t across
-repeats (no Nadeau-Bengio factor), the previous route (the lesion bootstrap with the fits held
-fixed), McNemar clustered by lesion and the Wilcoxon signed-rank test. Then McNemar against its
-own null (fixed fits, disagreeing by lesion), on images and clustered. Writes a CSV and a
-markdown table (the README's).
+In the noisy world, for R in {1, 5} repeats and {1, 3} seeds, it runs null worlds (the condition
+is the reference procedure), null worlds where the condition's own GAN moves each repeat's DF
+scores at random (mean 0), and alternatives with true Δ sensitivity +0.10 and +0.20; in the quiet
+world the null and +0.20 with one seed. For every test it reports the rate of rejections at
+0.05 (a verdict, for the tests that print one) with its Monte Carlo standard error, and, in the
+same worlds, the routes that print no verdict: the plain t across repeats (no Nadeau-Bengio
+factor), the previous route (the lesion bootstrap with the fits held fixed), McNemar clustered
+by lesion and the Wilcoxon signed-rank test. Then McNemar against its own null, the planner's
+power against the simulated one, how often the external set's shared-variance term was 0, and
+the between-fit sd of tuned DF sensitivity in each world. Writes a CSV and a markdown table (the
+README's).
 
     python benchmarks/bench_calibration.py                 # the README's table: about 40 min on 2 cores
     python benchmarks/bench_calibration.py --worlds 100    # a quick look
@@ -30,28 +35,22 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from ganaug.evaluation import calibration as cal
-from ganaug.evaluation.inference import minimum_detectable_effect
+from ganaug.evaluation.worlds import fit_spread
 
 
-def scenarios(worlds: int, alt_worlds: int) -> list[tuple[cal.Scenario, int]]:
+def scenarios(worlds: int, alt_worlds: int) -> list[tuple[str, cal.Noise, cal.Scenario, int]]:
+    """(world, its noise, scenario, worlds): the noisy world in full, the quiet one for comparison."""
     out = []
-    for repeats in (1, 5):
-        for seeds in (1, 3):
-            n = worlds if repeats > 1 else max(50, worlds // 5)  # one split prints no verdict: fewer
-            out.append((cal.Scenario("null", repeats, seeds), n))
-            if repeats > 1:
-                out.append(
-                    (
-                        cal.Scenario(
-                            "null, GAN per repeat (sd 0.3, correlated 0.18)", repeats, seeds, gan_sd=0.3
-                        ),
-                        alt_worlds,
-                    )
-                )
-                for delta in (0.10, 0.20):
-                    out.append(
-                        (cal.Scenario(f"Δ sensitivity +{delta:.2f}", repeats, seeds, delta), alt_worlds)
-                    )
+    noisy, quiet = ("noisy", cal.NOISY), ("quiet", cal.QUIET)
+    out.append((*noisy, cal.Scenario("null", 1, 1), max(50, worlds // 5)))  # one split: no verdict
+    for seeds in (1, 3):
+        out.append((*noisy, cal.Scenario("null", 5, seeds), worlds))
+        gan = cal.Scenario("null, GAN per repeat (sd 0.3, correlated 0.18)", 5, seeds, gan_sd=0.3)
+        out.append((*noisy, gan, alt_worlds))
+        for delta in (0.10, 0.20):
+            out.append((*noisy, cal.Scenario(f"Δ sensitivity +{delta:.2f}", 5, seeds, delta), alt_worlds))
+    out.append((*quiet, cal.Scenario("null", 5, 1), worlds))
+    out.append((*quiet, cal.Scenario("Δ sensitivity +0.20", 5, 1, 0.20), alt_worlds))
     return out
 
 
@@ -59,7 +58,7 @@ def markdown(table: pd.DataFrame) -> str:
     """The README's table: per scenario, the primary verdicts' rates (in distribution and the
     external set, PR-AUC and tuned sensitivity), the family-wise rate, and the routes beside."""
     rows = []
-    for (name, r, s), part in table.groupby(["scenario", "repeats", "seeds"], sort=False):
+    for (world, name, r, s), part in table.groupby(["world", "scenario", "repeats", "seeds"], sort=False):
         get = part.set_index(["test", "hypothesis"])["rate"]
         se = part.set_index(["test", "hypothesis"])["mc_se"]
 
@@ -69,7 +68,7 @@ def markdown(table: pd.DataFrame) -> str:
             return f"{get[test, hyp]:.3f} ± {se[test, hyp]:.3f}"
 
         verdict = "primary verdict (corrected t, Holm)"
-        row = {"scenario": name, "R": r, "seeds": s, "worlds": int(part["worlds"].iloc[0])}
+        row = {"world": world, "scenario": name, "R": r, "seeds": s, "worlds": int(part["worlds"].iloc[0])}
         for hyp in (
             "in_distribution:pr_auc",
             "in_distribution:sensitivity",
@@ -97,45 +96,30 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spread(w: pd.DataFrame, hyp: str, r: int, ratio: float) -> tuple[float, float]:
-    """(sd between repeats, sd^2 averaged so unbiased; the shared variance) over some worlds."""
-    from ganaug.evaluation.inference import variance_factor
-
-    sd2 = w[f"sd:{hyp}"].astype(float) ** 2
-    extra = float(
-        np.nanmean(np.maximum(w[f"se:{hyp}"].astype(float) ** 2 - variance_factor(r, ratio) * sd2, 0))
-    )
-    return float(np.sqrt(np.nanmean(sd2))), extra
-
-
-def mde_check(worlds: dict, alpha: float, m: int = 4) -> list[str]:
-    """The report's power formula (``power_corrected_t`` at alpha / m, from a run's own spread
-    between repeats) against the simulation: in each alternative, the power predicted from the
-    worlds' spread and their mean Δ beside the simulated rate of p < alpha / m; and the minimum
-    detectable effect at 80 % that the null worlds' spread gives."""
-    from ganaug.evaluation.inference import power_corrected_t
-
-    ratio = cal.FRACTIONS["test"] / cal.FRACTIONS["train"]
+def planner_lines(kept: dict, alpha: float, m: int = 4) -> list[str]:
+    """The planner (``calibration.planner_check``: each run's own components) against the
+    simulated power at alpha / m, in every world with an effect."""
     lines = []
-    for (name, r, s), w in worlds.items():
-        if r < 2 or not (name == "null" or name.startswith("Δ")):
+    for (world, name, r, s), (sc, w) in kept.items():
+        if r < 2 or not name.startswith("Δ"):
             continue
-        for hyp in ("in_distribution:sensitivity", "external:sensitivity", "in_distribution:pr_auc"):
-            sd, extra = _spread(w, hyp, r, ratio)
-            if name == "null":
-                mde = minimum_detectable_effect(sd, r, ratio, alpha / m, extra)
-                lines.append(
-                    f"- R={r}, seeds={s}, {hyp}, null worlds: sd between repeats {sd:.4f}, shared sd "
-                    f"{np.sqrt(extra):.4f}: MDE at 80 % power (alpha/{m}) {mde:.3f}"
-                )
-                continue
-            delta = float(w[f"delta:{hyp}"].astype(float).mean())
-            sim = float((w[f"p:{hyp}"].astype(float) < alpha / m).mean())
-            pred = power_corrected_t(delta, sd, r, ratio, alpha / m, extra)
+        for row in cal.planner_check(w, sc, alpha / m).to_dict("records"):
             lines.append(
-                f"  - R={r}, seeds={s}, {name}, {hyp}: mean Δ {delta:+.3f}, sd between repeats {sd:.4f}: "
-                f"predicted power {pred:.3f}, simulated {sim:.3f} ± {np.sqrt(sim * (1 - sim) / len(w)):.3f}"
+                f"- {world}, R={r}, seeds={s}, {name}, {row['hypothesis']}: mean Δ {row['mean_delta']:+.3f}: "
+                f"predicted {row['predicted_power']:.3f}, simulated {row['simulated_power']:.3f} "
+                f"± {row['mc_se']:.3f}"
             )
+    return lines
+
+
+def shared_zero(kept: dict) -> list[str]:
+    """How often the external set's shared-variance term was 0, per scenario."""
+    lines = []
+    for (world, name, r, s), (_, w) in kept.items():
+        cols = [c for c in w.columns if c.startswith("shared:external")]
+        if r >= 2 and cols:
+            zero = ", ".join(f"{c.split(':')[-1]} {(w[c].astype(float) == 0).mean():.2f}" for c in cols)
+            lines.append(f"- {world}, R={r}, seeds={s}, {name}: {zero}")
     return lines
 
 
@@ -147,14 +131,15 @@ def main() -> None:
     ap.add_argument(
         "--bootstrap-worlds", type=int, default=300, help="null worlds that also run the fits-fixed bootstrap"
     )
+    ap.add_argument("--spread-fits", type=int, default=300, help="fits of the between-fit sd, per world")
     ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "calibration"))
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    shape, noise = cal.Shape(), cal.Noise()
+    shape = cal.Shape()
     tables, kept = [], {}
     t0 = time.perf_counter()
-    for sc, n in scenarios(args.worlds, args.alt_worlds):
+    for world, noise, sc, n in scenarios(args.worlds, args.alt_worlds):
         t = time.perf_counter()
         worlds = cal.simulate(sc, n, shape, noise, cal.Settings(), args.workers)
         if sc.name == "null" and args.bootstrap_worlds:
@@ -165,17 +150,17 @@ def main() -> None:
             worlds.loc[: k - 1, [c for c in boot.columns if c.startswith("boot_p:")]] = boot.filter(
                 like="boot_p:"
             ).to_numpy()
-        rates = cal.rates(worlds, sc)
+        rates = cal.rates(worlds, sc).assign(world=world)
         boot_rows = rates["test"].str.startswith("lesion bootstrap")
         rates.loc[boot_rows, "worlds"] = (
             worlds.filter(like="boot_p:in_distribution:sensitivity").notna().sum().iloc[0]
         )
         tables.append(rates)
-        kept[sc.name, sc.repeats, sc.seeds] = worlds
+        kept[world, sc.name, sc.repeats, sc.seeds] = (sc, worlds)
         name = sc.name.split(",")[0].replace(" ", "_")
-        tag = f"{name}_R{sc.repeats}_s{sc.seeds}_{sc.delta_sensitivity}_{sc.gan_sd}"
+        tag = f"{world}_{name}_R{sc.repeats}_s{sc.seeds}_{sc.delta_sensitivity}_{sc.gan_sd}"
         worlds.to_csv(out / f"worlds_{tag}.csv", index=False)
-        print(f"{sc}: {n} worlds in {time.perf_counter() - t:.0f} s", flush=True)
+        print(f"{world}: {sc}: {n} worlds in {time.perf_counter() - t:.0f} s", flush=True)
     table = pd.concat(tables, ignore_index=True)
     table.to_csv(out / "rates.csv", index=False)  # read it back with keep_default_na=False: "null" is a name
     mc = cal.mcnemar_null(4000)
@@ -189,27 +174,15 @@ def main() -> None:
         "\n".join(f"- {r.test}: {r.rate:.3f} ± {r.mc_se:.3f} ({r.worlds} worlds)" for r in mc.itertuples())
         + "\n"
     )
-    text += "\nThe power formula against the simulation:\n\n" + "\n".join(mde_check(kept, 0.05)) + "\n"
-    noise_sd = _between_fit_sd(shape, noise)
-    text += f"\nBetween-fit sd of tuned DF sensitivity on one test fold (these worlds): {noise_sd:.3f}\n"
+    text += "\nThe planner against the simulation:\n\n" + "\n".join(planner_lines(kept, 0.05)) + "\n"
+    text += "\nThe external set's shared-variance term was 0 in this share of worlds:\n\n"
+    text += "\n".join(shared_zero(kept)) + "\n"
+    for world, noise in (("noisy", cal.NOISY), ("quiet", cal.QUIET)):
+        sd = fit_spread(noise, shape, args.spread_fits)
+        text += f"\nBetween-fit sd of tuned DF sensitivity on one test fold, {world} world: {sd:.3f}\n"
     text += f"\n{len(table)} rates in {(time.perf_counter() - t0) / 60:.1f} min on {args.workers} workers\n"
     (out / "table.md").write_text(text)
     print(text)
-
-
-def _between_fit_sd(shape: cal.Shape, noise: cal.Noise, n: int = 200) -> float:
-    """How far two fits of one procedure differ in tuned DF sensitivity on one test fold: the
-    sd over fits, on one world's fold (the figure the issue measured at 0.061)."""
-    lay = cal.layout(0, shape, 1)
-    rng = np.random.default_rng(5)
-    sc = cal.Scenario("null", 1, n)
-    fits, _ = cal.simulate_fits(rng, lay, cal.external_archive(shape), sc, noise)
-    sens = [
-        f.predictions.loc[f.predictions["target"] == 1, "pred_tuned"].mean()
-        for f in fits
-        if f.condition == cal.REFERENCE
-    ]
-    return float(np.std(sens, ddof=1))
 
 
 if __name__ == "__main__":

@@ -332,6 +332,12 @@ class EvaluationConfig:
     # the declared primary family (ganaug.evaluation.families.Primary): its keys, validated there
     primary: dict[str, Any] = field(default_factory=dict)
     alpha: float = 0.05  # the primary family's family-wise error rate (Holm)
+    # the effect the study exists to detect, per primary metric: what design.csv and the plan
+    # give the power at (PR-AUC's 0.23 is what +0.20 tuned sensitivity moves it by in the noisy
+    # calibration world: benchmarks/bench_design.py)
+    effect_of_interest: dict[str, float] = field(
+        default_factory=lambda: {"sensitivity": 0.20, "pr_auc": 0.23}
+    )
     bootstrap_resamples: int = 2000  # resamples of the paired lesion bootstrap
     feature_extractor: str = "inception"  # GAN-metric features: inception | efficientnet_lite0 | random
     batch_size: int = 50  # images per feature-extractor pass
@@ -354,6 +360,7 @@ class EvaluationConfig:
 EVALUATION_RULE_KEYS = {
     "significance": ("references", "pairs", "primary", "alpha", "bootstrap_resamples"),
     "ablation": ("study_expected_f1",),
+    "design": ("primary", "alpha", "effect_of_interest"),
     "gan_metrics": (
         "feature_extractor",
         "batch_size",

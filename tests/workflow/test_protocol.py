@@ -121,6 +121,34 @@ def test_differences_have_in_distribution_and_external_rows_and_the_pairs(run):
     assert (w["p_min_attainable"] >= 0.5).all() and not w["can_reach_alpha"].any()
 
 
+def test_the_design_table_plans_the_next_run_from_this_one(run):
+    """design.csv: one row per primary hypothesis, its components recomputed from replicates.csv,
+    the power and the GPU-hours of this design; the report shows the section."""
+    import numpy as np
+
+    from ganaug.evaluation.planning import Cost
+
+    design = pd.read_csv(run / "stats/design.csv")
+    d = pd.read_csv(run / "stats/differences.csv")
+    assert len(design) == (d["family"] == "primary").sum() == 4
+    reps = pd.read_csv(run / "stats/replicates.csv")
+    cost = Cost.of(read(run / "plan/cost.json"))
+    for r in design.to_dict("records"):
+        part = reps[
+            (reps["test_set"] == r["test_set"])
+            & (reps["metric"] == r["metric"])
+            & (reps["decision"] == r["decision"])
+        ]
+        means = part.groupby("repeat")["delta"].mean()
+        # one seed: the whole spread between the two repeats' differences is between repeats
+        assert r["var_between_repeats"] == pytest.approx(max(0.0, means.var(ddof=1)), abs=1e-12)
+        assert np.isnan(r["var_between_seeds"]) and r["n_repeats"] == 2 and r["n_seeds"] == 1
+        assert r["gpu_hours"] == pytest.approx(cost.hours(2, 1))
+        assert 0 <= r["power"] <= 1 and r["effect_of_interest"] in (0.20, 0.23)
+    html = (run / "report.html").read_text()
+    assert "Planning the next run from this one" in html
+
+
 def test_the_external_set_is_predicted_once_per_fit_and_shares_no_image(run):
     meta = pd.read_csv(run / "external/shifted/metadata.csv")
     assert set(meta["split"]) == {"external"} and meta["image_id"].str.startswith("PHX_").all()

@@ -307,13 +307,16 @@ def all_targets():
         f"{RESULTS}/final_results.json",
         f"{RESULTS}/report.html",
         *(f"{RESULTS}/notebooks/{name}.ipynb" for name in NOTEBOOKS),
-        *(STATS_TABLES.values() if config["evaluation"]["references"] else []),
+        *([*STATS_TABLES.values(), DESIGN_TABLE] if config["evaluation"]["references"] else []),
     ]
 
 
 def significance_tables(wildcards):
-    """The comparison tables, where evaluation.references names a condition to compare with."""
-    return STATS_TABLES if config["evaluation"]["references"] else {}
+    """The comparison tables and the design table, where evaluation.references names a
+    condition to compare with."""
+    if not config["evaluation"]["references"]:
+        return {}
+    return {**STATS_TABLES, "design": DESIGN_TABLE}
 
 
 NOTEBOOKS = [
@@ -351,7 +354,7 @@ def benchmark_files():
         "final_results",
     ]
     if config["evaluation"]["references"]:
-        names.append("significance")
+        names += ["significance", "plan_cost", "design"]
     if DATA["phantom"] is not None:
         names.append("make_phantom")
     if EXTRA is not None:

@@ -5,6 +5,7 @@ STATS_TABLES = {
     name: f"{RESULTS}/stats/{name}.csv"
     for name in ("differences", "replicates", "mcnemar", "wilcoxon", "intervals")
 }
+DESIGN_TABLE = f"{RESULTS}/stats/design.csv"
 
 
 rule significance:
@@ -42,6 +43,73 @@ rule significance:
         seed=config["seed"],
     script:
         rule_script("significance")
+
+
+rule plan_cost:
+    output:
+        f"{RESULTS}/plan/cost.json",
+    log:
+        f"{RESULTS}/logs/plan_cost.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plan_cost.tsv"
+    conda:
+        f"{ENVS}/classify.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        # the whole study: the cost of every stage follows from it (counted on torch's meta
+        # device, so nothing is computed and no GPU is needed)
+        study=config,
+    script:
+        rule_script("plan_cost")
+
+
+rule design:
+    input:
+        differences=STATS_TABLES["differences"],
+        replicates=STATS_TABLES["replicates"],
+        cost=rules.plan_cost.output[0],
+    output:
+        DESIGN_TABLE,
+    log:
+        f"{RESULTS}/logs/design.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/design.tsv"
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        evaluation=evaluation_params(EVAL, "design"),
+        split={k: DATA["split"][k] for k in ("train", "val", "test")},
+    script:
+        rule_script("design")
+
+
+# before a long run, the plan alone: `snakemake results/plan/plan.md` reads no data
+rule plan:
+    input:
+        cost=rules.plan_cost.output[0],
+    output:
+        f"{RESULTS}/plan/plan.md",
+    log:
+        f"{RESULTS}/logs/plan.log",
+    conda:
+        f"{ENVS}/stats.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        evaluation=evaluation_params(EVAL, "design"),
+        archs=CLS["archs"],
+        test_sets=["in_distribution", *EVAL["external"]],
+    script:
+        rule_script("plan")
 
 
 rule ablation:

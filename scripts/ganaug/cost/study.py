@@ -208,3 +208,43 @@ def apply_measured(st: list[Stage], seconds_per_step: dict[str, float]) -> list[
             s.work[0].measured_s = seconds_per_step[s.kind]
             used.append(s.kind)
     return sorted(set(used))
+
+
+def plan_cost(cfg: dict, nv: int = ISIC2019["NV"], df: int = ISIC2019["DF"]) -> dict[str, Any]:
+    """What the planner needs of the cost model: per kind of job its hours on one H100 (one job
+    at a time) at each case, and what it scales with when the design changes (fits: repeats x
+    seeds; every other stage: repeats, since each repeat decodes, trains, samples and curates on
+    its own). Epochs as ``study_cost.py`` assumes by default (the best epoch 10 + patience)."""
+    from ganaug.cost.model import Rates
+
+    cls = cfg["classifier"]
+    epochs = min(10 + cls["patience"], cls["max_epochs"])
+    st = stages(cfg, nv, df, epochs)
+    rows = summary(st, lambda case: Rates(hw.H100, case, None), 1, 1)["stages"]
+    return {
+        "gpu": hw.H100.name,
+        "counts": {"NV": nv, "DF": df},
+        "epochs_per_fit": epochs,
+        "repeats": cfg["data"]["split"]["repeats"],
+        "seeds": len(cls["seeds"]),
+        "stages": [
+            {
+                "stage": r["stage"],
+                "jobs": r["jobs"],
+                "scales_with": "repeats x seeds" if r["stage"].startswith("fit ") else "repeats",
+                "job_hours": r["expected"]["job_hours"],
+                "job_hours_range": [r[c]["job_hours"] for c in hw.CASES],
+            }
+            for r in rows
+        ],
+    }
+
+
+def plan_cost_rule(cfg: dict, output: str) -> dict[str, Any]:
+    """The rule plan_cost: results/plan/cost.json (``cfg``: the workflow's config, validated and
+    completed when the workflow was parsed)."""
+    from ganaug.io import write_json
+
+    out = plan_cost(cfg)
+    write_json(out, output)
+    return out

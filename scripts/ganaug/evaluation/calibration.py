@@ -90,6 +90,7 @@ def run_world(seed: int, sc: Scenario, lay: Layout, shape: Shape, noise: Noise, 
     out |= {f"sd:{r.test_set}:{r.metric}": r.sd_between_repeats for r in prim.itertuples()}
     out |= {f"boot_p:{r.test_set}:{r.metric}": r.boot_p for r in prim.itertuples()}
     out |= _plain_t(tables["replicates"], prim)
+    out |= _components(tables["replicates"], prim, design.test_train_ratio)
     out |= {f"mcnemar:{r['test_set']}:{r['class']}": r["p"] for r in tables["mcnemar"].to_dict("records")}
     w = tables["wilcoxon"]
     w = w[w["decision"].isin(["none", "tuned"]) & w["metric"].isin(primary.metrics)]
@@ -113,9 +114,110 @@ def _plain_t(replicates: pd.DataFrame, primary: pd.DataFrame) -> dict:
     return out
 
 
+def _components(replicates: pd.DataFrame, primary: pd.DataFrame, ratio: float) -> dict:
+    """Each primary hypothesis's variance components, as the planner estimates them."""
+    from ganaug.evaluation.planning import components, shared_from
+
+    out = {}
+    for r in primary.to_dict("records"):
+        part = replicates[
+            (replicates["test_set"] == r["test_set"])
+            & (replicates["metric"] == r["metric"])
+            & (replicates["decision"] == r["decision"])
+        ]
+        c = components(part, shared_from(r, ratio))
+        hyp = f"{r['test_set']}:{r['metric']}"
+        out |= {f"between:{hyp}": c.between_repeats, f"within:{hyp}": c.between_seeds}
+        out[f"shared:{hyp}"] = c.shared
+    return out
+
+
+def planner_check(worlds: pd.DataFrame, sc: Scenario, level: float) -> pd.DataFrame:
+    """The planner against the simulation: per primary hypothesis, the power it predicts from
+    the worlds' own variance components (what each run estimates of itself, averaged over the
+    worlds: each estimate is unbiased) at their mean Δ, beside the worlds' rate of
+    p < ``level``. With an effect the spread is not the null's: the effect moves each repeat's
+    difference by what its lesions and runs allow."""
+    null = alt = worlds
+    from ganaug.evaluation.planning import Components
+
+    ratio = FRACTIONS["test"] / FRACTIONS["train"]
+    rows = []
+    for col in [c for c in null.columns if c.startswith("between:")]:
+        hyp = col.removeprefix("between:")
+        within = pd.to_numeric(null[f"within:{hyp}"], errors="coerce")
+        comp = Components(
+            sc.repeats,
+            sc.seeds,
+            float(null[col].astype(float).mean()),
+            float(within.mean()) if within.notna().any() else None,
+            float(null[f"shared:{hyp}"].astype(float).mean()),
+        )
+        delta = float(alt[f"delta:{hyp}"].astype(float).mean())
+        sim = float((alt[f"p:{hyp}"].astype(float) < level).mean())
+        rows.append(
+            {
+                "hypothesis": hyp,
+                "repeats": sc.repeats,
+                "seeds": sc.seeds,
+                "mean_delta": delta,
+                "predicted_power": comp.power(delta, sc.repeats, sc.seeds, ratio, level),
+                "simulated_power": sim,
+                "mc_se": float(np.sqrt(sim * (1 - sim) / len(alt))),
+                "null_worlds": len(null),
+                "alt_worlds": len(alt),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+FAST_METRICS = {  # name -> (metric, predictions column): the candidate primary metrics
+    "pr_auc": ("pr_auc", "pred_tuned"),
+    "sensitivity": ("sensitivity", "pred_tuned"),
+    "sensitivity_at_spec": ("sensitivity", "pred_fixed_spec"),
+}
+
+
+def fast_world(seed: int, sc: Scenario, lay: Layout, shape: Shape, noise: Noise) -> dict:
+    """One world, in distribution only, the candidate primary metrics only: each metric's
+    per-replicate differences, its estimate and the corrected t's p (the shipped
+    ``corrected_t`` on the shipped ``metric_values``: equal to ``run_world``'s, tested), and the
+    planner's components. What the design comparison runs in thousands of worlds."""
+    from ganaug.evaluation.inference import corrected_t
+    from ganaug.evaluation.planning import components
+    from ganaug.evaluation.stats import metric_values
+
+    rng = np.random.default_rng([seed, 11])
+    fits, _ = simulate_fits(rng, lay, external_archive(shape), sc, noise, shape)
+    values = {}
+    for f in fits:
+        p = f.predictions
+        for name, (metric, column) in FAST_METRICS.items():
+            values[name, f.condition, f.repeat, f.seed] = float(
+                metric_values(p["target"], p["prob"], p[column])[metric][0]
+            )
+    out = {}
+    for name in FAST_METRICS:
+        rows = [
+            {"repeat": r, "seed": s, "delta": values[name, CONDITION, r, s] - values[name, REFERENCE, r, s]}
+            for r in range(sc.repeats)
+            for s in range(sc.seeds)
+        ]
+        d = pd.DataFrame(rows)
+        per_repeat = d.groupby("repeat")["delta"].mean().to_numpy()
+        t = corrected_t(per_repeat, FRACTIONS["test"] / FRACTIONS["train"])
+        c = components(d)
+        out |= {f"p:{name}": t["p"], f"delta:{name}": t["estimate"], f"between:{name}": c.between_repeats}
+        out[f"within:{name}"] = c.between_seeds
+        out[f"reference:{name}"] = float(np.mean([values[name, REFERENCE, r, 0] for r in range(sc.repeats)]))
+    return out
+
+
 def _world(args) -> dict:
     seed, sc, shape, noise, settings, pool = args
     lay = layout(seed % pool, shape, sc.repeats)
+    if settings is None:
+        return fast_world(seed, sc, lay, shape, noise)
     return run_world(seed, sc, lay, shape, noise, settings)
 
 
@@ -124,7 +226,7 @@ def simulate(
     n_worlds: int,
     shape: Shape = SHAPE,
     noise: Noise = QUIET,
-    settings: Settings = Settings(),
+    settings: Settings | None = Settings(),  # None: the fast path (fast_world)
     workers: int = 1,
     pool: int = 25,
     first: int = 0,

@@ -63,6 +63,13 @@ class Primary:
             and (self.archs == ALL or row["arch"] in self.archs)
         )
 
+    def size(self, archs: Sequence[str], test_sets: Sequence[str]) -> int:
+        """The family's number of hypotheses before the run: comparisons x metrics x test sets x
+        architectures (what Holm will adjust over)."""
+        n_sets = len(test_sets) if self.test_sets == ALL else len(self.test_sets)
+        n_archs = len(archs) if self.archs == ALL else len(self.archs)
+        return len(self.comparisons) * len(self.metrics) * n_sets * n_archs
+
     def describe(self, n: int) -> str:
         comps = ", ".join(f"{c} vs {r}" for c, r in self.comparisons)
         sets = "every test set" if self.test_sets == ALL else ", ".join(self.test_sets)

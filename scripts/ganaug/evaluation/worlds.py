@@ -239,16 +239,20 @@ def layout(seed: int, shape: Shape, repeats: int) -> Layout:
     return Layout(images, tests, vals, groups)
 
 
-def _predictions(ids, target, prob, threshold) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "image_id": ids,
-            "target": target,
-            "prob": prob,
-            "pred_argmax": (prob > 0.5).astype(int),
-            "pred_tuned": (prob > threshold).astype(int),
-        }
-    )
+FIXED_SPECIFICITY = 0.95  # the candidate primary decision: NV specificity fixed on validation
+
+
+def _predictions(ids, target, prob, threshold, at_specificity=None) -> pd.DataFrame:
+    out = {
+        "image_id": ids,
+        "target": target,
+        "prob": prob,
+        "pred_argmax": (prob > 0.5).astype(int),
+        "pred_tuned": (prob > threshold).astype(int),
+    }
+    if at_specificity is not None:  # read by the design comparison only; the statistics ignore it
+        out["pred_fixed_spec"] = (prob > at_specificity).astype(int)
+    return pd.DataFrame(out)
 
 
 def _lesion_effects(rng, n: int, noise: Noise) -> np.ndarray:
@@ -314,10 +318,12 @@ def simulate_fits(rng, lay: Layout, ext: pd.DataFrame, sc, noise: Noise, shape: 
                     tau = tune_threshold(target_all[val], prob[val])
                 else:
                     tau = float(special.expit(noise.threshold + rng.normal(0.0, noise.threshold_sd)))
-                pred = _predictions(ids[test], target_all[test], prob[test], tau)
+                nv_val = prob[val][target_all[val] == 0]
+                at_spec = float(np.quantile(nv_val, FIXED_SPECIFICITY))  # specificity 0.95 on validation
+                pred = _predictions(ids[test], target_all[test], prob[test], tau, at_spec)
                 fits.append(Fit(ARCH, cond, seed, r, pred))
                 prob_x = special.expit(base_ext + eta_x + eps_x + runs[cond] * t_ext)
-                ext_fits.append(Fit(ARCH, cond, seed, r, _predictions(ext_ids, t_ext, prob_x, tau)))
+                ext_fits.append(Fit(ARCH, cond, seed, r, _predictions(ext_ids, t_ext, prob_x, tau, at_spec)))
     return fits, ext_fits
 
 

@@ -38,6 +38,7 @@ class Results:
     wilcoxon: pd.DataFrame
     intervals: pd.DataFrame
     replicates: pd.DataFrame  # each replicate's difference from its reference
+    design: pd.DataFrame  # the planning table (design.csv): power, components, the next design
 
     def fits(self) -> list[dict]:
         """Every fit's metrics.json (as a dict), history and predictions, in the rule's order."""
@@ -70,7 +71,10 @@ def load(paths: dict) -> Results:
     return Results(
         paths,
         json.loads(final.read_text()),
-        *(_csv(paths, k) for k in ("differences", "mcnemar", "wilcoxon", "intervals", "replicates")),
+        *(
+            _csv(paths, k)
+            for k in ("differences", "mcnemar", "wilcoxon", "intervals", "replicates", "design")
+        ),
     )
 
 

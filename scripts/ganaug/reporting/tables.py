@@ -560,3 +560,33 @@ def generator_table(final: dict) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("generator") if rows else pd.DataFrame()
+
+
+def design_table(design: pd.DataFrame) -> pd.DataFrame:
+    """design.csv as the report shows it: per primary hypothesis, the variance components, the
+    power of this design and the cheapest design that would reach 80 %."""
+
+    def num(x, fmt: str = ".4f") -> str:
+        return "—" if x is None or pd.isna(x) else format(float(x), fmt)
+
+    def goal(r) -> str:
+        if pd.isna(r["repeats_for_goal"]):
+            return "none the splitter allows" if pd.notna(r["power"]) else "—"
+        return (
+            f"{int(r['repeats_for_goal'])} x {int(r['seeds_for_goal'])} ({r['gpu_hours_for_goal']:.1f} GPU-h)"
+        )
+
+    return pd.DataFrame(
+        {
+            "test set": design["test_set"],
+            "arch": design["arch"],
+            "metric": design["metric"],
+            "var between repeats": design["var_between_repeats"].map(num),
+            "var between seeds": design["var_between_seeds"].map(num),
+            "var of test lesions": design["var_test_lesions"].map(num),
+            "effect of interest": design["effect_of_interest"].map(lambda x: num(x, "+.2f")),
+            "power, this design": design["power"].map(lambda x: num(x, ".2f")),
+            "GPU-hours, this design": design["gpu_hours"].map(lambda x: num(x, ".1f")),
+            "80 % needs (repeats x seeds)": [goal(r) for r in design.to_dict("records")],
+        }
+    )

@@ -156,6 +156,47 @@ def primary_answer(diff: pd.DataFrame) -> str:
     return "\n".join(text + lines)
 
 
+def planning(design: pd.DataFrame) -> str:
+    """The planning section: what this run's own spread says the design could detect, and what
+    the next run would need (design.csv)."""
+    head = "### Planning the next run from this one"
+    if design.empty:
+        return f"{head}\n\nNo primary hypothesis was run, so there is nothing to plan from."
+    if (design["n_repeats"] < 2).all():
+        return (
+            f"{head}\n\nWith one split the spread between training runs cannot be seen, so this run "
+            "cannot say what a design would detect. `snakemake results/plan/plan.md` gives the power of "
+            "a design from the calibration simulation instead."
+        )
+    lines = [
+        head,
+        "",
+        "Each primary hypothesis's variance, from this run: between repeats (what a repeat's seeds share: "
+        "its test lesions, its training set, a training run of a condition), between seeds within a "
+        "repeat, and, within the first, the test lesions' sampling (the lesion bootstrap). From them, the "
+        "power of this design at the effect of interest (`evaluation.effect_of_interest`, at Holm's first "
+        "step α/m) and the cheapest repeats x seeds that would reach 80 %, in GPU-hours on one H100 from "
+        "the anchored cost model (a projection). The estimates rest on few repeats: read them as a guide.",
+        "",
+    ]
+    for r in design.to_dict("records"):
+        what = f"{r['arch']}, {r['metric']} ({r['test_set']})"
+        if pd.isna(r.get("power")):
+            lines.append(f"- {what}: {r['note']}.")
+            continue
+        nxt = (
+            f"{int(r['repeats_for_goal'])} repeats x {int(r['seeds_for_goal'])} seeds would reach "
+            f"{r['power_for_goal']:.2f} ({r['gpu_hours_for_goal']:.1f} GPU-hours)"
+            if pd.notna(r.get("repeats_for_goal"))
+            else "no design the splitter allows reaches 80 %"
+        )
+        lines.append(
+            f"- {what}: power {r['power']:.2f} at Δ {r['effect_of_interest']:+.2f} with "
+            f"{int(r['n_repeats'])} x {int(r['n_seeds'])} ({r['gpu_hours']:.1f} GPU-hours); {nxt}."
+        )
+    return "\n".join(lines)
+
+
 def explain_gan(gan: dict) -> list[str]:
     """Figures of the GAN metrics that look impossible, and why they are not."""
     out = []

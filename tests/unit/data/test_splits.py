@@ -61,7 +61,7 @@ def test_each_class_within_two_groups_of_the_exact_split(seed, repeat):
 def isic2019_shaped(seed: int) -> pd.DataFrame:
     """239 DF images of 113 lesions (1 to 6 images each, skewed) and 3,000 NV images of about
     2,100 lesions: ISIC 2019's DF, and enough nevi to split."""
-    from ganaug.evaluation.calibration import lesion_sizes
+    from ganaug.evaluation.worlds import lesion_sizes
 
     rng = np.random.default_rng(seed)
     rows = []
