@@ -15,8 +15,7 @@ import jsonschema
 import yaml
 
 from ganaug.data.labels import normalise_label
-from ganaug.data.sources import data_problems, external_problems, fill_data_defaults
-from ganaug.evaluation.columns import IN_DISTRIBUTION
+from ganaug.data.sources import IN_DISTRIBUTION, data_problems, external_problems, fill_data_defaults
 from ganaug.models.registry import GAN_SIZES, arch_spec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"

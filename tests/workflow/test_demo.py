@@ -292,6 +292,15 @@ def test_differences_have_their_columns_families_and_no_verdict_with_one_split(d
     assert (d.loc[d["decision"] != "none", ["tp", "fn", "fp", "tn"]].sum(axis=1) > 0).all()
 
 
+def test_the_design_table_says_one_split_cannot_plan(demo):
+    design = pd.read_csv(demo / "stats/design.csv")
+    d = pd.read_csv(demo / "stats/differences.csv")
+    assert len(design) == (d["family"] == "primary").sum() == 4
+    assert (design["n_repeats"] == 1).all() and design["power"].isna().all()
+    assert design["note"].str.contains("one repeat").all()
+    assert "Planning the next run from this one" in (demo / "report.html").read_text()
+
+
 def test_every_delta_is_the_two_fits_predictions_recomputed(demo):
     for r in pd.read_csv(demo / "stats/differences.csv").itertuples():
         sub = "" if r.test_set == "in_distribution" else f"external/{r.test_set}/"

@@ -24,6 +24,9 @@ from typing import Any
 
 from ganaug.data.labels import nevus_subtype_problems
 
+# the archive's own test folds, as the name of a test set beside evaluation.external's (the one
+# definition: ganaug.evaluation.columns and the config checks read it from here)
+IN_DISTRIBUTION = "in_distribution"
 PHANTOM_DIR = "resources/phantom"
 DOWNLOAD_DIR = "resources/downloads/isic2019"
 # the extra real minority images isic-cli fetches from the ISIC Archive (data.archive_extra)

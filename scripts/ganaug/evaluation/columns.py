@@ -3,10 +3,11 @@ the name of the in-distribution test set (one definition for the package)."""
 
 from __future__ import annotations
 
+from ganaug.data.sources import IN_DISTRIBUTION  # noqa: F401  (the tables' name for it)
+
 DECISIONS = {"tuned": "pred_tuned", "argmax": "pred_argmax"}  # decision -> predictions.csv column
 TUNED, NO_DECISION = "tuned", "none"
 TABLES = ("differences", "replicates", "mcnemar", "wilcoxon", "intervals")  # results/stats/<name>.csv
-IN_DISTRIBUTION = "in_distribution"
 DIFFERENCE_COLUMNS = [
     "test_set",
     "arch",

@@ -224,29 +224,29 @@ def design_table(
         elif effect is None:
             notes.append(f"no effect of interest stated for {row['metric']} (evaluation.effect_of_interest)")
         else:
-            out["power"] = comp.power(effect, comp.n_repeats, comp.n_seeds, ratio, level)
-            best = cheapest(comp, effect, ratio, level, c, max_repeats)
-            if best:
-                out |= {
-                    "repeats_for_goal": best["repeats"],
-                    "seeds_for_goal": best["seeds"],
-                    "power_for_goal": best["power"],
-                    "gpu_hours_for_goal": best["gpu_hours"],
-                }
-            else:
-                near = nearest(comp, effect, ratio, level, c, max_repeats)
-                notes.append(
-                    f"no design up to {max_repeats} repeats x 5 seeds reaches {POWER_GOAL:.0%} power; the "
-                    f"nearest, {near['repeats']} x {near['seeds']}, {near['power']:.2f} "
-                    f"({near['gpu_hours']:.1f} GPU-hours)"
-                )
-            if comp.between_seeds is None:
-                notes.append(
-                    "one seed: the seeds' share cannot be seen, so more seeds are predicted to buy nothing"
-                )
+            out |= _next_design(comp, effect, ratio, level, c, max_repeats, notes)
         out["note"] = "; ".join(notes)
         rows.append(out)
     return pd.DataFrame(rows, columns=DESIGN_COLUMNS)
+
+
+def _next_design(
+    comp: Components, effect: float, ratio: float, level: float, c: Cost, max_repeats: int, notes: list[str]
+) -> dict:
+    """This design's power, and the cheapest that reaches the goal (or, in ``notes``, the nearest)."""
+    out = {"power": comp.power(effect, comp.n_repeats, comp.n_seeds, ratio, level)}
+    best = cheapest(comp, effect, ratio, level, c, max_repeats)
+    if best:
+        out |= {f"{k}_for_goal": best[k] for k in ("repeats", "seeds", "power", "gpu_hours")}
+    else:
+        near = nearest(comp, effect, ratio, level, c, max_repeats)
+        notes.append(
+            f"no design up to {max_repeats} repeats x 5 seeds reaches {POWER_GOAL:.0%} power; the nearest, "
+            f"{near['repeats']} x {near['seeds']}, {near['power']:.2f} ({near['gpu_hours']:.1f} GPU-hours)"
+        )
+    if comp.between_seeds is None:
+        notes.append("one seed: the seeds' share cannot be seen, so more seeds are predicted to buy nothing")
+    return out
 
 
 def design_rule(
