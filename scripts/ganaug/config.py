@@ -107,11 +107,11 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
             f"got {split['train']} + {split['val']} + {split['test']} = {total:g}"
         )
     folds = int(1.0 / split["test"] + 1e-9) if split["test"] > 0 else 0
-    if split["repeats"] > folds:
+    if split["repeats"] > folds and (folds == 0 or split["repeats"] % folds):
         problems.append(
             f"config key 'data.split.repeats': {split['repeats']} repeats need {split['repeats']} disjoint "
-            f"test sets, but a test share of {split['test']} leaves only {folds} (repeats x test must "
-            "be at most 1: each lesion is tested in at most one repeat); lower the repeats or the test share"
+            f"test sets, but a test share of {split['test']} leaves only {folds}: use at most {folds}, or "
+            f"whole rounds of {folds} ({2 * folds}, {3 * folds}, ...: each round its own disjoint folds)"
         )
     if data["minority"] == data["majority"]:
         problems.append(

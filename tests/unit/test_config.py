@@ -19,8 +19,8 @@ def load(name: str) -> dict:
 @pytest.mark.parametrize("name", ["config.yaml", "demo.yaml"])
 def test_shipped_configs_validate(name):
     cfg = validate_config(load(name))
-    # the study config repeats the split on all six disjoint test folds; the demo, to stay fast, once
-    repeats = 6 if name == "config.yaml" else 1
+    # the study config: two rounds of the six disjoint test folds; the demo, to stay fast, one split
+    repeats = 12 if name == "config.yaml" else 1
     assert cfg["data"]["split"] == {"train": 0.70, "val": 0.15, "test": 0.15, "seed": 42, "repeats": repeats}
 
 
@@ -233,6 +233,7 @@ def test_more_repeats_than_disjoint_test_folds_is_refused():
         ConfigError, match=r"7 repeats need 7 disjoint test sets, but a test share of 0.15 leaves only 6"
     ):
         validate_config({"data": {"split": {"repeats": 7}}})
+    validate_config({"data": {"split": {"repeats": 12}}})  # two whole rounds of the 6 folds
     with pytest.raises(ConfigError, match=r"leaves only 4"):
         validate_config({"data": {"split": {"train": 0.6, "val": 0.15, "test": 0.25, "repeats": 5}}})
 

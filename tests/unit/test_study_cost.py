@@ -64,9 +64,9 @@ def test_the_study_config_is_projected_per_stage_with_its_range(tmp_path):
     rows = {r["stage"]: r for r in cost["anchored"]["stages"]}
     # 13 conditions (real_extra needs data.extra_minority), per architecture; both generators
     for arch in ("resnet50", "densenet121", "efficientnet_b0"):
-        assert rows[f"fit {arch}"]["jobs"] == 6 * 13
-    assert rows["train_gan"]["jobs"] == rows["train_ddpm"]["jobs"] == rows["sample_ddpm"]["jobs"] == 6
-    assert rows["curate_lpips"]["jobs"] == rows["curate_lpips ddpm"]["jobs"] == 6
+        assert rows[f"fit {arch}"]["jobs"] == 12 * 13
+    assert rows["train_gan"]["jobs"] == rows["train_ddpm"]["jobs"] == rows["sample_ddpm"]["jobs"] == 12
+    assert rows["curate_lpips"]["jobs"] == rows["curate_lpips ddpm"]["jobs"] == 12
     proj = cost["anchored"]["projection"]
     hours = [proj[c]["one_gpu"]["wall_hours"] for c in ("optimistic", "expected", "pessimistic")]
     assert 0 < hours[0] <= hours[1] <= hours[2]

@@ -19,7 +19,7 @@ def test_the_plan_runs_with_no_data(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-4000:]
     text = (tmp_path / "results/plan/plan.md").read_text()
-    assert "6 repeat(s) x 1 seed(s)" in text and "3 primary hypotheses" in text
+    assert "12 repeat(s) x 1 seed(s)" in text and "3 primary hypotheses" in text
     assert "| pr_auc |" in text and "| sensitivity |" not in text  # the primary metric only
     cost = json.loads((tmp_path / "results/plan/cost.json").read_text())
     hours = sum(s["job_hours"] for s in cost["stages"])

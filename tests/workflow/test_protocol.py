@@ -54,7 +54,7 @@ def test_each_repeat_has_its_own_split_and_its_gan_learnt_only_from_it(run):
         assert set(ckpt["training_set"]["ids"]) == ids  # this repeat's train DF images, no other
         summary = read(run / f"repeat_{r}/data/summary.json")
         assert (summary["repeat"], summary["split_seed"]) == (r, 42)
-        assert summary["test_fold"] == {"fold": r, "of": 6, "disjoint": True}
+        assert summary["test_fold"] == {"fold": r, "of": 6, "round": 0, "disjoint": True}
 
 
 def test_the_repeats_test_sets_share_no_lesion(run):

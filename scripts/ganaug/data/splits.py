@@ -9,9 +9,15 @@ assigned whole, so no lesion spans two splits.
 strata of their size (images per group, ascending), and a systematic sample of them (a random
 start, then every 1/f-th place) is dealt, in turn, to ``M = floor(1 / test)`` test folds of share
 ``test`` each. Repeat ``r`` tests on fold ``r``: so each lesion is in at most one repeat's test
-set, and ``repeats`` may be at most ``M`` (6 at the study's 15 %; the config check says so). The
-folds depend only on the seed and the test share, not on the number of repeats, so adding a
-repeat changes none of the existing splits. A systematic sample over a size-ordered list puts
+set. The folds depend only on the seed and the test share, not on the number of repeats, so
+adding a repeat changes none of the existing splits.
+
+**Rounds.** More repeats than folds come in whole rounds of ``M`` (Bouckaert & Frank's r x k
+design: 12 or 18 at 15 %; the config check says so): repeat ``r`` tests on fold ``r mod M`` of
+round ``r // M``, whose folds are dealt afresh from the seed and the round. Within a round the
+test sets are disjoint; across rounds a lesion is tested once per round, and the statistics'
+corrected t (over all ``r x k`` repeats) is the one Bouckaert and Frank give for it. Round 0 is
+the folds above, unchanged. A systematic sample over a size-ordered list puts
 into every fold the share ``test`` of the groups of every size, to within one group: big lesions
 reach test as often as small ones (the old largest-first dealing sent every lesion of 3 or more
 images to train, in every repeat).
@@ -80,12 +86,12 @@ def _by_size(keys: list[str], size: dict[str, int], rng: np.random.Generator) ->
 
 
 def fold_of_groups(
-    keys: list[str], size: dict[str, int], test: float, seed: int, stream: int = 0
+    keys: list[str], size: dict[str, int], test: float, seed: int, stream: int = 0, round_: int = 0
 ) -> dict[str, int]:
     """Each group's test fold (0 .. M-1), or -1 for a group that is in no test fold. The draw
-    depends on the seed and ``stream`` (one per class), never on the repeat."""
+    depends on the seed, ``stream`` (one per class) and the round, never on the repeat."""
     m = n_test_folds(test)
-    rng = np.random.default_rng([seed, 0, stream])
+    rng = np.random.default_rng([seed, 0, stream] + ([round_] if round_ else []))
     order = _by_size(keys, size, rng)
     tested = systematic(len(order), m * test, rng)
     start = int(rng.integers(m))
@@ -116,23 +122,21 @@ def assign_splits(
     df: pd.DataFrame, fractions: dict[str, float], seed: int, minority: str, repeat: int = 0
 ) -> pd.Series:
     """Split name per row of ``df`` (needs image_id, label, lesion_id, patient_id) in repeat
-    ``repeat``: test is fold ``repeat`` of the disjoint folds, val a size-stratified sample of
-    the rest, train what remains."""
+    ``repeat``: test is fold ``repeat mod M`` of round ``repeat // M``'s disjoint folds, val a
+    size-stratified sample of the rest, train what remains."""
     folds = n_test_folds(fractions["test"])
-    if not 0 <= repeat < folds:
-        raise ValueError(
-            f"repeat {repeat}: a test share of {fractions['test']} leaves {folds} disjoint test folds "
-            f"(repeats 0..{folds - 1})"
-        )
+    if repeat < 0:
+        raise ValueError(f"repeat {repeat}: repeats count from 0")
+    round_, test_fold = divmod(repeat, folds)
     groups = lesion_groups(df)
     size, group_class = _class_of_groups(df, groups, minority)
     assignment: dict[str, str] = {}
     rng = np.random.default_rng([seed, 1, repeat])  # this repeat's validation draw
     for cls in sorted(set(group_class.values())):
         keys = sorted(g for g, c in group_class.items() if c == cls)
-        fold = fold_of_groups(keys, size, fractions["test"], seed, zlib.crc32(cls.encode()))
-        rest = [g for g in keys if fold[g] != repeat]
-        assignment |= {g: "test" for g in keys if fold[g] == repeat}
+        fold = fold_of_groups(keys, size, fractions["test"], seed, zlib.crc32(cls.encode()), round_)
+        rest = [g for g in keys if fold[g] != test_fold]
+        assignment |= {g: "test" for g in keys if fold[g] == test_fold}
         order = _by_size(rest, size, rng)
         is_val = systematic(len(order), fractions["val"] / (1.0 - fractions["test"]), rng)
         assignment |= {g: "val" if v else "train" for g, v in zip(order, is_val, strict=True)}
@@ -237,7 +241,14 @@ def split_files(
     summary["excluded_images"] = summarise_exclusions(rejected)
     # which of the repeated splits this is: its test fold, of how many, and the seed of the folds
     summary["repeat"], summary["split_seed"] = repeat, int(split["seed"])
-    summary["test_fold"] = {"fold": repeat, "of": n_test_folds(fractions["test"]), "disjoint": True}
+    round_, fold = divmod(repeat, n_test_folds(fractions["test"]))
+    # disjoint: from every other repeat's test set of its round
+    summary["test_fold"] = {
+        "fold": fold,
+        "of": n_test_folds(fractions["test"]),
+        "round": round_,
+        "disjoint": True,
+    }
     write_csv(meta, metadata_out)
     write_json(summary, summary_out)
     logging.getLogger(__name__).info("splits: %s", summary["splits"])

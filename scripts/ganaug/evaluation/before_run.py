@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ganaug.evaluation import families
-from ganaug.evaluation.planning import Components, Cost, cheapest, nearest
+from ganaug.evaluation.planning import Components, Cost, cheapest, grid_text, nearest
 
 SIM_METRICS = {"pr_auc": "pr_auc", "sensitivity": "sensitivity"}  # config metric -> fast_world's name
 
@@ -29,34 +29,34 @@ def plan(
     configured design's power on each primary metric at a true Δ tuned DF sensitivity of
     ``effect_sensitivity`` (PR-AUC's equivalent is what the same worlds measure), simulated and
     predicted by the planner, its GPU-hours, and the cheapest design that reaches the goal.
-    Components come from worlds of at least 5 repeats x 2 seeds, whatever the config's design
-    (they are per-repeat quantities); the simulated power from worlds of the configured design."""
+    Components come from worlds with the effect, of one round of folds x 2 seeds whatever the
+    config's design (they are per-repeat quantities); the simulated power from worlds of the
+    configured design."""
     from ganaug.evaluation import calibration as cal
 
     c = Cost.of(cost)
     level = alpha / max(m, 1)
     ratio = cal.FRACTIONS["test"] / cal.FRACTIONS["train"]
-    r_sim, s_sim = max(c.repeats, 5), max(c.seeds, 2)
+    r_sim, s_sim = max_repeats, 2  # one round of folds, two seeds: enough to see both components
     sim = dict(shape=cal.SHAPE, noise=cal.NOISY, settings=None, workers=workers, pool=8)
-    null = cal.simulate(cal.Scenario("null", r_sim, s_sim), n_worlds, **sim)
-    eff = cal.Scenario("effect", r_sim, s_sim, effect_sensitivity)
-    alt_big = cal.simulate(eff, n_worlds, **sim, first=10_000)
+    # the components as a run with the effect would estimate them (with an effect the spread is
+    # not the null's: calibration.planner_check)
+    runs = cal.simulate(
+        cal.Scenario("effect", r_sim, s_sim, effect_sensitivity), n_worlds, **sim, first=10_000
+    )
     alt = None
     if c.repeats >= 2:
         here = cal.Scenario("effect", c.repeats, c.seeds, effect_sensitivity)
-        alt = (
-            alt_big
-            if (c.repeats, c.seeds) == (r_sim, s_sim)
-            else cal.simulate(here, n_worlds, **sim, first=20_000)
-        )
+        same = (c.repeats, c.seeds) == (r_sim, s_sim)
+        alt = runs if same else cal.simulate(here, n_worlds, **sim, first=20_000)
     rows = []
     for metric in metrics:
         name = SIM_METRICS.get(metric)
         if name is None:
             continue
-        within = pd.to_numeric(null[f"within:{name}"], errors="coerce")
-        comp = Components(r_sim, s_sim, float(null[f"between:{name}"].mean()), float(within.mean()))
-        effect = float(alt_big[f"delta:{name}"].mean())
+        within = pd.to_numeric(runs[f"within:{name}"], errors="coerce")
+        comp = Components(r_sim, s_sim, float(runs[f"between:{name}"].mean()), float(within.mean()))
+        effect = float(runs[f"delta:{name}"].mean())
         row = {
             "metric": metric,
             "effect": effect,
@@ -101,7 +101,7 @@ def plan_text(table, c: Cost, cost: Mapping, m: int, level: float, effect: float
             f"{int(goal)} x {int(r['goal_seeds'])}"
             if goal and pd.notna(goal)
             else (
-                f"none up to {max_repeats} repeats x 5 seeds (nearest: {int(r['nearest_repeats'])} x "
+                f"none of up to {grid_text(max_repeats)} (nearest: {int(r['nearest_repeats'])} x "
                 f"{int(r['nearest_seeds'])}, power {r['nearest_power']:.3f}, "
                 f"{r['nearest_gpu_hours']:.1f} GPU-h)"
             )

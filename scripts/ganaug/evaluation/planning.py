@@ -33,6 +33,19 @@ from ganaug.evaluation import families
 from ganaug.evaluation.inference import power_corrected_t, variance_factor
 
 POWER_GOAL = 0.8
+ROUNDS = 3  # the planner's designs: up to 3 rounds of the splitter's folds (18 repeats at 15 %)
+SEEDS = 5  # and up to 5 seeds
+
+
+def repeat_options(folds: int, rounds: int = ROUNDS) -> list[int]:
+    """The repeats the splitter allows: 2 .. folds, then whole rounds of folds."""
+    return [*range(2, folds + 1), *(folds * k for k in range(2, rounds + 1))]
+
+
+def grid_text(folds: int) -> str:
+    return f"{ROUNDS} rounds of {folds} folds x {SEEDS} seeds"
+
+
 DESIGN_COLUMNS = [
     "test_set",
     "arch",
@@ -124,13 +137,14 @@ def cheapest(
     level: float,
     cost: Cost,
     max_repeats: int,
-    max_seeds: int = 5,
+    max_seeds: int = SEEDS,
     goal: float = POWER_GOAL,
 ) -> dict | None:
-    """The design of 2..max_repeats repeats and 1..max_seeds seeds reaching ``goal`` power at the
+    """The design of the splitter's repeats (``max_repeats``: its folds, then whole rounds of them)
+    and 1..max_seeds seeds reaching ``goal`` power at the
     fewest GPU-hours (ties: fewer repeats), or None when none does."""
     best = None
-    for r in range(2, max_repeats + 1):
+    for r in repeat_options(max_repeats):
         for s in range(1, max_seeds + 1):
             p = comp.power(effect, r, s, ratio, level)
             h = cost.hours(r, s)
@@ -146,7 +160,7 @@ def nearest(
     level: float,
     cost: Cost,
     max_repeats: int,
-    max_seeds: int = 5,
+    max_seeds: int = SEEDS,
 ) -> dict:
     """The most powerful design of the grid (ties: the cheaper): what gets closest when none
     reaches the goal."""
@@ -157,7 +171,7 @@ def nearest(
             "power": comp.power(effect, r, s, ratio, level),
             "gpu_hours": cost.hours(r, s),
         }
-        for r in range(2, max_repeats + 1)
+        for r in repeat_options(max_repeats)
         for s in range(1, max_seeds + 1)
     ]
     return max(grid, key=lambda d: (round(d["power"], 6), -d["gpu_hours"]))
@@ -241,7 +255,7 @@ def _next_design(
     else:
         near = nearest(comp, effect, ratio, level, c, max_repeats)
         notes.append(
-            f"no design up to {max_repeats} repeats x 5 seeds reaches {POWER_GOAL:.0%} power; the nearest, "
+            f"no design of up to {grid_text(max_repeats)} reaches {POWER_GOAL:.0%} power; the nearest, "
             f"{near['repeats']} x {near['seeds']}, {near['power']:.2f} ({near['gpu_hours']:.1f} GPU-hours)"
         )
     if comp.between_seeds is None:

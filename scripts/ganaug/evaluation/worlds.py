@@ -3,9 +3,9 @@ run the shipped statistics on.
 
 A world is an archive shaped like ISIC 2019's two classes (239 DF images of 113 lesions, 12,875
 NV images, 1 to 6 images a lesion), split into repeats by the real splitter
-(``ganaug.data.splits``: disjoint test folds; a second round of folds, drawn with another seed,
-for repeats beyond the folds), plus an external test set that every repeat predicts. Each fit
-scores each image on the logit scale:
+(``ganaug.data.splits``: disjoint test folds; further rounds of folds for repeats beyond them),
+plus an external test set that every repeat predicts. Each fit scores each image on the logit
+scale:
 
     score = mu_class + u_lesion + eta_(fit, lesion) + eps_(fit, image)
             + on DF images: a_repeat + b_(repeat, condition) + the condition's effect
@@ -221,18 +221,16 @@ class Layout:
 
 @functools.lru_cache(maxsize=64)
 def layout(seed: int, shape: Shape, repeats: int) -> Layout:
-    """Repeats beyond the splitter's disjoint folds take the folds of a further round, drawn with
-    another seed (the Bouckaert-Frank r x k design: test folds disjoint within a round)."""
-    from ganaug.data.splits import assign_splits, n_test_folds
+    """Repeats beyond the splitter's disjoint folds take the folds of its further rounds (the
+    Bouckaert-Frank r x k design: test folds disjoint within a round)."""
+    from ganaug.data.splits import assign_splits
     from ganaug.evaluation.fits import Groups
 
     images = archive(np.random.default_rng([seed, 7]), shape)
     images["lesion"] = pd.factorize(images["lesion_id"])[0]
-    folds = n_test_folds(FRACTIONS["test"])
     tests, vals, groups = [], [], {}
     for r in range(repeats):
-        rnd, fold = divmod(r, folds)
-        split = assign_splits(images, FRACTIONS, seed + 1000 * rnd, "dermatofibroma", fold).to_numpy()
+        split = assign_splits(images, FRACTIONS, seed, "dermatofibroma", r).to_numpy()
         tests.append(np.flatnonzero(split == "test"))
         vals.append(np.flatnonzero(split == "val"))
         groups[r] = Groups.of(images.iloc[tests[-1]].assign(split="test"))

@@ -103,12 +103,24 @@ def test_five_repeats_test_disjoint_lesions_and_big_lesions_reach_test(seed):
     assert abs(np.mean(rates) - FRACTIONS["test"]) <= 0.02
 
 
-def test_repeats_beyond_the_disjoint_folds_are_refused():
+def test_repeats_beyond_the_folds_take_further_rounds_disjoint_within_each():
+    """Round 0 is the folds as they were; round 1 deals its own: within a round the test sets
+    share no image (so no lesion: groups are dealt whole); round 1's folds are not round 0's."""
     df = random_table(1)
     assert n_test_folds(0.15) == 6 and n_test_folds(0.2) == 5 and n_test_folds(0.1) == 10
-    assign_splits(df, FRACTIONS, 42, "dermatofibroma", 5)
-    with pytest.raises(ValueError, match=r"6 disjoint test folds"):
-        assign_splits(df, FRACTIONS, 42, "dermatofibroma", 6)
+    tests = [
+        set(df.loc[assign_splits(df, FRACTIONS, 42, "dermatofibroma", r) == "test", "image_id"])
+        for r in range(12)
+    ]
+    for rnd in (tests[:6], tests[6:]):
+        assert all(not a & b for i, a in enumerate(rnd) for b in rnd[i + 1 :])
+    assert tests[6] != tests[0] and tests[6] & set().union(*tests[:6])
+    for r in (6, 11):  # one lesion never spans two splits in a later round either
+        split = assign_splits(df, FRACTIONS, 42, "dermatofibroma", r)
+        named = df.assign(split=split)[df["lesion_id"] != ""]  # an image without a lesion id is its own
+        assert (named.groupby("lesion_id")["split"].nunique() == 1).all()
+    with pytest.raises(ValueError, match="count from 0"):
+        assign_splits(df, FRACTIONS, 42, "dermatofibroma", -1)
 
 
 def test_systematic_sample_holds_its_share_in_every_run():

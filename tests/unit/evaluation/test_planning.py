@@ -77,9 +77,10 @@ def test_the_cheapest_design_is_the_brute_force_one():
     assert cost.hours(5, 1) == 8.0 and cost.hours(6, 3) == pytest.approx(5 * 18 / 5 + 3 * 6 / 5)
     comp = planning.Components(5, 2, 0.0005, 0.005)
     best = planning.cheapest(comp, 0.2, 0.15 / 0.7, 0.05 / 6, cost, 6)
+    assert planning.repeat_options(6) == [2, 3, 4, 5, 6, 12, 18]
     grid = [
         (cost.hours(r, s), r, s)
-        for r in range(2, 7)
+        for r in planning.repeat_options(6)
         for s in range(1, 6)
         if power_corrected_t(0.2, np.sqrt(0.0005 + 0.005 / s), r, 0.15 / 0.7, 0.05 / 6) >= 0.8
     ]
