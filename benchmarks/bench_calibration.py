@@ -17,7 +17,8 @@ power against the simulated one, how often the external set's shared-variance te
 the between-fit sd of tuned DF sensitivity in each world. Writes a CSV and a markdown table (the
 README's).
 
-    python benchmarks/bench_calibration.py                 # the README's table: about 40 min on 2 cores
+    python benchmarks/bench_calibration.py --worlds 400 --alt-worlds 200 --bootstrap-worlds 100
+                                                           # the README's table: 35 min on 2 busy cores
     python benchmarks/bench_calibration.py --worlds 100    # a quick look
 """
 

@@ -13,7 +13,7 @@ type-I error at Holm's first step alpha / m, alternative worlds (true Δ tuned D
 them. GPU-hours: the study config's anchored projection (one H100, one job at a time, expected
 case), fits scaled with repeats x seeds and every other stage with repeats.
 
-    python benchmarks/bench_design.py                  # the README's table: about 10 min on 2 cores
+    python benchmarks/bench_design.py                  # the README's table: 32 min on 2 busy cores
     python benchmarks/bench_design.py --worlds 100     # a quick look
 """
 
@@ -72,6 +72,7 @@ CANDIDATES = [
     Candidate("PR-AUC alone, 2 rounds of 6 folds", ("pr_auc",), 12, 1),
     Candidate("PR-AUC alone, 2 rounds of 6 folds, 2 seeds", ("pr_auc",), 12, 2),
     Candidate("PR-AUC alone, 3 rounds of 6 folds", ("pr_auc",), 18, 1),
+    Candidate("PR-AUC alone, 4 rounds of 6 folds", ("pr_auc",), 24, 1),
 ]
 
 
