@@ -28,6 +28,7 @@ SMALLEST = {
     "--json {tmp}/o.json",
     "bench_hot_loop.py": "--images 20 --size 32 --rounds 1 --json {tmp}/o.json",
     "bench_preprocess.py": "--n 4 --repeats 1 --json {tmp}/o.json",
+    "bench_tuner.py": "--sizes 40 --rounds 1 --json {tmp}/o.json",
     # its smallest run is config/scale.yaml's whole rehearsal (about 25 minutes): arguments only
     "bench_scale.py": "--help",
     # run in full by tests/unit/test_study_cost.py and tests/workflow/test_gpu_check.py
