@@ -134,11 +134,9 @@ def test_the_design_table_plans_the_next_run_from_this_one(run):
     reps = pd.read_csv(run / "stats/replicates.csv")
     cost = Cost.of(read(run / "plan/cost.json"))
     for r in design.to_dict("records"):
-        part = reps[
-            (reps["test_set"] == r["test_set"])
-            & (reps["metric"] == r["metric"])
-            & (reps["decision"] == r["decision"])
-        ]
+        key = ["test_set", "arch", "condition", "reference", "metric", "decision"]
+        part = reps[(reps[key] == pd.Series({k: r[k] for k in key})).all(axis=1)]
+        assert len(part) == 2  # one fit per repeat
         means = part.groupby("repeat")["delta"].mean()
         # one seed: the whole spread between the two repeats' differences is between repeats
         assert r["var_between_repeats"] == pytest.approx(max(0.0, means.var(ddof=1)), abs=1e-12)
