@@ -105,7 +105,7 @@ def bench_ssim(args: argparse.Namespace, tmp: Path) -> dict:
     """
     from skimage.metrics import structural_similarity
 
-    from ganaug.curation.stages import read_grey
+    from ganaug.data.image_files import read_grey
 
     def stage(grey) -> float:
         t = time.perf_counter()
@@ -186,7 +186,7 @@ def bench_lpips(args: argparse.Namespace, tmp: Path, syn: np.ndarray, real: np.n
 
 def bench_real_ssim(args: argparse.Namespace, real: np.ndarray) -> dict:
     """Each real image's highest SSIM to the others (the review page's proxy for real images)."""
-    from ganaug.curation.stages import max_ssim_to_others
+    from ganaug.curation.review_stage import max_ssim_to_others
 
     grey = torch.from_numpy(np.stack([cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in real[: args.real_ssim]]))
     max_ssim_to_others(grey[:2])  # numba's compile (or cache load) is not the stage's time

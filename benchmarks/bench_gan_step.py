@@ -3,7 +3,7 @@
 One generator iteration = n_critic (5) critic steps with the gradient penalty's double
 backward + one generator step, at batch 16. Three loops run in the same process, on the same data:
 
-- ``new``: this code's step (``ganaug.training.gan._Trainer``): noise, batch indices and
+- ``new``: this code's step (``ganaug.generators.wgan_gp.training._Trainer``): noise, batch indices and
   interpolation weights drawn on the device when training on a GPU, losses summed on the device
   and checked for finiteness once per ``log_interval`` (one host sync per history row);
 - ``previous``: the step as it was before (commit 2249241), copied here: noise drawn on the CPU and
@@ -33,27 +33,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from ganaug.cost.steps import flops_per_iteration
 from ganaug.data.provenance import MinorityTrainSet
-from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
-from ganaug.training.gan import (
-    EndlessSampler,
-    GanConfig,
-    GanOutputs,
-    _Trainer,
-    build_models,
-    train_gan,
-)
+from ganaug.generators.loop import EndlessSampler, GeneratorOutputs
+from ganaug.generators.wgan_gp.config import WganGpConfig
+from ganaug.generators.wgan_gp.cost import flops_per_iteration
+from ganaug.generators.wgan_gp.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.generators.wgan_gp.training import _Trainer, build_models, train_gan
 
 CONFIGS = {
     # the demo's network (config/demo.yaml) and the study's (config/config.yaml)
-    "demo": GanConfig(img_size=64, features_g=8, features_d=8),
-    "full": GanConfig(img_size=256),
+    "demo": WganGpConfig(img_size=64, features_g=8, features_d=8),
+    "full": WganGpConfig(img_size=256),
 }
 
 
-def _outputs(root: Path) -> GanOutputs:
-    return GanOutputs(
+def _outputs(root: Path) -> GeneratorOutputs:
+    return GeneratorOutputs(
         root / "c.pt", root / "g.pt", root / "h.csv", root / "c.png", root / "g.png", root / "s", root / "tb"
     )
 
@@ -63,7 +58,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def loop_seconds(cfg: GanConfig, real: torch.Tensor, device: torch.device, n: int, warm: int) -> float:
+def loop_seconds(cfg: WganGpConfig, real: torch.Tensor, device: torch.device, n: int, warm: int) -> float:
     """Seconds per iteration of the project's loop."""
     times = []
     for total in (warm, warm + n):
@@ -105,7 +100,7 @@ def interleaved(steps: dict, n: int, warm: int, rounds: int, device: torch.devic
     return {name: v / (block * rounds) for name, v in total.items()}
 
 
-def new_step(cfg: GanConfig, real: torch.Tensor, device: torch.device, tmp: Path):
+def new_step(cfg: WganGpConfig, real: torch.Tensor, device: torch.device, tmp: Path):
     """This code's step, without the loop's outputs."""
     train = MinorityTrainSet([f"{i:05d}" for i in range(len(real))], real)
     t = _Trainer(cfg, train, _outputs(tmp), device)
@@ -120,7 +115,7 @@ def new_step(cfg: GanConfig, real: torch.Tensor, device: torch.device, tmp: Path
     return step
 
 
-def previous_step(cfg: GanConfig, real: torch.Tensor, device: torch.device):
+def previous_step(cfg: WganGpConfig, real: torch.Tensor, device: torch.device):
     """The step before this change (commit 2249241), as it was: the
     random stream on the CPU, and a finiteness check (a host sync) after every iteration."""
     data = real.to(device).float().div(127.5).sub(1.0)
@@ -166,7 +161,9 @@ def previous_step(cfg: GanConfig, real: torch.Tensor, device: torch.device):
     return step
 
 
-def study_loop_seconds(cfg: GanConfig, real: torch.Tensor, device: torch.device, n: int, warm: int) -> float:
+def study_loop_seconds(
+    cfg: WganGpConfig, real: torch.Tensor, device: torch.device, n: int, warm: int
+) -> float:
     """Seconds per iteration of the study's loop: one batch for all critic steps."""
     gen, critic = build_models(cfg)
     gen, critic = gen.to(device), critic.to(device)
@@ -204,7 +201,7 @@ def study_loop_seconds(cfg: GanConfig, real: torch.Tensor, device: torch.device,
 
 
 def measure(
-    cfg: GanConfig, real: torch.Tensor, device: torch.device, n: int, warm: int, whole: bool, rounds: int
+    cfg: WganGpConfig, real: torch.Tensor, device: torch.device, n: int, warm: int, whole: bool, rounds: int
 ) -> dict:
     """Seconds per iteration of each loop, same data, same process; new and previous interleaved."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@
    launch on a GPU unless it is a view) against those of a replayed one (the trainer's own
    ``stage_critic_inputs`` and one graph launch). Counted, not timed: a CPU cannot capture a
    graph; ``benchmarks/gpu_check.sh`` times both on a GPU.
-2. **the DDPM's EMA update in three multi-tensor ops** (``ganaug.training.ema``) against
+2. **the DDPM's EMA update in three multi-tensor ops** (``ganaug.generators.ddpm.ema``) against
    diffusers' per-tensor loop, on the study's UNet: dispatched ops, CPU time, and bit-equality of
    the shadow weights after several updates.
 3. **a fit in bf16 autocast against fp32** (``classifier.bf16``): a few training steps of
@@ -34,16 +34,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_hot_loop import best_of  # noqa: E402
 
-from ganaug.cost.steps import captured_host_ops  # noqa: E402
 from ganaug.cost.tally import tally  # noqa: E402
 from ganaug.data.provenance import MinorityTrainSet  # noqa: E402
-from ganaug.settings import DdpmConfig, FitConfig, GanConfig  # noqa: E402
-from ganaug.training.gan import GanOutputs, _Trainer  # noqa: E402
+from ganaug.generators.ddpm.config import DdpmConfig  # noqa: E402
+from ganaug.generators.loop import GeneratorOutputs  # noqa: E402
+from ganaug.generators.wgan_gp.config import WganGpConfig  # noqa: E402
+from ganaug.generators.wgan_gp.cost import captured_host_ops  # noqa: E402
+from ganaug.generators.wgan_gp.training import _Trainer  # noqa: E402
+from ganaug.settings import FitConfig  # noqa: E402
 
-NOWHERE = GanOutputs(*(Path("/nonexistent") / n for n in "abcdefg"))
+NOWHERE = GeneratorOutputs(*(Path("/nonexistent") / n for n in "abcdefg"))
 
 
-def bench_critic_launches(cfg: GanConfig) -> dict:
+def bench_critic_launches(cfg: WganGpConfig) -> dict:
     """Host-dispatched ops of one critic step, eager (on the meta device: the same ops a GPU
     gets, without computing) against replayed."""
     x = torch.zeros(cfg.batch_size * 2, 3, cfg.img_size, cfg.img_size, dtype=torch.uint8)
@@ -68,8 +71,8 @@ def bench_critic_launches(cfg: GanConfig) -> dict:
 def bench_ema(cfg: DdpmConfig, updates: int, rounds: int) -> dict:
     from diffusers.training_utils import EMAModel
 
-    from ganaug.training.diffusion import build_unet
-    from ganaug.training.ema import BatchedEma
+    from ganaug.generators.ddpm.ema import BatchedEma
+    from ganaug.generators.ddpm.networks import build_unet
 
     unet = build_unet(cfg.shape(), cfg.seed)
     params = list(unet.parameters())
@@ -169,7 +172,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks/out/gpu_cuts.json")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    gan = replace(GanConfig(), img_size=args.gan_size)
+    gan = replace(WganGpConfig(), img_size=args.gan_size)
     if args.ddpm == "study":
         ddpm = DdpmConfig(block_out_channels=(32, 64, 128, 128, 256))
     else:

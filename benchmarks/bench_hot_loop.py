@@ -38,9 +38,11 @@ from ganaug.cost.tally import tally
 from ganaug.data.datasets import decode_cache, real_split
 from ganaug.data.image_cache import SplitCache, write_split_cache
 from ganaug.data.provenance import MinorityTrainSet
-from ganaug.models.losses import critic_loss, gradient_penalty
+from ganaug.generators.loop import GeneratorOutputs
+from ganaug.generators.wgan_gp.config import WganGpConfig
+from ganaug.generators.wgan_gp.losses import critic_loss, gradient_penalty
+from ganaug.generators.wgan_gp.training import _Trainer
 from ganaug.training.augment import draw_parameters, jitter, jitter_per_image
-from ganaug.training.gan import GanConfig, GanOutputs, _Trainer
 
 
 def count_ops(fn) -> int:
@@ -149,11 +151,11 @@ def _two_call_step(t: _Trainer) -> None:
     t.opt_d.step()
 
 
-def bench_critic(name: str, cfg: GanConfig, rounds: int) -> dict:
+def bench_critic(name: str, cfg: WganGpConfig, rounds: int) -> dict:
     g = torch.Generator().manual_seed(1)
     imgs = torch.randint(0, 256, (max(64, cfg.batch_size), 3, cfg.img_size, cfg.img_size), generator=g)
     train = MinorityTrainSet([f"ISIC_{i:07d}" for i in range(len(imgs))], imgs.to(torch.uint8))
-    out = GanOutputs(*(Path("/nonexistent") / n for n in "abcdefg"))
+    out = GeneratorOutputs(*(Path("/nonexistent") / n for n in "abcdefg"))
     merged_t, two_t = (_Trainer(cfg, train, out, torch.device("cpu")) for _ in range(2))
     ops_merged = count_ops(merged_t.critic_step)
     ops_two = count_ops(lambda: _two_call_step(two_t))
@@ -192,9 +194,9 @@ def main() -> None:
     report["jitter"] = [bench_jitter(n, args.size, args.rounds) for n in (4, 32)]
     for row in report["jitter"]:
         print("jitter", json.dumps(row), flush=True)
-    configs = {"demo": GanConfig(img_size=64, features_g=8, features_d=8)}
+    configs = {"demo": WganGpConfig(img_size=64, features_g=8, features_d=8)}
     if args.full_critic:
-        configs["full"] = GanConfig(img_size=256)
+        configs["full"] = WganGpConfig(img_size=256)
     report["critic"] = [bench_critic(k, replace(c, seed=42), args.rounds) for k, c in configs.items()]
     for row in report["critic"]:
         print("critic", json.dumps(row), flush=True)

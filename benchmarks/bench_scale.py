@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from ganaug.reporting.tables import benchmark_table  # noqa: E402
+from ganaug.reporting.data_tables import benchmark_table  # noqa: E402
 
 TARGET = "results/repeat_0/synthetic/curation/summary.json"
 STAGES = {
@@ -86,7 +86,8 @@ import json, resource, sys, time
 sys.path.insert(0, {scripts!r})
 import numpy as np, torch
 import ganaug.curation.lpips_fast as lf
-from ganaug.curation.stages import read_images, real_reference
+from ganaug.data.image_files import read_images
+from ganaug.curation.stages import real_reference
 torch.set_num_threads(2)
 storage = getattr(torch, {storage!r})
 raw = {raw!r}

@@ -19,11 +19,14 @@ import yaml
 from gpu_check import ROOT, Record, sync
 
 from ganaug.data.provenance import MinorityTrainSet
+from ganaug.generators.ddpm.config import DdpmConfig
+from ganaug.generators.loop import GeneratorOutputs
+from ganaug.generators.wgan_gp.config import WganGpConfig
+from ganaug.generators.wgan_gp.training import _Trainer
 from ganaug.runtime import set_tf32
-from ganaug.settings import DdpmConfig, GanConfig, as_dict
-from ganaug.training.gan import GanOutputs, _Trainer
+from ganaug.settings import as_dict
 
-NOWHERE = GanOutputs.in_folder("/nonexistent")
+NOWHERE = GeneratorOutputs.in_folder("/nonexistent")
 CPU = torch.device("cpu")
 
 
@@ -33,10 +36,10 @@ def study(section: str) -> dict:
     return yaml.safe_load((ROOT / "config/config.yaml").read_text())[section]
 
 
-def gan_config(smoke: bool) -> GanConfig:
+def gan_config(smoke: bool) -> WganGpConfig:
     if smoke:
-        return GanConfig(img_size=32, features_g=4, features_d=4, batch_size=4, log_interval=1)
-    return GanConfig.from_section({k: v for k, v in study("gan").items() if k != "cuda_graph"}, 256, 42)
+        return WganGpConfig(img_size=32, features_g=4, features_d=4, batch_size=4, log_interval=1)
+    return WganGpConfig.from_section({k: v for k, v in study("gan").items() if k != "cuda_graph"}, 256, 42)
 
 
 def images(n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -58,7 +61,7 @@ def gan_step(rec: Record, device: torch.device, smoke: bool) -> None:
     """Generator iterations a second at the study's size: eager TF32, eager bf16 forwards, and the
     critic step replayed from its CUDA graph (gan.cuda_graph, the study config's); then eager
     against replayed from one initialisation, and one DiffAugment iteration."""
-    from ganaug.cost.steps import gan_steps
+    from ganaug.generators.wgan_gp.cost import gan_steps
 
     cfg = gan_config(smoke)
     critic, gen = gan_steps(cfg)
@@ -93,7 +96,7 @@ def gan_step(rec: Record, device: torch.device, smoke: bool) -> None:
     rec["diffaugment_finite"] = bool(torch.isfinite(t.window).all())
 
 
-def _graph_against_eager(cfg: GanConfig, device: torch.device, n: int) -> dict:
+def _graph_against_eager(cfg: WganGpConfig, device: torch.device, n: int) -> dict:
     """n iterations from one initialisation and one stream, eager and replayed: the losses and
     the generator's weights (capturable Adam rounds differently: close, not equal)."""
     runs = {}
@@ -148,13 +151,14 @@ from pathlib import Path
 sys.path.insert(0, {scripts!r}); sys.path.insert(0, {bench!r})
 from gpu_check_steps import gan_config, train_set
 from ganaug.runtime import configure_runtime, select_device
-from ganaug.training.gan import GanOutputs, train_gan
+from ganaug.generators.loop import GeneratorOutputs
+from ganaug.generators.wgan_gp.training import train_gan
 configure_runtime({{"deterministic": True}})
 dev = select_device({device!r})
 cfg = replace(gan_config(True), img_size=64, features_g=8, features_d=8, batch_size=8, total_iterations={n},
               checkpoint_interval=5, sample_interval=10**6, log_interval=5)
 root = Path({root!r})
-out = GanOutputs.in_folder(root)
+out = GeneratorOutputs.in_folder(root)
 train_gan(cfg, train_set(cfg), out, dev, progress=False)
 """
 
@@ -241,9 +245,9 @@ def agreement(rec: Record, device: torch.device, smoke: bool) -> None:
 
 
 def _generator_agreement(device: torch.device, size: int) -> dict:
-    from ganaug.training.gan import build_models
+    from ganaug.generators.wgan_gp.training import build_models
 
-    gen = build_models(GanConfig(img_size=size))[0].eval()
+    gen = build_models(WganGpConfig(img_size=size))[0].eval()
     z = torch.randn(8, 100, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         ref = gen(z)
@@ -444,8 +448,9 @@ def _dispatch_us(device: torch.device) -> float:
 def ddpm(rec: Record, device: torch.device, smoke: bool) -> None:
     """diffusers on the device for the first time: the study's UNet's training step (TF32, the
     config's, and bf16), then DDIM from its EMA weights."""
-    from ganaug.training.diffusion import TrainSet, ddim_sample
-    from ganaug.training.diffusion import _Trainer as DdpmTrainer
+    from ganaug.generators.ddpm.networks import ddim_sample
+    from ganaug.generators.ddpm.training import TrainSet
+    from ganaug.generators.ddpm.training import _Trainer as DdpmTrainer
 
     if smoke:
         cfg = DdpmConfig(
@@ -492,9 +497,9 @@ def ddpm(rec: Record, device: torch.device, smoke: bool) -> None:
 def checkpoint(rec: Record, device: torch.device, smoke: bool) -> None:
     """A GAN trained on the device, its checkpoint and generator.pt loaded on the CPU as a CPU
     job would (weights_only, map_location cpu), and the CPU's samples against the device's."""
+    from ganaug.generators.wgan_gp.sampling import generate, load_generator
+    from ganaug.generators.wgan_gp.training import train_gan
     from ganaug.training.checkpoints import load_checkpoint
-    from ganaug.training.gan import train_gan
-    from ganaug.training.sample import generate, load_generator
 
     cfg = replace(
         gan_config(True),
@@ -508,7 +513,7 @@ def checkpoint(rec: Record, device: torch.device, smoke: bool) -> None:
         log_interval=3,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        out = GanOutputs.in_folder(tmp)
+        out = GeneratorOutputs.in_folder(tmp)
         train_gan(cfg, train_set(cfg, 16), out, device, progress=False)
         state = load_checkpoint(out.checkpoint)
         rec["checkpoint"] = {

@@ -1,6 +1,6 @@
 """Rule ingest: read the label files of the configured format, normalise, screen, select."""
 
-from ganaug.data.isic import ingest_files
+from ganaug.data.ingest import ingest_files
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,20 +1,20 @@
-"""Rules train_gan (the study's WGAN-GP) and train_generator (any other registered family, by its
+"""Rules train_gan (the study's generator) and train_generator (any other registered family, by its
 folder {gdir}): train on the train-split minority images; resumes from its checkpoint."""
 
-from ganaug.generators import DEFAULT, by_directory, family
+from ganaug.generators import by_directory, study
+from ganaug.generators.loop import GeneratorOutputs
 from ganaug.runtime import configure_runtime, setup_logging
-from ganaug.training.gan import GanOutputs
 
 setup_logging(snakemake.log[0])
 configure_runtime(snakemake.config)
 o, p, w = snakemake.output, snakemake.params, snakemake.wildcards
-fam = by_directory(w.gdir) if w.get("gdir") else family(DEFAULT)
+fam = by_directory(w.gdir) if w.get("gdir") else study()
 paths = (p.checkpoint, o.generator, o.history, o.curves, o.grid, p.samples_dir, p.tensorboard, o.progress)
 fam.train(
     snakemake.input.metadata,
     p.gan,
     snakemake.config[fam.section],
-    GanOutputs.of(*paths),
+    GeneratorOutputs.of(*paths),
     p.device,
     snakemake.threads,
 )

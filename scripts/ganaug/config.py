@@ -16,7 +16,8 @@ import yaml
 
 from ganaug.data.labels import normalise_label
 from ganaug.data.sources import IN_DISTRIBUTION, data_problems, external_problems, fill_data_defaults
-from ganaug.models.registry import GAN_SIZES, arch_spec
+from ganaug.generators import DEFAULT, FAMILIES
+from ganaug.models.registry import arch_spec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -123,11 +124,6 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
         data["majority"],
     ):
         problems.append(no_dermatofibroma_message(data["format"]))
-    if data["image_size"] not in GAN_SIZES:
-        problems.append(
-            f"config key 'data.image_size': {data['image_size']} is not a size the WGAN-GP can "
-            f"generate; allowed: {', '.join(map(str, GAN_SIZES))}"
-        )
     problems += data_problems(data)
     for name, spec in config["evaluation"]["external"].items():
         problems += external_problems(name, spec)
@@ -206,8 +202,6 @@ def synthetic_count_problems(key: str, cond: Mapping[str, Any]) -> list[str]:
 def generator_problems(config: Mapping[str, Any]) -> list[str]:
     """Every condition's generator is a registered family, and the settings of each family a
     condition names are ones it can train with (checked here, not in the job hours later)."""
-    from ganaug.generators import DEFAULT, FAMILIES
-
     problems, used = [], set()
     for name, cond in config["classifier"]["conditions"].items():
         gen = cond.get("generator", DEFAULT)
@@ -223,7 +217,7 @@ def generator_problems(config: Mapping[str, Any]) -> list[str]:
             )
         else:
             used.add(gen)
-    for gen in sorted(used - {DEFAULT}):
+    for gen in sorted(used | {DEFAULT}):  # the study's generator's settings are always built
         try:
             FAMILIES[gen].settings(config)
         except ValueError as err:
@@ -233,8 +227,6 @@ def generator_problems(config: Mapping[str, Any]) -> list[str]:
 
 def blur_problems(blur: float | Mapping[str, float], used: set[str]) -> list[str]:
     """A blur threshold per generator names registered generators, and every one in use."""
-    from ganaug.generators import FAMILIES
-
     if not isinstance(blur, Mapping):
         return []
     key, named = "config key 'curation.blur_threshold'", ", ".join(blur) or "none"
@@ -277,7 +269,7 @@ def matched_problems(name: str, cond: Mapping[str, Any], conditions: Mapping[str
         return [f"config key '{key}': {which} needs real_minority: true"]
     if which != "oversample_to" and other["synthetic"] == "none":
         return [f"config key '{key}.{which}': {to!r} adds no synthetic images, so there is nothing to match"]
-    mine, theirs = (c.get("generator", "wgan_gp") for c in (cond, other))
+    mine, theirs = (c.get("generator", DEFAULT) for c in (cond, other))
     if cond["synthetic"] != "none" and other["synthetic"] != "none" and mine != theirs:
         return [
             f"config key '{key}.{which}': {to!r} adds images of generator {theirs}, this condition "

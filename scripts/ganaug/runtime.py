@@ -267,10 +267,10 @@ def determinism_label() -> str:
 
 def runtime_record(device: "torch.device", tf32: bool, bf16: bool = False) -> dict[str, Any]:  # noqa: UP037
     """What a metrics.json records of how its job ran: determinism, the TF32 setting and the
-    arithmetic it gave (``ganaug.settings.precision_label``), the GPU slot, peak GPU memory."""
+    arithmetic it gave (``ganaug.generators.config.precision_label``), the GPU slot, peak GPU memory."""
     import torch
 
-    from ganaug.settings import precision_label
+    from ganaug.generators.config import precision_label
 
     out: dict[str, Any] = {
         "deterministic": determinism_label(),

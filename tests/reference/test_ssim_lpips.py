@@ -42,7 +42,7 @@ def test_ssim_equals_skimage_for_every_pair(size, seed):
 def test_max_ssim_to_the_other_real_images_equals_skimage():
     """The Turing test's proxy for real images: each one's highest SSIM to the others, never to
     itself, though another image may be its exact copy."""
-    from ganaug.curation.stages import max_ssim_to_others
+    from ganaug.curation.review_stage import max_ssim_to_others
 
     rng = np.random.default_rng(11)
     g = textured(rng, 6, 40)

@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from ganaug.config import load_schema, validate_config
+from ganaug.generators import FAMILIES
+from ganaug.generators.wgan_gp.config import WganGpConfig
 from ganaug.settings import (
     CURATION_STAGE_KEYS,
     ClassifierConfig,
@@ -16,7 +18,6 @@ from ganaug.settings import (
     DataConfig,
     EvaluationConfig,
     FitConfig,
-    GanConfig,
     PhantomConfig,
     ReviewConfig,
     SplitConfig,
@@ -52,7 +53,6 @@ def section(*path: str) -> dict:
         (ClassifierConfig, ("classifier",)),
         (FitConfig, ("classifier",)),
         (EvaluationConfig, ("evaluation",)),
-        (GanConfig, ("gan",)),
     ],
 )
 def test_dataclass_defaults_equal_the_schemas(cls, path):
@@ -73,13 +73,11 @@ SECTIONS = [
     (ClassifierConfig, ("classifier",)),
     (EvaluationConfig, ("evaluation",)),
     (FitConfig, ("classifier",)),
-    (GanConfig, ("gan",)),
 ]
 EXTRAS = {
     FitConfig: {"eval_batch_size"},
     ClassifierConfig: {"eval_batch_size"},
-    GanConfig: {"img_size", "seed"},
-}  # not config keys of their section
+}  # not config keys of their section (the generator families': tests/unit/generators)
 
 
 @pytest.mark.parametrize(("cls", "path"), SECTIONS)
@@ -91,7 +89,7 @@ def test_every_dataclass_field_is_a_schema_key_or_declared_extra(cls, path):
 
 def test_from_dict_refuses_unknown_keys_and_builds_nested_sections():
     with pytest.raises(ValueError, match=r"unknown key\(s\) lr_x in gan; allowed: .*lr_g"):
-        GanConfig.from_section({"lr_x": 1}, 64, 42)
+        WganGpConfig.from_section({"lr_x": 1}, 64, 42)
     d = from_dict(DataConfig, validate_config({})["data"], "data")
     assert isinstance(d.split, SplitConfig) and d.split.train == 0.70 and d.phantom is None
     c = from_dict(CurationConfig, validate_config({})["curation"], "curation")
@@ -105,7 +103,8 @@ def test_the_shipped_configs_build_every_section():
         from_dict(CurationConfig, cfg["curation"], "curation")
         from_dict(ClassifierConfig, cfg["classifier"], "classifier")
         from_dict(EvaluationConfig, cfg["evaluation"], "evaluation")
-        GanConfig.from_section(cfg["gan"], cfg["data"]["image_size"], cfg["seed"])
+        for fam in FAMILIES.values():
+            fam.settings(cfg)
 
 
 def test_a_fit_depends_on_its_own_keys_only():
@@ -120,10 +119,10 @@ def test_a_fit_depends_on_its_own_keys_only():
 
 
 def test_sampling_and_watch_keys_never_rerun_training():
-    gan = GanConfig.from_section(validate_config({})["gan"], 256, 42)
+    gan = WganGpConfig.from_section(validate_config({})["gan"], 256, 42)
     train = gan.training_params()
-    assert not set(train) & set(GanConfig.SAMPLING_KEYS + GanConfig.WATCH_KEYS)
-    assert set(GanConfig.RESUME_KEYS) <= set(train) and "total_iterations" in train
+    assert not set(train) & set(WganGpConfig.SAMPLING_KEYS + WganGpConfig.WATCH_KEYS)
+    assert set(WganGpConfig.RESUME_KEYS) <= set(train) and "total_iterations" in train
     # TF32 too: it moves a GPU's samples (a sampling param, so a change resamples, never retrains)
     sampling = {"n_samples", "sample_batch_size", "seed", "latent_dim", "features_g", "img_size", "tf32"}
     assert set(gan.sampling_params()) == sampling

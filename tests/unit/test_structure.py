@@ -188,3 +188,62 @@ def test_the_package_imports_one_way():
         if module not in state:
             visit(module, [module])
     assert cycles == []
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_every_module_is_at_most_400_lines():
+    """One concept a module: none grows past 400 lines (split it along its seams)."""
+    long = [
+        f"{p.relative_to(REPO)} ({n} lines)"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert long == []
+
+
+def _family_words():
+    """Each registered family's folder, and a pattern of its name and label (the way code, docs
+    and messages name it), as whole words in any case."""
+    import inspect
+    import re
+
+    from ganaug.generators import FAMILIES
+
+    words = sorted({w for f in FAMILIES.values() for w in (f.name, f.label)}, key=len, reverse=True)
+    pattern = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(map(re.escape, words)) + r")(?![A-Za-z0-9])", re.I)
+    folders = {Path(inspect.getfile(f.train)).parent for f in FAMILIES.values()}
+    return folders, pattern
+
+
+def test_nothing_outside_a_family_folder_names_a_family():
+    """The package, the rule scripts and the rules name no generator family, in code, comments or
+    messages, except in the family's own folder and on the registry's one line per family: a
+    new family moves into its folder without edits elsewhere (its config and docs aside)."""
+    folders, pattern = _family_words()
+    files = [
+        *PACKAGE.rglob("*.py"),
+        *(REPO / "scripts").glob("*.py"),
+        *(REPO / "workflow").rglob("*.smk"),
+        REPO / "workflow" / "Snakefile",
+    ]
+    found = []
+    for path in sorted(files):
+        if any(folder in path.parents for folder in folders):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line) and not line.startswith("_MODULES = ("):
+                found.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    assert found == []
+
+
+def test_the_family_name_test_finds_a_family_name():
+    """The pattern above matches the ways a family is named (a check that it can fail)."""
+    folders, pattern = _family_words()
+    from ganaug.generators import FAMILIES
+
+    for fam in FAMILIES.values():
+        assert pattern.search(f"x = {fam.name!r}") and pattern.search(f"# the {fam.label}'s loop")
+        assert pattern.search(f"train_{fam.name}") and not pattern.search(f"x{fam.name}y")
+    assert len(folders) == len(FAMILIES)

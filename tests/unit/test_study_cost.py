@@ -13,12 +13,13 @@ from tests.helpers import REPO, run
 
 def test_meta_device_counts_equal_a_real_steps_counts():
     """The GAN iteration's FLOPs on shapes alone equal FlopCounterMode on a real CPU iteration
-    (ganaug.training.gan.flops_per_iteration, two critic calls: the same FLOPs); a classifier
+    (ganaug.generators.wgan_gp.training.flops_per_iteration, two critic calls: the same FLOPs); a classifier
     step's FLOPs equal 3x its forward's, within the backward's extra elementwise work."""
-    from ganaug.cost.steps import classifier_steps, flops_per_iteration, gan_steps
-    from ganaug.settings import GanConfig
+    from ganaug.cost.steps import classifier_steps
+    from ganaug.generators.wgan_gp.config import WganGpConfig
+    from ganaug.generators.wgan_gp.cost import flops_per_iteration, gan_steps
 
-    cfg = GanConfig(img_size=32, features_g=4, features_d=4, batch_size=4)
+    cfg = WganGpConfig(img_size=32, features_g=4, features_d=4, batch_size=4)
     critic, gen = gan_steps(cfg)
     iteration = critic.times(cfg.n_critic) + gen
     assert iteration.total_flops == flops_per_iteration(cfg, torch.device("cpu")) and iteration.ops > 0
@@ -39,11 +40,10 @@ def test_efficientnet_b0_is_counted_without_the_grouped_backward_overcount():
 
 def test_the_ddpm_counts_equal_its_own_flop_count():
     """The DDPM's training step (forward, backward, clipping, AdamW, the batched EMA) counts the
-    FLOPs of ganaug.training.diffusion.flops_per_step (the optimiser's elementwise work counts
+    FLOPs of ganaug.generators.ddpm.training.flops_per_step (the optimiser's elementwise work counts
     none), and a sampling step is one UNet forward of the sampling batch."""
-    from ganaug.cost.steps import ddpm_sampling, ddpm_step
-    from ganaug.settings import DdpmConfig
-    from ganaug.training.diffusion import flops_per_step
+    from ganaug.generators.ddpm.config import DdpmConfig
+    from ganaug.generators.ddpm.cost import ddpm_sampling, ddpm_step, flops_per_step
 
     shape = dict(
         img_size=32, block_out_channels=(8, 16), layers_per_block=1, attention_levels=1, norm_num_groups=4

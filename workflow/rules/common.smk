@@ -17,15 +17,14 @@ from ganaug.data.sources import (  # noqa: E402
     resolve,
     resolve_external,
 )
-from ganaug.generators import DEFAULT as STUDY_GENERATOR  # noqa: E402
 from ganaug.generators import (  # noqa: E402
     FAMILIES,
     by_directory,
     in_use,
     of_condition,
+    study,
 )
 from ganaug.settings import (  # noqa: E402
-    GanConfig,
     curation_params,
     data_params,
     evaluation_params,
@@ -42,7 +41,9 @@ DATA = config["data"]
 # where the raw files are read from: the user's (read only), the phantom's or a download's
 # folder; see ganaug.data.sources for why the user's files are never a rule output
 SOURCE = resolve(DATA)
-GAN = GanConfig.from_section(config["gan"], DATA["image_size"], config["seed"])
+# the study's generator: its rules keep their historical names and folders (gan/, synthetic/)
+STUDY = study()
+GAN = STUDY.settings(config)
 RESULTS = "results"
 ENVS = "../../envs"
 # extra real minority images of lesions in no split (the real_extra control), or None; without
@@ -68,9 +69,9 @@ def rep(r):
     return f"{RESULTS}/repeat_{r}"
 
 
-# The generators (ganaug.generators): the study's WGAN-GP, whose outputs keep their paths (gan/,
+# The generators (ganaug.generators): the study's, whose outputs keep their paths (gan/,
 # synthetic/, review/), and each other family a condition names (generator:), whose folders
-# name it (ddpm/, synthetic_ddpm/). {sfx} is what a family adds to the curation's
+# name it (<family>/, synthetic_<family>/). {sfx} is what a family adds to the curation's
 # folder and log names ("" for the study's), {gdir} the folder of a family other than the study's.
 GENERATORS = in_use(config["classifier"]["conditions"])
 SYN = f"{REP}/synthetic{{sfx}}"
@@ -84,7 +85,7 @@ def generator_of(sfx):
 wildcard_constraints:
     repeat=r"\d+",
     sfx="|".join(re.escape(f.suffix) for f in FAMILIES.values()),
-    gdir="|".join(re.escape(f.directory) for f in FAMILIES.values() if f.name != STUDY_GENERATOR),
+    gdir="|".join(re.escape(f.directory) for f in FAMILIES.values() if not f.study),
 
 
 def arch_pattern(archs):
@@ -267,7 +268,7 @@ def generator_summary_inputs(wildcards):
     section: its metrics.json, its review's Turing test and its training job's benchmark file."""
     out = {}
     for g in GENERATORS:
-        train = rules.train_gan if g.name == STUDY_GENERATOR else rules.train_generator
+        train = rules.train_gan if g.study else rules.train_generator
         out[f"generator_metrics_{g.name}"] = per_repeat(f"{g.directory}/metrics.json")
         out[f"generator_turing_{g.name}"] = per_repeat(f"{g.synthetic}/curation/review_turing.json")
         out[f"generator_train_{g.name}"] = expand(train.benchmark, repeat=REPEATS, gdir=g.directory)
@@ -364,7 +365,7 @@ def benchmark_files():
     other_rules = ["train_generator", "sample_generator", *curation_rules, "generator_metrics"]
     conds = config["classifier"]["conditions"].values()
     for g in GENERATORS:
-        study = g.name == STUDY_GENERATOR
+        study = g.study
         sources = {c["synthetic"] for c in conds if of_condition(c) == g}
         controls = ["select_alternatives"] if sources & {"curated_random", "curated_best"} else []
         # rule/repeat_<r>[_<generator>]: the curation rules serve every generator ({sfx}); the

@@ -1,7 +1,7 @@
 # Curation: raw synthetic -> blur -> SSIM -> LPIPS -> review -> cluster-balanced selection.
 # Each stage scores the kept images of the stage before; the real images they compare with
 # are the train-split minority images only. Every generator's raw set goes through the same
-# rules: {sfx} is "" for the study's (synthetic/), "_ddpm" for synthetic_ddpm/ and so on; the
+# rules: {sfx} is "" for the study's (synthetic/), "_<family>" for synthetic_<family>/; the
 # review page (review_sheet, ingest_reviews) is one per repeat for all of them.
 
 CUR = config["curation"]

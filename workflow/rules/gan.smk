@@ -1,4 +1,5 @@
-# WGAN-GP: train on the train-split minority images, then sample the raw synthetic set.
+# The study's generator: train on the train-split minority images, then sample the raw synthetic
+# set, in its historical folders (gan/, synthetic/).
 
 
 rule train_gan:
@@ -67,9 +68,9 @@ rule sample_gan:
         rule_script("sample_gan")
 
 
-# Every other registered generator a condition names (generator: ddpm): the same two rules on its
-# own folders, results/repeat_<r>/<gdir>/ and <gdir's synthetic>/ (ddpm/, synthetic_ddpm/), with
-# its own section's settings. The scripts pick the family by {gdir} (ganaug.generators).
+# Every other registered generator a condition names (generator: <family>): the same two rules on
+# its own folders, results/repeat_<r>/<gdir>/ and synthetic_<gdir>/, with its own section's
+# settings. The scripts pick the family by {gdir} (ganaug.generators).
 use rule train_gan as train_generator with:
     output:
         generator=f"{REP}/{{gdir}}/generator.pt",

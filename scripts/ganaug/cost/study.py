@@ -33,15 +33,6 @@ def classifier_precision(cls: dict) -> str:
     return "tf32" if cls.get("tf32", True) else "fp32"
 
 
-def generator_precision(settings, penalty: bool) -> str:
-    """A generator's arithmetic on a GPU: bf16 under its autocast, else TF32 or fp32. The
-    WGAN-GP's penalty (``penalty``), most of its FLOPs, runs outside autocast whatever gan.bf16
-    says, so there bf16 counts as its TF32 or fp32."""
-    if settings.bf16 and not penalty:
-        return "bf16"
-    return "tf32" if settings.tf32 else "fp32"
-
-
 def fit_stages(cfg: dict, counts: dict, epochs: int) -> list[Stage]:
     """Every (architecture, condition): repeats x seeds fits of ``epochs`` epochs, each epoch a
     pass over its training set and a validation pass, then the val and test predictions."""
@@ -80,38 +71,15 @@ def fit_stages(cfg: dict, counts: dict, epochs: int) -> list[Stage]:
 
 def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
     """One generator family's training, sampling, curation features and metrics in every repeat."""
-    from ganaug.generators import DEFAULT
-
     repeats, size = cfg["data"]["split"]["repeats"], cfg["data"]["image_size"]
     settings = fam.settings(cfg)
     n_syn = settings.n_samples
-    prec = generator_precision(settings, penalty=fam.name == DEFAULT)
-    if fam.name == DEFAULT:
-        critic, gen = steps.gan_steps(settings)
-        # one iteration: n_critic critic steps, then a generator step
-        iteration = critic.times(settings.n_critic) + gen
-        train = Stage("train_gan", "train_gan", repeats, [Work(iteration, settings.total_iterations, prec)])
-        sample = Stage("sample_gan", "sample_gan", repeats, [], host_s=n_syn / 500)
-    else:  # the DDPM: its training steps, then DDIM sampling, which is not free
-        train = Stage(
-            f"train_{fam.name}",
-            f"train_{fam.name}",
-            repeats,
-            [Work(steps.ddpm_step(settings), settings.total_steps, prec)],
-        )
-        batches = -(-n_syn // settings.sample_batch_size) * settings.sampling_steps
-        sample = Stage(
-            f"sample_{fam.name}",
-            f"sample_{fam.name}",
-            repeats,
-            [Work(steps.ddpm_sampling(settings), batches, prec)],
-            host_s=n_syn / 500,
-        )
+    train, sample = fam.cost(settings, repeats)
     tf32 = "tf32" if cfg["curation"].get("tf32", True) else "fp32"
     metric_prec = "tf32" if cfg["evaluation"].get("tf32", True) else "fp32"
     lpips_batches = -(-(n_syn + counts["train"]["DF"]) // FEATURE_BATCH)
     metric_batches = -(-(n_syn * 2 + counts["train"]["DF"] + counts["val"]["DF"]) // FEATURE_BATCH)
-    tag = "" if fam.name == DEFAULT else f" {fam.name}"
+    tag = "" if fam.study else f" {fam.name}"
     lpips = Stage(
         f"curate_lpips{tag}",
         f"curate_lpips{tag}",
@@ -200,7 +168,7 @@ def summary(st: list[Stage], rates_of, n_gpus: int, jobs_per_device: int) -> dic
 
 def apply_measured(st: list[Stage], seconds_per_step: dict[str, float]) -> list[str]:
     """A GPU's measured seconds a step in place of the model's, for each kind named (``fit
-    resnet50``: a training step; ``train_gan``: an iteration; ``train_ddpm``: a step): the kinds
+    resnet50``: a training step; a generator's training stage: its unit, an iteration or a step): the kinds
     it applied to."""
     used = []
     for s in st:

@@ -4,18 +4,16 @@ image goes. Tables are ``image,<scores>,kept,reason`` under results/synthetic/cu
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 
 from ganaug.curation.blur import laplacian_variance
 from ganaug.curation.lpips_fast import FastLpips, min_lpips
-from ganaug.curation.ssim import ImageStats, max_ssim, ssim_pairs
+from ganaug.curation.ssim import max_ssim
+from ganaug.data.image_files import read_grey, read_images
 from ganaug.data.metadata import train_minority
 from ganaug.data.provenance import check_raw_set
 from ganaug.models.registry import backbone_label
@@ -54,28 +52,6 @@ def candidates(previous: str | Path | None, raw_dir: str | Path) -> list[str]:
         return names
     prev = pd.read_csv(previous)
     return prev.loc[prev["kept"].astype(bool), "image"].tolist()
-
-
-def read_grey(path: str | Path) -> np.ndarray | None:
-    """The study's greyscale image: ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``, exactly.
-
-    For a PNG this is libpng's own RGB-to-grey conversion, which differs in the last bit from
-    ``cv2.cvtColor(..., COLOR_BGR2GRAY)`` on some pixels; the blur and SSIM filters are defined
-    on this one. None when the file cannot be decoded.
-    """
-    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-
-
-def read_images(folder: str | Path, names: list[str], grey: bool) -> np.ndarray:
-    """uint8 (N, H, W) greyscale (the study's decoding) or (N, 3, H, W) RGB, decoded once."""
-    out = []
-    for name in names:
-        path = Path(folder) / name
-        img = read_grey(path) if grey else cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"cannot read image {path}")
-        out.append(img if grey else img[..., ::-1].transpose(2, 0, 1))
-    return np.ascontiguousarray(np.stack(out))
 
 
 def real_reference(
@@ -184,181 +160,6 @@ def lpips_stage(
     t["reason"] = np.where(t["kept"], "", f"near-copy of a real image: min LPIPS <= {threshold:g}")
     check_not_empty(t, "lpips", f"min LPIPS > {threshold:g}", "min_lpips")
     return t
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """One generator's images on a review page: its LPIPS survivors (``previous``), with its raw
-    set, its manifest and (for ingestion) its blur and SSIM tables, which the simulated review reads."""
-
-    generator: str
-    previous: str | Path
-    raw_dir: str | Path = ""
-    manifest: str | Path = ""
-    blur: str | Path = ""
-    ssim: str | Path = ""
-
-
-def review_page_key(
-    sets: list[Candidates], metadata: str | Path, n_real: int, seed: int
-) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """The blinded key of one review page over every generator's candidates (ganaug.curation.turing)
-    and its files by shown name. Real rows also carry their blur and SSIM proxy (to the other
-    real training images), which only the simulated review reads.
-
-    The candidates of all generators are blinded together, in the order of ``sets``; the seeded
-    shuffle depends only on how many there are, so a page of one generator is the page it was."""
-    from ganaug.curation.turing import blind
-
-    per = [(c, candidates(c.previous, c.raw_dir)) for c in sets]
-    for c, names in per:
-        if names:
-            size = read_images(c.raw_dir, names[:1], grey=True).shape[-1]
-            check_raw_set(c.manifest, metadata, size)
-    labels = [f"{c.generator}/{n}" for c, names in per for n in names]
-    real = train_minority(metadata)
-    key = blind(labels, real["image_id"].tolist(), n_real, seed)
-    synthetic = key["source"] == "synthetic"
-    gen_of = key["original"].str.split("/", n=1).str[0]
-    key.insert(2, "generator", np.where(synthetic, gen_of, ""))
-    key.loc[synthetic, "original"] = key.loc[synthetic, "original"].str.split("/", n=1).str[1]
-    path_of = dict(zip(real["image_id"], real["path"], strict=True))
-    raw_of = {c.generator: Path(c.raw_dir) for c in sets}
-    rows = key[["blinded", "source", "generator", "original"]].itertuples(index=False)
-    files = {b: Path(path_of[o]) if src == "real" else raw_of[g] / o for b, src, g, o in rows}
-    key["laplacian_var"], key["max_ssim"] = np.nan, np.nan
-    shown = key["source"] == "real"
-    if shown.any():
-        grey = np.stack([read_grey(p) for p in real["path"]])
-        sims = max_ssim_to_others(torch.from_numpy(grey))
-        idx = [real["image_id"].tolist().index(o) for o in key.loc[shown, "original"]]
-        key.loc[shown, "laplacian_var"] = [laplacian_variance(grey[i]) for i in idx]
-        key.loc[shown, "max_ssim"] = sims[idx]
-    return key, files
-
-
-def max_ssim_to_others(grey: torch.Tensor) -> np.ndarray:
-    """Each real image's highest SSIM to the *other* real images (its own copy excluded). Each
-    image's window statistics are made once and every pair compared in one bulk call: rebuilding
-    them for each image's 'others' took 177 s against 4.5 s for 167 images at 256 px
-    (benchmarks/bench_curation.py --stages realssim)."""
-    if len(grey) < 2:
-        return np.full(len(grey), np.nan)
-    stats = ImageStats(grey)
-    sims = ssim_pairs(stats, stats).numpy()
-    np.fill_diagonal(sims, -np.inf)
-    return sims.max(axis=1)
-
-
-def review_stage(
-    sets: list[Candidates],
-    mode: str,
-    files: list[str | Path],
-    reviewers: int,
-    threshold: float,
-    noise: float,
-    seed: int,
-    review_dir: str | Path = "resources/reviews",
-    key: pd.DataFrame | None = None,
-    metadata: str | Path | None = None,
-) -> dict[str, tuple[pd.DataFrame, dict]]:
-    """Per generator: the scores of its LPIPS survivors, from the reviewers' files of the one page,
-    simulated, or skipped, and its visual Turing test (its images against the page's real ones).
-    ``key``: the page's blinded names; None: the page showed the candidates under their own names.
-    ``metadata``: the split's metadata.csv, which a simulated review of real images needs."""
-    from ganaug.curation.review import CRITERIA, aggregate
-    from ganaug.curation.turing import KEY_COLUMNS, turing_summary
-
-    names = {c.generator: candidates(c.previous, raw_dir="") for c in sets}
-    if key is None:
-        # shown under their own names (with the generator's in front where several share a page:
-        # every sampler names its images generated_NNNN.png)
-        several = len(names) > 1
-        key = pd.DataFrame(
-            [(f"{g}/{n}" if several else n, "synthetic", g, n) for g, ns in names.items() for n in ns],
-            columns=KEY_COLUMNS,
-        )
-        key["laplacian_var"], key["max_ssim"] = np.nan, np.nan  # as review_page_key's, no real rows
-    key = key.assign(generator=key["generator"].fillna(""))
-    if mode == "skip":
-        out = {}
-        for g, ns in names.items():
-            t = pd.DataFrame({"image": ns, "score": np.nan, "n_reviewers": 0})
-            t["kept"], t["reason"], t["review_mode"] = True, "", "skip"
-            log.warning("review skipped: all %d %s candidates pass unscored", len(t), g)
-            out[g] = (t, {"review_mode": "skip", "simulated": False, "reviewers": []})
-        return out
-    if mode == "files":
-        every = _read_files(files, reviewers, review_dir, key)
-    out = {}
-    for c in sets:
-        g = c.generator
-        if mode == "files":
-            scores = every[(every["source"] == "real") | (every["generator"] == g)].drop(columns="generator")
-        else:
-            scores = _simulated(c, names[g], reviewers, noise, seed, key, metadata)
-        t = aggregate(
-            scores[scores["source"] == "synthetic"].drop(columns="source"), names[g], threshold, mode
-        )
-        check_not_empty(
-            t,
-            "review" if g == sets[0].generator else f"review ({g})",
-            f"mean review score >= {threshold:g}",
-            "score",
-        )
-        out[g] = (t, turing_summary(scores, list(CRITERIA), mode))
-    return out
-
-
-def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
-    """Every score of the page's exports, under the images' own names, with source and generator."""
-    from ganaug.curation.review import ReviewError, read_review_files
-    from ganaug.curation.turing import unblind
-
-    if not files:
-        # each repeated split has its own page, results/repeat_<r>/review/, and its own exports
-        # folder, <dir>/repeat_<r>
-        m = re.fullmatch(r"repeat_\d+", Path(review_dir).name)
-        page = f"{Path(review_dir).name}/review" if m else "repeat_<r>/review"
-        raise ReviewError(
-            f"curation.review.mode is 'files' but {review_dir} holds no review CSVs. Build the "
-            f"review page (snakemake results/{page}/index.html), have the reviewers score it "
-            f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
-            "simulate (labelled as simulated in every output) or skip"
-        )
-    return unblind(read_review_files(files, key["blinded"].tolist(), reviewers), key)
-
-
-def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key, metadata) -> pd.DataFrame:
-    """Simulated scores of one generator's candidates and of the page's real images, the proxy
-    standardised over that generator's candidates, so a generator's scores do not depend on
-    which other generators share the page; nor does its Turing test (below)."""
-    from ganaug.curation.review import simulate_scores
-    from ganaug.curation.turing import blind
-
-    proxy = pd.DataFrame({"image": names})
-    proxy = proxy.merge(pd.read_csv(c.blur)[["image", "laplacian_var"]], on="image")
-    proxy = proxy.merge(pd.read_csv(c.ssim)[["image", "max_ssim"]], on="image")
-    real = key[key["source"] == "real"].rename(columns={"original": "image"})
-    if len(real):
-        # a simulated reviewer's noise is drawn row by row, so the real images go in the order a
-        # page of this generator alone shows them (blind's seeded shuffle), not the shared page's,
-        # which every generator's images change: its Turing test is the one it gets on its own
-        if metadata is None:
-            raise ValueError("a simulated review of the page's real images needs the split's metadata.csv")
-        alone = blind(names, train_minority(metadata)["image_id"].tolist(), len(real), seed)
-        order = alone.loc[alone["source"] == "real", "original"].tolist()
-        if sorted(order) != sorted(real["image"]):
-            raise ValueError(
-                "the review key's real images are not the ones this split's metadata.csv gives the "
-                "page: rebuild the page (rule review_sheet)"
-            )
-        real = real.set_index("image").loc[order].reset_index()
-    scores = simulate_scores(proxy, reviewers, noise, seed, real[["image", "laplacian_var", "max_ssim"]])
-    log.warning(
-        "review of %s SIMULATED from blur and SSIM scores (demo only): not human judgement", c.generator
-    )
-    return scores.assign(source=np.where(scores["image"].isin(set(real["image"])), "real", "synthetic"))
 
 
 def cluster_stage(

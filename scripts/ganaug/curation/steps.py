@@ -13,15 +13,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ganaug.curation.stages import (
-    Candidates,
-    blur_stage,
-    cluster_stage,
-    funnel,
-    lpips_stage,
-    review_stage,
-    ssim_stage,
-)
+from ganaug.curation.review_stage import Candidates, review_stage
+from ganaug.curation.stages import blur_stage, cluster_stage, funnel, lpips_stage, ssim_stage
 from ganaug.io import write_csv, write_json
 from ganaug.models.registry import RANDOM
 
@@ -100,7 +93,7 @@ def run_review_sheet(
     ``review["real_images"]`` real training images under blinded names, and its key (kept in the
     results, never on the page)."""
     from ganaug.curation.review import write_review_sheet
-    from ganaug.curation.stages import review_page_key
+    from ganaug.curation.review_stage import review_page_key
 
     key, files = review_page_key(sets, metadata, review["real_images"], seed)
     write_csv(key, key_out)

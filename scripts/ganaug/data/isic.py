@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
-from ganaug.data.inclusion import Inclusion, exclusions, summarise_exclusions
+from ganaug.data.inclusion import Inclusion, exclusions
 from ganaug.data.labels import (
     ARCHIVE_NEVUS,
     ARCHIVE_NEVUS_SUBTYPES,
     DERM7PT_NEVUS_SUBTYPES,
     normalise_label,
 )
-from ganaug.data.screening import screen_rows
 
 log = logging.getLogger(__name__)
 
@@ -315,126 +311,3 @@ def read_derm7pt(
     gt["lesion_id"] = "derm7pt_case_" + gt["case_num"].str.strip()
     gt["patient_id"] = ""
     return _finish(gt, ground_truth, inclusion)
-
-
-FORMATS_WITH_NEVUS_SUBTYPES = ("derm7pt", "isic_archive")
-READERS: dict[str, Callable[..., pd.DataFrame]] = {
-    "isic2019": read_isic2019,
-    "isic2020": read_isic2020,
-    "ham10000": read_ham10000,
-    "isic_archive": read_isic_archive,
-    "derm7pt": read_derm7pt,
-}
-
-
-def read_labels(
-    fmt: str,
-    ground_truth: str | Path,
-    metadata: str | Path | None = None,
-    nevus_subtypes=None,
-    inclusion: Inclusion | None = None,
-) -> pd.DataFrame:
-    """The reader of ``fmt``; ``nevus_subtypes`` (Derm7pt and the ISIC Archive; None: all of
-    them); ``inclusion``: the image type and manipulation rule (None: its defaults)."""
-    if fmt not in READERS:
-        raise ValueError(f"data.format {fmt!r} is not one of {', '.join(READERS)}")
-    if nevus_subtypes is not None and fmt not in FORMATS_WITH_NEVUS_SUBTYPES:
-        formats = ", ".join(FORMATS_WITH_NEVUS_SUBTYPES)
-        raise ValueError(f"nevus subtypes are read only for {formats}, not {fmt!r}")
-    kw = {} if nevus_subtypes is None else {"nevus_subtypes": tuple(nevus_subtypes)}
-    return READERS[fmt](ground_truth, metadata, inclusion, **kw)
-
-
-def select_classes(
-    labels: pd.DataFrame, fmt: str, minority: str, majority: str, ground_truth: str | Path
-) -> pd.DataFrame:
-    """Keep the two study classes; fail when either is absent rather than train on nothing."""
-    minority, majority = normalise_label(minority), normalise_label(majority)
-    if fmt in FORMATS_WITHOUT_DF and "dermatofibroma" in (minority, majority):
-        raise DataFormatError(no_dermatofibroma_message(fmt))
-    counts = labels["label"].value_counts()
-    log.info("labels in %s: %s", ground_truth, ", ".join(f"{k}={v}" for k, v in counts.items()))
-    for name, cls in (("minority", minority), ("majority", majority)):
-        if counts.get(cls, 0) == 0:
-            raise DataFormatError(
-                f"{ground_truth}: no image labelled {cls!r} (data.{name}); labels present: "
-                f"{', '.join(sorted(counts.index))}"
-            )
-    kept = labels[labels["label"].isin([minority, majority])].copy()
-    log.info(
-        "selected %d %s + %d %s of %d images; %d images of other classes are not used",
-        counts[minority],
-        minority,
-        counts[majority],
-        majority,
-        len(labels),
-        len(labels) - len(kept),
-    )
-    return kept.reset_index(drop=True)
-
-
-def ingest(
-    fmt: str,
-    ground_truth: str | Path,
-    metadata: str | Path | None,
-    minority: str,
-    majority: str,
-    nevus_subtypes=None,
-    inclusion: Inclusion | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read, normalise, leave out what the inclusion rule excludes, screen and select: (the rows
-    preprocessing works through, one per id; the left-out and rejected rows of the two classes,
-    ``image_id,reason``)."""
-    if fmt in FORMATS_WITHOUT_DF and "dermatofibroma" in (
-        normalise_label(minority),
-        normalise_label(majority),
-    ):
-        raise DataFormatError(no_dermatofibroma_message(fmt))
-    labels = read_labels(fmt, ground_truth, metadata, nevus_subtypes, inclusion)
-    wanted = {normalise_label(minority), normalise_label(majority)}
-    out = labels["excluded"] != ""
-    left_out = labels[out & labels["label"].isin(wanted)]
-    reasons = [f"{r} (row {n})" for r, n in zip(left_out["excluded"], left_out["row"], strict=True)]
-    excluded = pd.DataFrame({"image_id": left_out["image_id"], "reason": reasons})
-    if len(left_out):
-        log.info("the inclusion rule leaves out %d image(s) of the two classes: %s", len(left_out),
-                 ", ".join(f"{k}={v}" for k, v in summarise_exclusions(excluded).items()))  # fmt: skip
-    # screen before selecting: an id labelled DF in one row and melanoma in another is a conflict
-    kept, rejects = screen_rows(labels[~out])
-    try:
-        selected = select_classes(kept, fmt, minority, majority, ground_truth)
-    except DataFormatError as err:
-        if not len(left_out):
-            raise
-        counts = ", ".join(f"{k}: {v}" for k, v in summarise_exclusions(excluded).items())
-        raise DataFormatError(
-            f"{err}; the inclusion rule (data.image_types, data.blank_image_type, "
-            f"data.reject_manipulations) left out {len(left_out)} image(s) of the two classes ({counts})"
-        ) from None
-    study_ids = set(labels.loc[labels["label"].isin(wanted), "image_id"])
-    rejects = rejects[rejects["image_id"].isin(study_ids)]
-    rejects = pd.concat([excluded, rejects], ignore_index=True)
-    for row in rejects.itertuples():
-        log.warning("label row of %s: %s", row.image_id, row.reason)
-    return selected[CLEAN_COLUMNS], rejects
-
-
-def ingest_files(
-    ground_truth: str | Path,
-    metadata: str | Path | None,
-    labels_out: str | Path,
-    rejects_out: str | Path,
-    format: str,
-    minority: str,
-    majority: str,
-    nevus_subtypes=None,
-    inclusion: Mapping[str, Any] | None = None,
-) -> None:
-    """The rule ingest (and ingest_external): labels.csv (one row per id) and label_rejects.csv.
-    ``inclusion``: the data section's image_types, blank_image_type and reject_manipulations."""
-    from ganaug.io import write_csv
-
-    rule = None if inclusion is None else Inclusion.from_section(inclusion)
-    labels, rejects = ingest(format, ground_truth, metadata, minority, majority, nevus_subtypes, rule)
-    write_csv(rejects, rejects_out)
-    write_csv(labels, labels_out)

@@ -39,8 +39,8 @@ def split_minority(path: str | Path, split: str) -> pd.DataFrame:
 
 
 def split_majority(path: str | Path, split: str) -> pd.DataFrame:
-    """Rows of the real majority images of one split, sorted by image id: only the conditional
-    DDPM asks, and only for "train"."""
+    """Rows of the real majority images of one split, sorted by image id: only a class-conditional
+    generator asks, and only for "train"."""
     if split != "train":
         raise ValueError("only the train split's majority images are read by a generator")
     meta = read_metadata(path)

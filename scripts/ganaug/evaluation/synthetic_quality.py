@@ -32,6 +32,7 @@ import torch
 
 from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, lpips_matrix
 from ganaug.curation.ssim import ssim_matrix
+from ganaug.data.image_files import Images, real_minority, synthetic
 from ganaug.evaluation import equal_size
 from ganaug.evaluation.copying import c_t
 from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, extract
@@ -59,22 +60,6 @@ class Settings:
     seed: int = 42
     size_draws: int = 10  # seeded draws at equal size per set and reference
     copying_cells: int = 3  # k-means cells of the data-copying test
-
-
-@dataclass
-class Images:
-    """One set of images, decoded once: names, RGB (N, 3, H, W) and the study's greyscale."""
-
-    names: list[str]
-    rgb: np.ndarray
-    grey: np.ndarray
-
-    def __post_init__(self) -> None:
-        if not (len(self.names) == len(self.rgb) == len(self.grey)):
-            raise ValueError(f"{len(self.names)} names for {len(self.rgb)} images")
-
-    def subset(self, idx: np.ndarray) -> Images:
-        return Images([self.names[i] for i in idx], self.rgb[idx], self.grey[idx])
 
 
 @dataclass
@@ -220,30 +205,6 @@ def evaluate_set(
         "copying": c_t(train.pool, held_out.pool, pool, s.copying_cells, s.seed),
     }
     return SetResult(summary, pd.concat(tables, ignore_index=True), pool, logits, pairwise)
-
-
-def load_images(paths: list[Path], names: list[str]) -> Images:
-    """Decode each image once: RGB for the networks, the study's greyscale for SSIM."""
-    from ganaug.curation.stages import read_grey, read_images
-
-    rgb = np.stack([read_images(p.parent, [p.name], grey=False)[0] for p in paths])
-    grey = np.stack([read_grey(p) for p in paths])
-    return Images(names, rgb, grey)
-
-
-def real_minority(metadata: str | Path, split: str) -> Images:
-    """The real minority images of ``split`` (train or val; never test), by image id."""
-    from ganaug.data.metadata import split_minority
-
-    rows = split_minority(metadata, split)
-    return load_images([Path(p) for p in rows["path"]], rows["image_id"].tolist())
-
-
-def synthetic(folder: str | Path) -> Images:
-    names = sorted(f.name for f in Path(folder).glob("*.png"))
-    if not names:
-        raise RuntimeError(f"no PNG images in {folder}")
-    return load_images([Path(folder) / n for n in names], names)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,33 @@
 """The generator registry: every family that can make a raw synthetic set, under one interface.
 
-A family is one module with a ``FAMILY`` (a :class:`Family`), registered by one line in
-``_MODULES`` below. Its interface is what the workflow needs of any generator:
+A family is one folder, ``generators/<family>/``, holding everything it is (its typed config, its
+networks, losses, training, sampling and cost), whose ``__init__`` defines ``FAMILY`` (a
+:class:`Family`), registered by one line in ``_MODULES`` below. What every family's loop needs
+(the output paths, the endless sampler, SIGTERM, the checkpoint cadence, the progress grids) is
+``loop``; when a checkpoint may be resumed, ``resume``; what every family's sampling shares
+(per-image seeds, the raw set's manifest, reading a generator file), ``sampling``; the config
+protocol, ``config``. Nothing outside a family's folder names a family (tested): adding one is
+the list of files in ``generators/README.md``.
 
-- ``config``: a dataclass built from the family's config section (``from_section``), which
-  says what training depends on (``training_params``: the rule's params, so a change retrains),
-  what sampling depends on (``sampling_params``), and how training is watched (read from the
-  config, never a param);
+Its interface is what the workflow needs of any generator:
+
+- ``config``: its :class:`~ganaug.generators.config.GeneratorConfig` dataclass, which says what
+  training depends on (``training_params``: the rule's params, so a change retrains), what
+  sampling depends on (``sampling_params``), and how training is watched (read from the config,
+  never a param);
 - ``train(metadata, params, section, outputs, device, threads)``: train, or resume, on one
   repeat's train-split minority images (selected from metadata.csv before any image is opened),
-  with the checkpoint contract of ``ganaug.training.checkpoints`` (its family, training-set
-  fingerprint and settings; anything else is moved aside);
+  with the checkpoint contract of ``resume`` (its family, training-set fingerprint and settings;
+  anything else is moved aside);
 - ``sample(generator, out_dir, manifest, params, device, threads)``: n images, image i from its
-  own seed, and the manifest carrying the training-set fingerprint curation and the fits check.
+  own seed, and the manifest carrying the training-set fingerprint curation and the fits check;
+- ``cost(settings, repeats)``: its training and sampling stages for the cost model
+  (``ganaug.cost``).
 
 Where a family's files go: ``results/repeat_<r>/<directory>/`` (its generator and curves) and
-``results/repeat_<r>/<synthetic>/`` (its raw set and its curation). The study's WGAN-GP keeps the
-paths it always had (gan/, synthetic/); any other family's name its folders.
+``results/repeat_<r>/<synthetic>/`` (its raw set and its curation). The study's generator
+(``study=True``: what a condition without ``generator:`` uses) keeps the paths it always had
+(gan/, synthetic/); every other family's folders are named after it.
 """
 
 from __future__ import annotations
@@ -26,18 +37,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT = "wgan_gp"  # the study's generator: what a condition without generator: uses
-
 
 @dataclass(frozen=True)
 class Family:
-    name: str  # the config's word: conditions' generator:, the generators: list
+    name: str  # the config's word: conditions' generator:, curation.blur_threshold's keys
     label: str  # how the report names it
-    section: str  # its config section
-    config: type  # its settings' dataclass (from_section, training_params, sampling_params)
+    config: type  # its GeneratorConfig dataclass (its section, its length, its params)
     train: Callable[..., Any]
     sample: Callable[..., Any]
-    length_key: str  # the config key that sets the training length
+    cost: Callable[..., Any]  # (settings, repeats) -> its training and sampling Stages
+    study: bool = False  # the study's generator: the default of a condition, the historical folders
     directory: str = ""  # results/repeat_<r>/<directory>/: generator.pt, curves, grids
     synthetic: str = ""  # results/repeat_<r>/<synthetic>/: raw set, curation, selections
 
@@ -47,9 +56,19 @@ class Family:
         object.__setattr__(self, "synthetic", self.synthetic or f"synthetic_{self.name}")
 
     @property
+    def section(self) -> str:
+        """Its config section."""
+        return self.config.SECTION
+
+    @property
+    def length_key(self) -> str:
+        """The config key that sets its training length."""
+        return f"{self.section}.{self.config.LENGTH_KEY}"
+
+    @property
     def suffix(self) -> str:
         """What its curation folders add to the study's names: "" for the study's generator
-        (synthetic/), "_ddpm" for synthetic_ddpm/."""
+        (synthetic/), "_<name>" for synthetic_<name>/."""
         return self.synthetic.removeprefix("synthetic")
 
     def settings(self, config: dict[str, Any]):
@@ -57,7 +76,7 @@ class Family:
         return self.config.from_section(config[self.section], config["data"]["image_size"], config["seed"])
 
 
-# one line per family: the module under ganaug.generators that defines FAMILY
+# one line per family: the folder under ganaug.generators whose __init__ defines FAMILY
 _MODULES = ("wgan_gp", "ddpm")
 
 
@@ -66,10 +85,16 @@ def _load() -> dict[str, Family]:
     for m in _MODULES:
         fam = importlib.import_module(f"{__name__}.{m}").FAMILY
         out[fam.name] = fam
+    studies = [f.name for f in out.values() if f.study]
+    if len(studies) != 1:
+        raise RuntimeError(
+            f"exactly one generator family is the study's (study=True), not {studies or 'none'}"
+        )
     return out
 
 
 FAMILIES: dict[str, Family] = _load()
+DEFAULT = next(f.name for f in FAMILIES.values() if f.study)  # a condition without generator: uses it
 
 
 def family(name: str) -> Family:
@@ -77,6 +102,11 @@ def family(name: str) -> Family:
         return FAMILIES[name]
     except KeyError:
         raise ValueError(f"unknown generator {name!r}: registered are {', '.join(FAMILIES)}") from None
+
+
+def study() -> Family:
+    """The study's generator."""
+    return FAMILIES[DEFAULT]
 
 
 def by_directory(directory: str) -> Family:
@@ -96,4 +126,4 @@ def in_use(conditions: dict[str, dict[str, Any]]) -> list[Family]:
     """The study's generator (its outputs are the study's, built whatever the table holds), then
     every other family a condition with synthetic images names, in the registry's order."""
     named = {c.get("generator", DEFAULT) for c in conditions.values() if c["synthetic"] != "none"}
-    return [f for f in FAMILIES.values() if f.name == DEFAULT or f.name in named]
+    return [f for f in FAMILIES.values() if f.study or f.name in named]

@@ -1,1 +1,2 @@
-"""Networks: the WGAN-GP generator and critic, their losses, and the classifier registry."""
+"""The classifiers: their registry and how each is built (the generators' networks are in their
+families' folders, ``ganaug.generators``)."""

@@ -114,8 +114,6 @@ FID_INCEPTION = WeightFile(
     verify="fid-inception",
 )
 RANDOM = "random"  # the one spelling of "random init" in every config key and label
-# the sizes the WGAN-GP generates: its generator doubles a 4x4 map log2(size / 4) times
-GAN_SIZES = (32, 64, 128, 256)
 
 
 def backbone_label(net: str, backbone: str) -> str:

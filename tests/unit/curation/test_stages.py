@@ -250,14 +250,14 @@ def test_lpips_imagenet_trunk_loads_from_a_standin_in_the_cache(tmp_path):
 
 
 def _one(world, name="wgan_gp", raw="raw", blur="", ssim=""):
-    from ganaug.curation.stages import Candidates
+    from ganaug.curation.review_stage import Candidates
 
     return Candidates(name, world / "lpips.csv", world / raw, world / "manifest.csv", blur, ssim)
 
 
 def test_files_mode_without_files_says_what_to_do(world):
     from ganaug.curation.review import ReviewError
-    from ganaug.curation.stages import review_stage
+    from ganaug.curation.review_stage import review_stage
 
     pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
     with pytest.raises(
@@ -273,7 +273,7 @@ def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
     """The page mixes real training images in under neutral names in a seeded order: neither a
     file name nor the page names a source; the key (kept apart) maps every shown name back."""
     from ganaug.curation.review import write_review_sheet
-    from ganaug.curation.stages import review_page_key
+    from ganaug.curation.review_stage import review_page_key
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
@@ -308,7 +308,7 @@ def test_one_page_blinds_every_generators_candidates_with_the_real_images(world)
     """Two generators whose images share names: one page, one blinded name each, the key says
     which generator (or real) each came from, and each page image is that file's bytes. With one
     generator the page is the page it was: the shuffle depends only on the counts."""
-    from ganaug.curation.stages import Candidates, review_page_key
+    from ganaug.curation.review_stage import Candidates, review_page_key
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
@@ -339,7 +339,7 @@ def test_ingestion_unblinds_one_page_and_reports_the_turing_test_per_generator(w
     the real ones: accuracy, balanced accuracy and realism AUC here checked against values
     computed by hand."""
     from ganaug.curation.review import COLUMNS, CRITERIA
-    from ganaug.curation.stages import Candidates, review_stage
+    from ganaug.curation.review_stage import Candidates, review_stage
 
     pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
     pd.DataFrame({"image": CANDS[:2], "kept": True}).to_csv(world / "lpips2.csv", index=False)
@@ -400,7 +400,7 @@ def test_ingestion_unblinds_one_page_and_reports_the_turing_test_per_generator(w
 def test_simulated_review_scores_the_real_images_without_moving_the_candidates(world):
     """The real images change no candidate's score, and neither does a second generator on the
     page: each generator's proxy is standardised over its own candidates."""
-    from ganaug.curation.stages import Candidates, review_page_key, review_stage
+    from ganaug.curation.review_stage import Candidates, review_page_key, review_stage
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)

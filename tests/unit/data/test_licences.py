@@ -3,7 +3,7 @@ a challenge release's for all its images, the phantom's own; non-commercial ones
 
 import pandas as pd
 
-from ganaug.data.isic import ingest
+from ganaug.data.ingest import ingest
 from ganaug.data.licences import (
     FORMAT_LICENCES,
     UNKNOWN,

@@ -5,15 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from ganaug.data.ingest import ingest, select_classes
 from ganaug.data.isic import (
     LABEL_COLUMNS,
     DataFormatError,
-    ingest,
     read_ham10000,
     read_isic2019,
     read_isic2020,
     read_isic_archive,
-    select_classes,
 )
 from ganaug.data.labels import normalise_label
 

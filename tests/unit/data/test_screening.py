@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ganaug.data.isic import ingest
+from ganaug.data.ingest import ingest
 from ganaug.data.screening import lost_fraction, screen_rows
 
 ISIC_HEADER = "image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK\n"

@@ -12,7 +12,7 @@ import pytest
 
 from ganaug import reporting
 from ganaug.evaluation.final_results import build, change, clean
-from ganaug.reporting import figures, tables, words
+from ganaug.reporting import data_tables, figures, generator_words, synthetic_tables, tables, words
 
 
 def _agg(arch, cond, f1s, p=None, r=None):
@@ -173,7 +173,7 @@ def test_final_results_structure_and_values():
     assert exp.loc[0, "measured F1"] == pytest.approx(0.6)
     assert exp.loc[0, "measured - expected"] == pytest.approx(-0.3)
     assert list(tables.improvement_table(f).index.get_level_values(0)) == ["resnet50", "densenet121"]
-    funnel = tables.funnel_table(f)
+    funnel = synthetic_tables.funnel_table(f)
     assert funnel.loc["blur", "kept of previous (%)"] == 60.0
     assert "PHANTOM demo data" in words.header(
         f
@@ -246,12 +246,12 @@ def test_one_split_is_said_in_words_and_impossible_looking_figures_are_explained
             }
         },
     }
-    notes = " ".join(words.explain_gan(gan))
+    notes = " ".join(generator_words.explain_gan(gan))
     assert (
         "negative" in notes and "unbiased" in notes and "precision 1.0" in notes and "minimum (1.0)" in notes
     )
     turing = {"simulated": True, "reviewers": [{"reviewer": "r1", "realism_auc": 0.3}]}
-    assert "more real than the real ones" in words.explain_turing(turing)[0]
+    assert "more real than the real ones" in generator_words.explain_turing(turing)[0]
 
 
 def test_load_names_the_missing_file(tmp_path):
@@ -274,7 +274,7 @@ def test_benchmark_table_reads_snakemake_benchmark_files(tmp_path):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(header + row)
         paths.append(str(p))
-    t = tables.benchmark_table(paths)
+    t = data_tables.benchmark_table(paths)
     assert list(t["rule"]) == ["fit_classifier", "notebook", "ingest"]
     assert list(t["job"]) == ["timm/tf_efficientnet_lite0_baseline_seed42", "report", ""]
     assert t["seconds"].tolist() == [30.25, 2.0, 1.5]

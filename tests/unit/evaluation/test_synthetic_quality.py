@@ -110,9 +110,10 @@ def test_evaluate_set_compares_equal_sizes_against_two_references(tmp_path):
     from skimage.metrics import structural_similarity
 
     from ganaug.curation.lpips_fast import FastLpips, build_lpips
+    from ganaug.data.image_files import Images
     from ganaug.evaluation.features import build_extractor
     from ganaug.evaluation.gan_metrics import fid_from_features, gaussian_stats
-    from ganaug.evaluation.synthetic_quality import Images, Settings, evaluate_set, reference
+    from ganaug.evaluation.synthetic_quality import Settings, evaluate_set, reference
 
     rng = np.random.default_rng()
 
@@ -199,7 +200,8 @@ def test_a_perfect_generator_looks_the_same_against_train_and_val_at_equal_size(
 
 
 def test_the_raw_set_is_compared_at_the_curated_size():
-    from ganaug.evaluation.synthetic_quality import Images, subsample
+    from ganaug.data.image_files import Images
+    from ganaug.evaluation.synthetic_quality import subsample
 
     names = [f"generated_{i:04d}.png" for i in range(30)]
     raw = Images(names, np.zeros((30, 3, 8, 8), np.uint8), np.zeros((30, 8, 8), np.uint8))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ganaug.evaluation.which_generator import head_to_head, summarise, training_cost, turing_figures
-from ganaug.reporting import tables, words
+from ganaug.reporting import generator_words, synthetic_tables, words
 
 
 def _metrics(rng, z_curated: float) -> dict:
@@ -109,20 +109,20 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
 
     # the report: the table's means over repeats, the warning above the flagged generator only
     final = {"generators": out}
-    t = tables.generator_table(final)
+    t = synthetic_tables.generator_table(final)
     assert t.index.tolist() == ["WGAN-GP", "DDPM"]
     kids = [1000 * m["sets"]["curated"]["against"]["val"]["kid"]["mean"] for m in metrics["ddpm"]]
     assert t.loc["DDPM", "curated: KID x 1000 vs val"] == pytest.approx(np.mean(kids))
     accs = [np.mean([r["accuracy"] for r in x["reviewers"]]) for x in turing["ddpm"]]
     assert t.loc["DDPM", "Turing: accuracy"] == pytest.approx(np.mean(accs))
     assert t.loc["WGAN-GP", "training (min)"] == pytest.approx(1.5)
-    assert words.copying_warning(final, "wgan_gp") == ""
-    warning = words.copying_warning(final, "ddpm")
+    assert generator_words.copying_warning(final, "wgan_gp") == ""
+    warning = generator_words.copying_warning(final, "ddpm")
     assert "DDPM copies its training images" in warning and "-4.2" in warning
     final["provenance"] = {"seeds": [42], "repeats": [0, 1]}
     assert any("DDPM's curated images look copied" in c for c in words.caveats(final))
     assert not any("WGAN-GP's curated" in c for c in words.caveats(final))
-    sentence = words.generators_sentence(final)
+    sentence = generator_words.generators_sentence(final)
     assert "**WGAN-GP**" in sentence and "copying flagged in repeat 0" in sentence
 
 
@@ -148,11 +148,12 @@ def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
     assert final["generators"]["each"]["wgan_gp"]["repeats"]["0"]["sets"]["curated"][
         "kernel_distance_x1000_vs_val"
     ] == pytest.approx(want)
-    assert tables.generator_table(final).loc[
+    assert synthetic_tables.generator_table(final).loc[
         "WGAN-GP", "curated: kernel distance x 1000 vs val"
     ] == pytest.approx(want)
-    assert f"kernel distance x 1000 against the held-out val images {want:.1f}" in words.generators_sentence(
-        final
+    assert (
+        f"kernel distance x 1000 against the held-out val images {want:.1f}"
+        in generator_words.generators_sentence(final)
     )
 
 
@@ -173,8 +174,8 @@ def test_each_generators_blur_threshold_is_shown_and_unalike_ones_are_a_caveat(t
     # as final_results.json stores it (sorted keys): the note keeps the registry's order
     final["generators"]["each"] = dict(sorted(final["generators"]["each"].items()))
     assert final["generators"]["each"]["ddpm"]["blur_threshold"] == ddpm
-    assert tables.generator_table(final)["blur threshold"].tolist() == [wgan, ddpm]
-    note = words.blur_note(final)
+    assert synthetic_tables.generator_table(final)["blur threshold"].tolist() == [wgan, ddpm]
+    note = generator_words.blur_note(final)
     if wgan == ddpm:
         assert note == "" and not any("blur thresholds" in c for c in words.caveats(final))
     else:

@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganaug.models.discriminator import Discriminator
-from ganaug.models.generator import SUPPORTED_SIZES, Generator
-from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.generators.wgan_gp.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.generators.wgan_gp.networks import SUPPORTED_SIZES, Discriminator, Generator
 
 
 def layer_spec(model: nn.Module) -> list[tuple]:

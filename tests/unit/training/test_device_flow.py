@@ -21,11 +21,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from ganaug.data.provenance import MinorityTrainSet
-from ganaug.settings import DdpmConfig, FitConfig, GanConfig
-from ganaug.training.gan import GanOutputs, _Trainer
+from ganaug.generators.ddpm.config import DdpmConfig
+from ganaug.generators.loop import GeneratorOutputs
+from ganaug.generators.wgan_gp.config import WganGpConfig
+from ganaug.generators.wgan_gp.training import _Trainer
+from ganaug.settings import FitConfig
 
 META = torch.device("meta")
-GAN = GanConfig(img_size=32, features_g=4, features_d=4, batch_size=4)
+GAN = WganGpConfig(img_size=32, features_g=4, features_d=4, batch_size=4)
 DDPM = DdpmConfig(
     img_size=32,
     block_out_channels=(8, 16),
@@ -34,7 +37,7 @@ DDPM = DdpmConfig(
     batch_size=4,
     warmup_steps=2,
 )
-NOWHERE = GanOutputs.in_folder("/nonexistent")
+NOWHERE = GeneratorOutputs.in_folder("/nonexistent")
 
 
 class OneDevice(TorchDispatchMode):
@@ -103,8 +106,8 @@ def test_a_classifier_training_step_keeps_every_tensor_on_the_device():
 
 
 def test_a_ddpm_step_keeps_every_tensor_on_the_device():
-    from ganaug.training.diffusion import TrainSet
-    from ganaug.training.diffusion import _Trainer as DdpmTrainer
+    from ganaug.generators.ddpm.training import TrainSet
+    from ganaug.generators.ddpm.training import _Trainer as DdpmTrainer
 
     t = DdpmTrainer(DDPM, TrainSet(train_set()), NOWHERE, META)
     with OneDevice():
@@ -126,7 +129,7 @@ def test_the_guard_catches_a_tensor_left_on_the_cpu(op):
 
 
 def test_bf16_runs_the_gans_dtype_flow_on_the_cpu_with_the_penalty_in_fp32(monkeypatch):
-    import ganaug.training.gan as gan_mod
+    import ganaug.generators.wgan_gp.training as gan_mod
 
     seen = {}
     real_gp = gan_mod.gradient_penalty
@@ -150,9 +153,9 @@ def test_bf16_runs_the_gans_dtype_flow_on_the_cpu_with_the_penalty_in_fp32(monke
 
 
 def test_bf16_runs_a_fit_and_a_ddpm_step_on_the_cpu_when_asked():
+    from ganaug.generators.ddpm.training import TrainSet
+    from ganaug.generators.ddpm.training import _Trainer as DdpmTrainer
     from ganaug.training.classifier import _train_epoch, _TrainData
-    from ganaug.training.diffusion import TrainSet
-    from ganaug.training.diffusion import _Trainer as DdpmTrainer
 
     cpu = torch.device("cpu")
     assert FitConfig(bf16="auto").uses_bf16("cuda") and not FitConfig(bf16="auto").uses_bf16("cpu")

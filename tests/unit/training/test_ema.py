@@ -7,7 +7,7 @@ import torch
 from diffusers.training_utils import EMAModel
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ganaug.training.ema import BatchedEma
+from ganaug.generators.ddpm.ema import BatchedEma
 
 
 class _Ops(TorchDispatchMode):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,22 +13,20 @@ import numpy as np
 import pytest
 import torch
 
-import ganaug.training.gan as gan_mod
-from ganaug.cost.steps import flops_per_iteration
+import ganaug.generators.wgan_gp.training as gan_mod
 from ganaug.data.phantom import plan, render
 from ganaug.data.provenance import MinorityTrainSet
+from ganaug.generators.loop import GeneratorOutputs, NonFiniteLoss
+from ganaug.generators.resume import CheckpointAhead
+from ganaug.generators.sampling import image_name
+from ganaug.generators.wgan_gp.config import WganGpConfig
+from ganaug.generators.wgan_gp.cost import flops_per_iteration
+from ganaug.generators.wgan_gp.sampling import GeneratorMismatch, generate, load_generator, sample_images
+from ganaug.generators.wgan_gp.training import train_gan
 from ganaug.settings import PhantomConfig
-from ganaug.training.checkpoints import CheckpointAhead, load_checkpoint
-from ganaug.training.gan import (
-    GanConfig,
-    GanOutputs,
-    NonFiniteLoss,
-    train_gan,
-)
-from ganaug.training.sample import GeneratorMismatch, generate, image_name, load_generator, sample_images
-from tests.helpers import REPO
+from ganaug.training.checkpoints import load_checkpoint
 
-TINY = GanConfig(
+TINY = WganGpConfig(
     img_size=32,
     features_g=4,
     features_d=4,
@@ -40,22 +37,9 @@ TINY = GanConfig(
     log_interval=1,
 )
 
-DRIVER = """
-import sys, torch
-from pathlib import Path
-sys.path.insert(0, {scripts!r})
-torch.set_num_threads(1)
-from tests.unit.training.test_gan_training import TINY, outputs
-from ganaug.data.provenance import MinorityTrainSet
-from ganaug.training.gan import train_gan
-real = torch.load({data!r})
-train = MinorityTrainSet([f"ISIC_{{i:07d}}" for i in range(len(real))], real)
-train_gan(TINY, train, outputs(Path({root!r})), torch.device("cpu"), progress=False)
-"""
 
-
-def outputs(root: Path) -> GanOutputs:
-    return GanOutputs(
+def outputs(root: Path) -> GeneratorOutputs:
+    return GeneratorOutputs(
         root / "ckpt" / "last.pt",
         root / "generator.pt",
         root / "history.csv",
@@ -75,14 +59,6 @@ def phantom_df(n: int = 12, size: int = 32, seed: int = 5) -> MinorityTrainSet:
     return MinorityTrainSet([f"ISIC_{seed}{i:06d}" for i in range(n)], x)
 
 
-def start_driver(root: Path, data: Path) -> subprocess.Popen:
-    code = DRIVER.format(scripts=str(REPO / "scripts"), data=str(data), root=str(root))
-    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'scripts'}"}
-    return subprocess.Popen(
-        [sys.executable, "-c", code], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
-    )
-
-
 def wait_for_checkpoint(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
     t0 = time.monotonic()
     while not path.exists():
@@ -98,57 +74,6 @@ def generator_weights(root: Path) -> dict[str, torch.Tensor]:
 def max_diff(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> tuple[Path, Path]:
-    """An uninterrupted run in its own process (the same thread count as the interrupted ones)."""
-    root = tmp_path_factory.mktemp("ref")
-    data = root / "real.pt"
-    torch.save(phantom_df().images, data)
-    proc = start_driver(root / "run", data)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    return root / "run", data
-
-
-def test_kill_and_resume_gives_the_same_generator(reference, tmp_path):
-    ref, data = reference
-    root = tmp_path / "run"
-    proc = start_driver(root, data)
-    wait_for_checkpoint(proc, root / "ckpt" / "last.pt")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = load_checkpoint(root / "ckpt" / "last.pt")["iteration"]
-    assert 0 < killed_at < TINY.total_iterations
-    assert not (root / "generator.pt").exists()
-    proc = start_driver(root, data)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    # bit-identical on the CPU: the same random stream, restored from the checkpoint
-    assert max_diff(generator_weights(ref), generator_weights(root)) == 0.0
-    # the history is whole: one row per iteration, the rows before the kill included
-    hist = np.loadtxt(root / "history.csv", delimiter=",", skiprows=1)
-    ref_hist = np.loadtxt(ref / "history.csv", delimiter=",", skiprows=1)
-    assert hist.shape == ref_hist.shape == (TINY.total_iterations, 5)
-    assert np.array_equal(hist, ref_hist)
-
-
-def test_sigterm_writes_a_checkpoint_and_exits_nonzero(reference, tmp_path):
-    ref, data = reference
-    root = tmp_path / "run"
-    proc = start_driver(root, data)
-    wait_for_checkpoint(proc, root / "ckpt" / "last.pt")
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
-    assert "Preempted" in err and "checkpoint written" in err
-    stopped_at = load_checkpoint(root / "ckpt" / "last.pt")["iteration"]
-    assert 0 < stopped_at < TINY.total_iterations
-    proc = start_driver(root, data)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert max_diff(generator_weights(ref), generator_weights(root)) <= 1e-6
 
 
 def test_a_few_steps_reduce_the_critic_loss(tmp_path):
@@ -195,7 +120,7 @@ def info_logs(caplog):
     caplog.set_level("INFO", logger="ganaug")
 
 
-def run(cfg: GanConfig, root: Path, train: MinorityTrainSet | None = None):
+def run(cfg: WganGpConfig, root: Path, train: MinorityTrainSet | None = None):
     return train_gan(cfg, train or phantom_df(), outputs(root), torch.device("cpu"), progress=False)
 
 
@@ -315,7 +240,7 @@ def test_generator_file_holds_weights_only(tmp_path):
         progress=False,
     )
     blob = torch.load(tmp_path / "generator.pt", weights_only=True)
-    assert set(blob) == {"state_dict", "hparams", "training_set"}
+    assert set(blob) == {"family", "state_dict", "hparams", "training_set"} and blob["family"] == "wgan_gp"
     assert blob["hparams"] == {"latent_dim": 100, "features_g": 4, "img_size": 32}
 
 
@@ -343,7 +268,7 @@ def test_a_generator_file_that_does_not_fit_its_hparams_is_refused(tmp_path):
     torch.save(blob, tmp_path / "bad.pt")
     with pytest.raises(GeneratorMismatch, match=r"bad.pt: its weights do not fit"):
         load_generator(tmp_path / "bad.pt", torch.device("cpu"))
-    torch.save({"weights": 1}, tmp_path / "foreign.pt")
+    torch.save({"family": "wgan_gp", "weights": 1}, tmp_path / "foreign.pt")
     with pytest.raises(GeneratorMismatch, match=r"expected a dict with 'state_dict' and 'hparams'"):
         load_generator(tmp_path / "foreign.pt", torch.device("cpu"))
 
@@ -379,7 +304,7 @@ def test_the_manifest_carries_the_training_set_and_curation_checks_it(tmp_path):
 
 def test_flop_count_matches_the_issue_estimate():
     """About 1.6 TFLOP per generator iteration at the study's size (5 critic steps, batch 16)."""
-    flops = flops_per_iteration(GanConfig(img_size=256), torch.device("cpu"))
+    flops = flops_per_iteration(WganGpConfig(img_size=256), torch.device("cpu"))
     assert 1.4e12 < flops < 1.8e12
 
 
@@ -413,8 +338,8 @@ def test_one_critic_call_on_real_and_fake_matches_two_calls():
     """The critic scores the concatenated real and fake batch in one call. InstanceNorm is per
     image, so the scores equal two calls' exactly and the critic's gradients up to float
     summation order: checked against the two-call step as it was written before."""
-    from ganaug.models.losses import critic_loss, gradient_penalty
-    from ganaug.training.gan import _Trainer
+    from ganaug.generators.wgan_gp.losses import critic_loss, gradient_penalty
+    from ganaug.generators.wgan_gp.training import _Trainer
 
     cfg = replace(TINY, batch_size=6)
     steps = {}
@@ -450,7 +375,7 @@ def test_a_sigterm_while_the_outputs_are_written_waits_for_them(tmp_path, monkey
     """The handler stays until the last output is written; before, it was restored first, and a
     late SIGTERM killed the job and lost up to a checkpoint interval of training. The job still
     stops as preempted, its checkpoint at the end unfinished, and the rerun trains nothing."""
-    from ganaug.training.gan import Preempted
+    from ganaug.generators.loop import Preempted
 
     cfg = replace(TINY, total_iterations=3, checkpoint_interval=100)
     real_finish = gan_mod._finish

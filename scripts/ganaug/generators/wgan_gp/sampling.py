@@ -1,30 +1,19 @@
-"""Sampling the trained generator: image i comes from its own seed, so it is reproducible alone.
-
-The latent vector of image i is drawn from a generator seeded by ``SeedSequence([seed, i])``,
-and the generator runs in eval mode (BatchNorm uses its running statistics), so an image does
-not depend on the batch it was generated in.
+"""Sampling the trained WGAN-GP: the latent vector of image i is drawn from its own seed
+(``ganaug.generators.sampling.latent_seed``), and the generator runs in eval mode (BatchNorm uses
+its running statistics), so an image does not depend on the batch it was generated in.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.io import write_bytes, write_csv
-from ganaug.models.generator import Generator
-from ganaug.settings import HPARAM_KEYS
-
-log = logging.getLogger(__name__)
-
-
-class GeneratorMismatch(ValueError):
-    """generator.pt is not a generator of the configured architecture and size."""
+from ganaug.generators.sampling import GeneratorMismatch, latent_seed, read_generator_file, write_samples
+from ganaug.generators.wgan_gp.config import HPARAM_KEYS, NAME
+from ganaug.generators.wgan_gp.networks import Generator
 
 
 def load_generator(
@@ -33,16 +22,9 @@ def load_generator(
     """Rebuild the generator from ``generator.pt``: (network in eval mode, the file's training-set
     record). With ``expected`` (the config's latent_dim, features_g, img_size), any difference is
     an error that names the file and both values."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise GeneratorMismatch(f"{path}: not a generator file this workflow wrote ({err})") from None
-    if isinstance(blob, dict) and blob.get("family", "wgan_gp") != "wgan_gp":
-        raise GeneratorMismatch(
-            f"{path}: a {blob['family']} generator, not a WGAN-GP one (see ganaug.generators)"
-        )
-    if not isinstance(blob, dict) or not {"state_dict", "hparams"} <= set(blob):
-        found = sorted(blob) if isinstance(blob, dict) else type(blob).__name__
+    blob = read_generator_file(path, NAME, "WGAN-GP")
+    if not {"state_dict", "hparams"} <= set(blob):
+        found = sorted(blob)
         raise GeneratorMismatch(
             f"{path}: expected a dict with 'state_dict' and 'hparams' (as train_gan writes), found {found}"
         )
@@ -69,16 +51,8 @@ def load_generator(
     return gen.to(device).eval(), blob.get("training_set", {})
 
 
-def latent_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
 def latent(seed: int, index: int, latent_dim: int) -> torch.Tensor:
     return torch.randn(latent_dim, generator=torch.Generator().manual_seed(latent_seed(seed, index)))
-
-
-def image_name(index: int, n: int) -> str:
-    return f"generated_{index:0{max(4, len(str(n - 1)))}d}.png"
 
 
 @torch.no_grad()
@@ -114,44 +88,6 @@ def sample_images(
         training_set,
         progress,
     )
-
-
-def write_samples(
-    generate_batch: Callable[[list[int]], np.ndarray],
-    out_dir: str | Path,
-    manifest: str | Path,
-    n: int,
-    seed: int,
-    batch_size: int,
-    training_set: dict,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Images 0..n-1 from ``generate_batch`` (indices -> uint8 RGB), in batches, and the manifest:
-    every generator family writes its raw set through this one function."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="sample", unit="batch", mininterval=10)
-    for s in starts:
-        idx = list(range(s, min(n, s + batch_size)))
-        for i, img in zip(idx, generate_batch(idx), strict=True):
-            ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            assert ok
-            write_bytes(png.tobytes(), out_dir / image_name(i, n))
-    table = pd.DataFrame(
-        {
-            "image": [image_name(i, n) for i in range(n)],
-            "index": range(n),
-            "latent_seed": [latent_seed(seed, i) for i in range(n)],
-            "gan_training_set": training_set.get("digest", ""),
-        }
-    )
-    write_csv(table, manifest)
-    log.info("wrote %d synthetic images to %s", n, out_dir)
-    return table
 
 
 def sample_rule(

@@ -27,6 +27,7 @@ The fingerprint downstream stages check stays the minority images'; the checkpoi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,82 +38,27 @@ import pandas as pd
 import torch
 
 from ganaug.data.provenance import MinorityTrainSet, fingerprint
-from ganaug.io import clear_event_files, write_csv
+from ganaug.generators import loop
+from ganaug.generators.ddpm.config import NAME, SCHEDULE_KEYS, DdpmConfig
+from ganaug.generators.ddpm.networks import (
+    MAJORITY,
+    MINORITY,
+    build_unet,
+    ddim_sample,
+    initial_noise,
+    schedule,
+    target,
+)
+from ganaug.generators.loop import EndlessSampler, GeneratorOutputs, NonFiniteLoss, save_grid
+from ganaug.generators.resume import resumable_state
+from ganaug.io import write_csv
 from ganaug.runtime import autocast, set_tf32
-from ganaug.settings import DDPM_NAME as NAME
-from ganaug.settings import DDPM_SCHEDULE_KEYS as SCHEDULE_KEYS
-from ganaug.settings import DDPM_SHAPE_KEYS as SHAPE_KEYS
-from ganaug.settings import DdpmConfig, as_dict
-from ganaug.training.checkpoints import restore_rng_state, resumable_state, rng_state, save_checkpoint
-from ganaug.training.gan import EndlessSampler, GanOutputs, NonFiniteLoss, Preempted, _save_grid, _SigtermFlag
+from ganaug.settings import as_dict
+from ganaug.training.checkpoints import restore_rng_state, rng_state, save_checkpoint
 
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["iteration", "loss", "lr"]
-MINORITY, MAJORITY = 1, 0  # class labels of the conditional model
-
-
-def build_unet(shape: dict[str, Any], seed: int | None = None):
-    """The UNet of ``shape`` (SHAPE_KEYS); seeded weights when ``seed`` is given."""
-    from diffusers import UNet2DModel
-
-    levels = len(shape["block_out_channels"])
-    attn = [i >= levels - shape["attention_levels"] for i in range(levels)]
-    if seed is not None:
-        torch.manual_seed(seed)
-    return UNet2DModel(
-        sample_size=shape["img_size"],
-        in_channels=3,
-        out_channels=3,
-        layers_per_block=shape["layers_per_block"],
-        block_out_channels=tuple(shape["block_out_channels"]),
-        down_block_types=tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attn),
-        up_block_types=tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attn)),
-        norm_num_groups=shape["norm_num_groups"],
-        num_class_embeds=2 if shape["conditional"] else None,
-    )
-
-
-def _schedule(cls_name: str, cfg: dict[str, Any]):
-    import diffusers
-
-    return getattr(diffusers, cls_name)(
-        num_train_timesteps=cfg["train_timesteps"],
-        beta_schedule=cfg["beta_schedule"],
-        prediction_type=cfg["prediction_type"],
-        clip_sample=True,
-    )
-
-
-def _target(sched, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return noise if sched.config.prediction_type == "epsilon" else sched.get_velocity(x0, noise, t)
-
-
-@torch.no_grad()
-def ddim_sample(unet, noise: torch.Tensor, steps: int, schedule: dict[str, Any], labels=None) -> torch.Tensor:
-    """DDIM (eta = 0) from the initial ``noise``: images in [-1, 1]."""
-    sched = _schedule("DDIMScheduler", schedule)
-    sched.set_timesteps(steps)
-    x = noise
-    was_training = unet.training
-    unet.eval()
-    for t in sched.timesteps:
-        eps = unet(x, t, class_labels=labels).sample.float()
-        x = sched.step(eps, t, x, eta=0.0).prev_sample
-    unet.train(was_training)
-    return x.clamp(-1, 1)
-
-
-def initial_noise(seed: int, indices: list[int], size: int) -> torch.Tensor:
-    """x_T of each image, from the image's own seed (the WGAN-GP's latent_seed)."""
-    from ganaug.training.sample import latent_seed
-
-    return torch.stack(
-        [
-            torch.randn(3, size, size, generator=torch.Generator().manual_seed(latent_seed(seed, i)))
-            for i in indices
-        ]
-    )
 
 
 @dataclass(frozen=True)
@@ -142,8 +88,8 @@ class TrainSet:
 
 
 class _Trainer:
-    def __init__(self, cfg: DdpmConfig, train: TrainSet, out: GanOutputs, device: torch.device):
-        from ganaug.training.ema import BatchedEma
+    def __init__(self, cfg: DdpmConfig, train: TrainSet, out: GeneratorOutputs, device: torch.device):
+        from ganaug.generators.ddpm.ema import BatchedEma
 
         self.cfg, self.out, self.device = cfg, out, device
         images, labels = train.tensors()
@@ -153,7 +99,7 @@ class _Trainer:
         self.minority_set = train.minority.fingerprint()
         self.settings = cfg.resume_settings(device)
         self.g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(cfg.seed)
-        self.sampler = EndlessSampler(len(self.real), cfg.batch_size, self.g)
+        self.sampler = EndlessSampler(len(self.real), cfg.batch_size, self.g, "ddpm")
         self.unet = build_unet(cfg.shape(), cfg.seed).to(device)
         if device.type == "cuda":
             set_tf32(cfg.tf32)
@@ -163,7 +109,7 @@ class _Trainer:
         # EMAModel's decay, warm-up and state, its update in three multi-tensor ops (bit-identical)
         self.ema = BatchedEma(self.unet.parameters(), decay=cfg.ema_decay, use_ema_warmup=True)
         self.ema.to(device)
-        self.sched = _schedule("DDPMScheduler", as_dict(cfg))
+        self.sched = schedule("DDPMScheduler", as_dict(cfg))
         self.history: list[dict[str, float]] = []
         self.start, self.last_ckpt = 0, None
         self.window = torch.zeros(1, device=device)
@@ -175,12 +121,13 @@ class _Trainer:
             self.settings,
             self.training_set,
             self.cfg.total_steps,
-            family=NAME,
-            length_key="ddpm.total_steps",
+            NAME,
+            "ddpm",
+            "ddpm.total_steps",
         )
         if state is None:
-            log.info("ddpm: training from scratch on %d images (training set %s)", len(self.real),
-                     self.training_set["digest"])  # fmt: skip
+            n, digest = len(self.real), self.training_set["digest"]
+            log.info("ddpm: training from scratch on %d images (training set %s)", n, digest)
             return
         self.unet.load_state_dict(state["unet"])
         self.opt.load_state_dict(state["opt"])
@@ -207,7 +154,7 @@ class _Trainer:
         labels = None if self.labels is None else self.labels[idx]
         with autocast(self.device, cfg.bf16):  # the flag decides: the CPU's tests run the same flow
             pred = self.unet(xt, t, class_labels=labels).sample
-        loss = torch.nn.functional.mse_loss(pred.float(), _target(self.sched, x0, noise, t))
+        loss = torch.nn.functional.mse_loss(pred.float(), target(self.sched, x0, noise, t))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.unet.parameters(), 1.0)
@@ -267,53 +214,42 @@ class _Trainer:
         noise = initial_noise(self.cfg.seed + 1, list(range(n)), self.cfg.img_size).to(self.device)
         return ddim_sample(self.ema_unet(), noise, self.cfg.sampling_steps, as_dict(self.cfg), labels)
 
+    def session(self):
+        return contextlib.nullcontext()  # nothing held open: the history is written at the end
+
+    def advance(self, it: int) -> dict[str, str] | None:
+        """One step; a history row every log_interval; a grid every sample_interval (the last
+        step's is the final grid)."""
+        cfg = self.cfg
+        self.unet.train()
+        self.step()
+        postfix = None
+        if it % cfg.log_interval == 0 or it == cfg.total_steps:
+            postfix = {"loss": f"{self.history_row(it)['loss']:.4f}"}
+        if it % cfg.sample_interval == 0 and it < cfg.total_steps:
+            save_grid(self.grid(), self.out.samples_dir / f"iter_{it:06d}.png", nrow=4)
+        return postfix
+
+    def finish(self) -> pd.DataFrame:
+        return _finish(self, self.out)
+
 
 def train(
-    cfg: DdpmConfig, data: TrainSet, out: GanOutputs, device: torch.device, progress: bool = True
+    cfg: DdpmConfig, data: TrainSet, out: GeneratorOutputs, device: torch.device, progress: bool = True
 ) -> pd.DataFrame:
     """Train (or resume) to ``cfg.total_steps``; write every output; return the history."""
-    from tqdm import tqdm
-
-    t = _Trainer(cfg, data, out, device)
-    t.resume()
-    if t.start == 0:
-        clear_event_files(out.tensorboard)
-    bar = tqdm(total=cfg.total_steps, initial=t.start, desc="ddpm", unit="step", mininterval=5,
-               disable=not progress)  # fmt: skip
-    with _SigtermFlag() as sigterm, bar:
-        for it in range(t.start + 1, cfg.total_steps + 1):
-            t.unet.train()
-            t.step()
-            if it % cfg.log_interval == 0 or it == cfg.total_steps:
-                bar.set_postfix(loss=f"{t.history_row(it)['loss']:.4f}")
-            if it % cfg.sample_interval == 0 and it < cfg.total_steps:
-                _save_grid(t.grid(), out.samples_dir / f"iter_{it:06d}.png", nrow=4)
-            bar.update(1)
-            if it % cfg.checkpoint_interval == 0 or it == cfg.total_steps or sigterm.raised:
-                t.checkpoint(it)
-            if sigterm.raised:
-                raise Preempted(f"SIGTERM at step {it}: checkpoint written to {out.checkpoint}")
-        hist = _finish(t, out)
-        if sigterm.raised:
-            raise Preempted(
-                f"SIGTERM while the outputs were written: they were finished first; the checkpoint "
-                f"{out.checkpoint} at step {cfg.total_steps} lets a rerun rewrite them without training"
-            )
-        t.checkpoint(cfg.total_steps, complete=True)
-    return hist
+    return loop.run(_Trainer(cfg, data, out, device), cfg.total_steps, "ddpm", "step", progress)
 
 
-def _finish(t: _Trainer, out: GanOutputs) -> pd.DataFrame:
-    from ganaug.viz import montage, plot_diffusion_curves
+def _finish(t: _Trainer, out: GeneratorOutputs) -> pd.DataFrame:
+    from ganaug.viz import plot_diffusion_curves
 
     cfg = t.cfg
     hist = pd.DataFrame(t.history, columns=HISTORY_COLUMNS)
     write_csv(hist, out.history)
     plot_diffusion_curves(hist, out.curves)
-    _save_grid(t.grid(), out.grid, nrow=4)
-    if out.progress is not None:
-        grids = sorted(out.samples_dir.glob("iter_*.png"))
-        montage(grids, [g.stem.replace("iter_", "step ").lstrip("0") for g in grids], out.progress)
+    save_grid(t.grid(), out.grid, nrow=4)
+    loop.progress_montage(out, "step")
     net = t.ema_unet()
     blob = {
         "family": NAME,
@@ -329,71 +265,8 @@ def _finish(t: _Trainer, out: GanOutputs) -> pd.DataFrame:
     return hist
 
 
-def load(path: str | Path, device: torch.device, expected: dict[str, Any] | None = None):
-    """(the EMA network in eval mode, the file's blob) from a DDPM ``generator.pt``."""
-    from ganaug.training.sample import GeneratorMismatch
-
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise GeneratorMismatch(f"{path}: not a generator file this workflow wrote ({err})") from None
-    if not isinstance(blob, dict) or blob.get("family") != NAME:
-        found = blob.get("family", "wgan_gp") if isinstance(blob, dict) else type(blob).__name__
-        raise GeneratorMismatch(
-            f"{path}: a {found} generator, not a {NAME} one; retrain it (--forcerun train_generator)"
-        )
-    if expected is not None:
-        want = {k: expected[k] for k in (*SHAPE_KEYS, *SCHEDULE_KEYS)}
-        have = {**blob["hparams"], **blob["schedule"]}
-        diff = [
-            f"{k} {have.get(k)} (the config: {v})"
-            for k, v in want.items()
-            if _plain(have.get(k)) != _plain(v)
-        ]
-        if diff:
-            raise GeneratorMismatch(
-                f"{path} is a DDPM of another shape or schedule: {', '.join(diff)}. Retrain it "
-                "(snakemake --forcerun train_generator) or set the ddpm section to the file's values"
-            )
-    net = build_unet(blob["hparams"])
-    net.load_state_dict(blob["state_dict"])
-    return net.to(device).eval(), blob
-
-
-def _plain(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple | list) else v
-
-
-def generate(net, blob: dict, indices: list[int], seed: int, steps: int, device: torch.device) -> np.ndarray:
-    """uint8 (len(indices), H, W, 3) RGB images of the minority class."""
-    size = blob["hparams"]["img_size"]
-    noise = initial_noise(seed, indices, size).to(device)
-    labels = torch.full((len(indices),), MINORITY, device=device) if blob["hparams"]["conditional"] else None
-    x = ddim_sample(net, noise, steps, blob["schedule"], labels).float()
-    return ((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def flops_per_step(cfg: DdpmConfig) -> tuple[float, float]:
-    """FLOPs of one training step (forward and backward at cfg.batch_size) and of one sampling
-    forward of one image, counted by FlopCounterMode at the config's size on the meta device
-    (shapes only: the study's 256-px batch would need tens of GB of activations on the CPU)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    meta = torch.device("meta")
-    net = build_unet(cfg.shape(), cfg.seed).to(meta)
-    x = torch.zeros(cfg.batch_size, 3, cfg.img_size, cfg.img_size, device=meta)
-    t = torch.zeros(cfg.batch_size, dtype=torch.long, device=meta)
-    labels = torch.zeros(cfg.batch_size, dtype=torch.long, device=meta) if cfg.conditional else None
-    with FlopCounterMode(display=False) as c:
-        net(x, t, class_labels=labels).sample.square().mean().backward()
-    train = c.get_total_flops()
-    with torch.no_grad(), FlopCounterMode(display=False) as c:
-        net(x[:1], t[:1], class_labels=None if labels is None else labels[:1])
-    return float(train), float(c.get_total_flops())
-
-
 def train_from_metadata(
-    metadata: str | Path, cfg: DdpmConfig, out: GanOutputs, device: str, threads: int
+    metadata: str | Path, cfg: DdpmConfig, out: GeneratorOutputs, device: str, threads: int
 ) -> pd.DataFrame:
     """The rule train_generator for the DDPM: the train-split minority images of ``metadata`` (and,
     conditional, its majority images), selected before any image is opened, then :func:`train`."""
@@ -411,25 +284,3 @@ def train_from_metadata(
         )
     data = TrainSet(load_train_minority(metadata, cfg.img_size), majority)
     return train(cfg, data, out, select_device(device, cfg.tf32))
-
-
-def sample_rule(
-    generator: str | Path, out_dir: str | Path, manifest: str | Path, params: dict, device: str, threads: int
-) -> pd.DataFrame:
-    """The rule sample_generator for the DDPM: ``params`` are the DdpmConfig's sampling params, which the
-    file's shape and schedule must match."""
-    from ganaug.runtime import select_device
-    from ganaug.training.sample import write_samples
-
-    torch.set_num_threads(threads)
-    dev = select_device(device, params["tf32"])
-    net, blob = load(generator, dev, params)
-    return write_samples(
-        lambda idx: generate(net, blob, idx, params["seed"], params["sampling_steps"], dev),
-        out_dir,
-        manifest,
-        params["n_samples"],
-        params["seed"],
-        params["sample_batch_size"],
-        blob.get("training_set") or {},
-    )

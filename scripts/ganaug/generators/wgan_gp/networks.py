@@ -1,11 +1,18 @@
-"""The study's WGAN-GP generator (DCGAN-style transposed convolutions).
+"""The study's WGAN-GP networks: the generator and the critic.
 
-At the defaults (latent 100, features_g 16, 256 px) it is exactly the study's network:
-Linear(100, 4*4*1024) -> (1024, 4, 4) -> ConvT 1024->512 (8 px) -> 512->256 (16) -> 256->128 (32)
--> 128->64 (64) -> 64->32 (128) -> ConvT 32->3 (256), BatchNorm2d + ReLU after every layer but
-the output, Tanh at the output. Channel counts are features_g * 2^k, and the number of
-stride-2 layers follows from the image size (log2(size / 4)), so 32, 64 and 128 px are the same
-design with fewer layers.
+The generator (DCGAN-style transposed convolutions), at the defaults (latent 100, features_g
+16, 256 px) exactly the study's network: Linear(100, 4*4*1024) -> (1024, 4, 4) -> ConvT
+1024->512 (8 px) -> 512->256 (16) -> 256->128 (32) -> 128->64 (64) -> 64->32 (128) -> ConvT
+32->3 (256), BatchNorm2d + ReLU after every layer but the output, Tanh at the output. Channel
+counts are features_g * 2^k, and the number of stride-2 layers follows from the image size
+(log2(size / 4)), so 32, 64 and 128 px are the same design with fewer layers.
+
+The critic, at the defaults (features_d 16, 256 px): Conv 3->32 (128 px) -> 32->64 (64) ->
+64->128 (32) -> 128->256 (16) -> 256->512 (8) -> 512->1024 (4) -> Conv 1024->1 (4x4, stride 1,
+no padding) -> a scalar. InstanceNorm2d after every layer but the first and the last,
+LeakyReLU(0.2) after every layer but the last, and no activation at the output: a WGAN critic
+outputs an unbounded score, and batch-wise normalisation would make the gradient penalty, which
+is per-sample, ill-defined (Gulrajani et al. 2017, section 4), hence instance norm.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from ganaug.models.registry import GAN_SIZES as SUPPORTED_SIZES
+from ganaug.generators.wgan_gp.config import SUPPORTED_SIZES
 
 
 def n_upsamplings(img_size: int) -> int:
@@ -66,3 +73,26 @@ def _init_weights(m: nn.Module) -> None:
     elif isinstance(m, nn.BatchNorm2d | nn.InstanceNorm2d) and m.weight is not None:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, img_channels: int = 3, features_d: int = 16, img_size: int = 256):
+        super().__init__()
+        n = n_upsamplings(img_size)  # stride-2 layers down to 4x4
+        layers: list[nn.Module] = [
+            nn.Conv2d(img_channels, features_d * 2, 4, 2, 1),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        for k in range(1, n):
+            c_in, c_out = features_d * 2**k, features_d * 2 ** (k + 1)
+            layers += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1),
+                nn.InstanceNorm2d(c_out, affine=True),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        layers += [nn.Conv2d(features_d * 2**n, 1, 4, 1, 0), nn.Flatten(0)]
+        self.net = nn.Sequential(*layers)
+        self.apply(_init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

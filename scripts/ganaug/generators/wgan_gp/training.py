@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,122 +23,34 @@ import pandas as pd
 import torch
 
 from ganaug.data.provenance import MinorityTrainSet
-from ganaug.io import atomic_path, clear_event_files, write_csv
-from ganaug.models.discriminator import Discriminator
-from ganaug.models.generator import Generator
-from ganaug.models.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.generators import loop
+from ganaug.generators.cuda_graph import CapturedStep
+from ganaug.generators.loop import EndlessSampler, GeneratorOutputs, NonFiniteLoss, save_grid
+from ganaug.generators.resume import resumable_state
+from ganaug.generators.wgan_gp.config import HPARAM_KEYS, NAME, WganGpConfig
+from ganaug.generators.wgan_gp.diffaugment import diff_augment, parse_policy
+from ganaug.generators.wgan_gp.losses import critic_loss, generator_loss, gradient_penalty
+from ganaug.generators.wgan_gp.networks import Discriminator, Generator
+from ganaug.io import write_csv
 from ganaug.runtime import autocast, set_tf32
-from ganaug.settings import HPARAM_KEYS, GanConfig
-from ganaug.training.checkpoints import restore_rng_state, resumable_state, rng_state, save_checkpoint
-from ganaug.training.cuda_graph import CapturedStep
-from ganaug.training.diffaugment import diff_augment, parse_policy
+from ganaug.training.checkpoints import restore_rng_state, rng_state, save_checkpoint
 
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["iteration", "loss_d", "loss_g", "wasserstein", "gradient_penalty"]
 
 
-class NonFiniteLoss(RuntimeError):
-    """A loss became NaN or infinite; training stops rather than write garbage."""
-
-
-class Preempted(RuntimeError):
-    """SIGTERM arrived (how SLURM preempts); a checkpoint was written before stopping."""
-
-
-@dataclass(frozen=True)
-class GanOutputs:
-    checkpoint: Path  # last.pt: resumed from when it exists
-    generator: Path  # weights only, for sampling
-    history: Path  # history.csv
-    curves: Path  # training_curves.png
-    grid: Path  # samples_grid.png (5 x 5)
-    samples_dir: Path  # a grid from fixed noise every sample_interval
-    tensorboard: Path  # TensorBoard event files
-    progress: Path | None = None  # the grids of samples_dir side by side: training at a glance
-
-    @classmethod
-    def of(cls, *paths: str | Path | None) -> GanOutputs:
-        return cls(*(None if p is None else Path(p) for p in paths))
-
-    @classmethod
-    def in_folder(cls, root: str | Path) -> GanOutputs:
-        """Every output under one folder (benchmarks, checks): a trainer that never writes gets
-        one that does not exist."""
-        names = ("last.pt", "generator.pt", "history.csv", "curves.png", "grid.png", "samples", "tensorboard")
-        return cls(*(Path(root) / n for n in names))
-
-
-class EndlessSampler:
-    """Batches of indices forever: a new random permutation each pass; the remainder of a pass
-    that is smaller than a batch is skipped so every batch has ``batch_size`` distinct images."""
-
-    def __init__(self, n: int, batch_size: int, g: torch.Generator):
-        if n < batch_size:
-            raise ValueError(
-                f"only {n} minority training images for a batch size of {batch_size}: lower "
-                "gan.batch_size or add images"
-            )
-        self.n, self.batch_size, self.g = n, batch_size, g
-        self.perm = torch.randperm(n, generator=g, device=g.device)  # on the generator's device
-        self.pos = 0
-
-    def next(self) -> torch.Tensor:
-        if self.pos + self.batch_size > self.n:
-            self.perm = torch.randperm(self.n, generator=self.g, device=self.g.device)
-            self.pos = 0
-        idx = self.perm[self.pos : self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return idx
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"perm": self.perm.clone(), "pos": self.pos}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.perm, self.pos = state["perm"].clone(), int(state["pos"])
-
-
-def fixed_noise(cfg: GanConfig, n: int = 25) -> torch.Tensor:
+def fixed_noise(cfg: WganGpConfig, n: int = 25) -> torch.Tensor:
     """The grids' noise: its own seed, so it does not move the training stream."""
     return torch.randn(n, cfg.latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
 
 
-def build_models(cfg: GanConfig) -> tuple[Generator, Discriminator]:
+def build_models(cfg: WganGpConfig) -> tuple[Generator, Discriminator]:
     torch.manual_seed(cfg.seed)  # the initial weights
     return (
         Generator(cfg.latent_dim, 3, cfg.features_g, cfg.img_size),
         Discriminator(3, cfg.features_d, cfg.img_size),
     )
-
-
-class _SigtermFlag:
-    """Turns SIGTERM into a flag the loop checks after each iteration."""
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._old: Any = None
-
-    def __enter__(self) -> _SigtermFlag:
-        with contextlib.suppress(ValueError):  # not in the main thread: no handler
-            self._old = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.raised = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
-
-
-def _save_grid(images: torch.Tensor, path: Path, nrow: int = 5) -> None:
-    from PIL import Image
-    from torchvision.utils import make_grid
-
-    grid = make_grid(images.float().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
-    arr = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    with atomic_path(path) as tmp:
-        Image.fromarray(arr).save(tmp, format="PNG")
 
 
 class _Trainer:
@@ -151,13 +62,15 @@ class _Trainer:
     far as cuDNN's kernels are). Its state is in the checkpoint.
     """
 
-    def __init__(self, cfg: GanConfig, train: MinorityTrainSet, out: GanOutputs, device: torch.device):
+    def __init__(
+        self, cfg: WganGpConfig, train: MinorityTrainSet, out: GeneratorOutputs, device: torch.device
+    ):
         self.cfg, self.out, self.device, self.ids = cfg, out, device, list(train.ids)
         self.real = train.images.to(device).float().div(127.5).sub(1.0)  # the whole set stays on the device
         self.training_set = train.fingerprint()
         self.settings = cfg.resume_settings(device)
         self.g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(cfg.seed)
-        self.sampler = EndlessSampler(len(self.real), cfg.batch_size, self.g)
+        self.sampler = EndlessSampler(len(self.real), cfg.batch_size, self.g, "gan")
         gen, critic = build_models(cfg)
         self.gen, self.critic = gen.to(device), critic.to(device)
         if device.type == "cuda":
@@ -183,8 +96,15 @@ class _Trainer:
 
     def resume(self) -> None:
         """Continue from the checkpoint when it belongs to this very experiment (see checkpoints)."""
+        cfg = self.cfg
         state = resumable_state(
-            self.out.checkpoint, self.settings, self.training_set, self.cfg.total_iterations
+            self.out.checkpoint,
+            self.settings,
+            self.training_set,
+            cfg.total_iterations,
+            NAME,
+            "gan",
+            "gan.total_iterations",
         )
         if state is None:
             log.info(
@@ -243,7 +163,7 @@ class _Trainer:
         return loss
 
     def _capture(self) -> CapturedStep:
-        """The critic step over static inputs, for a CUDA graph (ganaug.training.cuda_graph)."""
+        """The critic step over static inputs, for a CUDA graph (ganaug.generators.cuda_graph)."""
         b = self.cfg.batch_size
         self.static = {
             "idx": torch.zeros(b, dtype=torch.long, device=self.device),
@@ -313,7 +233,7 @@ class _Trainer:
         cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.cfg).items()}
         save_checkpoint(
             {
-                "family": "wgan_gp",  # ganaug.generators: another family's file is moved aside
+                "family": NAME,  # ganaug.generators.resume: another family's file is moved aside
                 "iteration": iteration,
                 "complete": complete,  # the outputs of this run were written
                 "training_set": {**self.training_set, "ids": self.ids},
@@ -332,64 +252,54 @@ class _Trainer:
         )
         self.last_ckpt = iteration
 
+    def session(self):
+        """The TensorBoard writer, open for the whole loop (after a fresh run's files are cleared)."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.noise_fixed = fixed_noise(self.cfg).to(self.device)
+        self.writer = SummaryWriter(str(self.out.tensorboard), purge_step=self.start + 1)
+        return contextlib.closing(self.writer)
+
+    def advance(self, it: int) -> dict[str, str] | None:
+        """One iteration: n_critic critic updates, each on a fresh real batch, then one generator
+        update (Gulrajani et al. 2017, Algorithm 1); a history row every log_interval (the only
+        regular wait for the GPU) and a grid from fixed noise every sample_interval."""
+        cfg = self.cfg
+        self.gen.train()
+        self.critic.train()
+        for _ in range(cfg.n_critic):
+            loss_d = self.critic_step()
+        loss_g = self.generator_step()
+        self.accumulate(loss_d, loss_g)
+        postfix = None
+        if it % cfg.log_interval == 0 or it == cfg.total_iterations:
+            row = self.history_row(it)
+            for k in HISTORY_COLUMNS[1:]:
+                self.writer.add_scalar(f"gan/{k}", row[k], it)
+            postfix = {
+                "d": f"{row['loss_d']:.3f}",
+                "g": f"{row['loss_g']:.3f}",
+                "w": f"{row['wasserstein']:.3f}",
+            }
+        if it % cfg.sample_interval == 0:
+            grid = _sample(self.gen, self.noise_fixed)
+            self.writer.add_images("gan/samples", (grid + 1) / 2, it)
+            save_grid(grid, self.out.samples_dir / f"iter_{it:06d}.png")
+        return postfix
+
+    def finish(self) -> pd.DataFrame:
+        return _finish(self.cfg, self.gen, self.history, self.noise_fixed, self.out, self.training_set)
+
 
 def train_gan(
-    cfg: GanConfig, train: MinorityTrainSet, out: GanOutputs, device: torch.device, progress: bool = True
+    cfg: WganGpConfig,
+    train: MinorityTrainSet,
+    out: GeneratorOutputs,
+    device: torch.device,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Train (or resume) to ``cfg.total_iterations``; write every output; return the history."""
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
-
-    t = _Trainer(cfg, train, out, device)
-    t.resume()
-    if t.start == 0:  # a fresh run: the curves of an earlier one would be drawn beside its own
-        clear_event_files(out.tensorboard)
-    noise_fixed = fixed_noise(cfg).to(device)
-    writer = SummaryWriter(str(out.tensorboard), purge_step=t.start + 1)
-    bar = tqdm(total=cfg.total_iterations, initial=t.start, desc="wgan-gp", unit="it", mininterval=5,
-               disable=not progress)  # fmt: skip
-    with _SigtermFlag() as sigterm, contextlib.closing(writer), bar:
-        for it in range(t.start + 1, cfg.total_iterations + 1):
-            t.gen.train()
-            t.critic.train()
-            # n_critic critic updates, each on a fresh real batch (Gulrajani et al. 2017, Algorithm 1)
-            for _ in range(cfg.n_critic):
-                loss_d = t.critic_step()
-            # then one generator update
-            loss_g = t.generator_step()
-            t.accumulate(loss_d, loss_g)
-            # a history row every log_interval: the only regular wait for the GPU
-            if it % cfg.log_interval == 0 or it == cfg.total_iterations:
-                row = t.history_row(it)
-                for k in HISTORY_COLUMNS[1:]:
-                    writer.add_scalar(f"gan/{k}", row[k], it)
-                bar.set_postfix(
-                    d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}", w=f"{row['wasserstein']:.3f}"
-                )
-            if it % cfg.sample_interval == 0:
-                grid = _sample(t.gen, noise_fixed)
-                writer.add_images("gan/samples", (grid + 1) / 2, it)
-                _save_grid(grid, out.samples_dir / f"iter_{it:06d}.png")
-            bar.update(1)
-            # the last iteration is checkpointed too, unfinished: a signal or a kill while the
-            # outputs are written then loses no training (the rerun resumes there and only writes)
-            if it % cfg.checkpoint_interval == 0 or it == cfg.total_iterations or sigterm.raised:
-                t.checkpoint(it)
-            if sigterm.raised:
-                raise Preempted(f"SIGTERM at iteration {it}: checkpoint written to {out.checkpoint}")
-        # still under the handler: a SIGTERM now waits until every output is written. The job
-        # then still fails (the executor asked it to stop, and may count it failed and remove
-        # its outputs anyway), with the checkpoint at the last iteration left unfinished: the
-        # rerun resumes there and only writes the outputs again, it does not retrain
-        hist = _finish(cfg, t.gen, t.history, noise_fixed, out, t.training_set)
-        if sigterm.raised:
-            raise Preempted(
-                f"SIGTERM while the outputs were written: they were finished first; the checkpoint "
-                f"{out.checkpoint} at iteration {cfg.total_iterations} lets a rerun rewrite them "
-                "without training"
-            )
-        t.checkpoint(cfg.total_iterations, complete=True)
-    return hist
+    return loop.run(_Trainer(cfg, train, out, device), cfg.total_iterations, "wgan-gp", "iteration", progress)
 
 
 @torch.no_grad()
@@ -402,11 +312,11 @@ def _sample(gen: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def _finish(
-    cfg: GanConfig,
+    cfg: WganGpConfig,
     gen: Generator,
     history: list[dict],
     noise: torch.Tensor,
-    out: GanOutputs,
+    out: GeneratorOutputs,
     training_set: dict[str, Any],
 ) -> pd.DataFrame:
     from ganaug.viz import plot_gan_curves
@@ -414,21 +324,17 @@ def _finish(
     hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     write_csv(hist, out.history)
     plot_gan_curves(hist, out.curves)
-    _save_grid(_sample(gen, noise), out.grid)
-    if out.progress is not None:
-        from ganaug.viz import montage
-
-        grids = sorted(out.samples_dir.glob("iter_*.png"))
-        montage(grids, [g.stem.replace("iter_", "iteration ").lstrip("0") for g in grids], out.progress)
+    save_grid(_sample(gen, noise), out.grid)
+    loop.progress_montage(out, "iteration")
     hparams = {k: getattr(cfg, k) for k in HPARAM_KEYS}
-    blob = {"state_dict": gen.state_dict(), "hparams": hparams, "training_set": training_set}
+    blob = {"family": NAME, "state_dict": gen.state_dict(), "hparams": hparams, "training_set": training_set}
     save_checkpoint(blob, out.generator)
     log.info("generator written to %s after %d iterations", out.generator, cfg.total_iterations)
     return hist
 
 
 def train_from_metadata(
-    metadata: str | Path, cfg: GanConfig, out: GanOutputs, device: str, threads: int
+    metadata: str | Path, cfg: WganGpConfig, out: GeneratorOutputs, device: str, threads: int
 ) -> pd.DataFrame:
     """The rule train_gan: the train-split minority images of ``metadata``, then :func:`train_gan`."""
     from ganaug.data.provenance import load_train_minority

@@ -1,12 +1,12 @@
 """A training step replayed from a CUDA graph: thousands of kernel launches become one.
 
-The WGAN-GP's critic step (its forward on real and fake, the penalty's double backward, Adam)
+A GAN's critic step (the study's: its forward on real and fake, the penalty's double backward, Adam)
 dispatches about 1,200 ops on the host at 256 px; on a GPU whose kernels each take a few
 microseconds the host's dispatching, not the GPU, sets the pace. A CUDA graph records the step's
 kernels once and replays them with one launch (PyTorch, "Accelerating PyTorch with CUDA Graphs",
 2021; the whole-network capture of torch.cuda.graphs' documentation).
 
-The rules a captured step keeps (each enforced by the caller, ``ganaug.training.gan``):
+The rules a captured step keeps (each enforced by the family's trainer that uses it):
 
 - its inputs live in static tensors that the host refills before each replay (the batch's
   indices, the noise, the penalty's interpolation weights), drawn from the training stream in the
