@@ -18,6 +18,7 @@ from ganaug.data.labels import normalise_label
 from ganaug.data.sources import IN_DISTRIBUTION, data_problems, external_problems, fill_data_defaults
 from ganaug.generators import DEFAULT, FAMILIES
 from ganaug.models.registry import arch_spec
+from ganaug.settings import MATCH_KEYS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -175,9 +176,6 @@ def primary_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-MATCH_KEYS = ("oversample_to", "extra_real_to", "synthetic_count_to")  # a condition matched to another
-
-
 def synthetic_count_problems(key: str, cond: Mapping[str, Any]) -> list[str]:
     """A condition with synthetic images says how many: n_synthetic, or synthetic_count_to."""
     matched = cond.get("synthetic_count_to") is not None
@@ -312,12 +310,6 @@ def classifier_problems(cls: Mapping[str, Any]) -> list[str]:
                 f"config key '{where}': 'none' is now spelt 'random' (random init), as everywhere"
             )
     return problems
-
-
-def weights_of(cls: Mapping[str, Any], arch: str) -> str:
-    """classifier.weights for one architecture (one value for all, or a mapping)."""
-    w = cls["weights"]
-    return w[arch] if isinstance(w, dict) else w
 
 
 def no_dermatofibroma_message(fmt: str) -> str:

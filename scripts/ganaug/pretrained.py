@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ganaug.config import weights_of
 from ganaug.models.registry import CLUSTER_RESNET50, FID_INCEPTION, LPIPS_VGG16, arch_spec
+from ganaug.settings import ClassifierConfig, from_dict
 from ganaug.weights import WeightFile
 
 
@@ -22,10 +22,10 @@ def required_files(config: dict[str, Any]) -> list[WeightFile]:
     (EfficientNet-Lite0), need nothing from the cache.
     """
     wanted: list[WeightFile] = []
-    cls = config["classifier"]
-    for arch in cls["archs"]:
+    cls = from_dict(ClassifierConfig, config["classifier"], "classifier")
+    for arch in cls.archs:
         spec = arch_spec(arch)
-        if weights_of(cls, arch) == "imagenet" and spec.imagenet is not None:
+        if cls.weights_of(arch) == "imagenet" and spec.imagenet is not None:
             wanted.append(spec.imagenet)
     if config["curation"]["lpips_backbone"] == "imagenet":
         wanted.append(LPIPS_VGG16)

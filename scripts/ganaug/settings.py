@@ -305,15 +305,23 @@ class ClassifierConfig(FitConfig):
         return self.weights[arch]
 
 
+# the keys by which a condition's counts are matched to another condition's
+MATCH_KEYS = ("oversample_to", "extra_real_to", "synthetic_count_to")
+
+
+def matched_to(cond: Mapping[str, Any]) -> str | None:
+    """The condition whose counts ``cond`` matches (oversample_to, extra_real_to or
+    synthetic_count_to), or None: the one place that answers it."""
+    return next((cond[k] for k in MATCH_KEYS if cond.get(k)), None)
+
+
 def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[str, Any]:
     """Everything one (arch, condition) fit depends on, from the whole classifier section: its
     rule params, so adding a seed or an architecture reruns no existing fit."""
     cls = from_dict(ClassifierConfig, section, "classifier")
     keys = [f.name for f in dataclasses.fields(FitConfig) if f.name in section]  # the training keys
     cond = cls.conditions[condition]
-    to = (
-        cond.get("oversample_to") or cond.get("extra_real_to") or cond.get("synthetic_count_to")
-    )  # matched to
+    to = matched_to(cond)
     return {
         "fit": {k: section[k] for k in keys},
         "weights": cls.weights_of(arch),

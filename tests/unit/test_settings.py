@@ -147,3 +147,18 @@ def test_a_blur_threshold_per_generator_reaches_only_that_generators_stages():
     assert curation_params(per, "ssim", "ddpm") == curation_params(one, "ssim", "ddpm")
     with pytest.raises(ValueError, match=r"no threshold for generator 'ddpm' \(it names wgan_gp\)"):
         from_dict(CurationConfig, {"blur_threshold": {"wgan_gp": 780}}, "curation").blur_of("ddpm")
+
+
+def test_a_condition_refuses_an_unknown_key_and_matching_has_one_answer():
+    from ganaug.data.datasets import Condition
+    from ganaug.settings import matched_to
+
+    good = {"synthetic": "curated", "real_minority": True, "augment": False, "generator": "ddpm"}
+    assert Condition.from_dict("x", {"name": "x", **good}).synthetic == "curated"
+    with pytest.raises(ValueError, match=r"conditions.x: unknown key\(s\) generatr; allowed: .*generator"):
+        Condition.from_dict("x", {**good, "generatr": "ddpm"})
+    assert matched_to({"oversample_to": None, "synthetic_count_to": "a"}) == "a" and matched_to({}) is None
+    assert Condition.from_dict("y", {**good, "extra_real_to": "b"}).matched_to == "b"
+    cfg = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    params = fit_params(cfg["classifier"], "resnet50", "real_oversampled")
+    assert params["match"]["name"] == matched_to(cfg["classifier"]["conditions"]["real_oversampled"])

@@ -29,6 +29,7 @@ from ganaug.settings import (  # noqa: E402
     data_params,
     evaluation_params,
     fit_params,
+    matched_to,
     repeat_split,
 )
 
@@ -155,8 +156,7 @@ def review_candidates(*kinds):
 def matched_condition(name):
     """(name, settings) of the condition ``name`` is matched to (oversample_to, extra_real_to
     or synthetic_count_to), or None."""
-    cond = config["classifier"]["conditions"][name]
-    to = cond.get("oversample_to") or cond.get("extra_real_to") or cond.get("synthetic_count_to")
+    to = matched_to(config["classifier"]["conditions"][name])
     return None if to is None else {"name": to, **config["classifier"]["conditions"][to]}
 
 

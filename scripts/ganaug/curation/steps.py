@@ -182,7 +182,7 @@ def write_summary(
 ) -> None:
     """summary.json of the curated set: the funnel, the review mode, the backbones, and the
     training set of the GAN the images come from (checked by cluster_stage)."""
-    from ganaug.data.provenance import manifest_digest
+    from ganaug.data.provenance import TRAINING_SET_KEY, manifest_digest
 
     stages = {"raw": inputs["manifest"], **{k: inputs[k] for k in ("blur", "ssim", "lpips", "review")}}
     stages["clusters"] = outputs["clusters"]
@@ -192,7 +192,7 @@ def write_summary(
         "lpips_backbone": lpips_backbone,
         "cluster_backbone": cluster_backbone,
         "simulated_review": review_mode == "simulate",
-        "gan_training_set": manifest_digest(inputs["manifest"]),
+        TRAINING_SET_KEY: manifest_digest(inputs["manifest"]),
     }
     write_json(summary, outputs["summary"])
 

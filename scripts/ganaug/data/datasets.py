@@ -7,6 +7,7 @@ Validation and test are always real images only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from ganaug.data.metadata import read_metadata
+from ganaug.settings import matched_to
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,16 @@ class Condition:
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
+        """A condition of the table (its ``name`` may be in ``d``; ``generator`` picks its folders,
+        read by the workflow): a key it does not know, such as a misspelt ``generator``, is an
+        error, never ignored."""
+        known = {f.name for f in dataclasses.fields(cls)} | {"generator"}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"classifier.conditions.{name}: unknown key(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(known - {'name'}))}"
+            )
         return cls(
             name,
             d["synthetic"],
@@ -55,9 +67,8 @@ class Condition:
 
     @property
     def matched_to(self) -> str | None:
-        """The condition whose counts this one matches (oversample_to, extra_real_to or
-        synthetic_count_to)."""
-        return self.oversample_to or self.extra_real_to or self.synthetic_count_to
+        """The condition whose counts this one matches (``ganaug.settings.matched_to``)."""
+        return matched_to(dataclasses.asdict(self))
 
 
 @dataclass

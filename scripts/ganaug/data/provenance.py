@@ -74,12 +74,24 @@ def check_same_training_set(recorded: str | None, current: str, what: str) -> No
         )
 
 
+# the key under which a raw set's manifest, a curated set's summary and a fit's provenance record
+# the fingerprint of the training set their generator learnt from; results written before the
+# generator registry used the old key, which is still read
+TRAINING_SET_KEY, OLD_TRAINING_SET_KEY = "generator_training_set", "gan_training_set"
+
+
+def recorded_training_set(record: dict) -> str | None:
+    """The generator's training-set fingerprint in a summary or provenance record, either key."""
+    return record.get(TRAINING_SET_KEY, record.get(OLD_TRAINING_SET_KEY))
+
+
 def manifest_digest(manifest_csv: str | Path) -> str | None:
     """The training-set fingerprint recorded in raw_manifest.csv (None when absent)."""
     import pandas as pd
 
     table = pd.read_csv(manifest_csv, dtype=str, keep_default_na=False)
-    values = set(table["gan_training_set"]) if "gan_training_set" in table.columns else set()
+    column = next((c for c in (TRAINING_SET_KEY, OLD_TRAINING_SET_KEY) if c in table.columns), None)
+    values = set(table[column]) if column else set()
     return values.pop() if len(values) == 1 and "" not in values else None
 
 

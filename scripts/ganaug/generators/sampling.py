@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ganaug.data.provenance import TRAINING_SET_KEY
 from ganaug.io import write_bytes, write_csv
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def write_samples(
             "image": [image_name(i, n) for i in range(n)],
             "index": range(n),
             "latent_seed": [latent_seed(seed, i) for i in range(n)],
-            "gan_training_set": training_set.get("digest", ""),
+            TRAINING_SET_KEY: training_set.get("digest", ""),
         }
     )
     write_csv(table, manifest)

@@ -21,6 +21,7 @@ import torch
 from ganaug.data.datasets import Condition, class_weights, real_split, training_set
 from ganaug.data.external import EXTERNAL_SPLIT
 from ganaug.data.image_cache import cached_images
+from ganaug.data.provenance import TRAINING_SET_KEY
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.classifiers import create_classifier
@@ -125,7 +126,7 @@ def fit_and_evaluate(
     cfg, bf16 = job.cfg, job.cfg.uses_bf16(device.type)
     provenance = dict(provenance or {})
     if job.cond.synthetic != "none":
-        provenance["gan_training_set"] = same_split(
+        provenance[TRAINING_SET_KEY] = same_split(
             job.cond, inputs.metadata, job.image_size, inputs.synthetic_training_set
         )
     train, composition = training_set(

@@ -15,7 +15,12 @@ from typing import Any
 import pandas as pd
 
 from ganaug.data.datasets import BALANCED, Condition, weighted_mass
-from ganaug.data.provenance import check_same_training_set, load_train_minority, manifest_digest
+from ganaug.data.provenance import (
+    check_same_training_set,
+    load_train_minority,
+    manifest_digest,
+    recorded_training_set,
+)
 from ganaug.evaluation.classification import metrics
 from ganaug.settings import FitConfig
 from ganaug.training.classifier import EPOCH_LABELS, EPOCH_METRICS
@@ -113,7 +118,7 @@ def fit_provenance(
     recorded = manifest_digest(manifest) if manifest and own == "raw" else None
     if curation_summary and own.startswith("curated"):
         s = json.loads(Path(curation_summary).read_text())
-        recorded = s.get("gan_training_set")
+        recorded = recorded_training_set(s)
         provenance |= {
             k: s[k] for k in ("review_mode", "simulated_review", "lpips_backbone", "cluster_backbone")
         }

@@ -208,8 +208,8 @@ def test_each_image_comes_from_its_own_seed_and_other_families_files_are_refused
         a, b = (cv2.imread(str(folders[k] / n)).astype(int) for k in folders)
         assert np.abs(a - b).max() <= 1, n
     manifest = pd.read_csv(tmp_path / "b4.csv")
-    assert manifest["gan_training_set"].nunique() == 1
-    assert manifest["gan_training_set"].iloc[0] == load_checkpoint(generator)["training_set"]["digest"]
+    assert manifest["generator_training_set"].nunique() == 1
+    assert manifest["generator_training_set"].iloc[0] == load_checkpoint(generator)["training_set"]["digest"]
     for other in (n for n in NAMES if n != name):
         with pytest.raises(GeneratorMismatch, match=rf"a {name} generator, not a"):
             params = settings(other).sampling_params()

@@ -297,7 +297,7 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
             else:
                 assert saved[decision][k] == v
     assert saved["composition"]["synthetic_minority"] == 6
-    assert saved["gan_training_set"] == digest
+    assert saved["generator_training_set"] == digest
     history = pd.read_csv(out.history)
     assert list(history.columns) == [
         "epoch",

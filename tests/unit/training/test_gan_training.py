@@ -292,7 +292,7 @@ def test_the_manifest_carries_the_training_set_and_curation_checks_it(tmp_path):
     run(replace(TINY, total_iterations=1), tmp_path / "gan", train)
     table = sample_images(tmp_path / "gan/generator.pt", tmp_path / "raw", tmp_path / "m.csv", 3, 42, 3,
                           torch.device("cpu"), False)  # fmt: skip
-    assert set(table.gan_training_set) == {train.fingerprint()["digest"]}
+    assert set(table.generator_training_set) == {train.fingerprint()["digest"]}
     assert check_raw_set(tmp_path / "m.csv", tmp_path / "meta.csv", 32) == train.fingerprint()["digest"]
     # the split moves one training image to validation: the raw set no longer belongs to it
     moved = pd.read_csv(tmp_path / "meta.csv")
