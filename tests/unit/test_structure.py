@@ -213,7 +213,7 @@ def _family_words():
 
     words = sorted({w for f in FAMILIES.values() for w in (f.name, f.label)}, key=len, reverse=True)
     pattern = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(map(re.escape, words)) + r")(?![A-Za-z0-9])", re.I)
-    folders = {Path(inspect.getfile(f.train)).parent for f in FAMILIES.values()}
+    folders = {Path(inspect.getfile(f.config)).parent for f in FAMILIES.values()}
     return folders, pattern
 
 

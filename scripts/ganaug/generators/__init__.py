@@ -43,8 +43,8 @@ class Family:
     name: str  # the config's word: conditions' generator:, curation.blur_threshold's keys
     label: str  # how the report names it
     config: type  # its GeneratorConfig dataclass (its section, its length, its params)
-    train: Callable[..., Any]
-    sample: Callable[..., Any]
+    train: Callable[..., Any]  # (metadata, params, section, outputs, device, threads): the rule's
+    sample: Callable[..., Any]  # (generator, out_dir, manifest, params, device, threads): the rule's
     cost: Callable[..., Any]  # (settings, repeats) -> its training and sampling Stages
     study: bool = False  # the study's generator: the default of a condition, the historical folders
     directory: str = ""  # results/repeat_<r>/<directory>/: generator.pt, curves, grids
@@ -78,6 +78,17 @@ class Family:
 
 # one line per family: the folder under ganaug.generators whose __init__ defines FAMILY
 _MODULES = ("wgan_gp", "ddpm")
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called: a family's entry points import torch (and
+    diffusers), which parsing the workflow must not (a dry run takes seconds, not tens)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def _load() -> dict[str, Family]:

@@ -10,26 +10,17 @@ takes seconds to import.
 
 from __future__ import annotations
 
-from ganaug.generators import Family
+from ganaug.generators import Family, lazy
 from ganaug.generators.ddpm.config import NAME, DdpmConfig
 
-
-def train(metadata, params, section, outputs, device, threads):
-    from ganaug.generators.ddpm.training import train_from_metadata
-
-    return train_from_metadata(metadata, DdpmConfig.for_training(params, section), outputs, device, threads)
+HERE = __name__  # the entry points: imported when a job calls them
 
 
-def sample(generator, out_dir, manifest, params, device, threads):
-    from ganaug.generators.ddpm.sampling import sample_rule
-
-    return sample_rule(generator, out_dir, manifest, params, device, threads)
-
-
-def cost(settings, repeats):
-    from ganaug.generators.ddpm.cost import stages
-
-    return stages(settings, repeats)
-
-
-FAMILY = Family(name=NAME, label="DDPM", config=DdpmConfig, train=train, sample=sample, cost=cost)
+FAMILY = Family(
+    name=NAME,
+    label="DDPM",
+    config=DdpmConfig,
+    train=lazy(f"{HERE}.training", "train_rule"),
+    sample=lazy(f"{HERE}.sampling", "sample_rule"),
+    cost=lazy(f"{HERE}.cost", "stages"),
+)

@@ -265,6 +265,13 @@ def _finish(t: _Trainer, out: GeneratorOutputs) -> pd.DataFrame:
     return hist
 
 
+def train_rule(
+    metadata, params, section, outputs: GeneratorOutputs, device: str, threads: int
+) -> pd.DataFrame:
+    """The rule train_generator for the DDPM: its params and the section's watch keys."""
+    return train_from_metadata(metadata, DdpmConfig.for_training(params, section), outputs, device, threads)
+
+
 def train_from_metadata(
     metadata: str | Path, cfg: DdpmConfig, out: GeneratorOutputs, device: str, threads: int
 ) -> pd.DataFrame:

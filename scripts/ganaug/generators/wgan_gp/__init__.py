@@ -8,35 +8,19 @@ and ``cost``. The modules that import torch are imported only by a job that need
 
 from __future__ import annotations
 
-from ganaug.generators import Family
+from ganaug.generators import Family, lazy
 from ganaug.generators.wgan_gp.config import NAME, WganGpConfig
 
-
-def train(metadata, params, section, outputs, device, threads):
-    from ganaug.generators.wgan_gp.training import train_from_metadata
-
-    return train_from_metadata(metadata, WganGpConfig.for_training(params, section), outputs, device, threads)
-
-
-def sample(generator, out_dir, manifest, params, device, threads):
-    from ganaug.generators.wgan_gp.sampling import sample_rule
-
-    return sample_rule(generator, out_dir, manifest, params, device, threads)
-
-
-def cost(settings, repeats):
-    from ganaug.generators.wgan_gp.cost import stages
-
-    return stages(settings, repeats)
+HERE = __name__  # the entry points: imported when a job calls them
 
 
 FAMILY = Family(
     name=NAME,
     label="WGAN-GP",
     config=WganGpConfig,
-    train=train,
-    sample=sample,
-    cost=cost,
+    train=lazy(f"{HERE}.training", "train_rule"),
+    sample=lazy(f"{HERE}.sampling", "sample_rule"),
+    cost=lazy(f"{HERE}.cost", "stages"),
     study=True,
     directory="gan",
     synthetic="synthetic",

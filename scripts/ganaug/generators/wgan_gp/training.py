@@ -333,6 +333,13 @@ def _finish(
     return hist
 
 
+def train_rule(
+    metadata, params, section, outputs: GeneratorOutputs, device: str, threads: int
+) -> pd.DataFrame:
+    """The rule train_gan: its params and the gan section's watch keys (WganGpConfig.for_training)."""
+    return train_from_metadata(metadata, WganGpConfig.for_training(params, section), outputs, device, threads)
+
+
 def train_from_metadata(
     metadata: str | Path, cfg: WganGpConfig, out: GeneratorOutputs, device: str, threads: int
 ) -> pd.DataFrame:
