@@ -163,8 +163,11 @@ def primary_problems(config: Mapping[str, Any]) -> list[str]:
             )
     sets = [IN_DISTRIBUTION, *config["evaluation"]["external"]]
     if prim["test_sets"] != "all":
-        problems += [f"config key 'evaluation.primary.test_sets': {s!r} is not one of {', '.join(sets)}"
-                     for s in prim["test_sets"] if s not in sets]  # fmt: skip
+        problems += [
+            f"config key 'evaluation.primary.test_sets': {s!r} is not one of {', '.join(sets)}"
+            for s in prim["test_sets"]
+            if s not in sets
+        ]
     if prim["archs"] != "all":
         archs = config["classifier"]["archs"]
         problems += [

@@ -109,8 +109,17 @@ def plot_confusion(cm_argmax, cm_tuned, threshold: float, path: str | Path) -> N
     titles = ("argmax (p > 0.5)", f"tuned on validation (p > {threshold:.3f})")
     labels = ["majority", "minority"]
     for ax, cm, title in zip(axes, (cm_argmax, cm_tuned), titles, strict=True):
-        sns.heatmap(np.asarray(cm), annot=True, fmt="d", cmap="Blues", cbar=False, square=True, ax=ax,
-                    xticklabels=labels, yticklabels=labels)  # fmt: skip
+        sns.heatmap(
+            np.asarray(cm),
+            annot=True,
+            fmt="d",
+            cmap="Blues",
+            cbar=False,
+            square=True,
+            ax=ax,
+            xticklabels=labels,
+            yticklabels=labels,
+        )
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(title, fontsize=10)
@@ -129,8 +138,16 @@ def plot_score_distributions(
     fig, axes = plt.subplots(1, len(tables), figsize=(4 * len(tables), 3.2), squeeze=False)
     for ax, (stage, (table, column, thresholds)) in zip(axes[0], tables.items(), strict=True):
         data = table.assign(kept=table["kept"].map({True: "kept", False: "dropped"}))
-        sns.histplot(data, x=column, hue="kept", hue_order=["kept", "dropped"], multiple="stack", ax=ax,
-                     palette={"kept": "#2563eb", "dropped": "#d1d5db"}, bins=30)  # fmt: skip
+        sns.histplot(
+            data,
+            x=column,
+            hue="kept",
+            hue_order=["kept", "dropped"],
+            multiple="stack",
+            ax=ax,
+            palette={"kept": "#2563eb", "dropped": "#d1d5db"},
+            bins=30,
+        )
         for t in thresholds:
             ax.axvline(t, color="#b91c1c", lw=1.2, ls="--")
         ax.set_title(f"{stage}: {int(table['kept'].sum())} of {len(table)} kept", fontsize=10)
@@ -252,3 +269,37 @@ def montage(images: list[Path], titles: list[str], path: str | Path, per_row: in
     if not images:
         axes[0][0].text(0.5, 0.5, "no grid saved (gan.sample_interval > total_iterations)", ha="center")
     _save(fig, path)
+
+
+def real_beside_curated(real, curated, n: int, seed: int, path: str | Path) -> None:
+    """``n`` real training images beside ``n`` curated synthetic ones, each drawn at random."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def pick(x):
+        return x[np.sort(rng.choice(len(x), min(n, len(x)), replace=False))]
+
+    show_real, show_syn = pick(real), pick(curated)
+    title = f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
+    real_beside_synthetic(show_real, show_syn, path, title)
+
+
+def closest_to_train(curated, train, lp, held_out, n: int, path: str | Path) -> None:
+    """The ``n`` curated images nearest (LPIPS ``lp``, curated x train) to a training image,
+    beside that image, with the held-out images' own median distance to the training set for
+    scale. ``curated`` and ``train`` have ``names`` and ``rgb``."""
+    import numpy as np
+
+    near = lp.min(axis=1)
+    order = np.argsort(near, kind="stable")[:n]
+    partner = lp[order].argmin(axis=1)
+    captions = [
+        f"{curated.names[i]}\nLPIPS {near[i]:.3f} to {train.names[j]}"
+        for i, j in zip(order, partner, strict=True)
+    ]
+    title = (
+        f"the {len(order)} curated images closest to a training image (LPIPS); held-out real images' "
+        f"median distance to their nearest training image: {float(np.median(held_out)):.3f}"
+    )
+    closest_pairs(curated.rgb[order], train.rgb[partner], captions, path, title)

@@ -196,8 +196,10 @@ def simulate_scores(
             noisy = base[:, None] + rng.normal(0.0, noise, size=(len(base), len(CRITERIA)))
             s = np.clip(np.rint(noisy), 1, 5).astype(int)
             who = f"simulated_{r + 1}"
-            rows += [{"reviewer": who, "image": name, **dict(zip(CRITERIA, vals, strict=True))}
-                     for name, vals in zip(frame["image"], s, strict=True)]  # fmt: skip
+            rows += [
+                {"reviewer": who, "image": name, **dict(zip(CRITERIA, vals, strict=True))}
+                for name, vals in zip(frame["image"], s, strict=True)
+            ]
         return rows
 
     rows = scored(proxy, ())

@@ -115,10 +115,20 @@ def ssim_pairs(a: ImageStats, b: ImageStats) -> torch.Tensor:
     """(len(a), len(b)) matrix of mean SSIM."""
     f = lambda t: np.ascontiguousarray(t.numpy(), dtype=np.float32)  # noqa: E731
     out = _pair_means(
-        f(a.x), f(b.x), f(a.ux), f(a.mu2), f(a.musq), f(a.var),
-        f(b.s), f(b.mu), f(b.musq), f(b.var),
-        np.float32(COV_NORM / NP), np.float32(C1), np.float32(C2),
-    )  # fmt: skip
+        f(a.x),
+        f(b.x),
+        f(a.ux),
+        f(a.mu2),
+        f(a.musq),
+        f(a.var),
+        f(b.s),
+        f(b.mu),
+        f(b.musq),
+        f(b.var),
+        np.float32(COV_NORM / NP),
+        np.float32(C1),
+        np.float32(C2),
+    )
     return torch.from_numpy(out)
 
 

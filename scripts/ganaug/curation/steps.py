@@ -170,8 +170,11 @@ def run_clusters(
         syn_xy, table["cluster"].to_numpy(), table["selected"].to_numpy(), real_xy, outputs["tsne"], title
     )
     write_summary(inputs, outputs, review["mode"], lpips_backbone, cluster_backbone)
-    thresholds = {"blur": ("laplacian_var", [blur_threshold]), "ssim": ("max_ssim", [ssim_min, ssim_max]),
-                  "lpips": ("min_lpips", [lpips_min])}  # fmt: skip
+    thresholds = {
+        "blur": ("laplacian_var", [blur_threshold]),
+        "ssim": ("max_ssim", [ssim_min, ssim_max]),
+        "lpips": ("min_lpips", [lpips_min]),
+    }
     plot_score_distributions(
         {k: (pd.read_csv(inputs[k]), *v) for k, v in thresholds.items()}, outputs["scores"]
     )
@@ -218,5 +221,9 @@ def run_alternatives(
         table[name] = table["image"].isin(images)
     write_csv(table, outputs["table"])
     overlap = {n: len(set(picks[n]) & set(cluster)) for n in ("random", "best")}
-    log.info("selections of %d from %d survivors; shared with the cluster selection: %s", len(cluster),
-             len(survivors), overlap)  # fmt: skip
+    log.info(
+        "selections of %d from %d survivors; shared with the cluster selection: %s",
+        len(cluster),
+        len(survivors),
+        overlap,
+    )

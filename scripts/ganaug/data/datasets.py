@@ -221,8 +221,13 @@ def _synthetic_subset(
     pool = synthetic_pool(cond, raw_dir, curated_dir)
     n = min(wanted, len(pool))
     if n < wanted:
-        log.warning("condition %s: %d synthetic images asked for, %d available: using %d",
-                    cond.name, wanted, len(pool), n)  # fmt: skip
+        log.warning(
+            "condition %s: %d synthetic images asked for, %d available: using %d",
+            cond.name,
+            wanted,
+            len(pool),
+            n,
+        )
     pick = sorted(np.random.default_rng(seed).permutation(len(pool))[:n])
     return [pool[i] for i in pick], len(pool)
 
@@ -242,8 +247,9 @@ def _extra_real(cond: Condition, extra: str | Path | None, n: int, seed: int):
     pool = read_metadata(extra).sort_values("image_id").reset_index(drop=True)
     k = min(n, len(pool))
     if k < n:
-        log.warning("condition %s: %d extra real images asked for, %d available: using %d", cond.name, n,
-                    len(pool), k)  # fmt: skip
+        log.warning(
+            "condition %s: %d extra real images asked for, %d available: using %d", cond.name, n, len(pool), k
+        )
     pick = sorted(np.random.default_rng(seed).choice(len(pool), size=k, replace=False))
     return pool.iloc[pick], len(pool)
 

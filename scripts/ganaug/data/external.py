@@ -205,9 +205,16 @@ def _pool_table(images_dir: str | Path, minority: str, inclusion) -> tuple[pd.Da
         labels, left_out = pool_labels(images_dir, minority, rule)
     else:
         files = sorted(p for p in Path(images_dir).iterdir() if p.suffix in IMAGE_SUFFIXES)
-        labels = pd.DataFrame({"image_id": [p.stem for p in files], "label": minority, "lesion_id": "",
-                               "patient_id": "", "row": range(1, len(files) + 1),
-                               "file": [p.name for p in files]})  # fmt: skip
+        labels = pd.DataFrame(
+            {
+                "image_id": [p.stem for p in files],
+                "label": minority,
+                "lesion_id": "",
+                "patient_id": "",
+                "row": range(1, len(files) + 1),
+                "file": [p.name for p in files],
+            }
+        )
     if not len(labels):
         raise FileNotFoundError(
             f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) of {minority} for the real_extra control"
@@ -239,9 +246,17 @@ def extra_minority_files(
     from ganaug.io import write_csv
 
     labels, left_out = _pool_table(images_dir, minority, inclusion)
-    processed, rejects = preprocess_all(labels, images_dir, None, out_dir, image_size, jpeg_draft,
-                                        max_reject_fraction, workers=workers,
-                                        label_rejects=left_out)  # fmt: skip
+    processed, rejects = preprocess_all(
+        labels,
+        images_dir,
+        None,
+        out_dir,
+        image_size,
+        jpeg_draft,
+        max_reject_fraction,
+        workers=workers,
+        label_rejects=left_out,
+    )
     hashes, near = (
         ({}, None)
         if archive_hashes is None
@@ -256,6 +271,10 @@ def extra_minority_files(
     write_csv(rejects, rejects_out)
     write_csv(dropped, overlap_out)
     write_csv(meta, metadata_out)
-    log.info("extra minority pool: %d images (%d rejected, %d dropped as in the archive)", len(meta),
-             len(rejects), len(dropped))  # fmt: skip
+    log.info(
+        "extra minority pool: %d images (%d rejected, %d dropped as in the archive)",
+        len(meta),
+        len(rejects),
+        len(dropped),
+    )
     return {"images": len(meta), "rejected": len(rejects), "dropped": len(dropped)}

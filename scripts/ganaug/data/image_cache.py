@@ -55,8 +55,10 @@ def write_split_cache(
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, 3, size, size))
         starts = range(0, n, chunk)
         # cv2 releases the GIL while it decodes: threads scale, without a process pool's copies
-        with ThreadPoolExecutor(max(1, threads)) as pool, tqdm(total=n, desc=f"decode {split}", unit="img",
-                                                                mininterval=5) as bar:  # fmt: skip
+        with (
+            ThreadPoolExecutor(max(1, threads)) as pool,
+            tqdm(total=n, desc=f"decode {split}", unit="img", mininterval=5) as bar,
+        ):
 
             def one(s: int) -> int:
                 arr[s : s + chunk] = decode_cache(rows.paths[s : s + chunk], size).numpy()
@@ -75,8 +77,9 @@ def write_split_cache(
         "npy_bytes": Path(out_npy).stat().st_size,
     }
     write_json(info, out_json)
-    log.info("%s: %d images of %d px decoded into %s (%.1f MB)", split, n, size, out_npy,
-             info["npy_bytes"] / 1e6)  # fmt: skip
+    log.info(
+        "%s: %d images of %d px decoded into %s (%.1f MB)", split, n, size, out_npy, info["npy_bytes"] / 1e6
+    )
     return info
 
 

@@ -139,6 +139,7 @@ def summarise_exclusions(rejects: pd.DataFrame) -> dict[str, int]:
         r" \((?:row|metadata\.csv row) \d+\)$", "", regex=True
     )
     keys = keys.str.replace(r" is not in data\.image_types \([^()]*\)$", "", regex=True)
-    keys = keys.str.replace(r" \(data\.[a-z_]+(?:: null)?\)(?:, not in data\.image_types \([^()]*\))?$", "",
-                            regex=True)  # fmt: skip
+    keys = keys.str.replace(
+        r" \(data\.[a-z_]+(?:: null)?\)(?:, not in data\.image_types \([^()]*\))?$", "", regex=True
+    )
     return {k: int(v) for k, v in sorted(keys.value_counts().items())}

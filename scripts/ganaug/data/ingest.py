@@ -110,8 +110,11 @@ def ingest(
     reasons = [f"{r} (row {n})" for r, n in zip(left_out["excluded"], left_out["row"], strict=True)]
     excluded = pd.DataFrame({"image_id": left_out["image_id"], "reason": reasons})
     if len(left_out):
-        log.info("the inclusion rule leaves out %d image(s) of the two classes: %s", len(left_out),
-                 ", ".join(f"{k}={v}" for k, v in summarise_exclusions(excluded).items()))  # fmt: skip
+        log.info(
+            "the inclusion rule leaves out %d image(s) of the two classes: %s",
+            len(left_out),
+            ", ".join(f"{k}={v}" for k, v in summarise_exclusions(excluded).items()),
+        )
     # screen before selecting: an id labelled DF in one row and melanoma in another is a conflict
     kept, rejects = screen_rows(labels[~out])
     try:

@@ -130,5 +130,7 @@ def nevus_subtype_problems(key: str, fmt: str, subtypes) -> list[str]:
     bad = [t for t in subtypes if str(t).lower() not in lower]
     if not bad:
         return []
-    return [f"config key '{key}': {', '.join(map(repr, bad))} not {fmt} nevus subtype(s); choose from "
-            + ", ".join(map(repr, known))]  # fmt: skip
+    return [
+        f"config key '{key}': {', '.join(map(repr, bad))} not {fmt} nevus subtype(s); choose from "
+        + ", ".join(map(repr, known))
+    ]

@@ -55,9 +55,14 @@ def _rows(table: pd.DataFrame, set_name: str, fmt: str | None) -> pd.DataFrame:
     lic = own_lic.where(own_lic != "", licence).replace("", UNKNOWN)
     att = own_att.where(own_att != "", attribution).replace("", UNKNOWN)
     return pd.DataFrame(
-        {"image_id": table["image_id"].to_numpy(), "set": set_name, "license": lic.to_numpy(),
-         "attribution": att.to_numpy(), "non_commercial": [is_non_commercial(v) for v in lic]}
-    )  # fmt: skip
+        {
+            "image_id": table["image_id"].to_numpy(),
+            "set": set_name,
+            "license": lic.to_numpy(),
+            "attribution": att.to_numpy(),
+            "non_commercial": [is_non_commercial(v) for v in lic],
+        }
+    )
 
 
 def attribution_table(sets: Sequence[tuple[pd.DataFrame, str, str | None]]) -> pd.DataFrame:

@@ -86,8 +86,16 @@ def hash_images(
     ids, files = list(paths), [str(p) for p in paths.values()]
     if workers > 1 and len(files) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            hashes = list(tqdm(pool.map(_one, files, chunksize=8), total=len(files), desc="perceptual hash",
-                               unit="img", mininterval=2, disable=not progress))  # fmt: skip
+            hashes = list(
+                tqdm(
+                    pool.map(_one, files, chunksize=8),
+                    total=len(files),
+                    desc="perceptual hash",
+                    unit="img",
+                    mininterval=2,
+                    disable=not progress,
+                )
+            )
     else:
         hashes = [
             _one(f)
@@ -167,15 +175,22 @@ def near_duplicates(
     far = nearest[nearest > max_distance]
     logging.getLogger(__name__).info(
         "near-duplicate screen: %d of %d images within %d bits; nearest distance of the others: min %s, "
-        "1st percentile %s, median %s (of 256)", len(qids) - len(far), len(qids), max_distance,
+        "1st percentile %s, median %s (of 256)",
+        len(qids) - len(far),
+        len(qids),
+        max_distance,
         *(["n/a"] * 3 if not len(far) else [int(far.min()), int(np.percentile(far, 1)), int(np.median(far))]),
-    )  # fmt: skip
+    )
     rows = [
-        (qid, f"near-duplicate of an archive image (perceptual hash within {max_distance} of 256 bits)",
-         rids[j], int(d[i, j]))
+        (
+            qid,
+            f"near-duplicate of an archive image (perceptual hash within {max_distance} of 256 bits)",
+            rids[j],
+            int(d[i, j]),
+        )
         for i, (qid, j) in enumerate(zip(qids, best, strict=True))
         if d[i, j] <= max_distance
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=NEAR_COLUMNS)
 
 

@@ -200,8 +200,10 @@ def _minority_repeats(cfg: PhantomConfig, lesions: list[Lesion], rng: np.random.
     candidates = [k for k, les in enumerate(lesions) if les.label == "dermatofibroma" and les.lesion_id]
     n_extra = cfg.n_minority_images - cfg.n_minority_lesions
     if n_extra < 0 or (n_extra and not candidates):
-        raise ValueError(f"data.phantom.n_minority_images {cfg.n_minority_images} is fewer than the "
-                         f"{cfg.n_minority_lesions} DF lesions")  # fmt: skip
+        raise ValueError(
+            f"data.phantom.n_minority_images {cfg.n_minority_images} is fewer than the "
+            f"{cfg.n_minority_lesions} DF lesions"
+        )
     # a skewed spread: most lesions once, a few photographed many times
     weights = rng.exponential(1.0, len(candidates)) ** 2
     extra[candidates] = rng.multinomial(n_extra, weights / weights.sum())

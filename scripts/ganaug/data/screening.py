@@ -53,8 +53,10 @@ def screen_rows(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 conflict = "conflicting lesion or patient ids"
             if conflict:
                 rows = _rows(group["row"])
-                rejects += [(iid, f"row {r}: one id with {conflict} in rows {rows}: all rejected")
-                            for r in group["row"]]  # fmt: skip
+                rejects += [
+                    (iid, f"row {r}: one id with {conflict} in rows {rows}: all rejected")
+                    for r in group["row"]
+                ]
                 continue
             first = group["row"].iloc[0]
             rejects += [

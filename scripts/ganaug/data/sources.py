@@ -253,8 +253,11 @@ def external_problems(name: str, spec: Mapping[str, Any]) -> list[str]:
             problems.append(
                 f"config key '{key}.phantom' writes the ISIC 2019 layout: '{key}.format' must be isic2019"
             )
-        problems += [f"config key '{key}.{k}' is set, but the set is generated ('{key}.phantom'); remove it"
-                     for k in PATH_KEYS if spec[k] is not None]  # fmt: skip
+        problems += [
+            f"config key '{key}.{k}' is set, but the set is generated ('{key}.phantom'); remove it"
+            for k in PATH_KEYS
+            if spec[k] is not None
+        ]
         return problems
     for k in ("images", "ground_truth"):
         if spec[k] is None:

@@ -64,6 +64,19 @@ def _partition(t: np.ndarray, p: np.ndarray, q: np.ndarray, cells: int, seed: in
     return 1, (np.zeros(len(t), int), np.zeros(len(p), int), np.zeros(len(q), int))
 
 
+def _cell_rows(t, p, q, labels, k: int, min_generated: int) -> list[dict]:
+    """Each cell's counts and its z_u (None without generated images); counted when it holds more
+    than ``min_generated`` generated images."""
+    lt, lp, lq = labels
+    rows = []
+    for c in range(k):
+        tc, pc, qc = t[lt == c], p[lp == c], q[lq == c]
+        z = z_u(nearest_distance(pc, tc), nearest_distance(qc, tc)) if len(qc) else None
+        row = {"cell": c, "n_train": len(tc), "n_held_out": len(pc), "n_generated": len(qc), "z_u": z}
+        rows.append(row | {"counted": len(qc) > min_generated})
+    return rows
+
+
 def c_t(
     train: np.ndarray,
     held_out: np.ndarray,
@@ -83,21 +96,23 @@ def c_t(
 
     t, p, q = (np.asarray(x, np.float64) for x in (train, held_out, generated))
     if len(p) == 0 or len(q) == 0 or len(t) < 2:
-        return {"cells_asked": cells, "cells_used": 0, "n_train": len(t), "n_held_out": len(p),
-                "n_generated": len(q), "cells": [], "c_t": None, "z": None, "p_copying": None,
-                "why": "needs held-out and generated images and at least 2 training images"}  # fmt: skip
+        return {
+            "cells_asked": cells,
+            "cells_used": 0,
+            "n_train": len(t),
+            "n_held_out": len(p),
+            "n_generated": len(q),
+            "cells": [],
+            "c_t": None,
+            "z": None,
+            "p_copying": None,
+            "why": "needs held-out and generated images and at least 2 training images",
+        }
     dims = int(min(MAX_DIMS, t.shape[1], len(t) - 1))
     pca = PCA(n_components=dims, random_state=seed).fit(t)
     t, p, q = pca.transform(t), pca.transform(p), pca.transform(q)
     k, (lt, lp, lq) = _partition(t, p, q, cells, seed)
-    rows = []
-    for c in range(k):
-        tc, pc, qc = t[lt == c], p[lp == c], q[lq == c]
-        z = z_u(nearest_distance(pc, tc), nearest_distance(qc, tc)) if len(qc) else None
-        rows.append({"cell": c, "n_train": len(tc), "n_held_out": len(pc), "n_generated": len(qc),
-                     "z_u": z, "counted": len(qc) > min_generated})  # fmt: skip
-    out = {"cells_asked": cells, "cells_used": k, "dims": dims, "min_generated": min_generated,
-           "n_train": len(t), "n_held_out": len(p), "n_generated": len(q), "cells": rows}  # fmt: skip
+    rows = _cell_rows(t, p, q, (lt, lp, lq), k, min_generated)
     counted = [r for r in rows if r["counted"]]
     out = {
         "cells_asked": cells,

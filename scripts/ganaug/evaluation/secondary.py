@@ -93,10 +93,21 @@ def interval_rows(fits: Sequence[Fit], ts: EvalSet, design: Design, name: str) -
     rows = []
     for (arch, cond), runs in by_key(fits).items():
         reps = {k: (f, f) for k, f in runs.items()}
-        per = {d: percentile_intervals(paired_sets(reps, ts, col), max(design.n_resamples, 1), design.seed)
-               for d, col in DECISIONS.items()}  # fmt: skip
+        per = {
+            d: percentile_intervals(paired_sets(reps, ts, col), max(design.n_resamples, 1), design.seed)
+            for d, col in DECISIONS.items()
+        }
         for metric, decision in metric_decisions():
             v = per[TUNED if decision == NO_DECISION else decision][metric]
-            rows.append({"test_set": name, "arch": arch, "condition": cond, "metric": metric,
-                         "decision": decision, **v, "n_replicates": len(reps)})  # fmt: skip
+            rows.append(
+                {
+                    "test_set": name,
+                    "arch": arch,
+                    "condition": cond,
+                    "metric": metric,
+                    "decision": decision,
+                    **v,
+                    "n_replicates": len(reps),
+                }
+            )
     return rows

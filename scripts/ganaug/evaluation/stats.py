@@ -31,8 +31,12 @@ ALPHA = 0.05
 
 # the metrics a comparison is made on: all "higher is better"
 SENSITIVITY, SPECIFICITY, F1, PR_AUC, BALANCED_ACCURACY = (
-    "sensitivity", "specificity", "f1", "pr_auc", "balanced_accuracy",
-)  # fmt: skip
+    "sensitivity",
+    "specificity",
+    "f1",
+    "pr_auc",
+    "balanced_accuracy",
+)
 COMPARED_METRICS = (SENSITIVITY, SPECIFICITY, F1, PR_AUC, BALANCED_ACCURACY)
 THRESHOLD_FREE = (PR_AUC,)  # a metric of the scores alone: it has no decision
 
@@ -212,8 +216,16 @@ def _point_only(test_sets: Sequence[PairedSet]) -> dict[str, dict[str, float]]:
     out = {}
     for m in COMPARED_METRICS:
         v, r = float(value[m][0]), float(reference[m][0])
-        out[m] = {"value": v, "reference_value": r, "delta": v - r, "ci_low": None, "ci_high": None,
-                  "se": None, "p": None, "resamples": 0}  # fmt: skip
+        out[m] = {
+            "value": v,
+            "reference_value": r,
+            "delta": v - r,
+            "ci_low": None,
+            "ci_high": None,
+            "se": None,
+            "p": None,
+            "resamples": 0,
+        }
     return out
 
 

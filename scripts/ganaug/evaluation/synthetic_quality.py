@@ -218,38 +218,22 @@ class GanMetricsOutputs:
     closest: Path  # the curated images closest to a training image, beside that image
 
 
-def _real_beside_curated(real: np.ndarray, curated: np.ndarray, n: int, seed: int, path: Path) -> None:
-    from ganaug.viz import real_beside_synthetic
-
-    rng = np.random.default_rng(seed)
-
-    def pick(x: np.ndarray) -> np.ndarray:
-        return x[np.sort(rng.choice(len(x), min(n, len(x)), replace=False))]
-
-    show_real, show_syn = pick(real), pick(curated)
-    title = f"{len(show_real)} real training images beside {len(show_syn)} curated synthetic images"
-    real_beside_synthetic(show_real, show_syn, path, title)
-
-
-def _closest_to_train(
-    curated: Images, train: Reference, lp: np.ndarray, held_out: np.ndarray, n: int, path: Path
-):
-    """The ``n`` curated images nearest (LPIPS) to a training image, beside that image, with the
-    held-out images' own median distance to the training set for scale."""
-    from ganaug.viz import closest_pairs
-
-    near = lp.min(axis=1)
-    order = np.argsort(near, kind="stable")[:n]
-    partner = lp[order].argmin(axis=1)
-    captions = [
-        f"{curated.names[i]}\nLPIPS {near[i]:.3f} to {train.images.names[j]}"
-        for i, j in zip(order, partner, strict=True)
-    ]
-    title = (
-        f"the {len(order)} curated images closest to a training image (LPIPS); held-out real images' "
-        f"median distance to their nearest training image: {float(np.median(held_out)):.3f}"
-    )
-    closest_pairs(curated.rgb[order], train.images.rgb[partner], captions, path, title)
+def _set_features(name: str, images: Images, result: SetResult) -> dict[str, np.ndarray]:
+    """What features.npz holds of one set: its names, pool features and logits, and per reference
+    its pairwise LPIPS and SSIM with the draws they were measured on."""
+    out = {
+        f"{name}_images": np.array(images.names),
+        f"{name}_pool": result.pool,
+        f"{name}_logits": result.logits,
+    }
+    for ref, pw in result.pairwise.items():
+        out |= {
+            f"{name}_{ref}_lpips": pw.lpips,
+            f"{name}_{ref}_ssim": pw.ssim,
+            f"{name}_{ref}_draw_set": np.stack([i for i, _ in pw.index]),
+            f"{name}_{ref}_draw_real": np.stack([j for _, j in pw.index]),
+        }
+    return out
 
 
 def gan_metrics(
@@ -269,6 +253,7 @@ def gan_metrics(
     job ran (``runtime``: TF32, the arithmetic, determinism)."""
     from ganaug.io import atomic_path, write_csv, write_json
     from ganaug.runtime import runtime_record
+    from ganaug.viz import closest_to_train, real_beside_curated
 
     refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
     curated = synthetic(curated_dir)
@@ -284,12 +269,7 @@ def gan_metrics(
         result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name, n, k)
         summaries[name] = result.summary
         tables.append(result.per_image.assign(set=name))
-        features |= {f"{name}_images": np.array(images.names), f"{name}_pool": result.pool,
-                     f"{name}_logits": result.logits}  # fmt: skip
-        for ref, pw in result.pairwise.items():
-            features |= {f"{name}_{ref}_lpips": pw.lpips, f"{name}_{ref}_ssim": pw.ssim,
-                         f"{name}_{ref}_draw_set": np.stack([i for i, _ in pw.index]),
-                         f"{name}_{ref}_draw_real": np.stack([j for _, j in pw.index])}  # fmt: skip
+        features |= _set_features(name, images, result)
     summaries["raw"]["subsample"] = {
         "of": len(raw_all.names),
         "drawn": len(sets["raw"].names),
@@ -301,8 +281,8 @@ def gan_metrics(
     )
     held_out = held_out.double().numpy().min(axis=1)
     features["real_val_lpips_to_train"] = held_out
-    _real_beside_curated(train.images.rgb, curated.rgb, n_show, s.seed, out.figure)
-    _closest_to_train(curated, train, features["curated_train_lpips"], held_out, 8, out.closest)
+    real_beside_curated(train.images.rgb, curated.rgb, n_show, s.seed, out.figure)
+    closest_to_train(curated, train.images, features["curated_train_lpips"], held_out, 8, out.closest)
     with atomic_path(out.features) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **features)
     table = pd.concat(tables, ignore_index=True)
@@ -361,8 +341,16 @@ def gan_metrics_rule(
     if not extractor.comparable:
         log.warning("GAN metrics on %s: not comparable to any published FID/IS", extractor.label)
     check_raw_set(inputs["manifest"], inputs["metadata"], image_size)
-    keys = ("batch_size", "is_splits", "kid_subsets", "kid_subset_size", "pr_k", "lpips_diversity_images",
-            "size_draws", "copying_cells")  # fmt: skip
+    keys = (
+        "batch_size",
+        "is_splits",
+        "kid_subsets",
+        "kid_subset_size",
+        "pr_k",
+        "lpips_diversity_images",
+        "size_draws",
+        "copying_cells",
+    )
     settings = Settings(**{k: evaluation[k] for k in keys}, seed=seed)
     fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), dev)
     out = GanMetricsOutputs(

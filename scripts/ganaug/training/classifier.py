@@ -29,8 +29,15 @@ from ganaug.training.early_stopping import EarlyStopping
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = [
-    "epoch", "train_loss", "train_accuracy", "train_f1", "val_loss", "val_accuracy", "val_f1", "val_pr_auc",
-]  # fmt: skip
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "train_f1",
+    "val_loss",
+    "val_accuracy",
+    "val_f1",
+    "val_pr_auc",
+]
 # validation metric -> history column the best epoch is chosen by
 EPOCH_METRICS = {"pr_auc": "val_pr_auc", "f1": "val_f1"}
 EPOCH_LABELS = {"pr_auc": "validation PR-AUC", "f1": "validation F1 at 0.5 (the study's)"}
@@ -124,8 +131,11 @@ class _TrainData:
             free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else float("inf")
             if x_u8.numel() <= self.DEVICE_FRACTION * free:
                 self.x, self.resident = x_u8.to(device), True
-        log.info("training images (%.0f MB) %s", x_u8.numel() / 1e6,
-                 "on the device" if self.resident else "gathered on the host per batch")  # fmt: skip
+        log.info(
+            "training images (%.0f MB) %s",
+            x_u8.numel() / 1e6,
+            "on the device" if self.resident else "gathered on the host per batch",
+        )
 
     def __len__(self) -> int:
         return len(self.y)
