@@ -115,9 +115,9 @@ def pool_labels(images_dir: str | Path, minority: str, inclusion=None) -> tuple[
     """(the pool's images of the minority class that the inclusion rule admits, with their lesion
     ids, licences and files; the rows left out, ``image_id,reason``) from an isic-cli export."""
     from ganaug.data.inclusion import EXCLUDED
-    from ganaug.data.isic import read_isic_archive
     from ganaug.data.labels import normalise_label
     from ganaug.data.preprocess import find_image
+    from ganaug.data.readers.isic_archive import read_isic_archive
 
     images_dir = Path(images_dir)
     labels = read_isic_archive(images_dir / "metadata.csv", inclusion=inclusion)

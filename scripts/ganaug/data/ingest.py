@@ -1,11 +1,11 @@
-"""Ingest: one format's reader (``ganaug.data.isic``), the two classes of the study, the screening
+"""Ingest: one format's reader (``ganaug.data.readers``), the two classes of the study, the screening
 of duplicate and unusable rows, and the inclusion rule, written as the workflow's label table and
 its rejects list."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,49 +13,12 @@ import pandas as pd
 
 from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
 from ganaug.data.inclusion import Inclusion, summarise_exclusions
-from ganaug.data.isic import (
-    CLEAN_COLUMNS,
-    DataFormatError,
-    read_derm7pt,
-    read_ham10000,
-    read_isic2019,
-    read_isic2020,
-    read_isic_archive,
-)
 from ganaug.data.labels import normalise_label
+from ganaug.data.readers import read_labels
+from ganaug.data.readers.common import CLEAN_COLUMNS, DataFormatError
 from ganaug.data.screening import screen_rows
 
 log = logging.getLogger(__name__)
-
-
-FORMATS_WITH_NEVUS_SUBTYPES = ("derm7pt", "isic_archive")
-
-
-READERS: dict[str, Callable[..., pd.DataFrame]] = {
-    "isic2019": read_isic2019,
-    "isic2020": read_isic2020,
-    "ham10000": read_ham10000,
-    "isic_archive": read_isic_archive,
-    "derm7pt": read_derm7pt,
-}
-
-
-def read_labels(
-    fmt: str,
-    ground_truth: str | Path,
-    metadata: str | Path | None = None,
-    nevus_subtypes=None,
-    inclusion: Inclusion | None = None,
-) -> pd.DataFrame:
-    """The reader of ``fmt``; ``nevus_subtypes`` (Derm7pt and the ISIC Archive; None: all of
-    them); ``inclusion``: the image type and manipulation rule (None: its defaults)."""
-    if fmt not in READERS:
-        raise ValueError(f"data.format {fmt!r} is not one of {', '.join(READERS)}")
-    if nevus_subtypes is not None and fmt not in FORMATS_WITH_NEVUS_SUBTYPES:
-        formats = ", ".join(FORMATS_WITH_NEVUS_SUBTYPES)
-        raise ValueError(f"nevus subtypes are read only for {formats}, not {fmt!r}")
-    kw = {} if nevus_subtypes is None else {"nevus_subtypes": tuple(nevus_subtypes)}
-    return READERS[fmt](ground_truth, metadata, inclusion, **kw)
 
 
 def select_classes(

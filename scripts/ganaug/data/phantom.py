@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ganaug.data.isic import ISIC2019_CLASSES
+from ganaug.data.readers.isic2019 import ISIC2019_CLASSES
 from ganaug.io import write_bytes, write_csv
 from ganaug.settings import PhantomConfig, PhantomShift
 

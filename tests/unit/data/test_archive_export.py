@@ -11,7 +11,8 @@ import pytest
 
 from ganaug.data.inclusion import EXCLUDED, IMAGE_TYPES, Inclusion, summarise_exclusions
 from ganaug.data.ingest import ingest
-from ganaug.data.isic import DataFormatError, read_isic_archive
+from ganaug.data.readers.common import DataFormatError
+from ganaug.data.readers.isic_archive import read_isic_archive
 from ganaug.data.screening import lost_fraction
 from ganaug.data.sources import archive_metadata_default
 from ganaug.data.splits import lesion_groups

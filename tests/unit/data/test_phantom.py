@@ -8,8 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from ganaug.data.isic import read_isic2019
 from ganaug.data.phantom import plan, render, write_phantom
+from ganaug.data.readers.isic2019 import read_isic2019
 from ganaug.settings import PhantomConfig
 
 SMALL = PhantomConfig(

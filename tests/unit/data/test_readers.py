@@ -6,15 +6,12 @@ import pandas as pd
 import pytest
 
 from ganaug.data.ingest import ingest, select_classes
-from ganaug.data.isic import (
-    LABEL_COLUMNS,
-    DataFormatError,
-    read_ham10000,
-    read_isic2019,
-    read_isic2020,
-    read_isic_archive,
-)
 from ganaug.data.labels import normalise_label
+from ganaug.data.readers.common import LABEL_COLUMNS, DataFormatError
+from ganaug.data.readers.ham10000 import read_ham10000
+from ganaug.data.readers.isic2019 import read_isic2019
+from ganaug.data.readers.isic2020 import read_isic2020
+from ganaug.data.readers.isic_archive import read_isic_archive
 
 
 @pytest.mark.parametrize(
@@ -178,7 +175,7 @@ def test_empty_image_id_is_an_error(tmp_path):
 
 def test_derm7pt_in_its_real_column_layout(fixtures):
     """meta/meta.csv as Derm7pt ships it: one row per case, the dermoscopic image in ``derm``."""
-    from ganaug.data.isic import read_derm7pt
+    from ganaug.data.readers.derm7pt import read_derm7pt
 
     df = read_derm7pt(fixtures / "derm7pt/meta/meta.csv")
     assert list(df.columns) == LABEL_COLUMNS
@@ -192,7 +189,7 @@ def test_derm7pt_in_its_real_column_layout(fixtures):
 
 
 def test_derm7pt_nevus_subtypes_are_a_choice(fixtures):
-    from ganaug.data.isic import read_derm7pt
+    from ganaug.data.readers.derm7pt import read_derm7pt
 
     df = read_derm7pt(fixtures / "derm7pt/meta/meta.csv", nevus_subtypes=("clark nevus", "dermal nevus"))
     assert sorted(df.loc[df["label"] == "nevus", "image_id"]) == ["Fcl_Fcl010", "NEL_Nel028"]
@@ -202,7 +199,7 @@ def test_derm7pt_nevus_subtypes_are_a_choice(fixtures):
 
 
 def test_derm7pt_without_the_derm_column_names_what_is_missing(tmp_path, fixtures):
-    from ganaug.data.isic import read_derm7pt
+    from ganaug.data.readers.derm7pt import read_derm7pt
 
     text = (fixtures / "derm7pt/meta/meta.csv").read_text().replace(",derm,", ",dermoscopy,")
     (tmp_path / "meta.csv").write_text(text)
