@@ -37,8 +37,8 @@ def from_dict(cls: type[T], d: Mapping[str, Any], where: str = "") -> T:
         nested = _dataclass_in(hint)
         if nested is not None and isinstance(value, Mapping):
             value = from_dict(nested, value, f"{where}.{f.name}" if where else f.name)
-        elif _is_tuple(hint) and isinstance(value, list):
-            value = tuple(value)
+        else:
+            value = _tupled(value, hint)
         kwargs[f.name] = value
     return cls(**kwargs)
 
@@ -48,6 +48,17 @@ def _dataclass_in(hint: Any) -> type | None:
         if dataclasses.is_dataclass(t):
             return t
     return None
+
+
+def _tupled(value: Any, hint: Any) -> Any:
+    """A YAML list as the tuple its field's hint asks for, nested tuples included (a list of
+    [condition, reference] pairs becomes a tuple of pairs)."""
+    if not isinstance(value, list) or not _is_tuple(hint):
+        return value
+    tuples = [h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is tuple]
+    args = typing.get_args(tuples[0]) if tuples else ()
+    inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+    return tuple(_tupled(v, inner) for v in value) if inner is not None else tuple(value)
 
 
 def _is_tuple(hint: Any) -> bool:

@@ -162,3 +162,21 @@ def test_a_condition_refuses_an_unknown_key_and_matching_has_one_answer():
     cfg = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     params = fit_params(cfg["classifier"], "resnet50", "real_oversampled")
     assert params["match"]["name"] == matched_to(cfg["classifier"]["conditions"]["real_oversampled"])
+
+
+def test_the_primary_family_and_the_inclusion_rule_come_through_from_dict():
+    from ganaug.data.inclusion import Inclusion
+    from ganaug.evaluation.families import Primary
+
+    p = Primary.of({"comparisons": [["gan_curated", "baseline"]], "archs": ["resnet50"]}, 0.01)
+    assert p.comparisons == (("gan_curated", "baseline"),) and p.archs == ("resnet50",) and p.alpha == 0.01
+    with pytest.raises(ValueError, match=r"unknown key\(s\) metric in evaluation.primary"):
+        Primary.of({"metric": ["f1"]})
+    cfg = validate_config({})
+    assert Primary.of(cfg["evaluation"]["primary"]) == Primary()
+    from ganaug.settings import data_params
+
+    rule = Inclusion.from_section(data_params(cfg["data"], "ingest")["inclusion"])
+    assert rule == Inclusion() and isinstance(rule.image_types, tuple)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) minority in data"):
+        Inclusion.from_section({"minority": "dermatofibroma"})

@@ -52,12 +52,12 @@ class Inclusion:
     reject_manipulations: tuple[str, ...] = ("synthetic", "altered")
 
     @classmethod
-    def from_section(cls, data: Mapping[str, Any]) -> Inclusion:
-        return cls(
-            tuple(data.get("image_types", cls.image_types)),
-            data.get("blank_image_type", cls.blank_image_type),
-            tuple(data.get("reject_manipulations", cls.reject_manipulations)),
-        )
+    def from_section(cls, keys: Mapping[str, Any]) -> Inclusion:
+        """The rule's keys of the data section (``settings.data_params(..., "ingest")``), through
+        the one ``from_dict``: another key is an error."""
+        from ganaug.settings import from_dict
+
+        return from_dict(cls, keys, "data")
 
 
 def inclusion_problems(data: Mapping[str, Any]) -> list[str]:

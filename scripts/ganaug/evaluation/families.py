@@ -41,14 +41,10 @@ class Primary:
 
     @classmethod
     def of(cls, spec: Mapping | None, alpha: float = ALPHA) -> Primary:
-        spec = dict(spec or {})
-        out = {k: spec[k] for k in ("decision",) if k in spec}
-        if "comparisons" in spec:
-            out["comparisons"] = tuple(tuple(c) for c in spec["comparisons"])
-        for k in ("metrics", "test_sets", "archs"):
-            if k in spec:
-                out[k] = spec[k] if spec[k] == ALL else tuple(spec[k])
-        return cls(**out, alpha=alpha)
+        """evaluation.primary (validated) and evaluation.alpha, through the one ``from_dict``."""
+        from ganaug.settings import from_dict
+
+        return from_dict(cls, {**(spec or {}), "alpha": alpha}, "evaluation.primary")
 
     def holds(self, row: Mapping) -> bool:
         """Whether a row of differences.csv is one of the family's hypotheses."""
