@@ -19,12 +19,12 @@ import yaml
 from gpu_check import ROOT, Record, sync
 
 from ganaug.data.provenance import MinorityTrainSet
+from ganaug.dataclass_io import as_dict
 from ganaug.generators.ddpm.config import DdpmConfig
 from ganaug.generators.loop import GeneratorOutputs
 from ganaug.generators.wgan_gp.config import WganGpConfig
 from ganaug.generators.wgan_gp.training import _Trainer
 from ganaug.runtime import set_tf32
-from ganaug.settings import as_dict
 
 NOWHERE = GeneratorOutputs.in_folder("/nonexistent")
 CPU = torch.device("cpu")

@@ -1,8 +1,9 @@
 """Rule make_phantom: write the embedded phantom data set in the ISIC 2019 layout."""
 
 from ganaug.data.phantom import write_phantom
+from ganaug.dataclass_io import from_dict
 from ganaug.runtime import setup_logging
-from ganaug.settings import PhantomConfig, from_dict
+from ganaug.settings import PhantomConfig
 
 setup_logging(snakemake.log[0])
 o = snakemake.output

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganaug.dataclass_io import from_dict
 from ganaug.models.registry import CLUSTER_RESNET50, FID_INCEPTION, LPIPS_VGG16, arch_spec
-from ganaug.settings import ClassifierConfig, from_dict
+from ganaug.settings import ClassifierConfig
 from ganaug.weights import WeightFile
 
 

@@ -2,7 +2,7 @@
 
 The Snakefile validates the whole config against the JSON schema (``ganaug.config``); a rule
 passes whole sections (or what a dataclass says one job depends on) and its script builds the
-dataclass with ``from_dict``, which refuses unknown keys. Every field has a comment; the
+dataclass with ``from_dict`` (``ganaug.dataclass_io``), which refuses unknown keys. Every field has a comment; the
 defaults equal the schema's (tested), so a dataclass built in a test means what the workflow
 means. The generator families' configs (``ganaug.generators``) follow the same idiom.
 """
@@ -10,76 +10,11 @@ means. The generator families' configs (``ganaug.generators``) follow the same i
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-
-
-def from_dict(cls: type[T], d: Mapping[str, Any], where: str = "") -> T:
-    """Build ``cls`` from a config section: unknown keys are an error naming them; lists become
-    tuples where the field is a tuple; nested sections become their dataclasses."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        allowed = ", ".join(sorted(names))
-        keys = ", ".join(unknown)
-        raise ValueError(f"unknown key(s) {keys} in {where or cls.__name__}; allowed: {allowed}")
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in d:
-            continue
-        value, hint = d[f.name], hints[f.name]
-        nested = _dataclass_in(hint)
-        if nested is not None and isinstance(value, Mapping):
-            value = from_dict(nested, value, f"{where}.{f.name}" if where else f.name)
-        else:
-            value = _tupled(value, hint)
-        kwargs[f.name] = value
-    return cls(**kwargs)
-
-
-def _dataclass_in(hint: Any) -> type | None:
-    for t in (hint, *typing.get_args(hint)):
-        if dataclasses.is_dataclass(t):
-            return t
-    return None
-
-
-def _tupled(value: Any, hint: Any) -> Any:
-    """A YAML list as the tuple its field's hint asks for, nested tuples included (a list of
-    [condition, reference] pairs becomes a tuple of pairs)."""
-    if not isinstance(value, list) or not _is_tuple(hint):
-        return value
-    tuples = [h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is tuple]
-    args = typing.get_args(tuples[0]) if tuples else ()
-    inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
-    return tuple(_tupled(v, inner) for v in value) if inner is not None else tuple(value)
-
-
-def _is_tuple(hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_tuple(a) for a in typing.get_args(hint))
-    return origin is tuple or hint is tuple
-
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    """A dataclass as the plain dict a Snakemake param can hold (tuples as lists)."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, tuple | list):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-
-    return {k: plain(v) for k, v in dataclasses.asdict(obj).items()}
-
+from ganaug.dataclass_io import from_dict
 
 # ---------------------------------------------------------------- data
 

@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from ganaug.config import load_schema, validate_config
+from ganaug.dataclass_io import from_dict
+from ganaug.evaluation.synthetic_quality import Settings as GanMetricSettings
 from ganaug.generators import FAMILIES
 from ganaug.generators.wgan_gp.config import WganGpConfig
 from ganaug.settings import (
@@ -23,7 +25,6 @@ from ganaug.settings import (
     SplitConfig,
     curation_params,
     fit_params,
-    from_dict,
 )
 from tests.helpers import REPO, conditions_with_the_ddpm
 
@@ -53,6 +54,7 @@ def section(*path: str) -> dict:
         (ClassifierConfig, ("classifier",)),
         (FitConfig, ("classifier",)),
         (EvaluationConfig, ("evaluation",)),
+        (GanMetricSettings, ("evaluation",)),
     ],
 )
 def test_dataclass_defaults_equal_the_schemas(cls, path):
@@ -73,8 +75,10 @@ SECTIONS = [
     (ClassifierConfig, ("classifier",)),
     (EvaluationConfig, ("evaluation",)),
     (FitConfig, ("classifier",)),
+    (GanMetricSettings, ("evaluation",)),
 ]
 EXTRAS = {
+    GanMetricSettings: {"lpips_chunk", "seed"},
     FitConfig: {"eval_batch_size"},
     ClassifierConfig: {"eval_batch_size"},
 }  # not config keys of their section (the generator families': tests/unit/generators)

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ganaug.dataclass_io import from_dict
+
 if TYPE_CHECKING:  # pandas is imported where it is used: the Snakefile parses the config with this module
     import pandas as pd
 
@@ -55,8 +57,6 @@ class Inclusion:
     def from_section(cls, keys: Mapping[str, Any]) -> Inclusion:
         """The rule's keys of the data section (``settings.data_params(..., "ingest")``), through
         the one ``from_dict``: another key is an error."""
-        from ganaug.settings import from_dict
-
         return from_dict(cls, keys, "data")
 
 

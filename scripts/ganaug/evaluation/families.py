@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ganaug.dataclass_io import from_dict
 from ganaug.evaluation.stats import ALPHA, holm
 
 PRIMARY, EXPLORATORY = "primary", "exploratory"
@@ -42,8 +43,6 @@ class Primary:
     @classmethod
     def of(cls, spec: Mapping | None, alpha: float = ALPHA) -> Primary:
         """evaluation.primary (validated) and evaluation.alpha, through the one ``from_dict``."""
-        from ganaug.settings import from_dict
-
         return from_dict(cls, {**(spec or {}), "alpha": alpha}, "evaluation.primary")
 
     def holds(self, row: Mapping) -> bool:

@@ -22,6 +22,7 @@ marked not comparable), and is recomputable from features.npz and per_image.csv.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, lpips_matrix
 from ganaug.curation.ssim import ssim_matrix
 from ganaug.data.image_files import Images, real_minority, synthetic
+from ganaug.dataclass_io import from_dict
 from ganaug.evaluation import equal_size
 from ganaug.evaluation.copying import c_t
 from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, extract
@@ -48,16 +50,18 @@ REFERENCES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    batch_size: int = 50
-    is_splits: int = 10
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    pr_k: int = 3
-    lpips_diversity_images: int = 100
-    lpips_chunk: int = 32
-    seed: int = 42
+    """The evaluation section's keys the GAN metrics read (defaults the schema's, tested)."""
+
+    batch_size: int = 50  # images per feature-extractor pass
+    is_splits: int = 10  # splits of the Inception Score
+    kid_subsets: int = 100  # subsets KID is averaged over
+    kid_subset_size: int = 1000  # images per KID subset (capped at the smaller set)
+    pr_k: int = 3  # the k of improved precision and recall
+    lpips_diversity_images: int = 100  # LPIPS diversity over all pairs of a sample this big
+    lpips_chunk: int = 32  # images per LPIPS batch (memory only; not a config key)
+    seed: int = 42  # the global seed
     size_draws: int = 10  # seeded draws at equal size per set and reference
     copying_cells: int = 3  # k-means cells of the data-copying test
 
@@ -341,17 +345,8 @@ def gan_metrics_rule(
     if not extractor.comparable:
         log.warning("GAN metrics on %s: not comparable to any published FID/IS", extractor.label)
     check_raw_set(inputs["manifest"], inputs["metadata"], image_size)
-    keys = (
-        "batch_size",
-        "is_splits",
-        "kid_subsets",
-        "kid_subset_size",
-        "pr_k",
-        "lpips_diversity_images",
-        "size_draws",
-        "copying_cells",
-    )
-    settings = Settings(**{k: evaluation[k] for k in keys}, seed=seed)
+    keys = {f.name for f in dataclasses.fields(Settings)} - {"lpips_chunk", "seed"}
+    settings = from_dict(Settings, {**{k: evaluation[k] for k in keys}, "seed": seed}, "evaluation")
     fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), dev)
     out = GanMetricsOutputs(
         *(Path(outputs[k]) for k in ("metrics", "features", "per_image", "figure", "closest"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ganaug.settings import as_dict, from_dict
+from ganaug.dataclass_io import as_dict, from_dict
 
 
 def precision_label(bf16: bool, tf32: bool, device_type: str) -> str:

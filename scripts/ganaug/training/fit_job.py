@@ -241,8 +241,8 @@ def fit_rule(
     says what generator training set they came from."""
     from dataclasses import replace
 
+    from ganaug.dataclass_io import from_dict
     from ganaug.runtime import select_device
-    from ganaug.settings import from_dict
 
     provenance, recorded = fit_provenance(
         params, repeat, named.get("manifest"), named.get("curation_summary")

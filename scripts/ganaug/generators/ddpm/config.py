@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ganaug.dataclass_io import as_dict
 from ganaug.generators.config import GeneratorConfig
-from ganaug.settings import as_dict
 
 NAME = "ddpm"  # its name in the registry and in every file it writes
 # what generator.pt records of the network: enough to rebuild it for sampling

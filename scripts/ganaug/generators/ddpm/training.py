@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 
 from ganaug.data.provenance import MinorityTrainSet, fingerprint
+from ganaug.dataclass_io import as_dict
 from ganaug.generators import loop
 from ganaug.generators.ddpm.config import NAME, SCHEDULE_KEYS, DdpmConfig
 from ganaug.generators.ddpm.networks import (
@@ -53,7 +54,6 @@ from ganaug.generators.loop import EndlessSampler, GeneratorOutputs, NonFiniteLo
 from ganaug.generators.resume import resumable_state
 from ganaug.io import write_csv
 from ganaug.runtime import autocast, set_tf32
-from ganaug.settings import as_dict
 from ganaug.training.checkpoints import restore_rng_state, rng_state, save_checkpoint
 
 log = logging.getLogger(__name__)
