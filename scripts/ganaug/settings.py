@@ -2,9 +2,9 @@
 
 The Snakefile validates the whole config against the JSON schema (``ganaug.config``); a rule
 passes whole sections (or what a dataclass says one job depends on) and its script builds the
-dataclass with ``from_dict`` (``ganaug.dataclass_io``), which refuses unknown keys. Every field has a comment; the
-defaults equal the schema's (tested), so a dataclass built in a test means what the workflow
-means. The generator families' configs (``ganaug.generators``) follow the same idiom.
+dataclass with ``from_dict`` (``ganaug.dataclass_io``), which refuses unknown keys. Every field
+has a comment; the defaults equal the schema's (tested), so a dataclass built in a test means
+what the workflow means. The generator families' configs (``ganaug.generators``) follow the same idiom.
 """
 
 from __future__ import annotations
