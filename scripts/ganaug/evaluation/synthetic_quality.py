@@ -38,6 +38,7 @@ from ganaug.dataclass_io import from_dict
 from ganaug.evaluation import equal_size
 from ganaug.evaluation.copying import c_t
 from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, extract
+from ganaug.settings import EvaluationConfig as _E
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,19 @@ REFERENCES = {
 
 @dataclass(frozen=True)
 class Settings:
-    """The evaluation section's keys the GAN metrics read (defaults the schema's, tested)."""
+    """The evaluation section's keys the GAN metrics read: their defaults (and meanings) are
+    EvaluationConfig's, the schema's."""
 
-    batch_size: int = 50  # images per feature-extractor pass
-    is_splits: int = 10  # splits of the Inception Score
-    kid_subsets: int = 100  # subsets KID is averaged over
-    kid_subset_size: int = 1000  # images per KID subset (capped at the smaller set)
-    pr_k: int = 3  # the k of improved precision and recall
-    lpips_diversity_images: int = 100  # LPIPS diversity over all pairs of a sample this big
+    batch_size: int = _E.batch_size
+    is_splits: int = _E.is_splits
+    kid_subsets: int = _E.kid_subsets
+    kid_subset_size: int = _E.kid_subset_size
+    pr_k: int = _E.pr_k
+    lpips_diversity_images: int = _E.lpips_diversity_images
     lpips_chunk: int = 32  # images per LPIPS batch (memory only; not a config key)
     seed: int = 42  # the global seed
-    size_draws: int = 10  # seeded draws at equal size per set and reference
-    copying_cells: int = 3  # k-means cells of the data-copying test
+    size_draws: int = _E.size_draws
+    copying_cells: int = _E.copying_cells
 
 
 @dataclass
