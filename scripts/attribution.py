@@ -1,11 +1,11 @@
 """Rule attribution: the licence and attribution of every real image the run uses."""
 
-from ganaug.data.licences import attribution_files
+from ganaug.data.licences import attribution_rule
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 i, p = snakemake.input, snakemake.params
-attribution_files(
+attribution_rule(
     i.archive,
     p.archive_format,
     snakemake.output[0],

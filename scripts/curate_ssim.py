@@ -1,11 +1,11 @@
 """Rule curate_ssim: max SSIM of each blur survivor against the real train-split minority images."""
 
-from ganaug.curation.steps import run_ssim
+from ganaug.curation.steps import ssim_rule
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 i = snakemake.input
-run_ssim(
+ssim_rule(
     i.previous,
     i.raw,
     i.metadata,

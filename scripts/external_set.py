@@ -1,11 +1,11 @@
 """Rule external_set: an external test set's metadata, without the images the archive holds."""
 
-from ganaug.data.external import external_set_files
+from ganaug.data.external import external_set_rule
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 i, o, p = snakemake.input, snakemake.output, snakemake.params
-external_set_files(
+external_set_rule(
     i.table,
     i.archive,
     o.metadata,

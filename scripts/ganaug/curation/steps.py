@@ -21,11 +21,11 @@ from ganaug.models.registry import RANDOM
 log = logging.getLogger(__name__)
 
 
-def run_blur(raw: str | Path, out: str | Path, blur_threshold: float) -> None:
+def blur_rule(raw: str | Path, out: str | Path, blur_threshold: float) -> None:
     write_csv(blur_stage(raw, blur_threshold), out)
 
 
-def run_ssim(
+def ssim_rule(
     previous,
     raw,
     metadata,
@@ -40,7 +40,7 @@ def run_ssim(
     write_csv(ssim_stage(previous, raw, metadata, manifest, ssim_min, ssim_max, chunk_size), out)
 
 
-def run_lpips(
+def lpips_rule(
     previous,
     raw,
     metadata,
@@ -80,7 +80,7 @@ def candidate_sets(inputs: dict, generators: list[str]) -> list[Candidates]:
     ]
 
 
-def run_review_sheet(
+def review_sheet_rule(
     sets: list[Candidates],
     metadata,
     out: str | Path,
@@ -100,7 +100,7 @@ def run_review_sheet(
     write_review_sheet(files, Path(out).parent, page_id)
 
 
-def run_review(
+def ingest_reviews_rule(
     sets: list[Candidates], key, metadata, reviews: list, outputs: dict, review: dict, seed: int
 ) -> None:
     """Per generator: the scores of its LPIPS survivors (``review``: the curation.review section)
@@ -122,7 +122,7 @@ def run_review(
         write_json(turing, outputs[f"turing_{g}"])
 
 
-def run_clusters(
+def clusters_rule(
     inputs: dict[str, str],
     outputs: dict[str, str],
     cluster_backbone: str,
@@ -200,7 +200,7 @@ def write_summary(
     write_json(summary, outputs["summary"])
 
 
-def run_alternatives(
+def alternatives_rule(
     review: str | Path, clusters: str | Path, raw: str | Path, outputs: dict[str, str], seed: int
 ) -> None:
     """The rule select_alternatives: curated_random/ and curated_best/, as many images as the

@@ -136,7 +136,7 @@ def summarise_external(
     }
 
 
-def external_set_files(
+def external_set_rule(
     table: str | Path,
     archive: str | Path | Sequence[str | Path],
     metadata_out: str | Path,
@@ -222,7 +222,7 @@ def _pool_table(images_dir: str | Path, minority: str, inclusion) -> tuple[pd.Da
     return labels, left_out
 
 
-def extra_minority_files(
+def extra_minority_rule(
     images_dir: str | Path,
     archive: str | Path,
     out_dir: str | Path,

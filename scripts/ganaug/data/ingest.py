@@ -98,7 +98,7 @@ def ingest(
     return selected[CLEAN_COLUMNS], rejects
 
 
-def ingest_files(
+def ingest_rule(
     ground_truth: str | Path,
     metadata: str | Path | None,
     labels_out: str | Path,

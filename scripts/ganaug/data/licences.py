@@ -90,7 +90,7 @@ def licence_summary(path: str | Path) -> dict:
     }
 
 
-def attribution_files(
+def attribution_rule(
     archive: str | Path,
     archive_format: str,
     out: str | Path,

@@ -210,7 +210,9 @@ def raw_paths(table: pd.DataFrame, images_dir: str | Path) -> dict[str, Path]:
     return out
 
 
-def hash_table_files(table: str | Path, images_dir: str | Path, out: str | Path, workers: int = 1) -> int:
+def perceptual_hashes_rule(
+    table: str | Path, images_dir: str | Path, out: str | Path, workers: int = 1
+) -> int:
     """The rule perceptual_hashes: hashes.npz of every image a preprocessed table kept."""
     import logging
 

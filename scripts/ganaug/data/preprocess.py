@@ -337,7 +337,7 @@ def preprocess_all(
     return processed, rejects_df
 
 
-def preprocess_files(
+def preprocess_rule(
     labels: str | Path,
     label_rejects: str | Path,
     images_dir: str | Path,

@@ -209,7 +209,7 @@ def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int)
     return out
 
 
-def split_files(
+def split_rule(
     table: str | Path,
     rejects: str | Path,
     metadata_out: str | Path,

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ganaug.data.archive_pool import fetch_archive_pool, isic_command, missing_images, pool_labels
 from ganaug.data.download import DownloadError
-from ganaug.data.external import extra_minority_files
+from ganaug.data.external import extra_minority_rule
 
 EXPORT = Path(__file__).parents[2] / "fixtures" / "isic_cli_export"
 SEARCH = 'diagnosis_3:"Dermatofibroma" AND image_type:dermoscopic'
@@ -151,7 +151,7 @@ def test_the_pool_reads_isic_clis_layout_and_drops_what_the_archive_holds(fake_i
     pd.DataFrame(rows).to_csv(tmp / "archive.csv", index=False)
     o = {k: tmp / "extra" / k for k in ("images", "metadata.csv", "overlap.csv", "rejects.csv")}
     (tmp / "extra").mkdir()
-    extra_minority_files(dest, tmp / "archive.csv", o["images"], o["metadata.csv"], o["overlap.csv"],
+    extra_minority_rule(dest, tmp / "archive.csv", o["images"], o["metadata.csv"], o["overlap.csv"],
                          o["rejects.csv"], "dermatofibroma", 64, True, 0.5)  # fmt: skip
     overlap = pd.read_csv(o["overlap.csv"], dtype=str, keep_default_na=False).set_index("image_id")
     assert overlap.loc["ISIC_0100002", "reason"] == "same image id as an archive image"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganaug.data.external import EXTERNAL_SPLIT, NoImagesLeft, external_set_files, overlap, pixel_digest
+from ganaug.data.external import EXTERNAL_SPLIT, NoImagesLeft, external_set_rule, overlap, pixel_digest
 
 
 def table(root, prefix, n, rng, labels=None, copy_from=None):
@@ -53,7 +53,7 @@ def test_external_set_files_write_the_set_without_the_overlap(tmp_path):
     archive.to_csv(tmp_path / "archive.csv", index=False)
     ext.to_csv(tmp_path / "ext.csv", index=False)
     out = {k: tmp_path / f"{k}.out" for k in ("meta", "overlap", "summary")}
-    summary = external_set_files(tmp_path / "ext.csv", tmp_path / "archive.csv", out["meta"], out["overlap"],
+    summary = external_set_rule(tmp_path / "ext.csv", tmp_path / "archive.csv", out["meta"], out["overlap"],
                                  out["summary"], "shifted", "dermatofibroma", "nevus")  # fmt: skip
     meta = pd.read_csv(out["meta"])
     assert "ext_3" not in set(meta["image_id"]) and len(meta) == 6
@@ -89,7 +89,7 @@ def test_a_re_encoded_copy_is_dropped_as_a_near_duplicate_with_its_distance(tmp_
     save_hashes(hash_images({f"ISIC_{k}": raw / f"ISIC_{k}.png" for k in range(4)}, progress=False),
                 tmp_path / "hashes.npz")  # fmt: skip
     out = {k: tmp_path / f"{k}.out" for k in ("meta", "overlap", "summary")}
-    summary = external_set_files(tmp_path / "ext.csv", tmp_path / "archive.csv", out["meta"], out["overlap"],
+    summary = external_set_rule(tmp_path / "ext.csv", tmp_path / "archive.csv", out["meta"], out["overlap"],
                                  out["summary"], "shifted", "dermatofibroma", "nevus", images_dir=ext_raw,
                                  archive_hashes=[tmp_path / "hashes.npz"])  # fmt: skip
     dropped = pd.read_csv(out["overlap"], dtype=str, keep_default_na=False)
@@ -103,7 +103,7 @@ def test_a_set_without_one_class_is_refused(tmp_path):
     table(tmp_path, "ISIC", 3, rng).to_csv(tmp_path / "archive.csv", index=False)
     table(tmp_path, "ext", 4, rng, labels=["nevus"] * 4).to_csv(tmp_path / "ext.csv", index=False)
     with pytest.raises(NoImagesLeft, match=r"external set 'shifted'.*no dermatofibroma image left"):
-        external_set_files(tmp_path / "ext.csv", tmp_path / "archive.csv", tmp_path / "m", tmp_path / "o",
+        external_set_rule(tmp_path / "ext.csv", tmp_path / "archive.csv", tmp_path / "m", tmp_path / "o",
                            tmp_path / "s", "shifted", "dermatofibroma", "nevus")  # fmt: skip
 
 
@@ -123,7 +123,7 @@ def test_another_photograph_of_an_archive_lesion_is_dropped_and_the_extra_pool_c
     extra.to_csv(tmp_path / "extra.csv", index=False)
     ext.to_csv(tmp_path / "ext.csv", index=False)
     out = [tmp_path / f"{k}.out" for k in ("meta", "overlap", "summary")]
-    external_set_files(tmp_path / "ext.csv", [tmp_path / "archive.csv", tmp_path / "extra.csv"], *out,
+    external_set_rule(tmp_path / "ext.csv", [tmp_path / "archive.csv", tmp_path / "extra.csv"], *out,
                        "shifted", "dermatofibroma", "nevus")  # fmt: skip
     dropped = pd.read_csv(out[1])
     assert dropped["image_id"].tolist() == ["ext_2", "ext_5"]  # ext_5 is an extra pool image

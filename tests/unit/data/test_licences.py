@@ -7,7 +7,7 @@ from ganaug.data.ingest import ingest
 from ganaug.data.licences import (
     FORMAT_LICENCES,
     UNKNOWN,
-    attribution_files,
+    attribution_rule,
     is_non_commercial,
     licence_summary,
 )
@@ -29,7 +29,7 @@ def test_the_archive_keeps_each_images_licence_and_a_release_its_own(tmp_path):
     pool = pd.DataFrame({"image_id": ["X_1"]})
     pool.to_csv(tmp_path / "extra.csv", index=False)
     external = {"ham": (tmp_path / "ext.csv", tmp_path / "ext_kept.csv", "ham10000")}
-    counts = attribution_files(tmp_path / "archive.csv", "isic_archive", tmp_path / "attribution.csv",
+    counts = attribution_rule(tmp_path / "archive.csv", "isic_archive", tmp_path / "attribution.csv",
                                external=external, extra=tmp_path / "extra.csv")  # fmt: skip
     att = pd.read_csv(tmp_path / "attribution.csv", dtype=str, keep_default_na=False).set_index("image_id")
     assert set(att.index) == set(sel["image_id"]) | {"ISIC_1", "ISIC_2", "X_1"}
@@ -57,7 +57,7 @@ def test_the_pool_takes_each_images_licence_from_isic_clis_metadata(tmp_path):
 
     pd.DataFrame({"image_id": []}).to_csv(tmp_path / "archive.csv", index=False)
     pd.DataFrame({"image_id": ["ISIC_0100003", "ISIC_0100004"]}).to_csv(tmp_path / "extra.csv", index=False)
-    attribution_files(tmp_path / "archive.csv", "isic_archive", tmp_path / "att.csv",
+    attribution_rule(tmp_path / "archive.csv", "isic_archive", tmp_path / "att.csv",
                       extra=tmp_path / "extra.csv", extra_source=EXPORT)  # fmt: skip
     att = pd.read_csv(tmp_path / "att.csv", dtype=str, keep_default_na=False).set_index("image_id")
     assert att.loc["ISIC_0100003", "license"] == "CC-BY-NC" and att.loc["ISIC_0100004", "license"] == "CC-0"
@@ -66,6 +66,6 @@ def test_the_pool_takes_each_images_licence_from_isic_clis_metadata(tmp_path):
 
 def test_the_phantom_is_labelled_as_drawn_not_photographed(tmp_path):
     pd.DataFrame({"image_id": ["PHANTOM_0000001"]}).to_csv(tmp_path / "a.csv", index=False)
-    attribution_files(tmp_path / "a.csv", "phantom", tmp_path / "att.csv")
+    attribution_rule(tmp_path / "a.csv", "phantom", tmp_path / "att.csv")
     att = pd.read_csv(tmp_path / "att.csv", dtype=str, keep_default_na=False)
     assert att["license"].tolist() == ["MIT"] and "not a photograph" in att["attribution"][0]
