@@ -67,13 +67,13 @@ def test_the_repeats_test_sets_share_no_lesion(run):
 
 def test_no_fit_or_curation_reads_another_repeats_images(run):
     for r in (0, 1):
-        digest = read(run / f"repeat_{r}/synthetic/curation/summary.json")["gan_training_set"]
+        digest = read(run / f"repeat_{r}/synthetic/curation/summary.json")["generator_training_set"]
         manifest = pd.read_csv(run / f"repeat_{r}/synthetic/raw_manifest.csv")
-        assert set(manifest["gan_training_set"]) == {digest}
+        assert set(manifest["generator_training_set"]) == {digest}
         for cond in ("gan_curated", "gan_uncurated", "gan_random"):
             m = read(run / f"repeat_{r}" / ARCH / cond / "seed_42/metrics.json")
-            assert m["repeat"] == r and m["gan_training_set"] == digest
-    assert read(run / "repeat_0/synthetic/curation/summary.json")["gan_training_set"] != digest
+            assert m["repeat"] == r and m["generator_training_set"] == digest
+    assert read(run / "repeat_0/synthetic/curation/summary.json")["generator_training_set"] != digest
 
 
 def test_the_aggregate_holds_every_replicate(run):
@@ -218,17 +218,17 @@ def test_a_second_generator_runs_per_repeat_under_its_own_folders_and_its_fits_r
             ckpt["family"] == "ddpm" and ckpt["training_set"]["ids_sha256"] == hashlib.sha256(ids).hexdigest()
         )
         syn = run / f"repeat_{r}/synthetic_ddpm"
-        digest = read(syn / "curation/summary.json")["gan_training_set"]
+        digest = read(syn / "curation/summary.json")["generator_training_set"]
         assert digest == ckpt["training_set"]["digest"]
-        assert set(pd.read_csv(syn / "raw_manifest.csv")["gan_training_set"]) == {digest}
+        assert set(pd.read_csv(syn / "raw_manifest.csv")["generator_training_set"]) == {digest}
         assert not (run / f"repeat_{r}/review_ddpm").exists()  # one page for both generators
         turing = read(syn / "curation/review_turing.json")
         assert turing["n_synthetic_images"] == 80 and turing["review_mode"] == "simulate"
         for cond in ("ddpm_curated", "ddpm_uncurated"):
             m = read(run / f"repeat_{r}" / ARCH / cond / "seed_42/metrics.json")
-            assert m["generator"] == "ddpm" and m["gan_training_set"] == digest and m["repeat"] == r
+            assert m["generator"] == "ddpm" and m["generator_training_set"] == digest and m["repeat"] == r
         wgan = read(run / f"repeat_{r}" / ARCH / "gan_curated/seed_42/metrics.json")
-        assert "generator" not in wgan and wgan["gan_training_set"] == digest  # the same images
+        assert "generator" not in wgan and wgan["generator_training_set"] == digest  # the same images
     d = pd.read_csv(run / "stats/differences.csv")
     row = d[(d["condition"] == "gan_curated") & (d["reference"] == "ddpm_curated")]
     assert len(row) and set(row["family"]) == {"exploratory"}
