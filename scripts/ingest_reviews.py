@@ -1,17 +1,11 @@
-"""Rule ingest_reviews: unblind the one page's scores and split them by generator (or simulate /
-skip); each generator's review table and visual Turing test."""
+"""Rule ingest_reviews: one generator's review (the page's scores of its images unblinded, or
+simulated, or skipped), and its visual Turing test."""
 
-from ganaug.curation.steps import candidate_sets, ingest_reviews_rule
+from ganaug.curation.review_stage import Candidates
+from ganaug.curation.steps import ingest_reviews_rule
 from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-i, p = snakemake.input, snakemake.params
-ingest_reviews_rule(
-    candidate_sets(dict(i.items()), p.generators),
-    i.key,
-    i.metadata,
-    i.reviews,
-    dict(snakemake.output.items()),
-    **p.curation,
-    seed=p.seed,
-)
+i, o, p = snakemake.input, snakemake.output, snakemake.params
+candidates = Candidates(p.generator, i.previous, blur=i.blur, ssim=i.ssim)
+ingest_reviews_rule(candidates, i.key, i.metadata, i.reviews, o.table, o.turing, **p.curation, seed=p.seed)

@@ -150,3 +150,21 @@ def conditions_with_the_ddpm() -> dict:
     ddpm = {"synthetic": "curated", "n_synthetic": 10, "real_minority": True, "augment": False}
     ddpm["generator"] = "ddpm"
     return {**validate_config({})["classifier"]["conditions"], "ddpm_curated": ddpm}
+
+
+def planned_jobs(out: str) -> list[dict]:
+    """The jobs of a dry run's output: rule, inputs, outputs and wildcards of each."""
+    jobs, job = [], None
+    for line in out.splitlines():
+        s = line.strip()
+        if s.startswith(("rule ", "localrule ")) and s.endswith(":"):
+            job = {"rule": s.split()[1][:-1], "input": [], "output": [], "wildcards": {}}
+            jobs.append(job)
+        elif job is not None and s.startswith(("input: ", "output: ")):
+            key, _, rest = s.partition(": ")
+            job[key] = [p.strip() for p in rest.split(",")]
+        elif job is not None and s.startswith("wildcards: "):
+            for kv in s[len("wildcards: ") :].split(", "):
+                k, _, v = kv.partition("=")
+                job["wildcards"][k] = v
+    return jobs

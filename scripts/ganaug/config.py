@@ -330,10 +330,44 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
+def _resolved(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``schema`` with its ``$ref`` ("#/$defs/<name>", the only kind the schema uses) merged in."""
+    if "$ref" not in schema:
+        return schema
+    target = _resolved(root["$defs"][schema["$ref"].rsplit("/", 1)[-1]], root)
+    return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+
+
+def canonical_order(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """``value`` with every declared mapping in the schema's key order, recursively.
+
+    Snakemake compares a job's params by their repr (snakemake/snakemake#2212), so a config whose
+    keys are only reordered would otherwise rerun every job. Free-form tables (a schema's
+    ``additionalProperties``: the conditions, the external sets, per-architecture weights) keep
+    the user's order, which the reports show; their values are ordered in turn."""
+    schema = _resolved(schema, root)
+    if isinstance(value, dict):
+        alts = [_resolved(a, root) for a in schema.get("oneOf", schema.get("anyOf", ()))]
+        for alt in alts:  # the alternative that is a mapping
+            if "properties" in alt or isinstance(alt.get("additionalProperties"), dict):
+                schema = {**schema, **alt}
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) else {}
+        declared = {k: canonical_order(value[k], props[k], root) for k in props if k in value}
+        free = {k: canonical_order(v, extra, root) for k, v in value.items() if k not in props}
+        return {**declared, **free}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [canonical_order(v, schema["items"], root) for v in value]
+    return value
+
+
 def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    """Return a deep copy of ``config`` with defaults filled; raise ConfigError listing every problem."""
+    """Return a deep copy of ``config`` with defaults filled and every declared section in the
+    schema's key order (:func:`canonical_order`); raise ConfigError listing every problem."""
+    schema = load_schema(schema_path)
     filled = copy.deepcopy(dict(config))
-    validator = _DefaultingValidator(load_schema(schema_path))
+    validator = _DefaultingValidator(schema)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]
     if not problems:
@@ -341,4 +375,4 @@ def validate_config(config: Mapping[str, Any], schema_path: Path = SCHEMA_PATH) 
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     fill_data_defaults(filled["data"])
-    return filled
+    return canonical_order(filled, schema, schema)

@@ -42,9 +42,9 @@ def demo(tmp_path_factory, demo_config) -> Path:
     """The results folder of the session's demo run."""
     wd = tmp_path_factory.mktemp("demo")
     # the demo's WGAN-GP conditions (its DDPM's run in test_protocol.py and in make demo: here
-    # they would put the DDPM on the shared review page, minutes more), in the config's own key
-    # order: Snakemake compares dict params by their order too, so sorted keys would rerun every
-    # rule from make_phantom on in the narrow run below (measured: the GAN trained twice)
+    # they would train and curate the DDPM too, minutes more); Snakemake compares dict params by
+    # their key order, which the validated config fixes (the schema's), so the narrow run below
+    # reruns none of this run's jobs whatever order the files give (test_protocol.py tests that)
     cls = demo_config["classifier"]
     wgan = {c: v for c, v in cls["conditions"].items() if v.get("generator", "wgan_gp") == "wgan_gp"}
     pairs = [p for p in demo_config["evaluation"]["pairs"] if set(p) <= set(wgan)]

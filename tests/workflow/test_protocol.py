@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from tests.helpers import REPO, open_in_chromium, snakemake
+from tests.helpers import REPO, open_in_chromium, planned_jobs, snakemake
 
 pytestmark = [pytest.mark.workflow]  # one file: one xdist worker (make test: --dist loadfile)
 CONFIG = REPO / "tests" / "fixtures" / "protocol.yaml"
@@ -177,16 +177,25 @@ def test_every_control_has_its_training_set(run):
 
 def test_the_review_was_blinded_and_unblinded(run):
     """One page per repeat over both generators' LPIPS survivors and the real images, blinded;
-    the key (kept apart) says which is which, and ingestion splits the scores by generator."""
-    key = pd.read_csv(run / "repeat_0/review_key.csv", keep_default_na=False)
-    assert (key["source"] == "real").sum() == 6 and key["blinded"].str.match(r"img_\d{4}\.png").all()
+    each generator's key (kept apart) says which of its part is which, and each generator's
+    ingestion reads its own part."""
+    syns = {"wgan_gp": "synthetic", "ddpm": "synthetic_ddpm"}
+    keys = {
+        g: pd.read_csv(run / f"repeat_0/{syn}/curation/review_key.csv", keep_default_na=False)
+        for g, syn in syns.items()
+    }
+    key = pd.concat(keys.values()).drop_duplicates("blinded")
+    assert (key["source"] == "real").sum() == 6 and key["blinded"].str.fullmatch(
+        r"img_[0-9a-f]{12}\.png"
+    ).all()
     assert set(key.loc[key["source"] == "real", "generator"]) == {""}
-    for gen, syn in (("wgan_gp", "synthetic"), ("ddpm", "synthetic_ddpm")):
+    for gen, syn in syns.items():
         lpips = pd.read_csv(run / f"repeat_0/{syn}/curation/lpips.csv")
-        shown = key.loc[key["generator"] == gen, "original"]
+        shown = keys[gen].loc[keys[gen]["source"] == "synthetic", "original"]
+        assert set(keys[gen]["generator"]) == {gen, ""}
         assert sorted(shown) == sorted(lpips.loc[lpips["kept"], "image"])
         assert sorted(pd.read_csv(run / f"repeat_0/{syn}/curation/review.csv")["image"]) == sorted(shown)
-    assert len(list((run / "repeat_0/review/images").iterdir())) == len(key)
+    assert sorted(p.name for p in (run / "repeat_0/review/images").iterdir()) == sorted(key["blinded"])
     page = (run / "repeat_0/review/index.html").read_text()
     assert "generated_" not in page
     turing = read(run / "repeat_0/synthetic/curation/review_turing.json")
@@ -266,3 +275,52 @@ def test_which_generator_reads_each_generators_own_files(run):
     assert (
         sum("closest to a training image" in a for a in page["alts"]) >= 3
     )  # section 2's and each generator's
+
+
+TARGETS = ("results/final_results.json", "results/report.html")
+
+
+def _reordered(value, free=False):
+    """``value`` with the keys of every mapping reversed, but for the order of a free table's
+    entries (``free``: the conditions, the external sets), which the reports show."""
+    if isinstance(value, dict):
+        keys = list(value) if free else list(reversed(value))
+        return {k: _reordered(value[k], k in ("conditions", "external")) for k in keys}
+    return value
+
+
+def test_reordered_keys_rerun_nothing(run, tmp_path):
+    """Snakemake compares params by their repr, in which a dict's key order counts; the
+    validated config is in the schema's order, so a config that only reorders keys plans no job."""
+    cfg = yaml.safe_load(CONFIG.read_text())
+    conf = tmp_path / "reordered.yaml"
+    conf.write_text(yaml.safe_dump(_reordered(cfg), sort_keys=False))
+    assert list(yaml.safe_load(conf.read_text())) == list(reversed(cfg))
+    res = snakemake(run.parent, "-n", *TARGETS, "--configfile", str(conf))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert planned_jobs(res.stdout) == [], res.stdout[-3000:]
+
+
+def test_one_generators_curation_change_reruns_only_its_own_outputs(run, tmp_path):
+    """A blur threshold for the DDPM alone reruns its curation, its part of the shared review page,
+    its review, selection and fits, and the page itself; no job of the WGAN-GP's curation or fits."""
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["curation"]["blur_threshold"] = {"wgan_gp": cfg["curation"]["blur_threshold"], "ddpm": 1}
+    conf = tmp_path / "ddpm_blur.yaml"
+    conf.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = snakemake(run.parent, "-n", *TARGETS, "--configfile", str(conf))
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = planned_jobs(res.stdout)
+    outputs = [o for j in jobs for o in j["output"]]
+    for r in (0, 1):
+        for rule, out in (
+            ("curate_blur", "blur.csv"),
+            ("review_key", "review_key.csv"),
+            ("ingest_reviews", "review.csv"),
+            ("select_clusters", "summary.json"),
+        ):
+            assert f"results/repeat_{r}/synthetic_ddpm/curation/{out}" in outputs, rule
+        assert f"results/repeat_{r}/review/index.html" in outputs
+    assert not [o for o in outputs if "/synthetic/" in o or "/gan/" in o]
+    fits = {j["wildcards"]["condition"] for j in jobs if j["rule"] == "fit_classifier"}
+    assert fits == {"ddpm_curated"}  # the DDPM's raw set, and every WGAN-GP condition, as they were

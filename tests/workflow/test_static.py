@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO, run, tool
+from tests.helpers import REPO, planned_jobs, run, tool
 
 SNAKEFILE = str(REPO / "workflow" / "Snakefile")
 
@@ -64,24 +64,6 @@ def test_missing_real_data_says_what_to_do(tmp_path):
     assert res.returncode != 0
     assert "data.ground_truth: nope.csv" in res.stdout + res.stderr
     assert "data.download: true" in res.stdout + res.stderr
-
-
-def planned_jobs(out: str) -> list[dict]:
-    """The jobs of a dry run's output: rule, inputs, outputs and wildcards of each."""
-    jobs, job = [], None
-    for line in out.splitlines():
-        s = line.strip()
-        if s.startswith(("rule ", "localrule ")) and s.endswith(":"):
-            job = {"rule": s.split()[1][:-1], "input": [], "output": [], "wildcards": {}}
-            jobs.append(job)
-        elif job is not None and s.startswith(("input: ", "output: ")):
-            key, _, rest = s.partition(": ")
-            job[key] = [p.strip() for p in rest.split(",")]
-        elif job is not None and s.startswith("wildcards: "):
-            for kv in s[len("wildcards: ") :].split(", "):
-                k, _, v = kv.partition("=")
-                job["wildcards"][k] = v
-    return jobs
 
 
 def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path):
@@ -162,20 +144,25 @@ def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curat
     rules = [j["rule"] for j in jobs]
     assert rules.count("train_gan") == rules.count("train_generator") == 1
     assert rules.count("curate_lpips") == rules.count("select_clusters") == 2
-    assert rules.count("review_sheet") == rules.count("ingest_reviews") == 1  # one page for both
+    assert rules.count("review_sheet") == 1  # one page for both
+    assert rules.count("review_key") == rules.count("ingest_reviews") == 2  # each keyed and read alone
     assert rules.count("gan_metrics") == rules.count("generator_metrics") == 1
     assert next(j for j in jobs if j["rule"] == "train_generator")["wildcards"]["gdir"] == "ddpm"
     blur = sorted(j["output"][0] for j in jobs if j["rule"] == "curate_blur")
     assert blur == [f"results/repeat_0/{s}/curation/blur.csv" for s in ("synthetic", "synthetic_ddpm")]
     page = next(j for j in jobs if j["rule"] == "review_sheet")
-    assert page["output"] == ["results/repeat_0/review/index.html", "results/repeat_0/review_key.csv"]
-    assert {f"results/repeat_0/{s}/curation/lpips.csv" for s in ("synthetic", "synthetic_ddpm")} <= set(
-        page["input"]
-    )
-    ingest = next(j for j in jobs if j["rule"] == "ingest_reviews")
-    assert {f"results/repeat_0/{s}/curation/review.csv" for s in ("synthetic", "synthetic_ddpm")} <= set(
-        ingest["output"]
-    )
+    assert page["output"] == ["results/repeat_0/review/index.html"]
+    keys = {f"results/repeat_0/{s}/curation/review_key.csv" for s in ("synthetic", "synthetic_ddpm")}
+    assert keys <= set(page["input"])
+    for s in ("synthetic", "synthetic_ddpm"):
+        ingest = next(j for j in jobs if j["rule"] == "ingest_reviews" and f"/{s}/" in j["output"][0])
+        assert ingest["output"] == [
+            f"results/repeat_0/{s}/curation/{f}" for f in ("review.csv", "review_turing.json")
+        ]
+        # its own key and curation tables, and nothing of the other generator's, nor the page
+        assert f"results/repeat_0/{s}/curation/review_key.csv" in ingest["input"]
+        other = "synthetic_ddpm" if s == "synthetic" else "synthetic"
+        assert not any(f"/{other}/" in i or i.endswith("review/index.html") for i in ingest["input"])
     fit = next(
         j for j in jobs if j["rule"] == "fit_classifier" and j["wildcards"]["condition"] == "ddpm_curated"
     )
@@ -186,7 +173,13 @@ def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curat
     )
     assert res.returncode == 0, res.stderr[-3000:]
     planned = {j["rule"] for j in planned_jobs(res.stdout)}
-    assert {"train_generator", "sample_generator", "select_clusters"} <= planned
-    # the one review page of the repeat shows both generators' candidates, so the DDPM's curated set
-    # waits for the WGAN-GP's LPIPS survivors too; nothing past the page of the study's generator
-    assert {"train_gan", "sample_gan", "review_sheet"} <= planned and "gan_metrics" not in planned
+    assert {
+        "train_generator",
+        "sample_generator",
+        "review_key",
+        "ingest_reviews",
+        "select_clusters",
+    } <= planned
+    # each generator's part of the shared review page is keyed and ingested on its own, so the
+    # DDPM's curated set waits for nothing of the WGAN-GP's, nor for the page itself
+    assert not planned & {"train_gan", "sample_gan", "review_sheet", "gan_metrics"}

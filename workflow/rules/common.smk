@@ -34,7 +34,11 @@ from ganaug.settings import (  # noqa: E402
 )
 
 try:
-    config.update(validate_config(config))
+    # the whole config in the schema's key order, top level included (dict.update would keep
+    # the user's order of the keys it has): reordering keys in a config reruns no job
+    _valid = validate_config(config)
+    config.clear()
+    config.update(_valid)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -178,7 +182,14 @@ def benchmark_files():
         names.append("make_phantom")
     if EXTRA is not None:
         names.append("extra_minority")
-    curation_rules = ["curate_blur", "curate_ssim", "curate_lpips", "select_clusters"]
+    curation_rules = [
+        "curate_blur",
+        "curate_ssim",
+        "curate_lpips",
+        "review_key",
+        "ingest_reviews",
+        "select_clusters",
+    ]
     per_repeat_rules = ["split", "train_gan", "sample_gan", *curation_rules, "gan_metrics"]
     other_rules = ["train_generator", "sample_generator", *curation_rules, "generator_metrics"]
     conds = config["classifier"]["conditions"].values()
@@ -192,7 +203,7 @@ def benchmark_files():
             names += [f"{job}/repeat_{r}{g.suffix}" for r in REPEATS]
     names += [f"decode_split/repeat_{r}_{s}" for r in REPEATS for s in ("train", "val", "test")]
     # one review page per repeat, over every generator
-    names += [f"{job}/repeat_{r}" for job in ("review_sheet", "ingest_reviews") for r in REPEATS]
+    names += [f"review_sheet/repeat_{r}" for r in REPEATS]
     for ext, spec in config["evaluation"]["external"].items():
         rules = ["ingest_external", "preprocess_external", "external_set"]
         rules += ["make_external_phantom"] if spec["phantom"] is not None else []

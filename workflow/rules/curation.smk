@@ -2,7 +2,7 @@
 # Each stage scores the kept images of the stage before; the real images they compare with
 # are the train-split minority images only. Every generator's raw set goes through the same
 # rules: {sfx} is "" for the study's (synthetic/), "_<family>" for synthetic_<family>/; the
-# review page (review_sheet, ingest_reviews) is one per repeat for all of them.
+# review page (review_sheet) is one per repeat for all of them, keyed and ingested per generator.
 
 CUR = config["curation"]
 CUR_DIR = f"{SYN}/curation"
@@ -83,17 +83,44 @@ rule curate_lpips:
 
 
 # One review page per repeat for every generator: their LPIPS survivors mixed with
-# curation.review.real_images real training images, every image under a blinded name; the key
-# stays in the repeat's folder, never on the page; ingestion unblinds the scores and splits them
-# by generator.
+# curation.review.real_images real training images, every image under a blinded name. Each
+# generator's part is keyed on its own (review_key: the key stays in its curation folder, never on
+# the page) and its scores ingested on their own (ingest_reviews), so a change to one generator's
+# curation rebuilds the shared page but reruns no other generator's review, selection or fits.
+rule review_key:
+    input:
+        previous=f"{CUR_DIR}/lpips.csv",
+        raw=f"{SYN}/raw",
+        manifest=f"{SYN}/raw_manifest.csv",
+        metadata=f"{REP}/data/metadata.csv",
+    output:
+        # which shown name is real or synthetic (this generator's), and its own name
+        f"{CUR_DIR}/review_key.csv",
+    log:
+        f"{RESULTS}/logs/review_key/repeat_{{repeat}}{{sfx}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/review_key/repeat_{{repeat}}{{sfx}}.tsv"
+    conda:
+        f"{ENVS}/curation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        generator=lambda wc: generator_of(wc.sfx),
+        # only the key this part depends on (the threshold or the mode reruns no key)
+        review={"real_images": CUR["review"]["real_images"]},
+        seed=config["seed"],
+    script:
+        rule_script("review_key")
+
+
 rule review_sheet:
     input:
-        unpack(review_candidates("previous", "raw", "manifest")),
+        unpack(review_parts),
         metadata=f"{REP}/data/metadata.csv",
     output:
         page=f"{REP}/review/index.html",
-        # the key: which shown name is real or synthetic, and from which generator; never on the page
-        key=f"{REP}/review_key.csv",
     log:
         f"{RESULTS}/logs/review_sheet/repeat_{{repeat}}.log",
     benchmark:
@@ -108,32 +135,30 @@ rule review_sheet:
         generators=[g.name for g in GENERATORS],
         # each repeat's page keeps its own progress in the reviewer's browser
         page_id=lambda w: f"ganaug-{config['seed']}-repeat{w.repeat}",
-        # only the key this page depends on (the threshold or the mode reruns no page)
-        review={"real_images": CUR["review"]["real_images"]},
-        seed=config["seed"],
     script:
         rule_script("review_sheet")
 
 
 rule ingest_reviews:
     input:
-        unpack(review_candidates("previous", "blur", "ssim")),
-        key=f"{REP}/review_key.csv",
-        # the simulated review orders the real images as a page of each generator alone would
+        previous=f"{CUR_DIR}/lpips.csv",
+        blur=f"{CUR_DIR}/blur.csv",
+        ssim=f"{CUR_DIR}/ssim.csv",
+        key=f"{CUR_DIR}/review_key.csv",
+        # the simulated review orders the real images as a page of this generator alone would
         metadata=f"{REP}/data/metadata.csv",
         reviews=review_files,
+        # the page, while there are no exports yet: built before this rule says what to do
+        page=page_until_reviewed,
     output:
-        # per generator: its review table, and the visual Turing test of its images against the
-        # page's real ones (can the reviewers tell them apart, do they agree?)
-        **{f"table_{g.name}": f"{REP}/{g.synthetic}/curation/review.csv" for g in GENERATORS},
-        **{
-            f"turing_{g.name}": f"{REP}/{g.synthetic}/curation/review_turing.json"
-            for g in GENERATORS
-        },
+        # its review table, and the visual Turing test of its images against the page's real ones
+        # (can the reviewers tell them apart, do they agree?)
+        table=f"{CUR_DIR}/review.csv",
+        turing=f"{CUR_DIR}/review_turing.json",
     log:
-        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}.log",
+        f"{RESULTS}/logs/ingest_reviews/repeat_{{repeat}}{{sfx}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}.tsv"
+        f"{RESULTS}/benchmarks/ingest_reviews/repeat_{{repeat}}{{sfx}}.tsv"
     conda:
         f"{ENVS}/curation.yaml"
     threads: 1
@@ -141,7 +166,7 @@ rule ingest_reviews:
         mem_mb=1000,
         runtime=10,
     params:
-        generators=[g.name for g in GENERATORS],
+        generator=lambda wc: generator_of(wc.sfx),
         # the exports of this repeat's page are read from <review.dir>/repeat_<r>/
         curation=lambda w: {"review": {**CUR["review"], "dir": review_dir(w.repeat)}},
         seed=config["seed"],

@@ -109,8 +109,12 @@ def _score(value: str, crit: str, where: str) -> int:
     return int(m.group(1))
 
 
-def read_review_files(files: list[str | Path], candidates: list[str], reviewers: int) -> pd.DataFrame:
-    """Validate every file and row; return one row per (reviewer, image) with integer scores."""
+def read_review_files(
+    files: list[str | Path], candidates: list[str], reviewers: int, others: re.Pattern | None = None
+) -> pd.DataFrame:
+    """Validate every file and row; return one row per (reviewer, image) of ``candidates`` with
+    integer scores. ``others``: the shown names of the page's other images (another generator's),
+    whose rows are passed over; any other unknown name is an error."""
     if not files:
         raise ReviewError("no review files given")
     known = set(candidates)
@@ -132,6 +136,9 @@ def read_review_files(files: list[str | Path], candidates: list[str], reviewers:
             if not rec["reviewer"]:
                 raise ReviewError(f"{where}: empty reviewer name")
             if rec["image"] not in known:
+                if others is not None and others.fullmatch(rec["image"]):
+                    names.add(rec["reviewer"])
+                    continue
                 raise ReviewError(f"{where}: unknown image {rec['image']!r} (not a review candidate)")
             for crit in CRITERIA:
                 rec[crit] = _score(rec[crit], crit, where)

@@ -1,7 +1,7 @@
 """The review stage of the curation funnel: one blinded page per repeat that mixes every
-generator's LPIPS survivors with real training images (its key kept in the results, never on the
-page), and the reviewers' scores (their exported files, or a labelled simulation for the demo)
-turned into the stage's table."""
+generator's LPIPS survivors with real training images (each generator's part keyed on its own,
+the keys kept in the results, never on the page), and the reviewers' scores (their exported
+files, or a labelled simulation for the demo) turned into each generator's table."""
 
 from __future__ import annotations
 
@@ -37,42 +37,58 @@ class Candidates:
     ssim: str | Path = ""
 
 
-def review_page_key(
-    sets: list[Candidates], metadata: str | Path, n_real: int, seed: int
-) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """The blinded key of one review page over every generator's candidates (ganaug.curation.turing)
-    and its files by shown name. Real rows also carry their blur and SSIM proxy (to the other
-    real training images), which only the simulated review reads.
+def review_key(c: Candidates, metadata: str | Path, n_real: int, seed: int) -> pd.DataFrame:
+    """One generator's part of a review page: the blinded key of its LPIPS survivors and of the
+    page's real training images (the same ``n_real`` for every generator of the split), each under
+    its :func:`~ganaug.curation.turing.blinded_name`, in the order of those names. Real rows also
+    carry their blur and SSIM proxy (to the other real training images), which only the
+    simulated review reads. Nothing here depends on another generator, so a change to one
+    generator's candidates leaves the others' keys, and everything after them, as they were."""
+    from ganaug.curation.turing import KEY_COLUMNS, blinded_name, page_real
 
-    The candidates of all generators are blinded together, in the order of ``sets``; the seeded
-    shuffle depends only on how many there are, so a page of one generator is the page it was."""
-    from ganaug.curation.turing import blind
-
-    per = [(c, candidates(c.previous, c.raw_dir)) for c in sets]
-    for c, names in per:
-        if names:
-            size = read_images(c.raw_dir, names[:1], grey=True).shape[-1]
-            check_raw_set(c.manifest, metadata, size)
-    labels = [f"{c.generator}/{n}" for c, names in per for n in names]
+    names = candidates(c.previous, c.raw_dir)
+    if names:
+        size = read_images(c.raw_dir, names[:1], grey=True).shape[-1]
+        check_raw_set(c.manifest, metadata, size)
     real = train_minority(metadata)
-    key = blind(labels, real["image_id"].tolist(), n_real, seed)
-    synthetic = key["source"] == "synthetic"
-    gen_of = key["original"].str.split("/", n=1).str[0]
-    key.insert(2, "generator", np.where(synthetic, gen_of, ""))
-    key.loc[synthetic, "original"] = key.loc[synthetic, "original"].str.split("/", n=1).str[1]
-    path_of = dict(zip(real["image_id"], real["path"], strict=True))
-    raw_of = {c.generator: Path(c.raw_dir) for c in sets}
-    rows = key[["blinded", "source", "generator", "original"]].itertuples(index=False)
-    files = {b: Path(path_of[o]) if src == "real" else raw_of[g] / o for b, src, g, o in rows}
+    shown = page_real(real["image_id"].tolist(), n_real, seed)
+    rows = [(blinded_name(seed, c.generator, n), "synthetic", c.generator, n) for n in names]
+    rows += [(blinded_name(seed, "real", r), "real", "", r) for r in shown]
+    key = pd.DataFrame(rows, columns=KEY_COLUMNS).sort_values("blinded", ignore_index=True)
+    if not key["blinded"].is_unique:  # 48 bits of a hash: never seen, but never silent
+        raise ValueError(f"two images of the {c.generator} review key share a blinded name")
     key["laplacian_var"], key["max_ssim"] = np.nan, np.nan
-    shown = key["source"] == "real"
-    if shown.any():
+    is_real = key["source"] == "real"
+    if is_real.any():
         grey = np.stack([read_grey(p) for p in real["path"]])
         sims = max_ssim_to_others(torch.from_numpy(grey))
-        idx = [real["image_id"].tolist().index(o) for o in key.loc[shown, "original"]]
-        key.loc[shown, "laplacian_var"] = [laplacian_variance(grey[i]) for i in idx]
-        key.loc[shown, "max_ssim"] = sims[idx]
-    return key, files
+        idx = [real["image_id"].tolist().index(o) for o in key.loc[is_real, "original"]]
+        key.loc[is_real, "laplacian_var"] = [laplacian_variance(grey[i]) for i in idx]
+        key.loc[is_real, "max_ssim"] = sims[idx]
+    return key
+
+
+def review_page(
+    keys: list[pd.DataFrame], raw_dirs: dict[str, str | Path], metadata: str | Path
+) -> dict[str, Path]:
+    """The files of one review page by shown name, over every generator's key (their real rows
+    are one set), in the order of the shown names."""
+    cols = ["blinded", "source", "generator", "original"]
+    real_rows = [k.loc[k["source"] == "real", ["blinded", "original"]] for k in keys]
+    reals = {tuple(sorted(map(tuple, r.to_numpy().tolist()))) for r in real_rows}
+    key = pd.concat(keys, ignore_index=True).fillna({"generator": ""}).drop_duplicates(cols)
+    if len(reals) > 1 or not key["blinded"].is_unique:
+        raise ValueError(
+            "the generators' review keys disagree on their real images (keys of another split or "
+            "seed?): rebuild them (rule review_key)"
+        )
+    real = train_minority(metadata)
+    path_of = dict(zip(real["image_id"], real["path"], strict=True))
+    rows = key.sort_values("blinded")[cols]
+    return {
+        b: Path(path_of[o]) if src == "real" else Path(raw_dirs[g]) / o
+        for b, src, g, o in rows.itertuples(index=False)
+    }
 
 
 def max_ssim_to_others(grey: torch.Tensor) -> np.ndarray:
@@ -116,7 +132,7 @@ def review_stage(
             [(f"{g}/{n}" if several else n, "synthetic", g, n) for g, ns in names.items() for n in ns],
             columns=KEY_COLUMNS,
         )
-        key["laplacian_var"], key["max_ssim"] = np.nan, np.nan  # as review_page_key's, no real rows
+        key["laplacian_var"], key["max_ssim"] = np.nan, np.nan  # as review_key's, no real rows
     key = key.assign(generator=key["generator"].fillna(""))
     if mode == "skip":
         out = {}
@@ -164,7 +180,10 @@ def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
             f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
             "simulate (labelled as simulated in every output) or skip"
         )
-    return unblind(read_review_files(files, key["blinded"].tolist(), reviewers), key)
+    from ganaug.curation.turing import PAGE_NAME
+
+    # the page also shows other generators' images, whose scores are theirs to read
+    return unblind(read_review_files(files, key["blinded"].tolist(), reviewers, others=PAGE_NAME), key)
 
 
 def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key, metadata) -> pd.DataFrame:

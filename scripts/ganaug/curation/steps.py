@@ -71,42 +71,35 @@ def lpips_rule(
     )
 
 
-def candidate_sets(inputs: dict, generators: list[str]) -> list[Candidates]:
-    """Each generator's files among a review rule's inputs (previous_<g>, raw_<g>, manifest_<g>,
-    blur_<g>, ssim_<g>), in the workflow's order of generators."""
-    return [
-        Candidates(g, *(inputs.get(f"{k}_{g}", "") for k in ("previous", "raw", "manifest", "blur", "ssim")))
-        for g in generators
-    ]
+def review_key_rule(c: Candidates, metadata, key_out: str | Path, review: dict, seed: int) -> None:
+    """The rule review_key: one generator's part of its repeat's review page (its LPIPS survivors
+    and ``review["real_images"]`` real training images under blinded names), kept in the
+    results, never on the page."""
+    from ganaug.curation.review_stage import review_key
+
+    write_csv(review_key(c, metadata, review["real_images"], seed), key_out)
 
 
 def review_sheet_rule(
-    sets: list[Candidates],
-    metadata,
-    out: str | Path,
-    key_out: str | Path,
-    page_id: str,
-    review: dict,
-    seed: int,
+    keys: dict[str, str | Path], raw_dirs: dict[str, str | Path], metadata, out: str | Path, page_id: str
 ) -> None:
-    """The rule review_sheet: one page per repeat, every generator's LPIPS survivors mixed with
-    ``review["real_images"]`` real training images under blinded names, and its key (kept in the
-    results, never on the page)."""
+    """The rule review_sheet: one page per repeat, every generator's part (``keys`` and
+    ``raw_dirs`` by generator) under its blinded names. Nothing reads the page but the reviewers,
+    so rebuilding it for one generator reruns no other generator's review."""
     from ganaug.curation.review import write_review_sheet
-    from ganaug.curation.review_stage import review_page_key
+    from ganaug.curation.review_stage import review_page
 
-    key, files = review_page_key(sets, metadata, review["real_images"], seed)
-    write_csv(key, key_out)
+    files = review_page([pd.read_csv(keys[g]) for g in keys], raw_dirs, metadata)
     write_review_sheet(files, Path(out).parent, page_id)
 
 
 def ingest_reviews_rule(
-    sets: list[Candidates], key, metadata, reviews: list, outputs: dict, review: dict, seed: int
+    c: Candidates, key, metadata, reviews: list, table_out, turing_out, review: dict, seed: int
 ) -> None:
-    """Per generator: the scores of its LPIPS survivors (``review``: the curation.review section)
-    and its visual Turing test (outputs table_<g>, turing_<g>)."""
-    per = review_stage(
-        sets,
+    """One generator's review: the scores of its LPIPS survivors (``review``: the curation.review
+    section) and its visual Turing test."""
+    ((table, turing),) = review_stage(
+        [c],
         review["mode"],
         list(reviews),
         review["reviewers"],
@@ -116,10 +109,9 @@ def ingest_reviews_rule(
         review["dir"],
         pd.read_csv(key),
         metadata,
-    )
-    for g, (table, turing) in per.items():
-        write_csv(table, outputs[f"table_{g}"])
-        write_json(turing, outputs[f"turing_{g}"])
+    ).values()
+    write_csv(table, table_out)
+    write_json(turing, turing_out)
 
 
 def clusters_rule(

@@ -3,7 +3,8 @@
 GAN papers in medical imaging report whether experts can tell the synthetic images from real
 ones, and how far the experts agree. The review page therefore shows the LPIPS survivors mixed
 with a seeded sample of real train-split DF images, every image under a neutral name
-(``img_0001.png``) in a seeded order, so neither the file name nor the position gives it away.
+(``img_<hash>.png``, :func:`blinded_name`) in a seeded order, so neither the file name nor the
+position gives it away.
 The key (blinded name -> real or synthetic, original name) stays in the results folder; the
 page never holds it. Ingestion unblinds the scores and reports
 
@@ -18,6 +19,9 @@ Real images are never curation candidates: only the synthetic images' scores go 
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -26,12 +30,38 @@ REAL_AT = 4  # a realism score of 4 or 5 calls the image real
 KEY_COLUMNS = ["blinded", "source", "generator", "original"]  # generator: "" for real images
 
 
-def blind(candidates: list[str], real_ids: list[str], n_real: int, seed: int) -> pd.DataFrame:
-    """The key of a review page: the synthetic candidates and ``n_real`` real images (a seeded
-    sample of ``real_ids``), shuffled, under the names img_0001.png ..."""
-    rng = np.random.default_rng([seed, 7])
+# the shown name of an image on a review page (blinded_name), and only that
+PAGE_NAME = re.compile(r"img_[0-9a-f]{12}\.png")
+
+
+def blinded_name(seed: int, source: str, original: str) -> str:
+    """The neutral name an image is shown under: ``img_<12 hex digits>.png`` from a hash of the
+    seed, its source (``real`` or its generator) and its own name. The name says nothing of the
+    source, and it depends on nothing else: one generator's new candidates leave every other
+    image's name (and the reviewers' scores of it) as it was, so each generator's part of the
+    page is keyed, and its review ingested, on its own. The page shows the images in the order of
+    these names, a seeded shuffle in which no source keeps a place."""
+    digest = hashlib.sha256(f"{seed}\0{source}\0{original}".encode()).hexdigest()
+    return f"img_{digest[:12]}.png"
+
+
+def _real_sample(rng: np.random.Generator, real_ids: list[str], n_real: int) -> list[str]:
     n_real = min(n_real, len(real_ids))
-    real = sorted(np.asarray(real_ids)[rng.choice(len(real_ids), n_real, replace=False)]) if n_real else []
+    return sorted(np.asarray(real_ids)[rng.choice(len(real_ids), n_real, replace=False)]) if n_real else []
+
+
+def page_real(real_ids: list[str], n_real: int, seed: int) -> list[str]:
+    """The real images a review page shows: the seeded sample of ``real_ids`` that :func:`blind`
+    draws, sorted."""
+    return [str(r) for r in _real_sample(np.random.default_rng([seed, 7]), real_ids, n_real)]
+
+
+def blind(candidates: list[str], real_ids: list[str], n_real: int, seed: int) -> pd.DataFrame:
+    """The candidates and ``n_real`` real images (a seeded sample of ``real_ids``) in a seeded
+    shuffle under the names img_0001.png ...: the order in which a simulated review of one
+    generator alone meets the real images (ganaug.curation.review_stage)."""
+    rng = np.random.default_rng([seed, 7])
+    real = _real_sample(rng, real_ids, n_real)
     rows = [("synthetic", c) for c in candidates] + [("real", r) for r in real]
     order = rng.permutation(len(rows))
     width = max(4, len(str(len(rows))))

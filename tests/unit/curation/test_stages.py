@@ -273,20 +273,27 @@ def test_the_review_page_is_blinded_and_its_key_unblinds_it(world):
     """The page mixes real training images in under neutral names in a seeded order: neither a
     file name nor the page names a source; the key (kept apart) maps every shown name back."""
     from ganaug.curation.review import write_review_sheet
-    from ganaug.curation.review_stage import review_page_key
+    from ganaug.curation.review_stage import review_key, review_page
+    from ganaug.curation.turing import PAGE_NAME
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
-    key, files = review_page_key([_one(world)], world / "metadata.csv", 4, 42)
+    key = review_key(_one(world), world / "metadata.csv", 4, 42)
     assert sorted(key.loc[key["source"] == "synthetic", "original"]) == cands
     assert set(key.loc[key["source"] == "synthetic", "generator"]) == {"wgan_gp"}
     real = key[key["source"] == "real"]
     assert len(real) == 4 and set(real["original"]) <= {f"r{i}" for i in range(6)}  # train DF only
     assert set(real["generator"]) == {""}
-    assert list(key["blinded"]) == [f"img_{k:04d}.png" for k in range(1, 11)]
+    assert all(PAGE_NAME.fullmatch(b) for b in key["blinded"]) and key["blinded"].is_monotonic_increasing
+    # the page's order is not the sources' order: real images are not all at one end
+    where = np.flatnonzero(key["source"] == "real")
+    assert where.tolist() not in ([0, 1, 2, 3], [6, 7, 8, 9])
     assert real["max_ssim"].between(-1, 0.999).all()  # to the other real images, not itself
-    again, _ = review_page_key([_one(world)], world / "metadata.csv", 4, 42)
-    pd.testing.assert_frame_equal(key, again)  # seeded
+    pd.testing.assert_frame_equal(key, review_key(_one(world), world / "metadata.csv", 4, 42))  # seeded
+    # another seed, other names and another order
+    assert set(review_key(_one(world), world / "metadata.csv", 4, 7)["blinded"]).isdisjoint(key["blinded"])
+    files = review_page([key], {"wgan_gp": world / "raw"}, world / "metadata.csv")
+    assert list(files) == list(key["blinded"])
     page = write_review_sheet(files, world / "page", "t")
     shown = sorted(p.name for p in (world / "page" / "images").iterdir())
     assert shown == sorted(key["blinded"])
@@ -305,17 +312,21 @@ def _second_generator(world, names: list[str]) -> None:
 
 
 def test_one_page_blinds_every_generators_candidates_with_the_real_images(world):
-    """Two generators whose images share names: one page, one blinded name each, the key says
-    which generator (or real) each came from, and each page image is that file's bytes. With one
-    generator the page is the page it was: the shuffle depends only on the counts."""
-    from ganaug.curation.review_stage import Candidates, review_page_key
+    """Two generators whose images share names: one page, one blinded name each, the keys say
+    which generator (or real) each came from, and each page image is that file's bytes. Each
+    generator's key is its own: the same whichever generators share the page, with the real
+    images blind() samples."""
+    from ganaug.curation.review_stage import Candidates, review_key, review_page
+    from ganaug.curation.turing import blind
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
     _second_generator(world, cands[:4])
     ddpm = Candidates("ddpm", world / "lpips2.csv", world / "raw2", world / "manifest.csv")
-    key, files = review_page_key([_one(world), ddpm], world / "metadata.csv", 3, 42)
-    assert len(key) == 6 + 4 + 3 and key["blinded"].is_unique
+    keys = [review_key(c, world / "metadata.csv", 3, 42) for c in (_one(world), ddpm)]
+    files = review_page(keys, {"wgan_gp": world / "raw", "ddpm": world / "raw2"}, world / "metadata.csv")
+    assert len(files) == 6 + 4 + 3 and list(files) == sorted(files)
+    key = pd.concat(keys).drop_duplicates("blinded")
     assert key.groupby("generator")["original"].apply(sorted).to_dict() == {
         "": sorted(key.loc[key["source"] == "real", "original"]),
         "ddpm": cands[:4],
@@ -325,12 +336,17 @@ def test_one_page_blinds_every_generators_candidates_with_the_real_images(world)
         folder = {"wgan_gp": world / "raw", "ddpm": world / "raw2"}.get(g)
         expected = folder / o if src == "synthetic" else world / "real" / f"{o}.png"
         assert files[b].read_bytes() == expected.read_bytes()
-    # one generator: the key blind() made before pages spanned generators, name for name
-    from ganaug.curation.turing import blind
-
-    alone, _ = review_page_key([_one(world)], world / "metadata.csv", 3, 42)
+    # the two keys show the same real images: the sample blind() draws for a page of one generator
+    real = [k.loc[k["source"] == "real"].reset_index(drop=True) for k in keys]
+    pd.testing.assert_frame_equal(real[0], real[1])
     before = blind(cands, [f"r{i}" for i in range(6)], 3, 42)
-    pd.testing.assert_frame_equal(alone[["blinded", "source", "original"]], before)
+    assert sorted(real[0]["original"]) == sorted(before.loc[before["source"] == "real", "original"])
+    # a second generator's images change nothing of the first's key
+    _second_generator(world, cands[:2])
+    pd.testing.assert_frame_equal(review_key(_one(world), world / "metadata.csv", 3, 42), keys[0])
+    # keys of another seed show other real names: one page cannot mix them
+    with pytest.raises(ValueError, match=r"disagree on their real images"):
+        review_page([keys[0], review_key(ddpm, world / "metadata.csv", 3, 7)], {}, world / "metadata.csv")
 
 
 def test_ingestion_unblinds_one_page_and_reports_the_turing_test_per_generator(world):
@@ -397,10 +413,54 @@ def test_ingestion_unblinds_one_page_and_reports_the_turing_test_per_generator(w
     assert dby["bob"]["balanced_accuracy"] == pytest.approx(0.75)
 
 
+def test_each_generator_ingests_its_own_part_of_one_pages_exports(world):
+    """Reviewers score one page of two generators (names from blinded_name). Each generator,
+    ingested from its own key, gets what the page's whole key gives it: the other generator's
+    rows are passed over. A name that is no page name is still an error."""
+    from ganaug.curation.review import CRITERIA, ReviewError
+    from ganaug.curation.review_stage import Candidates, review_stage
+    from ganaug.curation.turing import KEY_COLUMNS, blinded_name
+
+    pd.DataFrame({"image": CANDS, "kept": True}).to_csv(world / "lpips.csv", index=False)
+    pd.DataFrame({"image": CANDS[:2], "kept": True}).to_csv(world / "lpips2.csv", index=False)
+    real = [(blinded_name(42, "real", r), "real", "", r) for r in ("r1", "r4")]
+    keys = {
+        g: pd.DataFrame(
+            [(blinded_name(42, g, c), "synthetic", g, c) for c in cands] + real, columns=KEY_COLUMNS
+        ).sort_values("blinded", ignore_index=True)
+        for g, cands in (("wgan_gp", CANDS), ("ddpm", CANDS[:2]))
+    }
+    page = pd.concat(keys.values()).drop_duplicates("blinded")
+    rng = np.random.default_rng()
+    files = []
+    for who in ("ann", "bob", "cid"):
+        marks = rng.integers(1, 6, size=(len(page), len(CRITERIA)))
+        rows = pd.DataFrame(marks, columns=list(CRITERIA)).assign(
+            reviewer=who, image=page["blinded"].to_numpy()
+        )
+        files.append(world / f"{who}.csv")
+        rows[["reviewer", "image", *CRITERIA]].to_csv(files[-1], index=False)
+    sets = {
+        "wgan_gp": Candidates("wgan_gp", world / "lpips.csv"),
+        "ddpm": Candidates("ddpm", world / "lpips2.csv"),
+    }
+    args = ("files", files, 3, 3.0, 0.6, 42, world / "reviews")
+    joint = review_stage(list(sets.values()), *args, page)
+    for g, c in sets.items():
+        table, turing = review_stage([c], *args, keys[g])[g]
+        pd.testing.assert_frame_equal(table, joint[g][0])
+        assert turing == joint[g][1]
+    bad = pd.read_csv(files[0])
+    bad.loc[0, "image"] = "generated_0000.png"  # an original name, not a page name
+    bad.to_csv(files[0], index=False)
+    with pytest.raises(ReviewError, match=r"ann\.csv, row 2: unknown image 'generated_0000\.png'"):
+        review_stage([sets["wgan_gp"]], *args, keys["wgan_gp"])
+
+
 def test_simulated_review_scores_the_real_images_without_moving_the_candidates(world):
     """The real images change no candidate's score, and neither does a second generator on the
     page: each generator's proxy is standardised over its own candidates."""
-    from ganaug.curation.review_stage import Candidates, review_page_key, review_stage
+    from ganaug.curation.review_stage import Candidates, review_key, review_stage
 
     cands = [f"generated_{i:04d}.png" for i in range(6)]
     pd.DataFrame({"image": cands, "kept": True}).to_csv(world / "lpips.csv", index=False)
@@ -409,7 +469,7 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
     )
     pd.DataFrame({"image": cands, "max_ssim": np.linspace(0.2, 0.8, 6)}).to_csv(world / "s.csv", index=False)
     one = _one(world, blur=world / "b.csv", ssim=world / "s.csv")
-    key, _ = review_page_key([one], world / "metadata.csv", 3, 42)
+    key = review_key(one, world / "metadata.csv", 3, 42)
     args = ("simulate", [], 3, 1.0, 0.6, 42)
     meta = world / "metadata.csv"
     with_real, turing = review_stage([one], *args, key=key, metadata=meta)["wgan_gp"]
@@ -438,19 +498,14 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
         world / "b2.csv",
         world / "s2.csv",
     )
-    both_key, _ = review_page_key([one, ddpm], world / "metadata.csv", 3, 42)
+    both_key = pd.concat([key, review_key(ddpm, world / "metadata.csv", 3, 42)]).drop_duplicates("blinded")
     both = review_stage([one, ddpm], *args, key=both_key, metadata=meta)
     pd.testing.assert_frame_equal(both["wgan_gp"][0], alone)
     # nor its Turing test: the real images' simulated scores follow their place on a page of that
-    # generator alone, not on the shared page, which a second generator's images change
-    pages = [review_page_key(sets, world / "metadata.csv", 6, 42)[0] for sets in ([one], [one, ddpm])]
-    real_order = [k.loc[k["source"] == "real", "original"].tolist() for k in pages]
-    assert real_order[0] != real_order[1] and sorted(real_order[0]) == sorted(real_order[1])
-    alone_t, both_t = (
-        review_stage(sets, *args, key=k, metadata=meta)["wgan_gp"][1]
-        for sets, k in zip(([one], [one, ddpm]), pages, strict=True)
-    )
-    assert both_t == alone_t
+    # generator alone (blind's order), not their place in a key, which the blinded names set
+    assert both["wgan_gp"][1] == turing
+    shuffled = key.sample(frac=1, random_state=1, ignore_index=True)
+    assert review_stage([one], *args, key=shuffled, metadata=meta)["wgan_gp"][1] == turing
     with pytest.raises(ValueError, match=r"needs the split's metadata\.csv"):
         review_stage([one], *args, key=key)
     assert both["ddpm"][0]["image"].tolist() == cands[:4] and both["ddpm"][1]["n_synthetic_images"] == 4

@@ -20,19 +20,21 @@ def review_files(wildcards):
     return sorted(str(f) for f in Path(review_dir(wildcards.repeat)).glob("*.csv"))
 
 
-def review_candidates(*kinds):
-    """An input function: each generator's curation files of one repeat that a review rule reads
-    (previous_<g>: its LPIPS survivors, raw_<g>, manifest_<g>, blur_<g>, ssim_<g>)."""
-    files = {
-        "previous": "curation/lpips.csv",
-        "raw": "raw",
-        "manifest": "raw_manifest.csv",
-        "blur": "curation/blur.csv",
-        "ssim": "curation/ssim.csv",
+def page_until_reviewed(wildcards):
+    """The review page, as an input of ingest_reviews while review.mode is files and the page has
+    no exports yet: the page is then built first, and the rule stops with what to do. Once the
+    exports are there the page is no input, so rebuilding it for one generator reruns no other's
+    review."""
+    if config["curation"]["review"]["mode"] != "files" or review_files(wildcards):
+        return []
+    return f"{rep(wildcards.repeat)}/review/index.html"
+
+
+def review_parts(wildcards):
+    """Each generator's part of one repeat's review page: its key (key_<g>) and raw set (raw_<g>)."""
+    r = rep(wildcards.repeat)
+    return {
+        f"{k}_{g.name}": f"{r}/{g.synthetic}/{f}"
+        for g in GENERATORS
+        for k, f in (("key", "curation/review_key.csv"), ("raw", "raw"))
     }
-
-    def inputs(wildcards):
-        r = rep(wildcards.repeat)
-        return {f"{k}_{g.name}": f"{r}/{g.synthetic}/{files[k]}" for g in GENERATORS for k in kinds}
-
-    return inputs
