@@ -183,3 +183,19 @@ def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curat
     # each generator's part of the shared review page is keyed and ingested on its own, so the
     # DDPM's curated set waits for nothing of the WGAN-GP's, nor for the page itself
     assert not planned & {"train_gan", "sample_gan", "review_sheet", "gan_metrics"}
+
+
+def test_a_condition_without_its_data_is_left_out_of_the_plan_not_out_of_the_config(tmp_path):
+    """real_extra needs extra real minority images: without them (the phantom's n_extra_minority:
+    0) no job of it is planned, and final_results says why."""
+    cfg = yaml.safe_load(Path(DEMO).read_text())
+    cfg["data"]["phantom"]["n_extra_minority"] = 0
+    cfg["evaluation"]["pairs"] = [p for p in cfg["evaluation"]["pairs"] if "real_extra" not in p]
+    conf = tmp_path / "no_extra.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, "-n", "--configfile", str(conf))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    jobs = planned_jobs(res.stdout)
+    conditions = {j["wildcards"].get("condition") for j in jobs if j["rule"] == "fit_classifier"}
+    assert "real_extra" not in conditions and "real_oversampled" in conditions
+    assert not [j for j in jobs if j["rule"] == "extra_minority" or "real_extra" in str(j["output"])]

@@ -1,9 +1,6 @@
 # Classifiers: {repeat} x {arch} x {condition} x {seed}, then every replicate (repeat, seed)
 # aggregated per (arch, condition).
 
-CLS = config["classifier"]
-
-
 wildcard_constraints:
     arch=arch_pattern(CLS["archs"]),
     condition="|".join(CLS["conditions"]),
@@ -57,7 +54,7 @@ rule fit_classifier:
         # what this fit depends on (training keys, its weights, its condition), so adding a seed
         # or an architecture reruns no existing fit
         fit=lambda w: fit_params(CLS, w.arch, w.condition),
-        cache_dir=cache_dir_of,
+        cache_dir=config["weights"]["cache_dir"],
         image_size=DATA["image_size"],
         device=config["device"],
         tensorboard=lambda w: f"{RESULTS}/tensorboard/repeat_{w.repeat}/{w.arch}/{w.condition}/seed_{w.seed}",

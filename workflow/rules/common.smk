@@ -36,7 +36,7 @@ from ganaug.settings import (  # noqa: E402
 try:
     # the whole config in the schema's key order, top level included (dict.update would keep
     # the user's order of the keys it has): reordering keys in a config reruns no job
-    _valid = validate_config(config)
+    _valid = validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
     config.clear()
     config.update(_valid)
 except ConfigError as err:
@@ -61,8 +61,16 @@ SKIPPED = {
     for name, cond in config["classifier"]["conditions"].items()
     if cond.get("extra_real_to") and EXTRA is None
 }
-for _name in SKIPPED:
-    del config["classifier"]["conditions"][_name]
+# the classifier section as planned: the config as given, less the conditions left out above
+# (final_results says why). Every rule reads the conditions from here, never from config.
+CLS = {
+    **config["classifier"],
+    "conditions": {
+        name: cond
+        for name, cond in config["classifier"]["conditions"].items()
+        if name not in SKIPPED
+    },
+}
 # The repeated splits (data.split.repeats): each has its own folder with its split, its GAN, its
 # synthetic sets, its review and its fits; nothing in one repeat's folder reads another's.
 REPEATS = list(range(DATA["split"]["repeats"]))
@@ -78,7 +86,7 @@ def rep(r):
 # synthetic/, review/), and each other family a condition names (generator:), whose folders
 # name it (<family>/, synthetic_<family>/). {sfx} is what a family adds to the curation's
 # folder and log names ("" for the study's), {gdir} the folder of a family other than the study's.
-GENERATORS = in_use(config["classifier"]["conditions"])
+GENERATORS = in_use(CLS["conditions"])
 SYN = f"{REP}/synthetic{{sfx}}"
 
 
@@ -97,13 +105,6 @@ def cached(purpose_prefix):
     them, so Snakemake runs the local rule fetch_weights first when one is missing."""
     folder = Path(config["weights"]["cache_dir"]) / "hub" / "checkpoints"
     return [str(folder / f.name) for f in weight_files() if f.purpose.startswith(purpose_prefix)]
-
-
-def cache_dir_of(wildcards, input):
-    """weights.cache_dir, derived from the weight files a job reads (<cache>/hub/checkpoints/f)."""
-    if input.weights:
-        return str(Path(input.weights[0]).parents[2])
-    return config["weights"]["cache_dir"]
 
 
 def per_repeat(*paths):
@@ -131,8 +132,8 @@ def all_targets():
         *(t for g in GENERATORS for t in generator_targets(g)),
         *(
             f"{RESULTS}/{arch}/{condition}/metrics.json"
-            for arch in config["classifier"]["archs"]
-            for condition in config["classifier"]["conditions"]
+            for arch in CLS["archs"]
+            for condition in CLS["conditions"]
         ),
         f"{RESULTS}/ablation.md",
         f"{RESULTS}/final_results.json",
@@ -154,7 +155,7 @@ NB_DIR = str(Path(workflow.basedir).parent / "notebooks")
 def fit_files(name, arch=None, condition=None):
     """One file of every fit (or of one architecture and condition), in the config's order:
     arch, condition, repeat, seed."""
-    cls = config["classifier"]
+    cls = CLS
     return [
         f"{rep(r)}/{a}/{c}/seed_{s}/{name}"
         for a in ([arch] if arch else cls["archs"])
@@ -165,10 +166,14 @@ def fit_files(name, arch=None, condition=None):
 
 
 def benchmark_files():
-    """The time and memory record of every rule the report summarises (not the downloads, which
-    may have no output, nor the notebooks and the report themselves)."""
-    bench = f"{RESULTS}/benchmarks"
-    names = [
+    """The time and memory record of every job the report summarises (not the downloads, which
+    may have no output, nor the notebooks and the report themselves): each rule's own benchmark:
+    directive (rules.<rule>.benchmark) filled in for the jobs this config plans."""
+
+    def bench(rule, **wildcards):
+        return expand(getattr(rules, rule).benchmark, **wildcards)
+
+    singles = [
         "ingest",
         "preprocess",
         "perceptual_hashes",
@@ -177,11 +182,12 @@ def benchmark_files():
         "final_results",
     ]
     if config["evaluation"]["references"]:
-        names += ["significance", "plan_cost", "design"]
+        singles += ["significance", "plan_cost", "design"]
     if DATA["phantom"] is not None:
-        names.append("make_phantom")
+        singles.append("make_phantom")
     if EXTRA is not None:
-        names.append("extra_minority")
+        singles.append("extra_minority")
+    files = [f for rule in singles for f in bench(rule)]
     curation_rules = [
         "curate_blur",
         "curate_ssim",
@@ -190,34 +196,34 @@ def benchmark_files():
         "ingest_reviews",
         "select_clusters",
     ]
-    per_repeat_rules = ["split", "train_gan", "sample_gan", *curation_rules, "gan_metrics"]
+    study_rules = ["split", "train_gan", "sample_gan", *curation_rules, "gan_metrics"]
+    # a family other than the study's has training, sampling and metrics rules of its own ({gdir});
+    # the curation rules serve every generator ({sfx})
     other_rules = ["train_generator", "sample_generator", *curation_rules, "generator_metrics"]
-    conds = config["classifier"]["conditions"].values()
+    conds = CLS["conditions"].values()
     for g in GENERATORS:
-        study = g.study
         sources = {c["synthetic"] for c in conds if of_condition(c) == g}
         controls = ["select_alternatives"] if sources & {"curated_random", "curated_best"} else []
-        # rule/repeat_<r>[_<generator>]: the curation rules serve every generator ({sfx}); the
-        # training, sampling and metrics of a family other than the study's have rules of their own
-        for job in (per_repeat_rules if study else other_rules) + controls:
-            names += [f"{job}/repeat_{r}{g.suffix}" for r in REPEATS]
-    names += [f"decode_split/repeat_{r}_{s}" for r in REPEATS for s in ("train", "val", "test")]
+        for rule in (study_rules if g.study else other_rules) + controls:
+            files += bench(rule, repeat=REPEATS, sfx=g.suffix, gdir=g.directory)
+    files += bench("decode_split", repeat=REPEATS, split=["train", "val", "test"])
     # one review page per repeat, over every generator
-    names += [f"review_sheet/repeat_{r}" for r in REPEATS]
+    files += bench("review_sheet", repeat=REPEATS)
     for ext, spec in config["evaluation"]["external"].items():
-        rules = ["ingest_external", "preprocess_external", "external_set"]
-        rules += ["make_external_phantom"] if spec["phantom"] is not None else []
-        names += [f"{rule}/{ext}" for rule in rules]
-    cls = config["classifier"]
-    fits = [
-        f"fit_classifier/repeat_{r}/{a}_{c}_seed{s}"
-        for a in cls["archs"]
-        for c in cls["conditions"]
-        for r in REPEATS
-        for s in cls["seeds"]
-    ]
-    aggs = [f"aggregate_replicates/{a}_{c}" for a in cls["archs"] for c in cls["conditions"]]
-    return [f"{bench}/{n}.tsv" for n in names + fits + aggs]
+        external_rules = ["ingest_external", "preprocess_external", "external_set"]
+        external_rules += ["make_external_phantom"] if spec["phantom"] is not None else []
+        files += [f for rule in external_rules for f in bench(rule, ext=ext)]
+    cls = CLS
+    files += bench(
+        "fit_classifier",
+        arch=cls["archs"],
+        condition=list(cls["conditions"]),
+        repeat=REPEATS,
+        seed=cls["seeds"],
+    )
+    return files + bench(
+        "aggregate_replicates", arch=cls["archs"], condition=list(cls["conditions"])
+    )
 
 
 # ---------------------------------------------------------------- external test sets (external.smk)

@@ -75,7 +75,7 @@ rule curate_lpips:
         runtime=60,
     params:
         curation=lambda wc: curation_params(CUR, "lpips", generator_of(wc.sfx)),
-        cache_dir=cache_dir_of,
+        cache_dir=config["weights"]["cache_dir"],
         seed=config["seed"],
         device=config["device"],
     script:
@@ -213,7 +213,7 @@ rule select_clusters:
         runtime=60,
     params:
         curation=lambda wc: curation_params(CUR, "clusters", generator_of(wc.sfx)),
-        cache_dir=cache_dir_of,
+        cache_dir=config["weights"]["cache_dir"],
         seed=config["seed"],
     script:
         rule_script("select_clusters")

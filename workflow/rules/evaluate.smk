@@ -61,7 +61,7 @@ rule plan_cost:
     params:
         # the whole study: the cost of every stage follows from it (counted on torch's meta
         # device, so nothing is computed and no GPU is needed)
-        study=config,
+        study={**config, "classifier": CLS},
     script:
         rule_script("plan_cost")
 
@@ -181,7 +181,7 @@ rule gan_metrics:
     params:
         evaluation=evaluation_params(EVAL, "gan_metrics"),
         lpips_backbone=config["curation"]["lpips_backbone"],
-        cache_dir=cache_dir_of,
+        cache_dir=config["weights"]["cache_dir"],
         image_size=DATA["image_size"],
         seed=config["seed"],
         device=config["device"],

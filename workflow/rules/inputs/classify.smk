@@ -15,8 +15,8 @@ def arch_pattern(archs):
 def matched_condition(name):
     """(name, settings) of the condition ``name`` is matched to (oversample_to, extra_real_to
     or synthetic_count_to), or None."""
-    to = matched_to(config["classifier"]["conditions"][name])
-    return None if to is None else {"name": to, **config["classifier"]["conditions"][to]}
+    to = matched_to(CLS["conditions"][name])
+    return None if to is None else {"name": to, **CLS["conditions"][to]}
 
 
 def synthetic_inputs(cond, r):
@@ -35,7 +35,7 @@ def classifier_inputs(wildcards):
     """metadata.csv, plus the synthetic images (and their provenance) a condition uses, and those
     of the condition it is matched to (whose counts it matches)."""
     matched = matched_condition(wildcards.condition)
-    own = config["classifier"]["conditions"][wildcards.condition]
+    own = CLS["conditions"][wildcards.condition]
     r = rep(wildcards.repeat)
     inputs = {
         "metadata": f"{r}/data/metadata.csv",
@@ -46,7 +46,7 @@ def classifier_inputs(wildcards):
     }
     for name in config["evaluation"]["external"]:
         inputs[f"external_{name}"] = f"{RESULTS}/external/{name}/metadata.csv"
-    if config["classifier"]["conditions"][wildcards.condition].get("extra_real_to"):
+    if CLS["conditions"][wildcards.condition].get("extra_real_to"):
         inputs["extra"] = f"{RESULTS}/data/extra/metadata.csv"
     return inputs
 

@@ -26,7 +26,7 @@ def generator_summary_inputs(wildcards):
 def generator_summary_params():
     """Each generator in use (name, label, the conditions that use it, its blur threshold) and
     each synthetic condition's generator, for final_results."""
-    conds = config["classifier"]["conditions"]
+    conds = CLS["conditions"]
     generator_of = {n: of_condition(c).name for n, c in conds.items() if c["synthetic"] != "none"}
     blur = {g.name: curation_params(config["curation"], "blur", g.name) for g in GENERATORS}
     return {
