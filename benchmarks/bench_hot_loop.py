@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ganaug.cost.tally import tally
 from ganaug.data.datasets import decode_cache, real_split
-from ganaug.data.image_cache import SplitCache, write_split_cache
+from ganaug.data.image_cache import SplitCache, decode_split_rule
 from ganaug.data.provenance import MinorityTrainSet
 from ganaug.generators.loop import GeneratorOutputs
 from ganaug.generators.wgan_gp.config import WganGpConfig
@@ -86,7 +86,7 @@ def bench_fixed_cost(n_train: int, n_val: int, size: int, threads: int) -> dict:
         t = time.perf_counter()
         for s in sets:
             npy = Path(tmp) / "cache" / f"{s}.npy"
-            write_split_cache(meta, s, size, npy, npy.with_suffix(".json"), threads)
+            decode_split_rule(meta, s, size, npy, npy.with_suffix(".json"), threads)
         once = time.perf_counter() - t
 
         def decoded():  # what each fit did: both splits from their PNGs, on one thread

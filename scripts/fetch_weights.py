@@ -1,15 +1,9 @@
 """Rule fetch_weights (local): download the missing pretrained files the config needs into the
 cache, and check every one (also those already there)."""
 
-from ganaug.pretrained import VERIFIERS, resolve_timm
+from ganaug.pretrained import fetch_weights_rule
 from ganaug.runtime import setup_logging
-from ganaug.weights import WeightFile, fetch
 
 setup_logging(snakemake.log[0])
-fetch(
-    [WeightFile(**f) for f in snakemake.params.files],
-    snakemake.params.cache_dir,
-    snakemake.params.mirror,
-    VERIFIERS,
-    resolve_timm,
-)
+p = snakemake.params
+fetch_weights_rule(p.files, p.cache_dir, p.mirror)

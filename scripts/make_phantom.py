@@ -1,18 +1,18 @@
-"""Rule make_phantom: write the embedded phantom data set in the ISIC 2019 layout."""
+"""Rules make_phantom and make_external_phantom: write a phantom data set in the ISIC 2019 layout."""
 
-from ganaug.data.phantom import write_phantom
-from ganaug.dataclass_io import from_dict
+from ganaug.data.phantom import phantom_rule
 from ganaug.runtime import setup_logging
-from ganaug.settings import PhantomConfig
 
 setup_logging(snakemake.log[0])
-o = snakemake.output
-write_phantom(
-    from_dict(PhantomConfig, snakemake.params.phantom, "data.phantom"),
+o, w = snakemake.output, snakemake.wildcards
+where = f"evaluation.external.{w.ext}.phantom" if w.get("ext") else "data.phantom"
+phantom_rule(
+    snakemake.params.phantom,
+    where,
     o.images,
     o.ground_truth,
     o.metadata,
     o.masks,
-    workers=snakemake.threads,
     extra_dir=o.get("extra"),
+    threads=snakemake.threads,
 )

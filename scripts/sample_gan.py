@@ -12,7 +12,7 @@ fam.sample(
     snakemake.input.generator,
     snakemake.output.images,
     snakemake.output.manifest,
-    snakemake.params.gan,
+    snakemake.params.settings,
     snakemake.params.device,
     snakemake.threads,
 )

@@ -12,7 +12,7 @@ fam = by_directory(w.gdir) if w.get("gdir") else study()
 paths = (p.checkpoint, o.generator, o.history, o.curves, o.grid, p.samples_dir, p.tensorboard, o.progress)
 fam.train(
     snakemake.input.metadata,
-    p.gan,
+    p.settings,
     snakemake.config[fam.section],
     GeneratorOutputs.of(*paths),
     p.device,

@@ -76,3 +76,15 @@ def to_html(executed: str | Path, out: str | Path, title: str) -> None:
     body, _ = exporter.from_notebook_node(nb)
     with atomic_path(out, suffix=".html") as tmp:
         Path(tmp).write_text(body, encoding="utf-8")
+
+
+def notebook_rule(inputs: dict, out: str | Path) -> None:
+    """The rule notebook: one analysis notebook (input ``notebook``) executed on the files the
+    rule declares."""
+    execute(inputs["notebook"], out, notebook_paths(inputs))
+
+
+def report_rule(inputs: dict, notebook_out: str | Path, html_out: str | Path, title: str) -> None:
+    """The rule report: the report notebook executed, then its HTML without the code."""
+    execute(inputs["notebook"], notebook_out, notebook_paths(inputs))
+    to_html(notebook_out, html_out, title)

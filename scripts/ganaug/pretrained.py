@@ -13,7 +13,7 @@ from typing import Any
 from ganaug.dataclass_io import from_dict
 from ganaug.models.registry import CLUSTER_RESNET50, FID_INCEPTION, LPIPS_VGG16, arch_spec
 from ganaug.settings import ClassifierConfig
-from ganaug.weights import WeightFile
+from ganaug.weights import WeightFile, fetch
 
 
 def required_files(config: dict[str, Any]) -> list[WeightFile]:
@@ -60,3 +60,9 @@ def resolve_timm(wf: WeightFile) -> str:
 
 
 VERIFIERS = {"fid-inception": verify_fid_inception, "timm": verify_timm}
+
+
+def fetch_weights_rule(files: list[dict[str, str]], cache_dir: str | Path, mirror: str | None) -> None:
+    """The rule fetch_weights: the missing files of ``files`` (WeightFile fields) downloaded into
+    the cache, and every one checked, with the verifiers and the timm resolver above."""
+    fetch([WeightFile(**f) for f in files], cache_dir, mirror, VERIFIERS, resolve_timm)

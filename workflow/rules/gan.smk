@@ -34,7 +34,7 @@ rule train_gan:
         runtime=180,
     params:
         # what training depends on (the sampling keys are sample_gan's)
-        gan=GAN.training_params(),
+        settings=GAN.training_params(),
         device=config["device"],
         # not outputs: they must survive a failed or preempted job, which is how it resumes
         checkpoint=lambda w: f"{rep(w.repeat)}/gan/checkpoints/last.pt",
@@ -62,7 +62,7 @@ rule sample_gan:
         mem_mb=4000,
         runtime=30,
     params:
-        gan=GAN.sampling_params(),
+        settings=GAN.sampling_params(),
         device=config["device"],
     script:
         rule_script("sample_gan")
@@ -93,7 +93,7 @@ use rule train_gan as train_generator with:
     benchmark:
         f"{RESULTS}/benchmarks/train_generator/repeat_{{repeat}}_{{gdir}}.tsv"
     params:
-        gan=lambda w: by_directory(w.gdir).settings(config).training_params(),
+        settings=lambda w: by_directory(w.gdir).settings(config).training_params(),
         device=config["device"],
         checkpoint=lambda w: f"{rep(w.repeat)}/{w.gdir}/checkpoints/last.pt",
         samples_dir=lambda w: f"{rep(w.repeat)}/{w.gdir}/grids",
@@ -111,5 +111,5 @@ use rule sample_gan as sample_generator with:
     benchmark:
         f"{RESULTS}/benchmarks/sample_generator/repeat_{{repeat}}_{{gdir}}.tsv"
     params:
-        gan=lambda w: by_directory(w.gdir).settings(config).sampling_params(),
+        settings=lambda w: by_directory(w.gdir).settings(config).sampling_params(),
         device=config["device"],

@@ -41,7 +41,7 @@ def split_rows(metadata: str | Path, split: str):
     return real_split(metadata, split)
 
 
-def write_split_cache(
+def decode_split_rule(
     metadata: str | Path, split: str, size: int, out_npy: str | Path, out_json: str | Path, threads: int = 1
 ) -> dict:
     """Decode the real images of ``split`` into ``out_npy`` (written in place through a memory map

@@ -24,6 +24,7 @@ import pandas as pd
 from PIL import Image
 
 from ganaug.data.readers.isic2019 import ISIC2019_CLASSES
+from ganaug.dataclass_io import from_dict
 from ganaug.io import write_bytes, write_csv
 from ganaug.settings import PhantomConfig, PhantomShift
 
@@ -344,3 +345,12 @@ def write_phantom(
         sum(s.with_mask for s in shots),
     )
     return gt
+
+
+def phantom_rule(
+    spec: dict, where: str, images, ground_truth, metadata, masks, extra_dir=None, threads: int = 1
+) -> None:
+    """The rules make_phantom and make_external_phantom: the phantom set of ``spec`` (the config's
+    ``where``, e.g. data.phantom) in the ISIC 2019 layout."""
+    cfg = from_dict(PhantomConfig, spec, where)
+    write_phantom(cfg, images, ground_truth, metadata, masks, workers=threads, extra_dir=extra_dir)

@@ -7,6 +7,9 @@ figure here is recomputable from ``predictions.csv`` (tested against scikit-lear
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -18,6 +21,7 @@ from ganaug.evaluation.stats import (
     confusion_counts,
     count_metrics,
 )
+from ganaug.io import write_json
 
 
 def decide(prob: np.ndarray, threshold: float) -> np.ndarray:
@@ -131,3 +135,9 @@ def _summaries(per_run: list[dict]) -> dict:
             "per_replicate": [float(v) for v in arr],
         }
     return block
+
+
+def aggregate_rule(metrics_files: list[str | Path], out: str | Path) -> None:
+    """The rule aggregate_replicates: every replicate's metrics.json of one (arch, condition)
+    (each repeat x each seed) aggregated into ``out``."""
+    write_json(aggregate_replicates([json.loads(Path(f).read_text()) for f in metrics_files]), out)

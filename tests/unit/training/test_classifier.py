@@ -199,7 +199,7 @@ def test_fit_reads_test_only_after_model_and_threshold_are_fixed(world, monkeypa
     if cached:
         for split in ("train", "val", "test"):
             npy = world / "cache" / f"{split}.npy"
-            cache_mod.write_split_cache(world / "metadata.csv", split, 32, npy, npy.with_suffix(".json"))
+            cache_mod.decode_split_rule(world / "metadata.csv", split, 32, npy, npy.with_suffix(".json"))
             caches[split] = npy
         real_open = cache_mod.SplitCache.__init__
 
