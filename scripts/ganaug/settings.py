@@ -261,6 +261,55 @@ def matched_to(cond: Mapping[str, Any]) -> str | None:
     return next((cond[k] for k in MATCH_KEYS if cond.get(k)), None)
 
 
+@dataclass(frozen=True)
+class Condition:
+    name: str  # the {condition} wildcard
+    synthetic: str  # none | raw | curated: where synthetic minority images come from
+    n_synthetic: int  # how many to add (fewer when fewer exist; recorded)
+    real_minority: bool  # keep the real minority training images (false: synthetic_only)
+    augment: bool  # the traditional augmentation on minority images
+    # repeat the real minority images up to the minority count of this other condition (the
+    # equal-count control without a generator: real_oversampled -> gan_curated); None: no repeats
+    oversample_to: str | None = None
+    # add as many extra real minority images (lesions in no split) as this other condition adds
+    # synthetic ones: what a perfect generator could give at most (real_extra -> gan_curated)
+    extra_real_to: str | None = None
+    # add synthetic_fraction x as many synthetic images as this other condition adds (an
+    # uncurated set of gan_curated's count; gan_curated at 25 %), instead of n_synthetic
+    synthetic_count_to: str | None = None
+    synthetic_fraction: float = 1.0
+    generator: str | None = None  # the family whose images it adds (None: the study's); picks folders
+
+    @classmethod
+    def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
+        """A condition of the table (its ``name`` may be in ``d``): a key it does not know, such as
+        a misspelt ``generator``, is an error, never ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"classifier.conditions.{name}: unknown key(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(known - {'name'}))}"
+            )
+        return cls(
+            name,
+            d["synthetic"],
+            int(d.get("n_synthetic", 0)),
+            bool(d["real_minority"]),
+            bool(d["augment"]),
+            d.get("oversample_to"),
+            d.get("extra_real_to"),
+            d.get("synthetic_count_to"),
+            float(d.get("synthetic_fraction", 1.0)),
+            d.get("generator"),
+        )
+
+    @property
+    def matched_to(self) -> str | None:
+        """The condition whose counts this one matches (``ganaug.settings.matched_to``)."""
+        return matched_to(dataclasses.asdict(self))
+
+
 def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[str, Any]:
     """Everything one (arch, condition) fit depends on, from the whole classifier section: its
     rule params, so adding a seed or an architecture reruns no existing fit."""
@@ -283,7 +332,7 @@ def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[st
 class EvaluationConfig:
     references: tuple[str, ...] = ("baseline",)  # conditions every other condition is compared with
     pairs: tuple[tuple[str, str], ...] = ()  # (condition, reference) comparisons beside those
-    # the declared primary family (ganaug.evaluation.families.Primary): its keys, validated there
+    # the declared primary family (ganaug.evaluation.primary.Primary): its keys, validated there
     primary: dict[str, Any] = field(default_factory=dict)
     alpha: float = 0.05  # the primary family's family-wise error rate (Holm)
     # the effect the study exists to detect, per primary metric: what design.csv and the plan

@@ -154,8 +154,7 @@ def test_a_blur_threshold_per_generator_reaches_only_that_generators_stages():
 
 
 def test_a_condition_refuses_an_unknown_key_and_matching_has_one_answer():
-    from ganaug.data.datasets import Condition
-    from ganaug.settings import matched_to
+    from ganaug.settings import Condition, matched_to
 
     good = {"synthetic": "curated", "real_minority": True, "augment": False, "generator": "ddpm"}
     assert Condition.from_dict("x", {"name": "x", **good}).synthetic == "curated"

@@ -7,7 +7,6 @@ Validation and test are always real images only.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,57 +17,9 @@ import numpy as np
 import torch
 
 from ganaug.data.metadata import read_metadata
-from ganaug.settings import matched_to
+from ganaug.settings import Condition
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Condition:
-    name: str  # the {condition} wildcard
-    synthetic: str  # none | raw | curated: where synthetic minority images come from
-    n_synthetic: int  # how many to add (fewer when fewer exist; recorded)
-    real_minority: bool  # keep the real minority training images (false: synthetic_only)
-    augment: bool  # the traditional augmentation on minority images
-    # repeat the real minority images up to the minority count of this other condition (the
-    # equal-count control without a generator: real_oversampled -> gan_curated); None: no repeats
-    oversample_to: str | None = None
-    # add as many extra real minority images (lesions in no split) as this other condition adds
-    # synthetic ones: what a perfect generator could give at most (real_extra -> gan_curated)
-    extra_real_to: str | None = None
-    # add synthetic_fraction x as many synthetic images as this other condition adds (an
-    # uncurated set of gan_curated's count; gan_curated at 25 %), instead of n_synthetic
-    synthetic_count_to: str | None = None
-    synthetic_fraction: float = 1.0
-
-    @classmethod
-    def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
-        """A condition of the table (its ``name`` may be in ``d``; ``generator`` picks its folders,
-        read by the workflow): a key it does not know, such as a misspelt ``generator``, is an
-        error, never ignored."""
-        known = {f.name for f in dataclasses.fields(cls)} | {"generator"}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"classifier.conditions.{name}: unknown key(s) {', '.join(unknown)}; allowed: "
-                f"{', '.join(sorted(known - {'name'}))}"
-            )
-        return cls(
-            name,
-            d["synthetic"],
-            int(d.get("n_synthetic", 0)),
-            bool(d["real_minority"]),
-            bool(d["augment"]),
-            d.get("oversample_to"),
-            d.get("extra_real_to"),
-            d.get("synthetic_count_to"),
-            float(d.get("synthetic_fraction", 1.0)),
-        )
-
-    @property
-    def matched_to(self) -> str | None:
-        """The condition whose counts this one matches (``ganaug.settings.matched_to``)."""
-        return matched_to(dataclasses.asdict(self))
 
 
 @dataclass

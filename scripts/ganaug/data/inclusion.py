@@ -60,29 +60,29 @@ class Inclusion:
         return from_dict(cls, keys, "data")
 
 
-def inclusion_problems(data: Mapping[str, Any]) -> list[str]:
+def inclusion_problems(data: DataConfig) -> list[str]:
     """Config errors of the rule's keys (each names the key and what it may be)."""
     problems = []
     types = {t.lower(): t for t in IMAGE_TYPES}
-    for t in data.get("image_types", ()):
+    for t in data.image_types:
         if t.lower() not in types:
             problems.append(
                 f"config key 'data.image_types': {t!r} is not an ISIC image type; choose from "
                 + ", ".join(map(repr, IMAGE_TYPES))
             )
-    blank = data.get("blank_image_type")
+    blank = data.blank_image_type
     if blank is not None and blank.lower() not in types:
         problems.append(
             f"config key 'data.blank_image_type': {blank!r} is not an ISIC image type; null leaves "
             "such rows out, or choose from " + ", ".join(map(repr, IMAGE_TYPES))
         )
-    for m in data.get("reject_manipulations", ()):
+    for m in data.reject_manipulations:
         if m.lower() not in MANIPULATIONS:
             problems.append(
                 f"config key 'data.reject_manipulations': {m!r} is not an ISIC image manipulation; "
                 "choose from " + ", ".join(map(repr, MANIPULATIONS))
             )
-    if not data.get("image_types", ("dermoscopic",)):
+    if not data.image_types:
         problems.append("config key 'data.image_types' is empty: no image could enter the study")
     return problems
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug.data.labels import nevus_subtype_problems
+from ganaug.settings import DataConfig, PhantomConfig
 
 # the archive's own test folds, as the name of a test set beside evaluation.external's (the one
 # definition: ganaug.evaluation.columns and the config checks read it from here)
@@ -100,50 +101,63 @@ def download_layout() -> dict[str, str]:
     }
 
 
-def data_problems(data: Mapping[str, Any]) -> list[str]:
+@dataclass(frozen=True)
+class ExternalSetConfig:
+    """One out-of-distribution test set (evaluation.external.<name>): its own files, or a phantom."""
+
+    format: str = "isic2019"  # layout of ground_truth / metadata (as data.format)
+    images: str | None = None  # folder of <image_id>.jpg
+    ground_truth: str | None = None  # the label CSV of the format
+    metadata: str | None = None  # ISIC 2019's lesion-id CSV (isic2019 only)
+    masks: str | None = None  # folder of <image_id>_segmentation.png, optional
+    nevus_subtypes: tuple[str, ...] | None = None  # derm7pt / isic_archive: the subtypes counted as nevus
+    phantom: PhantomConfig | None = None  # generate the set (under resources/phantom_external/<name>/)
+
+
+def data_problems(data: DataConfig) -> list[str]:
     """Keys that make no sense for the data section's format or origin (each names the key)."""
     from ganaug.data.inclusion import inclusion_problems
 
     problems = inclusion_problems(data)
-    fmt = data["format"]
-    problems += nevus_subtype_problems("data.nevus_subtypes", fmt, data.get("nevus_subtypes"))
-    if data["phantom"] is not None:
+    fmt = data.format
+    problems += nevus_subtype_problems("data.nevus_subtypes", fmt, data.nevus_subtypes)
+    if data.phantom is not None:
         if fmt != "isic2019":
             problems.append(
                 "config key 'data.phantom' writes the ISIC 2019 layout, so 'data.format' must be "
                 f"isic2019, got {fmt!r}"
             )
         for key in PATH_KEYS:
-            if data[key] is not None:
+            if getattr(data, key) is not None:
                 problems.append(
-                    f"config key 'data.{key}': {data[key]!r} is set, but with 'data.phantom' the "
+                    f"config key 'data.{key}': {getattr(data, key)!r} is set, but with 'data.phantom' the "
                     f"workflow generates its own data under {PHANTOM_DIR}/ and reads nothing else; "
                     f"remove data.{key} (or set data.phantom: null to use your own files)"
                 )
-        if data["download"]:
+        if data.download:
             problems.append(
                 "config key 'data.download': true, but 'data.phantom' is set: the phantom set is "
                 "generated, nothing is downloaded; remove data.download"
             )
         for key in ("extra_minority", "archive_extra"):
-            if data.get(key) is not None:
+            if getattr(data, key) is not None:
                 problems.append(
                     f"config key 'data.{key}' is set, but 'data.phantom' generates its own extra "
                     f"DF images (data.phantom.n_extra_minority); remove data.{key}"
                 )
         return problems
-    if data.get("archive_extra") is not None and data.get("extra_minority") is not None:
+    if data.archive_extra is not None and data.extra_minority is not None:
         problems.append(
             "config keys 'data.extra_minority' and 'data.archive_extra' are both set: the real_extra "
             "pool is one folder; keep one"
         )
-    if data["metadata"] is not None and fmt not in FORMATS_WITH_METADATA:
+    if data.metadata is not None and fmt not in FORMATS_WITH_METADATA:
         problems.append(
-            f"config key 'data.metadata': {data['metadata']!r} is set, but format {fmt!r} carries "
+            f"config key 'data.metadata': {data.metadata!r} is set, but format {fmt!r} carries "
             "its lesion and patient ids in data.ground_truth and reads no separate metadata file "
             "(only isic2019 does); remove data.metadata"
         )
-    if data["download"] and fmt != "isic2019":
+    if data.download and fmt != "isic2019":
         problems.append(
             f"config key 'data.download': true, but only ISIC 2019 can be downloaded, and "
             f"'data.format' is {fmt!r}; remove data.download (or set it to false)"
@@ -244,11 +258,11 @@ def external_phantom_layout(name: str) -> dict[str, str | None]:
     }
 
 
-def external_problems(name: str, spec: Mapping[str, Any]) -> list[str]:
+def external_problems(name: str, spec: ExternalSetConfig) -> list[str]:
     """Keys of evaluation.external.<name> that make no sense together (each names the key)."""
     key = f"evaluation.external.{name}"
-    fmt, problems = spec["format"], []
-    if spec["phantom"] is not None:
+    fmt, problems = spec.format, []
+    if spec.phantom is not None:
         if fmt != "isic2019":
             problems.append(
                 f"config key '{key}.phantom' writes the ISIC 2019 layout: '{key}.format' must be isic2019"
@@ -256,17 +270,17 @@ def external_problems(name: str, spec: Mapping[str, Any]) -> list[str]:
         problems += [
             f"config key '{key}.{k}' is set, but the set is generated ('{key}.phantom'); remove it"
             for k in PATH_KEYS
-            if spec[k] is not None
+            if getattr(spec, k) is not None
         ]
         return problems
     for k in ("images", "ground_truth"):
-        if spec[k] is None:
+        if getattr(spec, k) is None:
             problems.append(f"config key '{key}.{k}' is required (or '{key}.phantom' to generate the set)")
-    if spec["metadata"] is not None and fmt not in FORMATS_WITH_METADATA:
+    if spec.metadata is not None and fmt not in FORMATS_WITH_METADATA:
         problems.append(
             f"config key '{key}.metadata' is set, but format {fmt!r} reads no separate metadata file"
         )
-    problems += nevus_subtype_problems(f"{key}.nevus_subtypes", fmt, spec["nevus_subtypes"])
+    problems += nevus_subtype_problems(f"{key}.nevus_subtypes", fmt, spec.nevus_subtypes)
     return problems
 
 

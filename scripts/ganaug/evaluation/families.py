@@ -14,67 +14,17 @@ row then carries the lesion-bootstrap interval, labelled "conditional on these f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import pandas as pd
 
-from ganaug.dataclass_io import from_dict
-from ganaug.evaluation.stats import ALPHA, holm
+from ganaug.evaluation.primary import Primary
+from ganaug.evaluation.stats import holm
 
 PRIMARY, EXPLORATORY = "primary", "exploratory"
 BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence"
 NO_VERDICT_ONE_SPLIT = "no verdict: one split"
 DEGENERATE = "degenerate"
-ALL = "all"
-
-
-@dataclass(frozen=True)
-class Primary:
-    """The declared family (evaluation.primary)."""
-
-    comparisons: tuple[tuple[str, str], ...] = (("gan_curated", "baseline"),)
-    metrics: tuple[str, ...] = ("pr_auc", "sensitivity")  # PR-AUC has no decision; the rest: decision
-    decision: str = "tuned"  # the decision of the threshold metrics
-    test_sets: tuple[str, ...] | str = ALL  # in_distribution and external names, or all
-    archs: tuple[str, ...] | str = ALL  # architectures, or all
-    alpha: float = ALPHA  # the family-wise error rate Holm controls
-
-    @classmethod
-    def of(cls, spec: Mapping | None, alpha: float = ALPHA) -> Primary:
-        """evaluation.primary (validated) and evaluation.alpha, through the one ``from_dict``."""
-        return from_dict(cls, {**(spec or {}), "alpha": alpha}, "evaluation.primary")
-
-    def holds(self, row: Mapping) -> bool:
-        """Whether a row of differences.csv is one of the family's hypotheses."""
-        from ganaug.evaluation.stats import THRESHOLD_FREE
-
-        if (row["condition"], row["reference"]) not in self.comparisons or row["metric"] not in self.metrics:
-            return False
-        wanted = "none" if row["metric"] in THRESHOLD_FREE else self.decision
-        return (
-            row["decision"] == wanted
-            and (self.test_sets == ALL or row["test_set"] in self.test_sets)
-            and (self.archs == ALL or row["arch"] in self.archs)
-        )
-
-    def size(self, archs: Sequence[str], test_sets: Sequence[str]) -> int:
-        """The family's number of hypotheses before the run: comparisons x metrics x test sets x
-        architectures (what Holm will adjust over)."""
-        n_sets = len(test_sets) if self.test_sets == ALL else len(self.test_sets)
-        n_archs = len(archs) if self.archs == ALL else len(self.archs)
-        return len(self.comparisons) * len(self.metrics) * n_sets * n_archs
-
-    def describe(self, n: int) -> str:
-        comps = ", ".join(f"{c} vs {r}" for c, r in self.comparisons)
-        sets = "every test set" if self.test_sets == ALL else ", ".join(self.test_sets)
-        archs = "every architecture" if self.archs == ALL else ", ".join(self.archs)
-        return (
-            f"Holm over the {n} primary hypotheses (evaluation.primary): {comps}; "
-            f"{', '.join(self.metrics)} ({self.decision} threshold where it has one); {sets}; {archs}; "
-            f"family-wise alpha {self.alpha:g}. The adjusted interval is Bonferroni's 1 - alpha/m: a "
-            "hypothesis Holm rejects at a later step can say 'better' while it still holds 0"
-        )
 
 
 def verdict(delta: float, p_holm: float | None, alpha: float) -> str:

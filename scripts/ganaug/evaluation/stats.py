@@ -27,8 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 from statsmodels.stats.multitest import multipletests
 
-ALPHA = 0.05
-
 # the metrics a comparison is made on: all "higher is better"
 SENSITIVITY, SPECIFICITY, F1, PR_AUC, BALANCED_ACCURACY = (
     "sensitivity",

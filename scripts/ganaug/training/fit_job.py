@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ganaug.data.datasets import Condition, class_weights, real_split, training_set
+from ganaug.data.datasets import class_weights, real_split, training_set
 from ganaug.data.external import EXTERNAL_SPLIT
 from ganaug.data.image_cache import cached_images
 from ganaug.data.provenance import TRAINING_SET_KEY
@@ -26,7 +26,7 @@ from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.classifiers import create_classifier
 from ganaug.runtime import runtime_record
-from ganaug.settings import FitConfig
+from ganaug.settings import Condition, FitConfig
 from ganaug.training.checkpoints import save_checkpoint
 from ganaug.training.classifier import fit, predict
 from ganaug.training.fit_record import (

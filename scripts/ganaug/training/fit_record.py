@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganaug.data.datasets import BALANCED, Condition, weighted_mass
+from ganaug.data.datasets import BALANCED, weighted_mass
 from ganaug.data.provenance import (
     check_same_training_set,
     load_train_minority,
@@ -22,7 +22,7 @@ from ganaug.data.provenance import (
     recorded_training_set,
 )
 from ganaug.evaluation.classification import metrics
-from ganaug.settings import FitConfig
+from ganaug.settings import Condition, FitConfig
 from ganaug.training.classifier import EPOCH_LABELS, EPOCH_METRICS
 
 

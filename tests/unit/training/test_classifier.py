@@ -14,9 +14,10 @@ import pytest
 import torch
 
 import ganaug.training.fit_job as clf_mod
-from ganaug.data.datasets import Condition, class_weights, training_set, weighted_mass
+from ganaug.data.datasets import class_weights, training_set, weighted_mass
 from ganaug.data.provenance import load_train_minority
 from ganaug.evaluation.classification import decide, metrics
+from ganaug.settings import Condition
 from ganaug.training.augment import augment
 from ganaug.training.classifier import FitConfig
 from ganaug.training.early_stopping import EarlyStopping
