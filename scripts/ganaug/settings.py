@@ -332,7 +332,7 @@ def fit_params(section: Mapping[str, Any], arch: str, condition: str) -> dict[st
 class EvaluationConfig:
     references: tuple[str, ...] = ("baseline",)  # conditions every other condition is compared with
     pairs: tuple[tuple[str, str], ...] = ()  # (condition, reference) comparisons beside those
-    # the declared primary family (ganaug.evaluation.primary.Primary): its keys, validated there
+    # the declared primary family (ganaug.primary.Primary): its keys, validated there
     primary: dict[str, Any] = field(default_factory=dict)
     alpha: float = 0.05  # the primary family's family-wise error rate (Holm)
     # the effect the study exists to detect, per primary metric: what design.csv and the plan

@@ -67,7 +67,15 @@ def test_weights_is_a_leaf():
 
 
 def test_the_registry_and_the_config_modules_import_no_consumer():
-    for module in ("models/registry.py", "config.py", "settings.py", "pretrained.py", "data/sources.py"):
+    for module in (
+        "models/registry.py",
+        "config.py",
+        "config_checks.py",
+        "primary.py",
+        "settings.py",
+        "pretrained.py",
+        "data/sources.py",
+    ):
         deps = imports_of(PACKAGE / module)
         consumers = {d for d in deps if d.split(".")[1] in ("curation", "evaluation", "training")}
         consumers |= {d for d in deps if d == "ganaug.models.classifiers"}

@@ -11,12 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from ganaug.config import FORMATS_WITHOUT_DF, no_dermatofibroma_message
+from ganaug.config_checks import FORMATS_WITHOUT_DF, no_dermatofibroma_message
 from ganaug.data.inclusion import Inclusion, summarise_exclusions
 from ganaug.data.labels import normalise_label
 from ganaug.data.readers import read_labels
 from ganaug.data.readers.common import CLEAN_COLUMNS, DataFormatError
 from ganaug.data.screening import screen_rows
+from ganaug.io import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,6 @@ def ingest_rule(
 ) -> None:
     """The rule ingest (and ingest_external): labels.csv (one row per id) and label_rejects.csv.
     ``inclusion``: the data section's image_types, blank_image_type and reject_manipulations."""
-    from ganaug.io import write_csv
-
     rule = None if inclusion is None else Inclusion.from_section(inclusion)
     labels, rejects = ingest(format, ground_truth, metadata, minority, majority, nevus_subtypes, rule)
     write_csv(rejects, rejects_out)

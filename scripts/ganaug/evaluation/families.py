@@ -14,17 +14,31 @@ row then carries the lesion-bootstrap interval, labelled "conditional on these f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ganaug.evaluation.primary import Primary
-from ganaug.evaluation.stats import holm
+from ganaug.evaluation.stats import THRESHOLD_FREE, holm
+from ganaug.primary import ALL, Primary
 
 PRIMARY, EXPLORATORY = "primary", "exploratory"
 BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence"
 NO_VERDICT_ONE_SPLIT = "no verdict: one split"
 DEGENERATE = "degenerate"
+
+
+def holds(primary: Primary, row: Mapping) -> bool:
+    """Whether a row of differences.csv is one of the primary family's hypotheses."""
+    if (row["condition"], row["reference"]) not in primary.comparisons or row[
+        "metric"
+    ] not in primary.metrics:
+        return False
+    wanted = "none" if row["metric"] in THRESHOLD_FREE else primary.decision
+    return (
+        row["decision"] == wanted
+        and (primary.test_sets == ALL or row["test_set"] in primary.test_sets)
+        and (primary.archs == ALL or row["arch"] in primary.archs)
+    )
 
 
 def verdict(delta: float, p_holm: float | None, alpha: float) -> str:
@@ -39,7 +53,7 @@ def assign(table: pd.DataFrame, primary: Primary) -> pd.DataFrame:
     hypothesis that cannot be tested counts with p = 1, so the family never shrinks to flatter
     the others); give primary rows their verdict."""
     table = table.copy()
-    is_primary = [primary.holds(r) for r in table.to_dict("records")] if len(table) else []
+    is_primary = [holds(primary, r) for r in table.to_dict("records")] if len(table) else []
     table["family"] = [PRIMARY if x else EXPLORATORY for x in is_primary]
     prim = table["family"] == PRIMARY
     testable = prim & (table["n_repeats"] >= 2) & ~table["degenerate"]

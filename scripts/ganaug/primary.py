@@ -31,19 +31,6 @@ class Primary:
         """evaluation.primary (validated) and evaluation.alpha, through the one ``from_dict``."""
         return from_dict(cls, {**(spec or {}), "alpha": alpha}, "evaluation.primary")
 
-    def holds(self, row: Mapping) -> bool:
-        """Whether a row of differences.csv is one of the family's hypotheses."""
-        from ganaug.evaluation.stats import THRESHOLD_FREE
-
-        if (row["condition"], row["reference"]) not in self.comparisons or row["metric"] not in self.metrics:
-            return False
-        wanted = "none" if row["metric"] in THRESHOLD_FREE else self.decision
-        return (
-            row["decision"] == wanted
-            and (self.test_sets == ALL or row["test_set"] in self.test_sets)
-            and (self.archs == ALL or row["arch"] in self.archs)
-        )
-
     def size(self, archs: Sequence[str], test_sets: Sequence[str]) -> int:
         """The family's number of hypotheses before the run: comparisons x metrics x test sets x
         architectures (what Holm will adjust over)."""
