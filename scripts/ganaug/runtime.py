@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ganaug.generators.config import precision_label
+
 log = logging.getLogger("ganaug")
 
 # how the rule scripts run on the device, from the config (configure_runtime): not rule params,
@@ -269,8 +271,6 @@ def runtime_record(device: "torch.device", tf32: bool, bf16: bool = False) -> di
     """What a metrics.json records of how its job ran: determinism, the TF32 setting and the
     arithmetic it gave (``ganaug.generators.config.precision_label``), the GPU slot, peak GPU memory."""
     import torch
-
-    from ganaug.generators.config import precision_label
 
     out: dict[str, Any] = {
         "deterministic": determinism_label(),

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ganaug.io import atomic_path
+from ganaug.reporting.figures import plot_forest
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
@@ -241,8 +242,6 @@ def table_figure(table: pd.DataFrame, path: str | Path, title: str) -> None:
 
 def save_forest(differences: pd.DataFrame, path: str | Path) -> None:
     """The forest plot of differences (ganaug.reporting.figures.plot_forest), or a note when empty."""
-    from ganaug.reporting.figures import plot_forest
-
     if differences.empty:
         fig, ax = plt.subplots(figsize=(5, 1))
         ax.text(0.5, 0.5, "no comparison configured (evaluation.references)", ha="center", va="center")

@@ -26,6 +26,7 @@ from functools import cache
 import numpy as np
 
 from ganaug.cost import hardware as hw
+from ganaug.cost.steps import classifier_steps
 from ganaug.cost.tally import Tally
 
 
@@ -94,8 +95,6 @@ def calibrate(anchor_step: Tally, images_per_s: float, batch: int, precision: st
 
 @cache
 def anchor_tally(arch: str) -> Tally:
-    from ganaug.cost.steps import classifier_steps
-
     a = hw.ANCHORS[arch]
     return classifier_steps(arch, a.size, a.batch, a.batch)["train_step"]
 

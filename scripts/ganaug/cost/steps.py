@@ -13,6 +13,7 @@ import functools
 import torch
 
 from ganaug.cost.tally import META, Tally, tally
+from ganaug.models.classifiers import _build, arch_spec, replace_head
 
 
 def foreach_like(tensors: list[torch.Tensor], ops: int, passes: float) -> Tally:
@@ -29,8 +30,6 @@ def foreach_like(tensors: list[torch.Tensor], ops: int, passes: float) -> Tally:
 def classifier_steps(arch: str, size: int, batch: int, eval_batch: int) -> dict[str, Tally]:
     """One training step (forward, backward, Adam) and one prediction batch of ``arch`` (tallied
     once a process: the projection and its anchors' table share them)."""
-    from ganaug.models.classifiers import _build, arch_spec, replace_head
-
     spec = arch_spec(arch)
     torch.manual_seed(0)
     model = _build(spec)

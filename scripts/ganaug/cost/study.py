@@ -12,7 +12,9 @@ from typing import Any
 
 from ganaug.cost import hardware as hw
 from ganaug.cost import steps
-from ganaug.cost.model import Stage, Work
+from ganaug.cost.model import Rates, Stage, Work, project
+from ganaug.generators import in_use
+from ganaug.io import write_json
 
 # ISIC 2019's training archive (its ground truth): the study's two classes
 ISIC2019 = {"NV": 12875, "DF": 239}
@@ -101,8 +103,6 @@ def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
 
 def stages(cfg: dict, nv: int = ISIC2019["NV"], df: int = ISIC2019["DF"], epochs: int = 20) -> list[Stage]:
     """Every GPU stage of the study ``cfg`` (validated), plus decode_split, on the repeat's chain."""
-    from ganaug.generators import in_use
-
     counts = split_counts(cfg, nv, df)
     repeats = cfg["data"]["split"]["repeats"]
     decode = sum(sum(c.values()) for c in counts.values()) / 3 / hw.DECODE_PER_S
@@ -134,8 +134,6 @@ def _minority(cond: dict, real_df: int, conditions: dict) -> int:
 def summary(st: list[Stage], rates_of, n_gpus: int, jobs_per_device: int) -> dict[str, Any]:
     """Per kind of job (fits per architecture, each generator's stages, curation, metrics): jobs,
     PFLOP, Mops, GPU, host and job hours at every case, and the projections."""
-    from ganaug.cost.model import project
-
     kinds: dict[str, list[Stage]] = {}
     for s in st:
         kinds.setdefault(s.kind, []).append(s)
@@ -183,8 +181,6 @@ def plan_cost(cfg: dict, nv: int = ISIC2019["NV"], df: int = ISIC2019["DF"]) -> 
     at a time) at each case, and what it scales with when the design changes (fits: repeats x
     seeds; every other stage: repeats, since each repeat decodes, trains, samples and curates on
     its own). Epochs as ``study_cost.py`` assumes by default (the best epoch 10 + patience)."""
-    from ganaug.cost.model import Rates
-
     cls = cfg["classifier"]
     epochs = min(10 + cls["patience"], cls["max_epochs"])
     st = stages(cfg, nv, df, epochs)
@@ -211,8 +207,6 @@ def plan_cost(cfg: dict, nv: int = ISIC2019["NV"], df: int = ISIC2019["DF"]) -> 
 def plan_cost_rule(cfg: dict, output: str) -> dict[str, Any]:
     """The rule plan_cost: results/plan/cost.json (``cfg``: the workflow's config, validated and
     completed when the workflow was parsed)."""
-    from ganaug.io import write_json
-
     out = plan_cost(cfg)
     write_json(out, output)
     return out

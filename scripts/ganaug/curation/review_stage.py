@@ -15,8 +15,18 @@ import pandas as pd
 import torch
 
 from ganaug.curation.blur import laplacian_variance
+from ganaug.curation.review import CRITERIA, ReviewError, aggregate, read_review_files, simulate_scores
 from ganaug.curation.ssim import ImageStats, ssim_pairs
 from ganaug.curation.stages import candidates, check_not_empty
+from ganaug.curation.turing import (
+    KEY_COLUMNS,
+    PAGE_NAME,
+    blind,
+    blinded_name,
+    page_real,
+    turing_summary,
+    unblind,
+)
 from ganaug.data.image_files import read_grey, read_images
 from ganaug.data.metadata import train_minority
 from ganaug.data.provenance import check_raw_set
@@ -44,8 +54,6 @@ def review_key(c: Candidates, metadata: str | Path, n_real: int, seed: int) -> p
     carry their blur and SSIM proxy (to the other real training images), which only the
     simulated review reads. Nothing here depends on another generator, so a change to one
     generator's candidates leaves the others' keys, and everything after them, as they were."""
-    from ganaug.curation.turing import KEY_COLUMNS, blinded_name, page_real
-
     names = candidates(c.previous, c.raw_dir)
     if names:
         size = read_images(c.raw_dir, names[:1], grey=True).shape[-1]
@@ -120,9 +128,6 @@ def review_stage(
     simulated, or skipped, and its visual Turing test (its images against the page's real ones).
     ``key``: the page's blinded names; None: the page showed the candidates under their own names.
     ``metadata``: the split's metadata.csv, which a simulated review of real images needs."""
-    from ganaug.curation.review import CRITERIA, aggregate
-    from ganaug.curation.turing import KEY_COLUMNS, turing_summary
-
     names = {c.generator: candidates(c.previous, raw_dir="") for c in sets}
     if key is None:
         # shown under their own names (with the generator's in front where several share a page:
@@ -166,9 +171,6 @@ def review_stage(
 
 def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
     """Every score of the page's exports, under the images' own names, with source and generator."""
-    from ganaug.curation.review import ReviewError, read_review_files
-    from ganaug.curation.turing import unblind
-
     if not files:
         # each repeated split has its own page, results/repeat_<r>/review/, and its own exports
         # folder, <dir>/repeat_<r>
@@ -180,7 +182,6 @@ def _read_files(files, reviewers, review_dir, key) -> pd.DataFrame:
             f"in a browser and put their exports in {review_dir}/, or set curation.review.mode: "
             "simulate (labelled as simulated in every output) or skip"
         )
-    from ganaug.curation.turing import PAGE_NAME
 
     # the page also shows other generators' images, whose scores are theirs to read
     return unblind(read_review_files(files, key["blinded"].tolist(), reviewers, others=PAGE_NAME), key)
@@ -190,9 +191,6 @@ def _simulated(c: Candidates, names: list[str], reviewers, noise, seed, key, met
     """Simulated scores of one generator's candidates and of the page's real images, the proxy
     standardised over that generator's candidates, so a generator's scores do not depend on
     which other generators share the page; nor does its Turing test (below)."""
-    from ganaug.curation.review import simulate_scores
-    from ganaug.curation.turing import blind
-
     proxy = pd.DataFrame({"image": names})
     proxy = proxy.merge(pd.read_csv(c.blur)[["image", "laplacian_var"]], on="image")
     proxy = proxy.merge(pd.read_csv(c.ssim)[["image", "max_ssim"]], on="image")

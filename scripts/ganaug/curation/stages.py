@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from ganaug.curation.blur import laplacian_variance
+from ganaug.curation.clusters import cluster, embed, extract, select, selection_table
 from ganaug.curation.lpips_fast import FastLpips, min_lpips
 from ganaug.curation.ssim import max_ssim
 from ganaug.data.image_files import read_grey, read_images
@@ -175,8 +176,6 @@ def cluster_stage(
     seed: int,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Selection table plus the t-SNE coordinates of the real images (for the plot)."""
-    from ganaug.curation.clusters import cluster, embed, extract, select, selection_table
-
     review = pd.read_csv(previous)
     review = review[review["kept"].astype(bool)].reset_index(drop=True)
     names = review["image"].tolist()

@@ -13,10 +13,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ganaug.curation.review_stage import Candidates, review_stage
+from ganaug.curation.clusters import alternative_selections, build_feature_extractor
+from ganaug.curation.lpips_fast import FastLpips, build_lpips
+from ganaug.curation.review import write_review_sheet
+from ganaug.curation.review_stage import Candidates, review_key, review_page, review_stage
 from ganaug.curation.stages import blur_stage, cluster_stage, funnel, lpips_stage, ssim_stage
+from ganaug.data.provenance import TRAINING_SET_KEY, manifest_digest
 from ganaug.io import write_csv, write_json
 from ganaug.models.registry import RANDOM
+from ganaug.runtime import determinism_label, select_device
+from ganaug.viz import plot_score_distributions, scatter_clusters
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +61,6 @@ def lpips_rule(
     threads: int = 1,
     tf32: bool = True,
 ) -> None:
-    from ganaug.curation.lpips_fast import FastLpips, build_lpips
-    from ganaug.runtime import determinism_label, select_device
-
     torch.set_num_threads(threads)
     if lpips_backbone == RANDOM:
         log.warning(
@@ -75,8 +78,6 @@ def review_key_rule(c: Candidates, metadata, key_out: str | Path, review: dict, 
     """The rule review_key: one generator's part of its repeat's review page (its LPIPS survivors
     and ``review["real_images"]`` real training images under blinded names), kept in the
     results, never on the page."""
-    from ganaug.curation.review_stage import review_key
-
     write_csv(review_key(c, metadata, review["real_images"], seed), key_out)
 
 
@@ -86,9 +87,6 @@ def review_sheet_rule(
     """The rule review_sheet: one page per repeat, every generator's part (``keys`` and
     ``raw_dirs`` by generator) under its blinded names. Nothing reads the page but the reviewers,
     so rebuilding it for one generator reruns no other generator's review."""
-    from ganaug.curation.review import write_review_sheet
-    from ganaug.curation.review_stage import review_page
-
     files = review_page([pd.read_csv(keys[g]) for g in keys], raw_dirs, metadata)
     write_review_sheet(files, Path(out).parent, page_id)
 
@@ -133,9 +131,6 @@ def clusters_rule(
 ) -> None:
     """The cluster-balanced selection: the curated folder, the table, the t-SNE plot and the
     curation summary (the funnel, the review mode, the backbones, the GAN's training set)."""
-    from ganaug.curation.clusters import build_feature_extractor
-    from ganaug.viz import plot_score_distributions, scatter_clusters
-
     torch.set_num_threads(threads)
     if cluster_backbone == RANDOM:
         log.warning("cluster features from a RANDOM-INIT ResNet-50 (offline demo): not comparable")
@@ -177,8 +172,6 @@ def write_summary(
 ) -> None:
     """summary.json of the curated set: the funnel, the review mode, the backbones, and the
     training set of the GAN the images come from (checked by cluster_stage)."""
-    from ganaug.data.provenance import TRAINING_SET_KEY, manifest_digest
-
     stages = {"raw": inputs["manifest"], **{k: inputs[k] for k in ("blur", "ssim", "lpips", "review")}}
     stages["clusters"] = outputs["clusters"]
     summary = {
@@ -197,8 +190,6 @@ def alternatives_rule(
 ) -> None:
     """The rule select_alternatives: curated_random/ and curated_best/, as many images as the
     cluster selection chose, from the same review survivors, and selections.csv listing all three."""
-    from ganaug.curation.clusters import alternative_selections
-
     chosen = pd.read_csv(clusters)
     cluster = sorted(chosen.loc[chosen["selected"].astype(bool), "image"])
     picks = {"cluster": cluster, **alternative_selections(pd.read_csv(review), len(cluster), seed)}

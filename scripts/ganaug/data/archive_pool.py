@@ -31,6 +31,10 @@ from pathlib import Path
 import pandas as pd
 
 from ganaug.data.download import DownloadError
+from ganaug.data.inclusion import EXCLUDED
+from ganaug.data.labels import normalise_label
+from ganaug.data.preprocess import find_image
+from ganaug.data.readers.isic_archive import read_isic_archive
 from ganaug.data.sources import ARCHIVE_DEFAULT_SEARCH
 
 log = logging.getLogger(__name__)
@@ -114,11 +118,6 @@ def archive_pool_rule(search: str, limit: int, dest: str | None, nothing_to_fetc
 def pool_labels(images_dir: str | Path, minority: str, inclusion=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the pool's images of the minority class that the inclusion rule admits, with their lesion
     ids, licences and files; the rows left out, ``image_id,reason``) from an isic-cli export."""
-    from ganaug.data.inclusion import EXCLUDED
-    from ganaug.data.labels import normalise_label
-    from ganaug.data.preprocess import find_image
-    from ganaug.data.readers.isic_archive import read_isic_archive
-
     images_dir = Path(images_dir)
     labels = read_isic_archive(images_dir / "metadata.csv", inclusion=inclusion)
     minority = normalise_label(minority)

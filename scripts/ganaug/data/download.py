@@ -20,6 +20,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from ganaug.data.sources import download_layout
+
 log = logging.getLogger(__name__)
 
 ISIC2019_FILES = {
@@ -172,8 +174,6 @@ def fetch_isic2019(
 def download_rule(base_url: str, sha256: dict[str, str], nothing_to_fetch: str | None) -> None:
     """The rule download_isic2019: fetch what is missing into the workflow's own folder, or say
     why there is nothing to fetch (the rule then has no output)."""
-    from ganaug.data.sources import download_layout
-
     if nothing_to_fetch:
         log.info("nothing to download: %s", nothing_to_fetch)
         return

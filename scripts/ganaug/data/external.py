@@ -23,7 +23,11 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
+from ganaug.data.archive_pool import has_isic_cli_layout, pool_labels
+from ganaug.data.near_duplicates import hash_images, load_hashes, near_duplicates, raw_paths
+from ganaug.data.preprocess import IMAGE_SUFFIXES, preprocess_all
 from ganaug.data.splits import METADATA_COLUMNS, lesion_groups
+from ganaug.io import write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +104,6 @@ def near_to_archive(
     table: pd.DataFrame, images_dir: str | Path, archive_hashes, workers: int = 1
 ) -> tuple[dict, pd.DataFrame]:
     """(the hashes of a set's raw images, its near-duplicates among ``archive_hashes``' files)."""
-    from ganaug.data.near_duplicates import hash_images, load_hashes, near_duplicates, raw_paths
-
     hashes = hash_images(raw_paths(table, images_dir), workers=workers)
     return hashes, near_duplicates(hashes, load_hashes(archive_hashes), workers=workers)
 
@@ -154,8 +156,6 @@ def external_set_rule(
     summary.json of one external set. ``archive``: the training archive's preprocessed.csv, and
     the extra real images' metadata.csv where real_extra has a pool; ``archive_hashes``: their
     perceptual hashes, which the set's raw images (under ``images_dir``) are screened against."""
-    from ganaug.io import write_csv, write_json
-
     read = {"dtype": str, "keep_default_na": False}
     tables = [archive] if isinstance(archive, str | Path) else list(archive)
     processed = pd.read_csv(table, **read)
@@ -192,9 +192,6 @@ EXTRA_SPLIT = "extra"
 
 def _pool_table(images_dir: str | Path, minority: str, inclusion) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(the extra pool's label rows, the rows an isic-cli export's metadata leaves out or None)."""
-    from ganaug.data.archive_pool import has_isic_cli_layout, pool_labels
-    from ganaug.data.preprocess import IMAGE_SUFFIXES
-
     left_out = None
     if has_isic_cli_layout(images_dir):
         # an isic-cli export (the Archive pool): its metadata gives each image's diagnosis, lesion,
@@ -242,9 +239,6 @@ def extra_minority_rule(
     lesion, in no split), preprocessed like the archive, less any the archive also holds (by id,
     pixels or perceptual hash: ``archive_hashes``); the pool the real_extra control draws from.
     metadata.csv has split "extra"; ``hashes_out``: the pool's hashes, for the external sets."""
-    from ganaug.data.preprocess import preprocess_all
-    from ganaug.io import write_csv
-
     labels, left_out = _pool_table(images_dir, minority, inclusion)
     processed, rejects = preprocess_all(
         labels,

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganaug.io import write_csv
+
 # (licence, attribution) of the formats whose images share one licence; the Archive's are per image
 FORMAT_LICENCES: dict[str, tuple[str, str]] = {
     "isic2019": (
@@ -103,8 +105,6 @@ def attribution_rule(
     ``external``: name -> (preprocessed.csv, metadata.csv of the images kept, format);
     ``extra``: the extra pool's metadata.csv; ``extra_source``: the pool's raw folder, whose
     isic-cli metadata.csv gives each image's licence (a plain folder of images gives none)."""
-    from ganaug.io import write_csv
-
     read = {"dtype": str, "keep_default_na": False}
     sets = [(pd.read_csv(archive, **read), "archive", archive_format)]
     for name, (table, kept, fmt) in (external or {}).items():

@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ganaug.data.preprocess import find_image
+from ganaug.io import atomic_path
+
 HASH_SIZE = 16  # 16 x 16 = 256 bits
 TRIMS = (0.0, 0.025, 0.05)  # the share cut from each side, in every combination
 MAX_DISTANCE = 24  # bits of 256
@@ -105,8 +108,6 @@ def hash_images(
 
 
 def save_hashes(hashes: Mapping[str, np.ndarray], path: str | Path) -> None:
-    from ganaug.io import atomic_path
-
     ids = np.array(list(hashes), dtype=str)
     stack = np.stack(list(hashes.values())) if len(ids) else np.zeros((0, 3**4, HASH_SIZE**2 // 8), np.uint8)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -197,8 +198,6 @@ def near_duplicates(
 def raw_paths(table: pd.DataFrame, images_dir: str | Path) -> dict[str, Path]:
     """{image id: its raw file} of a preprocessed table (the archive's own file name where it has
     one, as Derm7pt, else <id>.<known suffix>)."""
-    from ganaug.data.preprocess import find_image
-
     images_dir = Path(images_dir)
     files = table["file"] if "file" in table.columns else pd.Series("", index=table.index)
     out = {}

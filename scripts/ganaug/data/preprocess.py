@@ -23,7 +23,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from ganaug.data.screening import REJECT_COLUMNS, lost_fraction, unsafe_id_reason
-from ganaug.io import write_bytes
+from ganaug.io import write_bytes, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +351,6 @@ def preprocess_rule(
     workers: int = 1,
 ) -> None:
     """The rule preprocess: PNGs, preprocessed.csv and rejects.csv (written for spreadsheets)."""
-    from ganaug.io import write_csv
-
     read = {"dtype": str, "keep_default_na": False}
     processed, rejects = preprocess_all(
         pd.read_csv(labels, **read),

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ganaug.data.datasets import decode_cache
+from ganaug.data.metadata import train_minority
+
 
 class OtherTrainingSet(RuntimeError):
     """Synthetic images (or a generator) come from a GAN trained on another training split."""
@@ -55,9 +58,6 @@ def fingerprint(ids: list[str], images_u8: np.ndarray) -> dict[str, Any]:
 def load_train_minority(metadata_csv: str | Path, img_size: int) -> MinorityTrainSet:
     """The train-split minority images, selected from metadata.csv before any image is opened
     (validation and test images are never read), decoded as uint8."""
-    from ganaug.data.datasets import decode_cache
-    from ganaug.data.metadata import train_minority
-
     rows = train_minority(metadata_csv)
     return MinorityTrainSet(rows["image_id"].tolist(), decode_cache(rows["path"].tolist(), img_size))
 

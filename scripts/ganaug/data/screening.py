@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ganaug.data.inclusion import is_exclusion
+
 REJECT_COLUMNS = ["image_id", "reason"]
 
 
@@ -73,8 +75,6 @@ def lost_fraction(processed_ids: pd.Series, rejects: pd.DataFrame) -> tuple[int,
     """(images lost, images considered, their ratio): an id counts as lost when it is rejected
     and not processed, so a duplicate row kept once costs nothing. An image the inclusion rule
     left out (a clinical photo, a synthetic image) was never part of the study: not counted."""
-    from ganaug.data.inclusion import is_exclusion
-
     rejects = rejects.loc[~rejects["reason"].map(is_exclusion).astype(bool)]
     considered = set(processed_ids) | set(rejects["image_id"])
     lost = set(rejects["image_id"]) - set(processed_ids)

@@ -36,6 +36,10 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from ganaug.data.inclusion import summarise_exclusions
+from ganaug.data.screening import lost_fraction
+from ganaug.io import write_csv, write_json
+
 SPLITS = ("train", "val", "test")
 
 
@@ -223,11 +227,7 @@ def split_rule(
     """The rule split: metadata.csv and summary.json from the preprocessed table."""
     import logging
 
-    from ganaug.io import write_csv, write_json
-
     processed = pd.read_csv(table, dtype=str, keep_default_na=False)
-    from ganaug.data.inclusion import summarise_exclusions
-    from ganaug.data.screening import lost_fraction
 
     rejected = pd.read_csv(rejects, dtype=str, keep_default_na=False)
     # images lost (not rows: a repeated row kept once, or a left-out clinical photo, costs nothing)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ganaug.io import atomic_path, write_csv
+from ganaug.viz import table_figure
+
 ABLATION_METRICS = ("f1", "recall", "precision", "balanced_accuracy", "pr_auc")
 DECISION = "tuned"  # the validation-tuned threshold: the decision the study's F1 is about
 
@@ -59,9 +62,6 @@ def ablation_rule(
     """The rule ablation: the table as CSV (for spreadsheets), markdown and a figure."""
     import json
     from pathlib import Path
-
-    from ganaug.io import atomic_path, write_csv
-    from ganaug.viz import table_figure
 
     aggs = {}
     for path in aggregates:

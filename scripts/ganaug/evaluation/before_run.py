@@ -9,8 +9,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ganaug.data.splits import n_test_folds
+from ganaug.evaluation import calibration as cal
 from ganaug.evaluation import families
 from ganaug.evaluation.planning import Components, Cost, cheapest, grid_text, nearest
+from ganaug.evaluation.worlds import FRACTIONS
+from ganaug.io import atomic_path
 
 SIM_METRICS = {"pr_auc": "pr_auc", "sensitivity": "sensitivity"}  # config metric -> fast_world's name
 
@@ -32,8 +36,6 @@ def plan(
     Components come from worlds with the effect, of one round of folds x 2 seeds whatever the
     config's design (they are per-repeat quantities); the simulated power from worlds of the
     configured design."""
-    from ganaug.evaluation import calibration as cal
-
     c = Cost.of(cost)
     level = alpha / max(m, 1)
     ratio = cal.FRACTIONS["test"] / cal.FRACTIONS["train"]
@@ -137,10 +139,6 @@ def plan_rule(
     """The rule plan: results/plan/plan.md (and the same on stdout)."""
     import json
     from pathlib import Path
-
-    from ganaug.data.splits import n_test_folds
-    from ganaug.evaluation.worlds import FRACTIONS
-    from ganaug.io import atomic_path
 
     prim = families.Primary.of(primary, alpha)
     text, _ = plan(

@@ -24,6 +24,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ganaug.evaluation import families
+from ganaug.evaluation.differences import Design
+from ganaug.evaluation.fits import EvalSet, Groups
+from ganaug.evaluation.inference import clustered_mcnemar, corrected_t
+from ganaug.evaluation.planning import Components, components, shared_from
+from ganaug.evaluation.significance import significance_tables
+from ganaug.evaluation.stats import metric_values
 from ganaug.evaluation.worlds import (
     CONDITION,
     EXTERNAL,
@@ -57,11 +64,6 @@ class Settings:
 
 def run_world(seed: int, sc: Scenario, lay: Layout, shape: Shape, noise: Noise, settings: Settings) -> dict:
     """One world through the shipped statistics: each test's p (and the verdicts) it printed."""
-    from ganaug.evaluation import families
-    from ganaug.evaluation.differences import Design
-    from ganaug.evaluation.fits import EvalSet, Groups
-    from ganaug.evaluation.significance import significance_tables
-
     rng = np.random.default_rng([seed, 11])
     ext = external_archive(shape)
     fits, ext_fits = simulate_fits(rng, lay, ext, sc, noise, shape)
@@ -116,8 +118,6 @@ def _plain_t(replicates: pd.DataFrame, primary: pd.DataFrame) -> dict:
 
 def _components(replicates: pd.DataFrame, primary: pd.DataFrame, ratio: float) -> dict:
     """Each primary hypothesis's variance components, as the planner estimates them."""
-    from ganaug.evaluation.planning import components, shared_from
-
     out = {}
     for r in primary.to_dict("records"):
         part = replicates[
@@ -139,7 +139,6 @@ def planner_check(worlds: pd.DataFrame, sc: Scenario, level: float) -> pd.DataFr
     p < ``level``. With an effect the spread is not the null's: the effect moves each repeat's
     difference by what its lesions and runs allow."""
     null = alt = worlds
-    from ganaug.evaluation.planning import Components
 
     ratio = FRACTIONS["test"] / FRACTIONS["train"]
     rows = []
@@ -183,10 +182,6 @@ def fast_world(seed: int, sc: Scenario, lay: Layout, shape: Shape, noise: Noise)
     per-replicate differences, its estimate and the corrected t's p (the shipped
     ``corrected_t`` on the shipped ``metric_values``: equal to ``run_world``'s, tested), and the
     planner's components. What the design comparison runs in thousands of worlds."""
-    from ganaug.evaluation.inference import corrected_t
-    from ganaug.evaluation.planning import components
-    from ganaug.evaluation.stats import metric_values
-
     rng = np.random.default_rng([seed, 11])
     fits, _ = simulate_fits(rng, lay, external_archive(shape), sc, noise, shape)
     values = {}
@@ -247,8 +242,6 @@ def simulate(
 def rates(worlds: pd.DataFrame, sc: Scenario, alpha: float = 0.05) -> pd.DataFrame:
     """Per test: how often it rejected at ``alpha`` (a verdict: better or worse), with its Monte
     Carlo standard error. With one split no verdict is printed, which the table says."""
-    from ganaug.evaluation import families
-
     n = len(worlds)
     rows = []
 
@@ -302,8 +295,6 @@ def mcnemar_null(
     discordant lesion has all its images right for one model and wrong for the other (which one,
     a fair coin). The rejection rate at 0.05 of McNemar on images and clustered by lesion."""
     from statsmodels.stats.contingency_tables import mcnemar
-
-    from ganaug.evaluation.inference import clustered_mcnemar
 
     rng = np.random.default_rng(seed)
     hits = {"images (exact McNemar)": 0, "clustered by lesion": 0}

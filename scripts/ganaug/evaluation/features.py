@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganaug.models.classifiers import imagenet_normalise
 from ganaug.models.registry import EFFICIENTNET_LITE0, FID_INCEPTION, RANDOM
 from ganaug.weights import reject, require
 
@@ -109,8 +110,6 @@ class Lite0Features(InceptionFeatures):
 
     @torch.no_grad()
     def forward(self, images_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from ganaug.models.classifiers import imagenet_normalise
-
         x = F.interpolate(images_u8.float() / 255.0, size=(224, 224), mode="bilinear", align_corners=False)
         pool = self.net.forward_head(self.net.forward_features(imagenet_normalise(x)), pre_logits=True)
         return pool, self.net.get_classifier()(pool)

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ganaug.evaluation.ablation import DECISION
-from ganaug.evaluation.columns import IN_DISTRIBUTION
+from ganaug.evaluation.columns import IN_DISTRIBUTION, TABLES
+from ganaug.evaluation.which_generator import summarise
+from ganaug.io import write_json
 
 
 def clean(obj: Any) -> Any:
@@ -221,7 +223,6 @@ def generators_section(inputs: dict[str, Any], generators: dict, diffs: pd.DataF
     """The "Which generator?" section (ganaug.evaluation.which_generator) from each generator's
     files the rule declares (generator_metrics_<name>, generator_turing_<name>,
     generator_train_<name>: one per repeat)."""
-    from ganaug.evaluation.which_generator import summarise
 
     def listed(key: str) -> list[str]:
         v = inputs[key]
@@ -248,9 +249,6 @@ def final_results_rule(
     """The rule final_results: read the summaries and tables it declares, write the JSON."""
     import json
     from pathlib import Path
-
-    from ganaug.evaluation.columns import TABLES
-    from ganaug.io import write_json
 
     def read(path: str) -> dict:
         return json.loads(Path(path).read_text())

@@ -29,8 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ganaug.data.splits import n_test_folds
 from ganaug.evaluation import families
+from ganaug.evaluation.columns import IN_DISTRIBUTION
 from ganaug.evaluation.inference import power_corrected_t, variance_factor
+from ganaug.io import write_csv
 
 POWER_GOAL = 0.8
 ROUNDS = 3  # the planner's designs: up to 3 rounds of the splitter's folds (18 repeats at 15 %)
@@ -180,8 +183,6 @@ def nearest(
 def shared_from(row: Mapping, ratio: float) -> float:
     """What a shared (external) set adds to a row's variance: its se^2 less the corrected
     spread (the quantity the corrected t added; 0 in distribution)."""
-    from ganaug.evaluation.columns import IN_DISTRIBUTION
-
     if row.get("test_set") == IN_DISTRIBUTION:
         return 0.0  # its repeats test on their own folds: nothing is shared
     se, sd, r = row.get("se"), row.get("sd_between_repeats"), row.get("n_repeats")
@@ -276,9 +277,6 @@ def design_rule(
     """The rule design: results/stats/design.csv from this run's tables and the cost model."""
     import json
     from pathlib import Path
-
-    from ganaug.data.splits import n_test_folds
-    from ganaug.io import write_csv
 
     table = design_table(
         pd.read_csv(differences, keep_default_na=True),

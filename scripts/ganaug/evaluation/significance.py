@@ -27,11 +27,14 @@ from typing import Any
 
 import pandas as pd
 
+from ganaug.data.external import EXTERNAL_SPLIT
 from ganaug.evaluation import families
 from ganaug.evaluation.columns import COLUMNS, IN_DISTRIBUTION, TABLES
 from ganaug.evaluation.differences import Design, comparison_rows, finish_differences
 from ganaug.evaluation.fits import EvalSet, Groups, comparisons, load_fits
 from ganaug.evaluation.secondary import interval_rows, mcnemar_rows, wilcoxon_rows
+from ganaug.io import write_csv
+from ganaug.viz import save_forest
 
 
 def set_tables(name: str, ts: EvalSet, plan: Sequence, classes: dict[int, str], design: Design) -> dict:
@@ -101,10 +104,6 @@ def significance_rule(
     each repeat's metadata.csv, in the order of ``repeats``; ``external``: per external set, its
     metadata.csv and every fit's predictions of it (in the order of ``metrics``); ``split``: the
     split fractions (the corrected t's n_test / n_train)."""
-    from ganaug.data.external import EXTERNAL_SPLIT
-    from ganaug.io import write_csv
-    from ganaug.viz import save_forest
-
     if isinstance(metadata, str | Path):
         metadata = [metadata]
     groups = {int(r): Groups.of(_read_metadata(m)) for r, m in zip(repeats, metadata, strict=True)}

@@ -31,14 +31,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.curation.lpips_fast import FastLpips, features_in_chunks, lpips_matrix
+from ganaug.curation.lpips_fast import FastLpips, build_lpips, features_in_chunks, lpips_matrix
 from ganaug.curation.ssim import ssim_matrix
 from ganaug.data.image_files import Images, real_minority, synthetic
+from ganaug.data.provenance import check_raw_set
 from ganaug.dataclass_io import from_dict
 from ganaug.evaluation import equal_size
 from ganaug.evaluation.copying import c_t
-from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, extract
+from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, build_extractor, extract
+from ganaug.io import atomic_path, write_csv, write_json
+from ganaug.models.registry import backbone_label
+from ganaug.runtime import runtime_record, select_device
 from ganaug.settings import EvaluationConfig as _E
+from ganaug.viz import closest_to_train, real_beside_curated
 
 log = logging.getLogger(__name__)
 
@@ -257,10 +262,6 @@ def gan_metrics(
 ) -> dict:
     """The rule gan_metrics: every figure, written with what it is recomputed from, and how the
     job ran (``runtime``: TF32, the arithmetic, determinism)."""
-    from ganaug.io import atomic_path, write_csv, write_json
-    from ganaug.runtime import runtime_record
-    from ganaug.viz import closest_to_train, real_beside_curated
-
     refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
     curated = synthetic(curated_dir)
     raw_all = synthetic(raw_dir)
@@ -335,12 +336,6 @@ def gan_metrics_rule(
     threads: int = 1,
 ) -> dict:
     """The rule gan_metrics, from its declared inputs and the evaluation keys it depends on."""
-    from ganaug.curation.lpips_fast import FastLpips, build_lpips
-    from ganaug.data.provenance import check_raw_set
-    from ganaug.evaluation.features import build_extractor
-    from ganaug.models.registry import backbone_label
-    from ganaug.runtime import select_device
-
     torch.set_num_threads(threads)
     dev = select_device(device, evaluation["tf32"])
     extractor = build_extractor(evaluation["feature_extractor"], cache_dir, seed)

@@ -39,6 +39,10 @@ import pandas as pd
 from scipy import optimize, special
 from scipy import stats as sps
 
+from ganaug.data.splits import assign_splits
+from ganaug.evaluation.classification import tune_threshold
+from ganaug.evaluation.fits import Fit, Groups
+
 REFERENCE, CONDITION = "baseline", "gan_curated"
 EXTERNAL = "external"
 ARCH = "simulated"
@@ -223,9 +227,6 @@ class Layout:
 def layout(seed: int, shape: Shape, repeats: int) -> Layout:
     """Repeats beyond the splitter's disjoint folds take the folds of its further rounds (the
     Bouckaert-Frank r x k design: test folds disjoint within a round)."""
-    from ganaug.data.splits import assign_splits
-    from ganaug.evaluation.fits import Groups
-
     images = archive(np.random.default_rng([seed, 7]), shape)
     images["lesion"] = pd.factorize(images["lesion_id"])[0]
     tests, vals, groups = [], [], {}
@@ -284,9 +285,6 @@ class _FitNoise:
 
 def simulate_fits(rng, lay: Layout, ext: pd.DataFrame, sc, noise: Noise, shape: Shape = Shape()):
     """Every fit's predictions of its repeat's test fold and of the external set."""
-    from ganaug.evaluation.classification import tune_threshold
-    from ganaug.evaluation.fits import Fit
-
     mu = np.array(noise.means(shape))
     img = lay.images
     target_all, lesion_all = img["target"].to_numpy(), img["lesion"].to_numpy()
@@ -330,8 +328,6 @@ def fit_spread(noise: Noise, shape: Shape = Shape(), n_fits: int = 300, seed: in
     fold (the lesions, the split and the fold held; the repeat and run effects, the fit noise
     and the threshold drawn afresh each fit): how noisy one training run is, the figure an
     independent simulation of training put at about 0.13."""
-    from ganaug.evaluation.classification import tune_threshold
-
     rng = np.random.default_rng([seed, 13])
     lay = layout(seed, shape, 1)
     img = lay.images

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from ganaug.io import atomic_path, clear_event_files
+from ganaug.viz import montage
 
 
 class NonFiniteLoss(RuntimeError):
@@ -128,7 +129,6 @@ def progress_montage(out: GeneratorOutputs, unit: str) -> None:
     """The grids of ``out.samples_dir`` side by side, each labelled with its ``unit`` count."""
     if out.progress is None:
         return
-    from ganaug.viz import montage
 
     grids = sorted(out.samples_dir.glob("iter_*.png"))
     montage(grids, [g.stem.replace("iter_", f"{unit} ").lstrip("0") for g in grids], out.progress)

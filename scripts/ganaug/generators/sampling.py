@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from ganaug.data.provenance import TRAINING_SET_KEY
+from ganaug.generators.resume import no_family_message
 from ganaug.io import write_bytes, write_csv
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,6 @@ class GeneratorMismatch(ValueError):
 def read_generator_file(path: str | Path, family: str, label: str) -> dict:
     """The blob of a generator file that ``family`` (``label``: how messages name it) wrote:
     an error naming the file where it is unreadable, of another family, or of none."""
-    from ganaug.generators.resume import no_family_message
-
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

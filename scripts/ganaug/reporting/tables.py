@@ -8,13 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ganaug.evaluation.ablation import display_table
 from ganaug.reporting import IN_DISTRIBUTION, METRIC_LABELS, for_set, order, primary_rows, select
 
 
 def ablation_display(final: dict) -> pd.DataFrame:
     """The ablation table from final_results.json: one route for every number of the report."""
-    from ganaug.evaluation.ablation import display_table
-
     archs, conds = order(final)
     rows = []
     expected = final["study_expectations"]["expected_f1"]

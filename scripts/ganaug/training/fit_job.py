@@ -20,12 +20,13 @@ import torch
 
 from ganaug.data.datasets import class_weights, real_split, training_set
 from ganaug.data.external import EXTERNAL_SPLIT
-from ganaug.data.image_cache import cached_images
+from ganaug.data.image_cache import SplitCache, cached_images
 from ganaug.data.provenance import TRAINING_SET_KEY
+from ganaug.dataclass_io import from_dict
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.classifiers import create_classifier
-from ganaug.runtime import runtime_record
+from ganaug.runtime import runtime_record, select_device
 from ganaug.settings import Condition, FitConfig
 from ganaug.training.checkpoints import save_checkpoint
 from ganaug.training.classifier import fit, predict
@@ -175,7 +176,6 @@ def fit_and_evaluate(
 def _caches(caches: Mapping[str, str | Path], metadata, size: int):
     """split -> its SplitCache, opened when first asked for (the test split's only after the
     epoch and threshold are fixed), or None where there is no cache."""
-    from ganaug.data.image_cache import SplitCache
 
     def cache(split: str):
         path = caches.get(split)
@@ -240,9 +240,6 @@ def fit_rule(
     to), all from the same ``repeat`` as the metadata, with the manifest or curation summary that
     says what generator training set they came from."""
     from dataclasses import replace
-
-    from ganaug.dataclass_io import from_dict
-    from ganaug.runtime import select_device
 
     provenance, recorded = fit_provenance(
         params, repeat, named.get("manifest"), named.get("curation_summary")

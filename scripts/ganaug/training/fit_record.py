@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganaug import viz
 from ganaug.data.datasets import BALANCED, weighted_mass
 from ganaug.data.provenance import (
     check_same_training_set,
@@ -82,8 +83,6 @@ def decisions(pred: pd.DataFrame) -> dict[str, Any]:
 def figures(
     result: dict, history: pd.DataFrame, pred: pd.DataFrame, curves: Path, confusion: Path, pr_curve: Path
 ) -> None:
-    from ganaug import viz
-
     title = (
         f"{result['arch']} / {result['condition']} / repeat {result.get('repeat', 0)}, seed {result['seed']}"
     )

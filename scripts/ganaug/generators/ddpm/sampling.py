@@ -14,6 +14,7 @@ import torch
 from ganaug.generators.ddpm.config import NAME, SCHEDULE_KEYS, SHAPE_KEYS
 from ganaug.generators.ddpm.networks import MINORITY, build_unet, ddim_sample, initial_noise
 from ganaug.generators.sampling import GeneratorMismatch, read_generator_file, write_samples
+from ganaug.runtime import select_device
 
 
 def load(path: str | Path, device: torch.device, expected: dict[str, Any] | None = None):
@@ -55,8 +56,6 @@ def sample_rule(
 ) -> pd.DataFrame:
     """The rule sample_generator for the DDPM: ``params`` are the DdpmConfig's sampling params, which the
     file's shape and schedule must match."""
-    from ganaug.runtime import select_device
-
     torch.set_num_threads(threads)
     dev = select_device(device, params["tf32"])
     net, blob = load(generator, dev, params)

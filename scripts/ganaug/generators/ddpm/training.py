@@ -37,7 +37,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.data.provenance import MinorityTrainSet, fingerprint
+from ganaug.data.datasets import decode_cache
+from ganaug.data.metadata import split_majority
+from ganaug.data.provenance import MinorityTrainSet, fingerprint, load_train_minority
 from ganaug.dataclass_io import as_dict
 from ganaug.generators import loop
 from ganaug.generators.ddpm.config import NAME, SCHEDULE_KEYS, DdpmConfig
@@ -53,8 +55,9 @@ from ganaug.generators.ddpm.networks import (
 from ganaug.generators.loop import EndlessSampler, GeneratorOutputs, NonFiniteLoss, save_grid
 from ganaug.generators.resume import resumable_state
 from ganaug.io import write_csv
-from ganaug.runtime import autocast, set_tf32
+from ganaug.runtime import autocast, select_device, set_tf32
 from ganaug.training.checkpoints import restore_rng_state, rng_state, save_checkpoint
+from ganaug.viz import plot_diffusion_curves
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class TrainSet:
 
 class _Trainer:
     def __init__(self, cfg: DdpmConfig, train: TrainSet, out: GeneratorOutputs, device: torch.device):
-        from ganaug.generators.ddpm.ema import BatchedEma
+        from ganaug.generators.ddpm.ema import BatchedEma  # diffusers' EMA: only once a DDPM trains
 
         self.cfg, self.out, self.device = cfg, out, device
         images, labels = train.tensors()
@@ -242,8 +245,6 @@ def train(
 
 
 def _finish(t: _Trainer, out: GeneratorOutputs) -> pd.DataFrame:
-    from ganaug.viz import plot_diffusion_curves
-
     cfg = t.cfg
     hist = pd.DataFrame(t.history, columns=HISTORY_COLUMNS)
     write_csv(hist, out.history)
@@ -277,11 +278,6 @@ def train_from_metadata(
 ) -> pd.DataFrame:
     """The rule train_generator for the DDPM: the train-split minority images of ``metadata`` (and,
     conditional, its majority images), selected before any image is opened, then :func:`train`."""
-    from ganaug.data.datasets import decode_cache
-    from ganaug.data.metadata import split_majority
-    from ganaug.data.provenance import load_train_minority
-    from ganaug.runtime import select_device
-
     torch.set_num_threads(threads)
     majority = None
     if cfg.conditional:

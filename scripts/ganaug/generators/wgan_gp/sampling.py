@@ -14,6 +14,7 @@ import torch
 from ganaug.generators.sampling import GeneratorMismatch, latent_seed, read_generator_file, write_samples
 from ganaug.generators.wgan_gp.config import HPARAM_KEYS, NAME
 from ganaug.generators.wgan_gp.networks import Generator
+from ganaug.runtime import select_device
 
 
 def load_generator(
@@ -94,8 +95,6 @@ def sample_rule(
     generator: str | Path, out_dir: str | Path, manifest: str | Path, gan: dict, device: str, threads: int
 ) -> pd.DataFrame:
     """The rule sample_gan: ``gan`` is the GanConfig (as a dict) the generator must match."""
-    from ganaug.runtime import select_device
-
     torch.set_num_threads(threads)
     return sample_images(
         generator,

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ganaug.data.provenance import MinorityTrainSet
+from ganaug.data.provenance import MinorityTrainSet, load_train_minority
 from ganaug.generators import loop
 from ganaug.generators.cuda_graph import CapturedStep
 from ganaug.generators.loop import EndlessSampler, GeneratorOutputs, NonFiniteLoss, save_grid
@@ -32,8 +32,9 @@ from ganaug.generators.wgan_gp.diffaugment import diff_augment, parse_policy
 from ganaug.generators.wgan_gp.losses import critic_loss, generator_loss, gradient_penalty
 from ganaug.generators.wgan_gp.networks import Discriminator, Generator
 from ganaug.io import write_csv
-from ganaug.runtime import autocast, set_tf32
+from ganaug.runtime import autocast, select_device, set_tf32
 from ganaug.training.checkpoints import restore_rng_state, rng_state, save_checkpoint
+from ganaug.viz import plot_gan_curves
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +320,6 @@ def _finish(
     out: GeneratorOutputs,
     training_set: dict[str, Any],
 ) -> pd.DataFrame:
-    from ganaug.viz import plot_gan_curves
-
     hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     write_csv(hist, out.history)
     plot_gan_curves(hist, out.curves)
@@ -344,8 +343,5 @@ def train_from_metadata(
     metadata: str | Path, cfg: WganGpConfig, out: GeneratorOutputs, device: str, threads: int
 ) -> pd.DataFrame:
     """The rule train_gan: the train-split minority images of ``metadata``, then :func:`train_gan`."""
-    from ganaug.data.provenance import load_train_minority
-    from ganaug.runtime import select_device
-
     torch.set_num_threads(threads)
     return train_gan(cfg, load_train_minority(metadata, cfg.img_size), out, select_device(device, cfg.tf32))
