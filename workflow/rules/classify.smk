@@ -1,6 +1,7 @@
 # Classifiers: {repeat} x {arch} x {condition} x {seed}, then every replicate (repeat, seed)
 # aggregated per (arch, condition).
 
+
 wildcard_constraints:
     arch=arch_pattern(CLS["archs"]),
     condition="|".join(CLS["conditions"]),

@@ -170,8 +170,8 @@ def benchmark_files():
     may have no output, nor the notebooks and the report themselves): each rule's own benchmark:
     directive (rules.<rule>.benchmark) filled in for the jobs this config plans."""
 
-    def bench(rule, **wildcards):
-        return expand(getattr(rules, rule).benchmark, **wildcards)
+    def bench(name, **wildcards):
+        return expand(getattr(rules, name).benchmark, **wildcards)
 
     singles = [
         "ingest",
@@ -187,7 +187,7 @@ def benchmark_files():
         singles.append("make_phantom")
     if EXTRA is not None:
         singles.append("extra_minority")
-    files = [f for rule in singles for f in bench(rule)]
+    files = [f for name in singles for f in bench(name)]
     curation_rules = [
         "curate_blur",
         "curate_ssim",
@@ -204,15 +204,15 @@ def benchmark_files():
     for g in GENERATORS:
         sources = {c["synthetic"] for c in conds if of_condition(c) == g}
         controls = ["select_alternatives"] if sources & {"curated_random", "curated_best"} else []
-        for rule in (study_rules if g.study else other_rules) + controls:
-            files += bench(rule, repeat=REPEATS, sfx=g.suffix, gdir=g.directory)
+        for name in (study_rules if g.study else other_rules) + controls:
+            files += bench(name, repeat=REPEATS, sfx=g.suffix, gdir=g.directory)
     files += bench("decode_split", repeat=REPEATS, split=["train", "val", "test"])
     # one review page per repeat, over every generator
     files += bench("review_sheet", repeat=REPEATS)
     for ext, spec in config["evaluation"]["external"].items():
         external_rules = ["ingest_external", "preprocess_external", "external_set"]
         external_rules += ["make_external_phantom"] if spec["phantom"] is not None else []
-        files += [f for rule in external_rules for f in bench(rule, ext=ext)]
+        files += [f for name in external_rules for f in bench(name, ext=ext)]
     cls = CLS
     files += bench(
         "fit_classifier",
