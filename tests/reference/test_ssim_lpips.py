@@ -52,6 +52,9 @@ def test_max_ssim_to_the_other_real_images_equals_skimage():
     assert np.abs(got - np.array(ref)).max() < 1e-4
     assert got[1] == pytest.approx(1.0, abs=1e-6) and got[0] < 1.0
     assert np.isnan(max_ssim_to_others(torch.from_numpy(g[:1]))).all()
+    # some rows only (each against every image): the same values as those rows of all of them
+    rows = [4, 0, 2]
+    np.testing.assert_array_equal(max_ssim_to_others(torch.from_numpy(g), rows), got[rows])
 
 
 def test_max_ssim_over_chunks():

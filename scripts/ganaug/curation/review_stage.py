@@ -68,11 +68,13 @@ def review_key(c: Candidates, metadata: str | Path, n_real: int, seed: int) -> p
     key["laplacian_var"], key["max_ssim"] = np.nan, np.nan
     is_real = key["source"] == "real"
     if is_real.any():
+        # against every real training image, but only for the page's: each generator's key
+        # computes these, so the rest would be work done once per generator for nothing
         grey = np.stack([read_grey(p) for p in real["path"]])
-        sims = max_ssim_to_others(torch.from_numpy(grey))
-        idx = [real["image_id"].tolist().index(o) for o in key.loc[is_real, "original"]]
+        position = {o: i for i, o in enumerate(real["image_id"])}
+        idx = [position[o] for o in key.loc[is_real, "original"]]
         key.loc[is_real, "laplacian_var"] = [laplacian_variance(grey[i]) for i in idx]
-        key.loc[is_real, "max_ssim"] = sims[idx]
+        key.loc[is_real, "max_ssim"] = max_ssim_to_others(torch.from_numpy(grey), idx)
     return key
 
 
@@ -99,16 +101,18 @@ def review_page(
     }
 
 
-def max_ssim_to_others(grey: torch.Tensor) -> np.ndarray:
-    """Each real image's highest SSIM to the *other* real images (its own copy excluded). Each
-    image's window statistics are made once and every pair compared in one bulk call: rebuilding
-    them for each image's 'others' took 177 s against 4.5 s for 167 images at 256 px
-    (benchmarks/bench_curation.py --stages realssim)."""
+def max_ssim_to_others(grey: torch.Tensor, rows: list[int] | None = None) -> np.ndarray:
+    """Each real image's highest SSIM to the *other* real images (its own copy excluded); only
+    for the images ``rows`` (None: all), each still against every image. Each image's window
+    statistics are made once and every pair compared in one bulk call: rebuilding them for each
+    image's 'others' took 177 s against 4.5 s for 167 images at 256 px
+    (benchmarks/bench_curation.py --stages realssim). Each pair's SSIM is computed on its own, so
+    a row is the same whichever other rows are asked for."""
+    rows = list(range(len(grey))) if rows is None else list(rows)
     if len(grey) < 2:
-        return np.full(len(grey), np.nan)
-    stats = ImageStats(grey)
-    sims = ssim_pairs(stats, stats).numpy()
-    np.fill_diagonal(sims, -np.inf)
+        return np.full(len(rows), np.nan)
+    sims = ssim_pairs(ImageStats(grey[rows]), ImageStats(grey)).numpy()
+    sims[np.arange(len(rows)), rows] = -np.inf
     return sims.max(axis=1)
 
 
