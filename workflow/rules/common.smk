@@ -155,13 +155,12 @@ NB_DIR = str(Path(workflow.basedir).parent / "notebooks")
 def fit_files(name, arch=None, condition=None):
     """One file of every fit (or of one architecture and condition), in the config's order:
     arch, condition, repeat, seed."""
-    cls = CLS
     return [
         f"{rep(r)}/{a}/{c}/seed_{s}/{name}"
-        for a in ([arch] if arch else cls["archs"])
-        for c in ([condition] if condition else cls["conditions"])
+        for a in ([arch] if arch else CLS["archs"])
+        for c in ([condition] if condition else CLS["conditions"])
         for r in REPEATS
-        for s in cls["seeds"]
+        for s in CLS["seeds"]
     ]
 
 
@@ -213,16 +212,15 @@ def benchmark_files():
         external_rules = ["ingest_external", "preprocess_external", "external_set"]
         external_rules += ["make_external_phantom"] if spec["phantom"] is not None else []
         files += [f for name in external_rules for f in bench(name, ext=ext)]
-    cls = CLS
     files += bench(
         "fit_classifier",
-        arch=cls["archs"],
-        condition=list(cls["conditions"]),
+        arch=CLS["archs"],
+        condition=list(CLS["conditions"]),
         repeat=REPEATS,
-        seed=cls["seeds"],
+        seed=CLS["seeds"],
     )
     return files + bench(
-        "aggregate_replicates", arch=cls["archs"], condition=list(cls["conditions"])
+        "aggregate_replicates", arch=CLS["archs"], condition=list(CLS["conditions"])
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ganaug.data.metadata import read_metadata
-from ganaug.settings import Condition
+from ganaug.settings import MATCH_KEYS, Condition
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _synthetic_subset(
 
 def _matched(cond: Condition, match: Condition | None) -> Condition:
     if match is None or match.name != cond.matched_to:
-        which = next(k for k in ("oversample_to", "extra_real_to", "synthetic_count_to") if getattr(cond, k))
+        which = next(k for k in MATCH_KEYS if getattr(cond, k))
         raise ValueError(f"condition {cond.name}: {which} needs condition {cond.matched_to!r}")
     return match
 

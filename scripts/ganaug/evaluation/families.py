@@ -29,9 +29,8 @@ DEGENERATE = "degenerate"
 
 def holds(primary: Primary, row: Mapping) -> bool:
     """Whether a row of differences.csv is one of the primary family's hypotheses."""
-    if (row["condition"], row["reference"]) not in primary.comparisons or row[
-        "metric"
-    ] not in primary.metrics:
+    compared = (row["condition"], row["reference"]) in primary.comparisons
+    if not compared or row["metric"] not in primary.metrics:
         return False
     wanted = "none" if row["metric"] in THRESHOLD_FREE else primary.decision
     return (
