@@ -19,4 +19,5 @@ significance_rule(
     majority=p.majority,
     seed=p.seed,
     external=external_inputs(dict(i.items())),
+    same_lesion=i.same_lesion,
 )

@@ -5,4 +5,4 @@ from ganaug.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
 i, o, p = snakemake.input, snakemake.output, snakemake.params
-split_rule(i.table, i.rejects, o.metadata, o.summary, **p.data, split=p.split)
+split_rule(i.table, i.rejects, i.same_lesion, o.metadata, o.summary, **p.data, split=p.split)

@@ -168,3 +168,34 @@ def planned_jobs(out: str) -> list[dict]:
                 k, _, v = kv.partition("=")
                 job["wildcards"][k] = v
     return jobs
+
+
+def every_score_is_possible(results: Path) -> int:
+    """mlscorecheck (not ours) on every fit's metrics.json under ``results``: each decision's
+    accuracy, sensitivity, specificity, balanced accuracy, F1 and precision, in distribution and
+    on each external set, must come from one confusion matrix of the test set that the
+    predictions.csv beside it holds (its own positives and negatives), to float precision.
+    Returns how many score sets were checked."""
+    import json
+    import logging
+
+    import pandas as pd
+    from mlscorecheck.check.binary import check_1_testset_no_kfold
+
+    logging.getLogger("mlscorecheck").setLevel(logging.WARNING)
+    names = {"accuracy": "acc", "recall": "sens", "specificity": "spec", "balanced_accuracy": "bacc",
+             "f1": "f1", "precision": "ppv"}  # fmt: skip
+    checked = 0
+    for path in sorted(results.rglob("seed_*/metrics.json")):
+        m = json.loads(path.read_text())
+        sets = {"in_distribution": (m, path.parent / "predictions.csv")}
+        sets |= {n: (b, path.parent / "external" / n / "predictions.csv") for n, b in m["external"].items()}
+        for name, (block, preds) in sets.items():
+            target = pd.read_csv(preds)["target"]
+            p, n = int(target.sum()), int((target == 0).sum())
+            for decision in ("argmax", "tuned"):
+                scores = {names[k]: v for k, v in block[decision].items() if k in names and v is not None}
+                res = check_1_testset_no_kfold(testset={"p": p, "n": n}, scores=scores, eps=1e-9)
+                assert not res["inconsistency"], (str(path), name, decision, scores, p, n)
+                checked += 1
+    return checked

@@ -12,6 +12,7 @@ from typing import Any
 from ganaug.data.sources import IN_DISTRIBUTION, ExternalSetConfig, data_problems, external_problems
 from ganaug.dataclass_io import from_dict
 from ganaug.generators import DEFAULT, FAMILIES
+from ganaug.loss_spec import LossSpec
 from ganaug.models.registry import arch_spec
 from ganaug.primary import Primary
 from ganaug.settings import (
@@ -95,6 +96,7 @@ def check_semantics(config: Mapping[str, Any]) -> list[str]:
     problems += generator_problems(study, config)
     for cond in conditions.values():
         problems += matched_problems(cond, conditions)
+        problems += loss_problems(cond)
     for pair in study.evaluation.pairs:
         unknown = [c for c in pair if c not in conditions]
         if unknown or pair[0] == pair[1]:
@@ -203,6 +205,17 @@ def blur_problems(blur: float | Mapping[str, float], used: set[str]) -> list[str
         for g in sorted(used - set(blur))
     ]
     return unknown + missing
+
+
+def loss_problems(cond: Condition) -> list[str]:
+    """A loss setting must belong to the loss it is given with (tau to logit_adjusted, ...)."""
+    if cond.loss is None:
+        return []
+    try:
+        LossSpec.of(cond.loss, f"classifier.conditions.{cond.name}.loss")
+    except ValueError as e:
+        return [f"config key {e}"]
+    return []
 
 
 def matched_problems(cond: Condition, conditions: Mapping[str, Condition]) -> list[str]:

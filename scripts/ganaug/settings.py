@@ -61,6 +61,16 @@ class PhantomConfig:
 
 
 @dataclass(frozen=True)
+class SameLesionConfig:
+    """The same lesion under two lesion ids in the archive (ganaug.data.same_lesion): such pairs
+    are joined into one lesion group before the split."""
+
+    screen: bool = True  # screen the archive against itself with the perceptual hash
+    published: bool = True  # join the shipped published pairs (18 HAM10000 pairs) found in the archive
+    lists: list[str] = field(default_factory=list)  # your own CSVs of pairs (image_id_a, image_id_b)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     format: str = "isic2019"  # layout of ground_truth / metadata
     images: str | None = None  # folder of <image_id>.jpg (null: the format's standard place)
@@ -73,6 +83,7 @@ class DataConfig:
     max_reject_fraction: float = 0.02  # stop when more of the images are lost
     jpeg_draft: bool = True  # decode large JPEGs at reduced size with libjpeg's DCT scaling
     split: SplitConfig = field(default_factory=SplitConfig)  # the lesion-grouped split
+    same_lesion: SameLesionConfig = field(default_factory=SameLesionConfig)  # pairs joined before it
     download: bool | None = None  # fetch ISIC 2019 when missing (null: yes for isic2019 only)
     download_url: str = "https://isic-challenge-data.s3.amazonaws.com/2019/"  # ISIC 2019's files
     download_sha256: dict[str, str] = field(default_factory=dict)  # optional SHA-256 per file name
@@ -279,6 +290,7 @@ class Condition:
     synthetic_count_to: str | None = None
     synthetic_fraction: float = 1.0
     generator: str | None = None  # the family whose images it adds (None: the study's); picks folders
+    loss: str | dict[str, Any] | None = None  # ganaug.training.losses (None: class-weighted CE)
 
     @classmethod
     def from_dict(cls, name: str, d: dict[str, Any]) -> Condition:
@@ -302,6 +314,7 @@ class Condition:
             d.get("synthetic_count_to"),
             float(d.get("synthetic_fraction", 1.0)),
             d.get("generator"),
+            d.get("loss"),
         )
 
     @property

@@ -302,3 +302,34 @@ def closest_to_train(curated, train, lp, held_out, n: int, path: str | Path) -> 
         f"median distance to their nearest training image: {float(np.median(held_out)):.3f}"
     )
     closest_pairs(curated.rgb[order], train.rgb[partner], captions, path, title)
+
+
+def nearest_gallery(curated, train, lp, path: str | Path, per_row: int = 8, limit: int = 96) -> None:
+    """Every curated image (up to ``limit``, nearest first) beside its nearest training image by
+    LPIPS (``lp``, curated x train), sorted by that distance: pairs of rows, synthetic above its
+    match, a caption with the distance under each. ``curated`` and ``train`` have ``names`` and
+    ``rgb``."""
+    import math
+
+    import numpy as np
+
+    near = lp.min(axis=1)
+    order = np.argsort(near, kind="stable")[:limit]
+    partner = lp[order].argmin(axis=1)
+    bands = max(1, math.ceil(len(order) / per_row))
+    fig, axes = plt.subplots(2 * bands, per_row, figsize=(1.3 * per_row, 2.9 * bands), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, (i, j) in enumerate(zip(order, partner, strict=True)):
+        top, bottom = axes[2 * (k // per_row)][k % per_row], axes[2 * (k // per_row) + 1][k % per_row]
+        top.imshow(curated.rgb[i].transpose(1, 2, 0))
+        bottom.imshow(train.rgb[j].transpose(1, 2, 0))
+        bottom.set_title(f"{near[i]:.3f}", fontsize=6, y=-0.22)
+    shown = f"all {len(order)}" if len(order) == len(near) else f"the nearest {len(order)} of {len(near)}"
+    fig.suptitle(
+        f"{shown} curated images (upper rows), each above its nearest training image (lower rows), "
+        "sorted by LPIPS distance (under each pair)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    _save(fig, path)

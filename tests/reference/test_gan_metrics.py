@@ -113,6 +113,7 @@ def test_precision_recall_equals_torch_fidelity(k):
 def test_extractor_equals_pytorch_fid_on_the_same_weights(tmp_path, monkeypatch):
     from pytorch_fid.inception import InceptionV3
 
+    from ganaug.evaluation.clean_resize import clean_resize
     from ganaug.evaluation.features import build_extractor
 
     cache = standin_fid_weights(tmp_path)
@@ -121,11 +122,13 @@ def test_extractor_equals_pytorch_fid_on_the_same_weights(tmp_path, monkeypatch)
     # pytorch-fid loads the file through torch.hub's cache: point it at the same folder
     monkeypatch.setattr(torch.hub, "_hub_dir", str(cache / "hub"))
     monkeypatch.setenv("TORCH_HOME", str(cache))
-    ref = InceptionV3([3], resize_input=True, normalize_input=True, use_fid_inception=True).eval()
+    # the images resized as clean-fid resizes them (tests/reference/test_clean_resize.py), so
+    # pytorch-fid's own bilinear resize is off; the network, its weights and the scaling are its
+    ref = InceptionV3([3], resize_input=False, normalize_input=True, use_fid_inception=True).eval()
     images = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
     pool, logits = mine(images)
     with torch.no_grad():
-        want = ref(images.float() / 255.0)[0].flatten(1)
+        want = ref(clean_resize(images, 299))[0].flatten(1)
     torch.testing.assert_close(pool, want, rtol=1e-4, atol=1e-5)
     assert logits.shape == (3, 1008)
     torch.testing.assert_close(logits, pool @ mine.net.fc.weight.T)

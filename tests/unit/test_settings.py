@@ -22,6 +22,7 @@ from ganaug.settings import (
     FitConfig,
     PhantomConfig,
     ReviewConfig,
+    SameLesionConfig,
     SplitConfig,
     curation_params,
     fit_params,
@@ -48,6 +49,7 @@ def section(*path: str) -> dict:
     [
         (DataConfig, ("data",)),
         (SplitConfig, ("data", "split")),
+        (SameLesionConfig, ("data", "same_lesion")),
         (PhantomConfig, ("data", "phantom")),
         (CurationConfig, ("curation",)),
         (ReviewConfig, ("curation", "review")),

@@ -62,9 +62,9 @@ def test_the_study_config_is_projected_per_stage_with_its_range(tmp_path):
     cost = json.loads(out.read_text())
     assert cost["config"] == "config/config.yaml" and cost["epochs_per_fit"] == 20
     rows = {r["stage"]: r for r in cost["anchored"]["stages"]}
-    # 13 conditions (real_extra needs data.extra_minority), per architecture; both generators
+    # 16 conditions (real_extra needs data.extra_minority), per architecture; both generators
     for arch in ("resnet50", "densenet121", "efficientnet_b0"):
-        assert rows[f"fit {arch}"]["jobs"] == 12 * 13
+        assert rows[f"fit {arch}"]["jobs"] == 12 * 16
     assert rows["train_gan"]["jobs"] == rows["train_ddpm"]["jobs"] == rows["sample_ddpm"]["jobs"] == 12
     assert rows["curate_lpips"]["jobs"] == rows["curate_lpips ddpm"]["jobs"] == 12
     proj = cost["anchored"]["projection"]

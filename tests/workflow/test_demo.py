@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import DEMO, open_in_chromium, snakemake
+from tests.helpers import DEMO, every_score_is_possible, open_in_chromium, snakemake
 
 pytestmark = [pytest.mark.workflow]  # one file: one xdist worker (make test: --dist loadfile)
 CONDITIONS = ("baseline", "gan_curated", "real_oversampled")
@@ -148,6 +148,12 @@ def test_the_aggregate_is_the_replicate_it_aggregates(demo):
     assert run["repeat"] == 0 and agg["repeats"] == [0] and agg["seeds"] == [42]
 
 
+def test_every_reported_score_is_possible_for_its_test_set(demo):
+    """mlscorecheck on every fit's metrics.json: in distribution and on the external set, both
+    decisions (the narrow run's three fits and the single-target run's)."""
+    assert every_score_is_possible(demo) >= 2 * 2 * 4
+
+
 def test_random_init_is_spelt_random(demo):
     assert read(demo / FIT / "metrics.json")["weights"] == "random"
 
@@ -191,6 +197,11 @@ def test_gan_metrics_compare_equal_sizes_against_train_and_val(demo, demo_config
             assert a["kid_subset_size"] <= 7 and len(a["kid"]["per_draw"]) == a["draws"]
         assert "z" in s["copying"] and s["copying"]["n_held_out"] == 7
     assert (demo / R0 / "gan/closest_to_train.png").stat().st_size > 0
+    assert (demo / R0 / "gan/nearest_gallery.png").stat().st_size > 0
+    # the sample-level metrics beside precision and recall, against each reference
+    a = gan["sets"]["curated"]["against"]["val"]
+    assert 0 <= a["coverage"]["mean"] <= 1 and a["density"]["mean"] >= 0
+    assert 0 <= a["authenticity"]["mean"] <= 1 and a["alpha_precision"]["mean"] <= 1
 
 
 def test_gan_metrics_are_labelled_not_comparable(demo):
@@ -200,8 +211,13 @@ def test_gan_metrics_are_labelled_not_comparable(demo):
 
 
 def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_config):
-    """Each draw's FID (pytorch-fid), KID, precision/recall and nearest-neighbour figures from
+    """Each draw's FID (pytorch-fid), KID, precision/recall, density and coverage (prdc), alpha-
+    precision, beta-recall, authenticity and nearest-neighbour figures from
     features.npz: the pool features, the draws' indices and the distance matrices stored there."""
+    import contextlib
+    import io
+
+    import prdc
     from pytorch_fid.fid_score import calculate_frechet_distance
 
     from ganaug.evaluation.gan_metrics import (
@@ -210,6 +226,7 @@ def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_conf
         kernel_inception_distance,
         precision_recall,
     )
+    from ganaug.evaluation.sample_metrics import alpha_beta_authenticity
 
     gan = read(demo / R0 / "gan/metrics.json")
     feats = np.load(demo / R0 / "gan/features.npz")
@@ -230,6 +247,15 @@ def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_conf
                     pr["precision"],
                     pr["recall"],
                 )
+                # density and coverage by the authors' prdc package; alpha/beta/authenticity by ours
+                with contextlib.redirect_stdout(io.StringIO()):
+                    dc = prdc.compute_prdc(real[j], syn[i], nearest_k=ev["pr_k"])
+                assert a["density"]["per_draw"][k] == pytest.approx(dc["density"], rel=1e-9)
+                assert a["coverage"]["per_draw"][k] == pytest.approx(dc["coverage"], rel=1e-9)
+                ab = alpha_beta_authenticity(real[j], syn[i])
+                assert [a[m]["per_draw"][k] for m in ("alpha_precision", "beta_recall", "authenticity")] == [
+                    ab["alpha_precision"], ab["beta_recall"], ab["authenticity"]
+                ]  # fmt: skip
                 lp, ss = feats[f"{name}_{ref}_lpips"], feats[f"{name}_{ref}_ssim"]
                 assert a["lpips_to_nearest_real"]["per_draw"][k] == pytest.approx(
                     lp[np.ix_(i, j)].min(1).mean()
@@ -438,6 +464,7 @@ def test_snakemake_report_packs_every_figure(demo):
         "tsne.png",
         "forest.png",
         "closest_to_train.png",
+        "nearest_gallery.png",
     } <= names
     assert {"training_curves.png", "confusion_matrix.png", "pr_curve.png", "scores.png"} <= names
 
@@ -464,6 +491,10 @@ def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
         meta = (wd / "results/repeat_0/data/metadata.csv").read_text().splitlines()
         assert meta[0] == "image_id,path,label,target,split,lesion_id,patient_id,source,crop_method,synthetic"
         assert (wd / "results/data/rejects.csv").read_text() == "image_id,reason\n"
+        # the archive screened against itself: the pairs, and the summary's count of them
+        pairs = (wd / "results/data/same_lesion.csv").read_text().splitlines()
+        assert pairs[0] == "image_id_a,image_id_b,kind,distance,grouped_by_ids"
+        assert read(wd / "results/repeat_0/data/summary.json")["same_lesion"]["pairs"] == len(pairs) - 1
     # logs and benchmark records carry times; everything else must be byte-identical
     for t in trees:
         for k in [k for k in t if k.startswith(("logs/", "benchmarks/"))]:

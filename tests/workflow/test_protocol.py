@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from tests.helpers import REPO, open_in_chromium, planned_jobs, snakemake
+from tests.helpers import REPO, every_score_is_possible, open_in_chromium, planned_jobs, snakemake
 
 pytestmark = [pytest.mark.workflow]  # one file: one xdist worker (make test: --dist loadfile)
 CONFIG = REPO / "tests" / "fixtures" / "protocol.yaml"
@@ -70,7 +70,7 @@ def test_no_fit_or_curation_reads_another_repeats_images(run):
         digest = read(run / f"repeat_{r}/synthetic/curation/summary.json")["generator_training_set"]
         manifest = pd.read_csv(run / f"repeat_{r}/synthetic/raw_manifest.csv")
         assert set(manifest["generator_training_set"]) == {digest}
-        for cond in ("gan_curated", "gan_uncurated", "gan_random"):
+        for cond in ("gan_curated", "gan_uncurated_matched", "gan_random"):
             m = read(run / f"repeat_{r}" / ARCH / cond / "seed_42/metrics.json")
             assert m["repeat"] == r and m["generator_training_set"] == digest
     assert read(run / "repeat_0/synthetic/curation/summary.json")["generator_training_set"] != digest
@@ -175,6 +175,40 @@ def test_every_control_has_its_training_set(run):
         assert len(list((run / f"repeat_0/synthetic/{name}").glob("*.png"))) == sel["cluster"].sum()
 
 
+def test_the_long_tail_baselines_train_on_the_baselines_images_with_their_own_loss(run):
+    """logit adjustment, the balanced softmax and the focal loss: the baseline's training set (no
+    synthetic, no repeated images), their own loss and no class weights in it; compared with
+    baseline and with gan_curated, and answered in the report's section 5.7."""
+    for r in (0, 1):
+        fit = run / f"repeat_{r}" / ARCH
+        base = read(fit / "baseline/seed_42/metrics.json")
+        assert base["loss"] == {"name": "weighted_ce", "class_weights_in_loss": True}
+        counts = [base["composition"]["majority"], base["composition"]["real_minority"]]
+        for cond, name in (("logit_adjusted", "logit_adjusted"), ("balanced_softmax", "balanced_softmax"),
+                           ("focal_loss", "focal")):  # fmt: skip
+            m = read(fit / cond / "seed_42/metrics.json")
+            assert m["training_set_sha256"] == base["training_set_sha256"]  # the same images
+            assert m["loss"]["name"] == name and m["loss"]["class_weights_in_loss"] is False
+            if name != "focal":
+                assert m["loss"]["class_counts"] == counts
+    assert read(run / "repeat_0" / ARCH / "focal_loss/seed_42/metrics.json")["loss"] == {
+        "name": "focal", "class_weights_in_loss": False, "gamma": 2.0, "alpha": 0.25,
+    }  # fmt: skip
+    d = pd.read_csv(run / "stats/differences.csv")
+    pairs = set(zip(d["condition"], d["reference"], strict=True))
+    for cond in ("logit_adjusted", "balanced_softmax", "focal_loss"):
+        assert {(cond, "baseline"), ("gan_curated", cond)} <= pairs
+    final = read(run / "final_results.json")
+    assert final["classifier_results"][ARCH]["focal_loss"]["loss"] == "focal"
+    text = open_in_chromium(run / "report.html")["text"]
+    assert "5.7 Does it beat the long-tail losses that need no generator?" in text
+
+
+def test_every_reported_score_is_possible_for_its_test_set(run):
+    """mlscorecheck on every fit's metrics.json of both repeats, in distribution and external."""
+    assert every_score_is_possible(run) == 2 * 2 * 2 * 13  # repeats x sets x decisions x conditions
+
+
 def test_the_review_was_blinded_and_unblinded(run):
     """One page per repeat over both generators' LPIPS survivors and the real images, blinded;
     each generator's key (kept apart) says which of its part is which, and each generator's
@@ -210,7 +244,7 @@ def test_the_review_was_blinded_and_unblinded(run):
 def test_protocol_config_is_the_documented_shape():
     cfg = yaml.safe_load(CONFIG.read_text())
     assert cfg["data"]["split"]["repeats"] == 2 and set(cfg["evaluation"]["external"]) == {"shifted"}
-    assert {"real_extra", "gan_random", "gan_best", "gan_curated_25", "gan_curated_50"} <= set(
+    assert {"real_extra", "gan_random", "gan_best", "gan_curated_25", "focal_loss"} <= set(
         cfg["classifier"]["conditions"]
     )
 

@@ -74,7 +74,8 @@ def small_config(workdir: Path) -> Path:
     cfg = {
         # random init: the demo's ImageNet weights for ResNet-50 would need a download
         "classifier": {"archs": ["resnet50"], "weights": "random", "max_epochs": 1, "patience": 1},
-        "gan": {"total_iterations": 200, "checkpoint_interval": 10, "sample_interval": 100, "n_samples": 20},
+        # long enough that the cancel lands mid-run (the first checkpoint comes at iteration 10)
+        "gan": {"total_iterations": 60, "checkpoint_interval": 10, "sample_interval": 30, "n_samples": 20},
     }
     path = workdir / "small.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -137,4 +138,4 @@ def test_cancelled_train_gan_is_resubmitted_and_resumes(tmp_path):
     )
     assert len(slurm_job_ids(tmp_path, "train_gan")) == 2  # the cancelled job and its resubmission
     history = (tmp_path / "results/repeat_0/gan/history.csv").read_text().splitlines()
-    assert len(history) == 1 + 200 // 10  # the whole run, before and after the cancel
+    assert len(history) == 1 + 60 // 10  # the whole run, before and after the cancel

@@ -100,7 +100,9 @@ def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path
             assert path.startswith((own, *shared)), (j["rule"], j["wildcards"], path)
         assert all(p.startswith((own, "results/logs", "results/benchmarks")) for p in j["output"]), j
     stats = next(j for j in jobs if j["rule"] == "significance")
-    assert {p.split("/")[1] for p in stats["input"]} == {"repeat_0", "repeat_1", "external"}
+    # each repeat's test lesions, the external sets, and the split-free same-lesion pairs
+    assert {p.split("/")[1] for p in stats["input"]} == {"repeat_0", "repeat_1", "external", "data"}
+    assert "results/data/same_lesion.csv" in stats["input"]
 
 
 def test_a_target_may_name_an_architecture_the_config_leaves_out(tmp_path):

@@ -157,11 +157,35 @@ rule perceptual_hashes:
         rule_script("perceptual_hashes")
 
 
+# the same lesion under two lesion ids in the archive: the archive screened against itself by the
+# perceptual hash, and the published and the user's lists; every split joins these pairs
+rule same_lesion:
+    input:
+        unpack(same_lesion_inputs),
+    output:
+        pairs=f"{RESULTS}/data/same_lesion.csv",
+    log:
+        f"{RESULTS}/logs/same_lesion.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/same_lesion.tsv"
+    conda:
+        f"{ENVS}/data.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        published=DATA["same_lesion"]["published"],
+    script:
+        rule_script("same_lesion")
+
+
 # one lesion-grouped split per repeat, over the same preprocessed images
 rule split:
     input:
         table=f"{RESULTS}/data/preprocessed.csv",
         rejects=f"{RESULTS}/data/rejects.csv",
+        same_lesion=f"{RESULTS}/data/same_lesion.csv",
     output:
         metadata=f"{REP}/data/metadata.csv",
         summary=f"{REP}/data/summary.json",

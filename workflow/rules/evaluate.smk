@@ -14,6 +14,8 @@ rule significance:
         **external_significance_inputs(),
         # each repeat's split: the lesion groups of its test set
         metadata=per_repeat("data/metadata.csv"),
+        # the archive's same-lesion pairs: one lesion in the bootstrap, as in the split
+        same_lesion=f"{RESULTS}/data/same_lesion.csv",
         predictions=fit_files("predictions.csv"),
         metrics=fit_files("metrics.json"),
     output:
@@ -167,6 +169,12 @@ rule gan_metrics:
             category="2. GAN",
             subcategory="repeat {repeat}",
         ),
+        gallery=report(
+            f"{REP}/gan/nearest_gallery.png",
+            caption="../report/nearest_gallery.rst",
+            category="2. GAN",
+            subcategory="repeat {repeat}",
+        ),
     log:
         f"{RESULTS}/logs/gan_metrics/repeat_{{repeat}}.log",
     benchmark:
@@ -210,6 +218,12 @@ use rule gan_metrics as generator_metrics with:
         closest=report(
             f"{REP}/{{gdir}}/closest_to_train.png",
             caption="../report/closest_to_train.rst",
+            category="2. GAN",
+            subcategory="{gdir}, repeat {repeat}",
+        ),
+        gallery=report(
+            f"{REP}/{{gdir}}/nearest_gallery.png",
+            caption="../report/nearest_gallery.rst",
             category="2. GAN",
             subcategory="{gdir}, repeat {repeat}",
         ),

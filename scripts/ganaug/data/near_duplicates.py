@@ -156,6 +156,12 @@ def distances(
     return out
 
 
+def spread(far: np.ndarray) -> list:
+    """min, 1st percentile and median of the nearest distances of the images not flagged: how
+    close the distinct images of a real archive come to the threshold."""
+    return ["n/a"] * 3 if not len(far) else [int(far.min()), int(np.percentile(far, 1)), int(np.median(far))]
+
+
 def near_duplicates(
     query: Mapping[str, np.ndarray],
     reference: Mapping[str, np.ndarray],
@@ -180,7 +186,7 @@ def near_duplicates(
         len(qids) - len(far),
         len(qids),
         max_distance,
-        *(["n/a"] * 3 if not len(far) else [int(far.min()), int(np.percentile(far, 1)), int(np.median(far))]),
+        *spread(far),
     )
     rows = [
         (

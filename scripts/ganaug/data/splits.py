@@ -32,43 +32,18 @@ for it (``ganaug.evaluation.inference``).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ganaug.data.groups import lesion_groups
 from ganaug.data.inclusion import summarise_exclusions
 from ganaug.data.screening import lost_fraction
 from ganaug.io import write_csv, write_json
 
 SPLITS = ("train", "val", "test")
-
-
-def lesion_groups(df: pd.DataFrame) -> pd.Series:
-    """Group key per row: the smallest image id of its lesion/patient connected component."""
-    parent = {iid: iid for iid in df["image_id"]}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            lo, hi = sorted((ra, rb))
-            parent[hi] = lo
-
-    for col in ("lesion_id", "patient_id"):
-        first: dict[str, str] = {}
-        for iid, key in zip(df["image_id"], df[col], strict=True):
-            if pd.isna(key) or key == "":  # unknown (empty, or NaN from read_csv): its own lesion
-                continue
-            if key in first:
-                union(first[key], iid)
-            else:
-                first[key] = iid
-    return pd.Series([find(i) for i in df["image_id"]], index=df.index, name="group")
 
 
 def n_test_folds(test: float) -> int:
@@ -123,16 +98,22 @@ def _class_of_groups(df: pd.DataFrame, groups: pd.Series, minority: str) -> tupl
 
 
 def assign_splits(
-    df: pd.DataFrame, fractions: dict[str, float], seed: int, minority: str, repeat: int = 0
+    df: pd.DataFrame,
+    fractions: dict[str, float],
+    seed: int,
+    minority: str,
+    repeat: int = 0,
+    pairs: Iterable[tuple[str, str]] = (),
 ) -> pd.Series:
     """Split name per row of ``df`` (needs image_id, label, lesion_id, patient_id) in repeat
     ``repeat``: test is fold ``repeat mod M`` of round ``repeat // M``'s disjoint folds, val a
-    size-stratified sample of the rest, train what remains."""
+    size-stratified sample of the rest, train what remains. ``pairs``: same-lesion pairs joined
+    to the lesion groups."""
     folds = n_test_folds(fractions["test"])
     if repeat < 0:
         raise ValueError(f"repeat {repeat}: repeats count from 0")
     round_, test_fold = divmod(repeat, folds)
-    groups = lesion_groups(df)
+    groups = lesion_groups(df, pairs)
     size, group_class = _class_of_groups(df, groups, minority)
     assignment: dict[str, str] = {}
     rng = np.random.default_rng([seed, 1, repeat])  # this repeat's validation draw
@@ -168,23 +149,26 @@ def build_metadata(
     minority: str,
     source: str,
     repeat: int = 0,
+    pairs: Iterable[tuple[str, str]] = (),
 ) -> pd.DataFrame:
     """The workflow's central table, sorted by image id so reruns are byte-identical."""
     df = processed.sort_values("image_id").reset_index(drop=True)
-    df["split"] = assign_splits(df, fractions, seed, minority, repeat)
+    df["split"] = assign_splits(df, fractions, seed, minority, repeat, pairs)
     df["target"] = (df["label"] == minority).astype(int)
     df["source"] = source
     df["synthetic"] = False
     return df[METADATA_COLUMNS]
 
 
-def images_per_lesion(part: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, dict[str, int]]:
+def images_per_lesion(
+    part: pd.DataFrame, labels: tuple[str, ...], pairs: Iterable[tuple[str, str]] = ()
+) -> dict[str, dict[str, int]]:
     """Per class: how many lesion groups have 1, 2, 3, ... images (the sizes as strings), each
     group under the class the splitter stratified it with (minority where it holds any)."""
     if part.empty:
         return {c: {} for c in labels}
     part = part.reset_index(drop=True)
-    size, group_class = _class_of_groups(part, lesion_groups(part), labels[0])
+    size, group_class = _class_of_groups(part, lesion_groups(part, pairs), labels[0])
     out = {}
     for c in labels:
         counts = pd.Series([size[g] for g, k in group_class.items() if k == c], dtype=int).value_counts()
@@ -192,9 +176,16 @@ def images_per_lesion(part: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, 
     return out
 
 
-def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int) -> dict:
+def summarise(
+    meta: pd.DataFrame,
+    minority: str,
+    majority: str,
+    n_rejected: int,
+    pairs: Iterable[tuple[str, str]] = (),
+) -> dict:
     """Counts per split and class, the imbalance ratio (majority per minority image) and each
-    split's distribution of images per lesion group."""
+    split's distribution of images per lesion group (same-lesion ``pairs`` joined)."""
+    pairs = list(pairs)
     out: dict = {"classes": {"minority": minority, "majority": majority}, "splits": {}}
     for split in (*SPLITS, "all"):
         part = meta if split == "all" else meta[meta["split"] == split]
@@ -205,8 +196,10 @@ def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int)
             majority: n_maj,
             "total": n_min + n_maj,
             "imbalance_ratio": round(n_maj / n_min, 4) if n_min else None,
-            "lesion_groups": int(lesion_groups(part.reset_index(drop=True)).nunique()) if len(part) else 0,
-            "images_per_lesion": images_per_lesion(part, (minority, majority)),
+            "lesion_groups": (
+                int(lesion_groups(part.reset_index(drop=True), pairs).nunique()) if len(part) else 0
+            ),
+            "images_per_lesion": images_per_lesion(part, (minority, majority), pairs),
         }
     out["rejected_images"] = int(n_rejected)
     out["crop_methods"] = {k: int(v) for k, v in sorted(meta["crop_method"].value_counts().items())}
@@ -216,6 +209,7 @@ def summarise(meta: pd.DataFrame, minority: str, majority: str, n_rejected: int)
 def split_rule(
     table: str | Path,
     rejects: str | Path,
+    same_lesion: str | Path,
     metadata_out: str | Path,
     summary_out: str | Path,
     split: dict,
@@ -224,8 +218,11 @@ def split_rule(
     format: str,
     phantom: dict | None,
 ) -> dict:
-    """The rule split: metadata.csv and summary.json from the preprocessed table."""
+    """The rule split: metadata.csv and summary.json from the preprocessed table, the same-lesion
+    pairs joined to the lesion groups."""
     import logging
+
+    from ganaug.data.same_lesion import as_pairs, pair_counts, read_pairs
 
     processed = pd.read_csv(table, dtype=str, keep_default_na=False)
 
@@ -235,8 +232,16 @@ def split_rule(
     fractions = {k: split[k] for k in SPLITS}
     source = "phantom" if phantom is not None else format
     repeat = int(split.get("repeat", 0))
-    meta = build_metadata(processed, fractions, split["seed"], minority, source, repeat)
-    summary = summarise(meta, minority, majority, n_rejected)
+    found = read_pairs(same_lesion)
+    pairs = as_pairs(found)
+    meta = build_metadata(processed, fractions, split["seed"], minority, source, repeat, pairs)
+    summary = summarise(meta, minority, majority, n_rejected, pairs)
+    # the archive screened against itself and the lists (results/data/same_lesion.csv)
+    summary["same_lesion"] = pair_counts(found)
+    side = dict(zip(meta["image_id"], meta["split"], strict=True))
+    across = [(a, b) for a, b in pairs if a in side and b in side and side[a] != side[b]]
+    if across:  # cannot happen (the groups are assigned whole): a guard against a future change
+        raise RuntimeError(f"same-lesion pairs across splits: {across[:5]}")
     # left out by the inclusion rule (image type, manipulation): never part of the study
     summary["excluded_images"] = summarise_exclusions(rejected)
     # which of the repeated splits this is: its test fold, of how many, and the seed of the folds

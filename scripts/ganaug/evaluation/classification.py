@@ -107,7 +107,7 @@ def aggregate_replicates(runs: list[dict]) -> dict:
         "composition": {n: r["composition"] for n, r in zip(names, runs, strict=True)},
         "threshold": {n: r["threshold"] for n, r in zip(names, runs, strict=True)},
     }
-    for key in ("review_mode", "simulated_review", "weights", "lpips_backbone", "cluster_backbone"):
+    for key in ("review_mode", "simulated_review", "weights", "lpips_backbone", "cluster_backbone", "loss"):
         if key in first:
             out[key] = first[key]
     for decision in ("argmax", "tuned"):

@@ -23,6 +23,10 @@ from ganaug.evaluation.gan_metrics import (
     kernel_inception_distance,
     precision_recall,
 )
+from ganaug.evaluation.sample_metrics import alpha_beta_authenticity, density_coverage
+
+DENSITY_COVERAGE = ("density", "coverage")
+SAMPLE_LEVEL = ("alpha_precision", "beta_recall", "authenticity")
 
 
 def draws(n_set: int, n_ref: int, n: int, k: int, set_seed, ref_seed) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -73,6 +77,11 @@ def one_draw(set_pool, ref_pool, lpips, ssim, i: np.ndarray, j: np.ndarray, k: K
     }
     if n > k.pr_k:
         out |= {m: v for m, v in precision_recall(ref_pool[j], set_pool[i], k.pr_k).items() if m != "k"}
+        # density and coverage with the same k (Naeem et al. 2020)
+        out |= density_coverage(ref_pool[j], set_pool[i], k.pr_k)
+    if n >= 2:  # Alaa et al. 2022: fidelity, diversity and memorisation, each a number
+        ab = alpha_beta_authenticity(ref_pool[j], set_pool[i])
+        out |= {m: ab[m] for m in SAMPLE_LEVEL}
     return out
 
 
@@ -81,15 +90,16 @@ def against(
 ) -> dict:
     """The figures of one set against one reference over the draws: mean, sd and each draw."""
     per = [one_draw(set_pool, ref_pool, lpips, ssim, i, j, k) for i, j in index]
-    keys = [k.names["fd"], k.names["kd"], "precision", "recall", "lpips_to_nearest_real", "ssim_best_match"]
+    keys = [k.names["fd"], k.names["kd"], "precision", "recall", *DENSITY_COVERAGE, *SAMPLE_LEVEL]
+    keys += ["lpips_to_nearest_real", "ssim_best_match"]
     out = {"n_per_side": n, "draws": len(index), "n_set": len(set_pool), "n_real": len(ref_pool)}
     for key in keys:
         vals = [d.get(key) for d in per]
         out[key] = mean_sd(vals) | {"per_draw": vals}
         if all(v is None for v in vals):
             out[key]["why"] = (
-                f"not estimable: improved precision/recall with k = {k.pr_k} needs more than {k.pr_k} "
-                "images a side"
+                f"not estimable: improved precision/recall, density and coverage with k = {k.pr_k} need "
+                f"more than {k.pr_k} images a side"
             )
     out["kid_subset_size"] = min(k.kid_subset_size, n)
     out["kid_subsets"] = k.kid_subsets if out["kid_subset_size"] < n else 1

@@ -3,8 +3,10 @@
 The network is pytorch-fid's FID Inception: torchvision's Inception-v3 with the blocks patched to
 match TensorFlow's graph, and the standard FID weights (``pt_inception-2015-12-05-6726825d.pth``),
 read from ``<weights.cache_dir>/hub/checkpoints/`` where torch.hub and pytorch-fid look for it.
-Images go in as pytorch-fid feeds them: RGB in [0, 1], bilinear resize to 299 px, scaled to
-[-1, 1]. Tested equal to pytorch-fid's ``InceptionV3`` on the same weights.
+Images go in RGB in [0, 1], resized to 299 px by clean-fid's anti-aliased bicubic filter
+(``ganaug.evaluation.clean_resize``; pytorch-fid's own bilinear resize aliases), scaled to
+[-1, 1]. Tested equal to pytorch-fid's ``InceptionV3`` on the same weights and the same resized
+images.
 
 The Inception Score uses the classifier's logits without the bias term, as the original IS code
 and torch-fidelity do.
@@ -20,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ganaug.evaluation.clean_resize import clean_resize
 from ganaug.models.classifiers import imagenet_normalise
 from ganaug.models.registry import EFFICIENTNET_LITE0, FID_INCEPTION, RANDOM
 from ganaug.weights import reject, require
@@ -95,8 +97,8 @@ class InceptionFeatures(torch.nn.Module):
     @torch.no_grad()
     def forward(self, images_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (N, 3, H, W) RGB -> pool3 features (N, 2048) and bias-free logits (N, 1008)."""
-        x = images_u8.float() / 255.0
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        # clean-fid's anti-aliased bicubic resize, on the host (PIL), then back to the images' device
+        x = clean_resize(images_u8, 299).to(images_u8.device)
         x = 2 * x - 1
         for name in _LAYERS:
             x = getattr(self.net, name)(x)
@@ -110,7 +112,7 @@ class Lite0Features(InceptionFeatures):
 
     @torch.no_grad()
     def forward(self, images_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = F.interpolate(images_u8.float() / 255.0, size=(224, 224), mode="bilinear", align_corners=False)
+        x = clean_resize(images_u8, 224).to(images_u8.device)
         pool = self.net.forward_head(self.net.forward_features(imagenet_normalise(x)), pre_logits=True)
         return pool, self.net.get_classifier()(pool)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ganaug.evaluation.ablation import DECISION
 from ganaug.evaluation.columns import IN_DISTRIBUTION, TABLES
+from ganaug.evaluation.score_check import STUDY_TEST_SET, check_expectations
 from ganaug.evaluation.which_generator import summarise
 from ganaug.io import write_json
 
@@ -142,6 +143,9 @@ def build(
                 "expected_f1": expected_f1,
                 "label": "the original study's expected F1 (config evaluation.study_expected_f1), "
                 "not measured",
+                # can any confusion matrix of the study's test set give them? (mlscorecheck)
+                "score_check": check_expectations(expected_f1, **STUDY_TEST_SET),
+                "score_check_test_set": STUDY_TEST_SET,
             },
         }
     )
@@ -171,6 +175,7 @@ def classifier_results(
             continue
         results.setdefault(a, {})[c] = {
             "composition_mean": composition_mean(agg.get("composition", {})),
+            "loss": agg.get("loss", {}).get("name", "weighted_ce"),  # the training loss (long-tail baselines)
             "decision": "threshold tuned on the validation split",
             "n_replicates": agg["n_replicates"],
             "replicates": agg["replicates"],

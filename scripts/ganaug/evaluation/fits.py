@@ -6,7 +6,7 @@ one identity) is an error naming its files, never a silent overwrite."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +67,10 @@ class Groups:
     names: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, metadata: pd.DataFrame, split: str = "test") -> Groups:
+    def of(cls, metadata: pd.DataFrame, split: str = "test", pairs: Iterable[tuple[str, str]] = ()) -> Groups:
+        """The groups of ``split``'s images: lesion and patient ids, and same-lesion ``pairs``."""
         rows = metadata[metadata["split"] == split].sort_values("image_id").reset_index(drop=True)
-        key = lesion_groups(rows)
+        key = lesion_groups(rows, pairs)
         names = sorted(key.unique())
         index = {g: i for i, g in enumerate(names)}
         codes = {iid: index[g] for iid, g in zip(rows["image_id"], key, strict=True)}

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ganaug.data.external import EXTERNAL_SPLIT
+from ganaug.data.same_lesion import as_pairs, read_pairs
 from ganaug.evaluation import families
 from ganaug.evaluation.columns import COLUMNS, IN_DISTRIBUTION, TABLES
 from ganaug.evaluation.differences import Design, comparison_rows, finish_differences
@@ -99,14 +100,19 @@ def significance_rule(
     repeats: Sequence[int] = (0,),
     external: dict[str, tuple[str | Path, Sequence[str | Path]]] | None = None,
     pairs: Sequence[Sequence[str]] = (),
+    same_lesion: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The rule significance: the tables of results/stats/ and the forest plot. ``metadata``:
     each repeat's metadata.csv, in the order of ``repeats``; ``external``: per external set, its
     metadata.csv and every fit's predictions of it (in the order of ``metrics``); ``split``: the
-    split fractions (the corrected t's n_test / n_train)."""
+    split fractions (the corrected t's n_test / n_train); ``same_lesion``: the archive's
+    same-lesion pairs (same_lesion.csv), one lesion in the bootstrap as in the split."""
     if isinstance(metadata, str | Path):
         metadata = [metadata]
-    groups = {int(r): Groups.of(_read_metadata(m)) for r, m in zip(repeats, metadata, strict=True)}
+    joined = as_pairs(read_pairs(same_lesion)) if same_lesion else ()
+    groups = {
+        int(r): Groups.of(_read_metadata(m), pairs=joined) for r, m in zip(repeats, metadata, strict=True)
+    }
     sets = {IN_DISTRIBUTION: EvalSet(load_fits(predictions, metrics), groups)}
     for name, (meta, preds) in (external or {}).items():
         ext = Groups.of(_read_metadata(meta), split=EXTERNAL_SPLIT)

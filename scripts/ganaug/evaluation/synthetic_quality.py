@@ -43,7 +43,7 @@ from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.registry import backbone_label
 from ganaug.runtime import runtime_record, select_device
 from ganaug.settings import EvaluationConfig as _E
-from ganaug.viz import closest_to_train, real_beside_curated
+from ganaug.viz import closest_to_train, nearest_gallery, real_beside_curated
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,7 @@ class GanMetricsOutputs:
     per_image: Path  # per_image.csv: each image's nearest real image by LPIPS and SSIM, per reference
     figure: Path  # real beside curated synthetic images
     closest: Path  # the curated images closest to a training image, beside that image
+    gallery: Path  # every curated image beside its nearest training image, nearest first
 
 
 def _set_features(name: str, images: Images, result: SetResult) -> dict[str, np.ndarray]:
@@ -290,6 +291,7 @@ def gan_metrics(
     features["real_val_lpips_to_train"] = held_out
     real_beside_curated(train.images.rgb, curated.rgb, n_show, s.seed, out.figure)
     closest_to_train(curated, train.images, features["curated_train_lpips"], held_out, 8, out.closest)
+    nearest_gallery(curated, train.images, features["curated_train_lpips"], out.gallery)
     with atomic_path(out.features) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **features)
     table = pd.concat(tables, ignore_index=True)
@@ -346,7 +348,7 @@ def gan_metrics_rule(
     settings = from_dict(Settings, {**{k: evaluation[k] for k in keys}, "seed": seed}, "evaluation")
     fast = FastLpips(build_lpips(lpips_backbone, cache_dir, seed), dev)
     out = GanMetricsOutputs(
-        *(Path(outputs[k]) for k in ("metrics", "features", "per_image", "figure", "closest"))
+        *(Path(outputs[k]) for k in ("metrics", "features", "per_image", "figure", "closest", "gallery"))
     )
     return gan_metrics(
         inputs["metadata"],

@@ -24,6 +24,11 @@ AGAINST_ROWS = [
     ("fid", "FID (biased upward at these sizes)"),
     ("precision", "precision (k-NN, fidelity)"),
     ("recall", "recall (k-NN, coverage)"),
+    ("density", "density (Naeem et al.; about 1 when the sets match)"),
+    ("coverage", "coverage (Naeem et al.; real neighbourhoods with a synthetic image)"),
+    ("alpha_precision", "integrated alpha-precision (Alaa et al.; fidelity)"),
+    ("beta_recall", "integrated beta-recall (Alaa et al.; diversity)"),
+    ("authenticity", "authenticity (Alaa et al.; share not copied)"),
     ("lpips_to_nearest_real", "LPIPS to the nearest real image"),
     ("ssim_best_match", "SSIM of the best real match"),
 ]

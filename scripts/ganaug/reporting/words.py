@@ -259,6 +259,15 @@ def data_inclusion_note(final: dict) -> str:
     parts.append(
         f"{rejected} image(s) were rejected (unreadable, conflicting labels ...): `results/data/rejects.csv`."
     )
+    same = ds.get("same_lesion")
+    if same is not None:
+        parts.append(
+            f"The archive was screened against itself for the same lesion under two lesion ids (perceptual "
+            f"hash, and the published and configured lists): {same['pairs']} pair(s), {same['by_hash']} by "
+            f"hash and {same['by_list']} listed, {same['new_joins']} of them joining two lesion groups that "
+            "the lesion and patient ids kept apart; each pair is kept in one split "
+            "(`results/data/same_lesion.csv`)."
+        )
     for name, ext in (final.get("external_sets") or {}).items():
         if ext.get("excluded_images"):
             n = sum(ext["excluded_images"].values())

@@ -20,11 +20,13 @@ import torch.nn.functional as F
 from ganaug.evaluation.classification import decide, metrics
 from ganaug.evaluation.stats import F1, confusion_counts, count_metrics
 from ganaug.io import clear_event_files
+from ganaug.loss_spec import LossSpec
 from ganaug.models.classifiers import imagenet_normalise
 from ganaug.runtime import autocast, to_device
 from ganaug.settings import FitConfig
 from ganaug.training.augment import augment
 from ganaug.training.early_stopping import EarlyStopping
+from ganaug.training.losses import training_loss
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def predict(
 
 
 def _train_epoch(
-    model, opt, data: _TrainData, order, cfg: FitConfig, w, g, do_augment: bool, device, bar
+    model, opt, data: _TrainData, order, cfg: FitConfig, loss_fn, g, do_augment: bool, device, bar
 ) -> tuple[float, np.ndarray]:
     """One pass over the training set in ``order``: (summed loss, argmax predictions).
 
@@ -100,7 +102,7 @@ def _train_epoch(
             xb = xb.contiguous(memory_format=torch.channels_last)
         with autocast(device, bf16):
             logits = model(xb)
-        loss = F.cross_entropy(logits.float(), data.y_dev[order_dev[s:stop]], weight=w)
+        loss = loss_fn(logits.float(), data.y_dev[order_dev[s:stop]])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -204,9 +206,11 @@ def fit(
     device: torch.device,
     tensorboard: Path | None = None,
     progress: bool = True,
+    loss: LossSpec | None = None,
 ) -> tuple[torch.nn.Module, pd.DataFrame, int]:
     """Train with early stopping on the validation score ``cfg.epoch_metric``; return (best model,
-    history, best epoch)."""
+    history, best epoch). ``loss``: the condition's training loss (None: the class-weighted
+    cross-entropy with ``weights``); the validation loss is the weighted one for every loss."""
     from tqdm import tqdm
 
     model = model.to(device)
@@ -215,6 +219,8 @@ def fit(
     data = _TrainData(train_x, train_y, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     w = torch.tensor(weights, dtype=torch.float32, device=device)
+    counts = np.bincount(np.asarray(train_y, int), minlength=2).tolist()
+    loss_fn = training_loss(loss or LossSpec(), counts, w)
     g = torch.Generator().manual_seed(seed)
     stopper, best_state, rows = EarlyStopping(cfg.patience), copy.deepcopy(model.state_dict()), []
     writer = _writer(tensorboard)
@@ -225,7 +231,7 @@ def fit(
             desc = f"epoch {epoch}/{cfg.max_epochs}"
             return tqdm(it, desc=desc, unit="batch", leave=False, mininterval=5, disable=not progress)
 
-        loss_sum, train_pred = _train_epoch(model, opt, data, order, cfg, w, g, do_augment, device, bar)
+        loss_sum, train_pred = _train_epoch(model, opt, data, order, cfg, loss_fn, g, do_augment, device, bar)
         row = {"epoch": epoch, **_train_scores(loss_sum, data.y[order].numpy(), train_pred)}
         row |= _validate(model, val_x, val_y, w, cfg, device)
         rows.append(row)

@@ -25,6 +25,7 @@ from ganaug.data.provenance import TRAINING_SET_KEY
 from ganaug.dataclass_io import from_dict
 from ganaug.evaluation.classification import decide, metrics, tune_threshold
 from ganaug.io import atomic_path, write_csv, write_json
+from ganaug.loss_spec import LossSpec
 from ganaug.models.classifiers import create_classifier
 from ganaug.runtime import runtime_record, select_device
 from ganaug.settings import Condition, FitConfig
@@ -216,8 +217,9 @@ def _fit_and_save(job: FitJob, data, cw, device, cache_dir, out: FitOutputs, pro
     weights and the history are written."""
     torch.manual_seed(job.seed)  # the head (and, with weights: random, every layer) starts from this seed
     model = create_classifier(job.arch, job.weights, 2, cache_dir)
+    loss = LossSpec.of(job.cond.loss, f"classifier.conditions.{job.cond.name}.loss")
     model, history, best_epoch = fit(
-        model, *data, job.cfg, cw, job.cond.augment, job.seed, device, out.tensorboard, progress
+        model, *data, job.cfg, cw, job.cond.augment, job.seed, device, out.tensorboard, progress, loss
     )
     save_checkpoint(model.state_dict(), out.model)
     write_csv(history, out.history)

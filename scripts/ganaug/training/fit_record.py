@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ganaug import viz
@@ -23,6 +24,7 @@ from ganaug.data.provenance import (
     recorded_training_set,
 )
 from ganaug.evaluation.classification import metrics
+from ganaug.loss_spec import LossSpec
 from ganaug.settings import Condition, FitConfig
 from ganaug.training.classifier import EPOCH_LABELS, EPOCH_METRICS
 
@@ -57,6 +59,10 @@ def training_record(cfg: FitConfig, cw: list[float], train, composition: dict, c
         "composition": composition,
         "training_set_sha256": training_fingerprint(train.ids, train.paths, train.synthetic, cond.augment),
         "augment_padding": cfg.augment_padding if cond.augment else None,
+        # the training loss: class-weighted cross-entropy, or a long-tail baseline's
+        "loss": LossSpec.of(cond.loss).record(
+            np.bincount(np.asarray(train.target, int), minlength=2).tolist()
+        ),
     }
 
 

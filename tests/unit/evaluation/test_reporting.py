@@ -12,7 +12,15 @@ import pytest
 
 from ganaug import reporting
 from ganaug.evaluation.final_results import build, change, clean
-from ganaug.reporting import data_tables, figures, generator_words, synthetic_tables, tables, words
+from ganaug.reporting import (
+    data_tables,
+    expectations,
+    figures,
+    generator_words,
+    synthetic_tables,
+    tables,
+    words,
+)
 
 
 def _agg(arch, cond, f1s, p=None, r=None):
@@ -401,3 +409,24 @@ def test_the_data_note_counts_what_the_inclusion_rule_left_out_apart_from_the_lo
     assert "left out" not in words.data_inclusion_note({"dataset_statistics": {"rejected_images": 0}})
     final["external_sets"] = {"derm": {"excluded_images": {"blank image_type": 5}}}
     assert "External set derm: 5 image(s) left out" in words.data_inclusion_note(final)
+
+
+def test_the_data_note_counts_the_same_lesion_pairs():
+    from ganaug.reporting import words
+
+    same = {"pairs": 5, "by_hash": 4, "by_list": 2, "new_joins": 3}
+    note = words.data_inclusion_note({"dataset_statistics": {"rejected_images": 0, "same_lesion": same}})
+    assert "5 pair(s), 4 by hash and 2 listed, 3 of them joining two lesion groups" in note
+    assert "same_lesion.csv" in note
+    assert "same lesion" not in words.data_inclusion_note({"dataset_statistics": {"rejected_images": 0}})
+
+
+def test_the_long_tail_conditions_are_those_with_another_loss_in_the_runs_order():
+    final = {
+        "order": {"conditions": ["baseline", "focal_loss", "gan_curated", "logit_adjusted"]},
+        "classifier_results": {
+            "a": {"baseline": {"loss": "weighted_ce"}, "focal_loss": {"loss": "focal"}, "gan_curated": {}},
+            "b": {"logit_adjusted": {"loss": "logit_adjusted"}},
+        },
+    }
+    assert expectations.long_tail_conditions(final) == ["focal_loss", "logit_adjusted"]

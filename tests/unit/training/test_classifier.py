@@ -353,7 +353,9 @@ def test_a_fit_refuses_synthetic_images_of_another_split(world):
 def test_a_last_batch_of_one_image_joins_the_one_before():
     """Batch norm cannot train on one image (one value per channel): 9 images in batches of 8
     train as one batch of 9, and every image gets its prediction."""
+    from ganaug.loss_spec import LossSpec
     from ganaug.training.classifier import _train_epoch, _TrainData
+    from ganaug.training.losses import training_loss
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
@@ -367,6 +369,15 @@ def test_a_last_batch_of_one_image_joins_the_one_before():
     cfg = FitConfig(batch_size=8)
     data = _TrainData(x, y.numpy(), cpu)
     loss, preds = _train_epoch(
-        model, opt, data, torch.arange(9), cfg, torch.ones(2), g, False, cpu, lambda it: it
+        model,
+        opt,
+        data,
+        torch.arange(9),
+        cfg,
+        training_loss(LossSpec(), [4, 5], torch.ones(2)),
+        g,
+        False,
+        cpu,
+        lambda it: it,
     )
     assert sizes == [9] and len(preds) == 9 and np.isfinite(loss)

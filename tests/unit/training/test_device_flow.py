@@ -71,8 +71,10 @@ def test_the_wgan_gp_steps_keep_every_tensor_on_the_device():
 
 
 def test_a_classifier_training_step_keeps_every_tensor_on_the_device():
+    from ganaug.loss_spec import LossSpec
     from ganaug.models.classifiers import create_classifier
     from ganaug.training.classifier import _train_epoch, _TrainData, predict
+    from ganaug.training.losses import training_loss
 
     torch.manual_seed(0)
     model = create_classifier("resnet50", "random", 2).to(META)
@@ -93,7 +95,7 @@ def test_a_classifier_training_step_keeps_every_tensor_on_the_device():
             data,
             torch.arange(6),
             FitConfig(batch_size=3),
-            torch.ones(2, device=META),
+            training_loss(LossSpec(), [3, 3], torch.ones(2, device=META)),
             g,
             True,
             META,
@@ -155,7 +157,9 @@ def test_bf16_runs_the_gans_dtype_flow_on_the_cpu_with_the_penalty_in_fp32(monke
 def test_bf16_runs_a_fit_and_a_ddpm_step_on_the_cpu_when_asked():
     from ganaug.generators.ddpm.training import TrainSet
     from ganaug.generators.ddpm.training import _Trainer as DdpmTrainer
+    from ganaug.loss_spec import LossSpec
     from ganaug.training.classifier import _train_epoch, _TrainData
+    from ganaug.training.losses import training_loss
 
     cpu = torch.device("cpu")
     assert FitConfig(bf16="auto").uses_bf16("cuda") and not FitConfig(bf16="auto").uses_bf16("cpu")
@@ -173,7 +177,7 @@ def test_bf16_runs_a_fit_and_a_ddpm_step_on_the_cpu_when_asked():
         _TrainData(x, np.array([0, 1, 0, 1]), cpu),
         torch.arange(4),
         FitConfig(batch_size=4, bf16=True),
-        torch.ones(2),
+        training_loss(LossSpec(), [2, 2], torch.ones(2)),
         torch.Generator(),
         False,
         cpu,

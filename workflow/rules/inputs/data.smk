@@ -44,3 +44,13 @@ def attribution_inputs(wildcards):
     if EXTRA is not None:
         out["extra"] = f"{RESULTS}/data/extra/metadata.csv"
     return out
+
+
+def same_lesion_inputs(wildcards):
+    """same_lesion's inputs: the preprocessed table, the archive's hashes when it is screened, and
+    the user's own lists of pairs (only ever read)."""
+    found = DATA["same_lesion"]
+    out = {"table": f"{RESULTS}/data/preprocessed.csv", "lists": found["lists"]}
+    if found["screen"]:
+        out["hashes"] = f"{RESULTS}/data/hashes.npz"
+    return out

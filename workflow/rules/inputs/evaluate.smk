@@ -79,6 +79,11 @@ def report_inputs(wildcards):
             f"closest_to_train_{g.name}": f"{rep(0)}/{g.directory}/closest_to_train.png"
             for g in GENERATORS
         },
+        # and each generator's nearest-neighbour gallery (repeat 0)
+        **{
+            f"nearest_gallery_{g.name}": f"{rep(0)}/{g.directory}/nearest_gallery.png"
+            for g in GENERATORS
+        },
         "fit_metrics": fit_files("metrics.json"),
         "fit_history": fit_files("history.csv"),
         "fit_predictions": fit_files("predictions.csv"),
