@@ -331,5 +331,5 @@ def nearest_gallery(curated, train, lp, path: str | Path, per_row: int = 8, limi
         "sorted by LPIPS distance (under each pair)",
         fontsize=8,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (2.9 * bands)))  # room for the title
     _save(fig, path)
