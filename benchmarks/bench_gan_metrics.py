@@ -106,7 +106,12 @@ def main() -> None:
         extractor = build_extractor("random", root / "weights", 42)
         fast = FastLpips(build_lpips("random", root / "weights", 42), device)
         out = GanMetricsOutputs(
-            root / "m.json", root / "f.npz", root / "p.csv", root / "fig.png", root / "near.png"
+            root / "m.json",
+            root / "f.npz",
+            root / "p.csv",
+            root / "fig.png",
+            root / "near.png",
+            root / "gallery.png",
         )
         result = gan_metrics(meta, raw, curated, extractor, fast, "random vgg16", device, s, 10, out)
         if device.type == "cuda":

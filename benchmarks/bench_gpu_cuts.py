@@ -104,8 +104,10 @@ def bench_ema(cfg: DdpmConfig, updates: int, rounds: int) -> dict:
 def bench_bf16_fit(size: int, steps: int, batch: int) -> dict:
     """ResNet-50 (random init, seed 0) trained ``steps`` steps on the same images in fp32 and in
     bf16 autocast (the fit's own _train_epoch), then both predict the same validation images."""
+    from ganaug.loss_spec import LossSpec
     from ganaug.models.classifiers import create_classifier
     from ganaug.training.classifier import _train_epoch, _TrainData, predict
+    from ganaug.training.losses import training_loss
 
     cpu = torch.device("cpu")
     g = torch.Generator().manual_seed(1)
@@ -131,7 +133,7 @@ def bench_bf16_fit(size: int, steps: int, batch: int) -> dict:
             data,
             torch.arange(n),
             cfg,
-            torch.ones(2),
+            training_loss(LossSpec(), np.bincount(y, minlength=2).tolist(), torch.ones(2)),
             torch.Generator(),
             False,
             cpu,

@@ -322,10 +322,12 @@ def fit_throughput(
 ) -> dict:
     """The fit's own epoch (_train_epoch) over ``steps`` batches of 32 at ``size``, after 3 untimed
     batches: seconds a training step, images a second, peak GPU memory."""
+    from ganaug.loss_spec import LossSpec
     from ganaug.models.classifiers import create_classifier
     from ganaug.runtime import configure_runtime, select_device
     from ganaug.settings import FitConfig
     from ganaug.training.classifier import _train_epoch, _TrainData
+    from ganaug.training.losses import training_loss
 
     configure_runtime({"gpu_jobs_per_device": 2})
     device = select_device(device_type)
@@ -336,7 +338,9 @@ def fit_throughput(
     n, batch = steps * 32, 32
     x, y = images(n, size, 5), (np.arange(n) % 20 == 0).astype(np.int64)
     data, cfg = _TrainData(x, y, device), FitConfig(batch_size=batch, bf16=bf16)
-    opt, w = torch.optim.Adam(model.parameters(), lr=1e-4), torch.ones(2, device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    # the fit's loss: class-weighted cross-entropy (weights of one here)
+    w = training_loss(LossSpec(), np.bincount(y, minlength=2).tolist(), torch.ones(2, device=device))
     g = torch.Generator().manual_seed(0)
     warm = torch.arange(min(3, steps) * batch)
     _train_epoch(model, opt, data, warm, cfg, w, g, True, device, lambda it: it)
@@ -558,6 +562,9 @@ def snakemake(rec: Record, device: torch.device, smoke: bool) -> None:
         "device": device.type,
         "data": {
             "image_size": size,
+            # the lists only: the perceptual hash (imagehash) is not on the GPU machine, and this step
+            # checks train_gan's path on the device, not the data screens
+            "same_lesion": {"screen": False},
             "phantom": {
                 "n_minority_lesions": 14,
                 "n_majority_lesions": 30,
