@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug.dataclass_io import from_dict
-from ganaug.models.registry import CLUSTER_RESNET50, FID_INCEPTION, LPIPS_VGG16, arch_spec
+from ganaug.models.registry import CLUSTER_RESNET50, DINOV2, FID_INCEPTION, LPIPS_VGG16, arch_spec
 from ganaug.settings import ClassifierConfig
 from ganaug.weights import WeightFile, fetch
 
@@ -34,6 +34,8 @@ def required_files(config: dict[str, Any]) -> list[WeightFile]:
         wanted.append(CLUSTER_RESNET50)
     if config["evaluation"]["feature_extractor"] == "inception":
         wanted.append(FID_INCEPTION)
+    if config["evaluation"]["dinov2"] == "pretrained":
+        wanted.append(DINOV2)
     out: dict[str, WeightFile] = {}
     for f in wanted:
         out.setdefault(f.name, f)

@@ -356,6 +356,8 @@ class EvaluationConfig:
     )
     bootstrap_resamples: int = 2000  # resamples of the paired lesion bootstrap
     feature_extractor: str = "inception"  # GAN-metric features: inception | efficientnet_lite0 | random
+    dinov2: str = "pretrained"  # the second feature space (DINOv2 ViT-S/14): pretrained | random | none
+    dinov2_size: int = 224  # px a side DINOv2 sees (a multiple of its 14-px patch)
     batch_size: int = 50  # images per feature-extractor pass
     is_splits: int = 10  # splits of the Inception Score
     kid_subsets: int = 100  # subsets KID is averaged over
@@ -377,18 +379,10 @@ EVALUATION_RULE_KEYS = {
     "significance": ("references", "pairs", "primary", "alpha", "bootstrap_resamples"),
     "ablation": ("study_expected_f1",),
     "design": ("primary", "alpha", "effect_of_interest"),
-    "gan_metrics": (
-        "feature_extractor",
-        "batch_size",
-        "is_splits",
-        "kid_subsets",
-        "kid_subset_size",
-        "pr_k",
-        "lpips_diversity_images",
-        "real_vs_synthetic",
-        "size_draws",
-        "copying_cells",
-        "tf32",
+    # every key of the GAN metrics' features, figures and draws
+    "gan_metrics": tuple(
+        "feature_extractor dinov2 dinov2_size batch_size is_splits kid_subsets kid_subset_size pr_k "
+        "lpips_diversity_images real_vs_synthetic size_draws copying_cells tf32".split()
     ),
     "final_results": ("study_expected_f1",),
 }

@@ -76,6 +76,7 @@ def test_required_weight_files_follow_the_config():
             "efficientnet_b0_rwightman-7f5810bc.pth",
             "vgg16-397923af.pth",
             "pt_inception-2015-12-05-6726825d.pth",
+            "timm-vit_small_patch14_dinov2.lvd142m.safetensors",
         ]
     )
     demo = validate_config(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))

@@ -273,6 +273,57 @@ def test_every_gan_figure_is_recomputed_from_the_stored_features(demo, demo_conf
             )
 
 
+def test_dinov2_figures_sit_beside_inceptions_and_are_recomputed_from_the_features(demo):
+    """Every generator's metrics.json holds the DINOv2 block (random init, labelled): each draw's
+    Frechet distance (pytorch-fid once), kernel distance, precision/recall and density/coverage
+    (prdc) from features.npz, on the same draws as the Inception figures."""
+    import contextlib
+    import io
+
+    import prdc
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    from ganaug.evaluation.gan_metrics import (
+        fid_from_features,
+        gaussian_stats,
+        kernel_inception_distance,
+        precision_recall,
+    )
+
+    for folder in ("gan", "ddpm"):
+        gan = read(demo / R0 / folder / "metrics.json")
+        assert gan["dinov2"]["comparable"] is False and "not comparable" in gan["dinov2"]["name"]
+        assert gan["dinov2"]["image_size"] == 112
+        feats = np.load(demo / R0 / folder / "features.npz")
+        for name, s in gan["sets"].items():
+            for ref in ("train", "val"):
+                a = s["dinov2"]["against"][ref]
+                assert a["draws"] == s["against"][ref]["draws"] and "fid" not in a
+                real, syn = feats[f"real_{ref}_dinov2"], feats[f"{name}_dinov2"]
+                assert real.shape[1] == syn.shape[1] == 384
+                draws = zip(feats[f"{name}_{ref}_draw_set"], feats[f"{name}_{ref}_draw_real"], strict=True)
+                for k, (i, j) in enumerate(draws):
+                    fd = fid_from_features(real[j], syn[i])
+                    assert a["frechet_distance"]["per_draw"][k] == pytest.approx(fd, rel=1e-9)
+                    kd = kernel_inception_distance(
+                        real[j], syn[i], a["kid_subsets"], a["kid_subset_size"], 42
+                    )
+                    assert a["kernel_distance"]["per_draw"][k] == pytest.approx(
+                        kd["mean"], rel=1e-6, abs=1e-12
+                    )
+                    pr = precision_recall(real[j], syn[i], a["pr_k"])
+                    assert a["precision"]["per_draw"][k] == pr["precision"]
+                    assert a["recall"]["per_draw"][k] == pr["recall"]
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        dc = prdc.compute_prdc(real[j], syn[i], nearest_k=a["pr_k"])
+                    assert a["density"]["per_draw"][k] == pytest.approx(dc["density"], rel=1e-9)
+                    assert a["coverage"]["per_draw"][k] == pytest.approx(dc["coverage"], rel=1e-9)
+                if (name, ref) == ("curated", "val"):  # by pytorch-fid itself once
+                    i, j = feats[f"{name}_{ref}_draw_set"][0], feats[f"{name}_{ref}_draw_real"][0]
+                    fd = calculate_frechet_distance(*gaussian_stats(real[j]), *gaussian_stats(syn[i]))
+                    assert a["frechet_distance"]["per_draw"][0] == pytest.approx(fd, rel=1e-4)
+
+
 # ---------------------------------------------------------------- the comparisons
 
 

@@ -152,7 +152,9 @@ rule gan_metrics:
         raw=f"{REP}/synthetic/raw",
         manifest=f"{REP}/synthetic/raw_manifest.csv",
         curated=f"{REP}/synthetic/curated",
-        weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
+        weights=cached("evaluation.feature_extractor")
+        + cached("evaluation.dinov2")
+        + cached("curation.lpips_backbone"),
     output:
         metrics=f"{REP}/gan/metrics.json",
         features=f"{REP}/gan/features.npz",
@@ -204,7 +206,9 @@ use rule gan_metrics as generator_metrics with:
         raw=f"{REP}/synthetic_{{gdir}}/raw",
         manifest=f"{REP}/synthetic_{{gdir}}/raw_manifest.csv",
         curated=f"{REP}/synthetic_{{gdir}}/curated",
-        weights=cached("evaluation.feature_extractor") + cached("curation.lpips_backbone"),
+        weights=cached("evaluation.feature_extractor")
+        + cached("evaluation.dinov2")
+        + cached("curation.lpips_backbone"),
     output:
         metrics=f"{REP}/{{gdir}}/metrics.json",
         features=f"{REP}/{{gdir}}/features.npz",

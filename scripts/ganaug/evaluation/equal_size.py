@@ -63,18 +63,14 @@ class Knobs:
     seed: int = 42
 
 
-def one_draw(set_pool, ref_pool, lpips, ssim, i: np.ndarray, j: np.ndarray, k: Knobs) -> dict:
-    """Every figure of one draw: set rows ``i`` against reference rows ``j``."""
+def feature_draw(set_pool, ref_pool, i: np.ndarray, j: np.ndarray, k: Knobs) -> dict:
+    """The figures of one draw that come from features alone: set rows ``i`` against reference
+    rows ``j`` (on Inception's features, and on DINOv2's)."""
     n = len(i)
     size = min(k.kid_subset_size, n)
     # with every image of both sides in each subset, all subsets are the same one
     kid = kernel_inception_distance(ref_pool[j], set_pool[i], k.kid_subsets if size < n else 1, size, k.seed)
-    out = {
-        k.names["fd"]: fid_from_features(ref_pool[j], set_pool[i]),
-        k.names["kd"]: kid["mean"],
-        "lpips_to_nearest_real": float(lpips[np.ix_(i, j)].min(axis=1).mean()),
-        "ssim_best_match": float(ssim[np.ix_(i, j)].max(axis=1).mean()),
-    }
+    out = {k.names["fd"]: fid_from_features(ref_pool[j], set_pool[i]), k.names["kd"]: kid["mean"]}
     if n > k.pr_k:
         out |= {m: v for m, v in precision_recall(ref_pool[j], set_pool[i], k.pr_k).items() if m != "k"}
         # density and coverage with the same k (Naeem et al. 2020)
@@ -85,14 +81,18 @@ def one_draw(set_pool, ref_pool, lpips, ssim, i: np.ndarray, j: np.ndarray, k: K
     return out
 
 
-def against(
-    set_pool, ref_pool, lpips, ssim, n: int, index: list[tuple[np.ndarray, np.ndarray]], k: Knobs
-) -> dict:
-    """The figures of one set against one reference over the draws: mean, sd and each draw."""
-    per = [one_draw(set_pool, ref_pool, lpips, ssim, i, j, k) for i, j in index]
-    keys = [k.names["fd"], k.names["kd"], "precision", "recall", *DENSITY_COVERAGE, *SAMPLE_LEVEL]
-    keys += ["lpips_to_nearest_real", "ssim_best_match"]
-    out = {"n_per_side": n, "draws": len(index), "n_set": len(set_pool), "n_real": len(ref_pool)}
+def one_draw(set_pool, ref_pool, lpips, ssim, i: np.ndarray, j: np.ndarray, k: Knobs) -> dict:
+    """Every figure of one draw: the features' figures, and the nearest real image by LPIPS and
+    by SSIM."""
+    return feature_draw(set_pool, ref_pool, i, j, k) | {
+        "lpips_to_nearest_real": float(lpips[np.ix_(i, j)].min(axis=1).mean()),
+        "ssim_best_match": float(ssim[np.ix_(i, j)].max(axis=1).mean()),
+    }
+
+
+def _over_draws(per: list[dict], keys: list[str], n: int, n_set: int, n_real: int, k: Knobs) -> dict:
+    """Mean, sd and every draw's value of each figure."""
+    out = {"n_per_side": n, "draws": len(per), "n_set": n_set, "n_real": n_real}
     for key in keys:
         vals = [d.get(key) for d in per]
         out[key] = mean_sd(vals) | {"per_draw": vals}
@@ -105,6 +105,28 @@ def against(
     out["kid_subsets"] = k.kid_subsets if out["kid_subset_size"] < n else 1
     out["pr_k"] = k.pr_k
     return out
+
+
+def _feature_keys(k: Knobs) -> list[str]:
+    return [k.names["fd"], k.names["kd"], "precision", "recall", *DENSITY_COVERAGE, *SAMPLE_LEVEL]
+
+
+def against(
+    set_pool, ref_pool, lpips, ssim, n: int, index: list[tuple[np.ndarray, np.ndarray]], k: Knobs
+) -> dict:
+    """The figures of one set against one reference over the draws: mean, sd and each draw."""
+    per = [one_draw(set_pool, ref_pool, lpips, ssim, i, j, k) for i, j in index]
+    keys = [*_feature_keys(k), "lpips_to_nearest_real", "ssim_best_match"]
+    return _over_draws(per, keys, n, len(set_pool), len(ref_pool), k)
+
+
+def against_features(
+    set_pool, ref_pool, n: int, index: list[tuple[np.ndarray, np.ndarray]], k: Knobs
+) -> dict:
+    """The features' figures alone over the same draws (the DINOv2 space: the draws are the
+    Inception figures', so the two spaces judge the same images)."""
+    per = [feature_draw(set_pool, ref_pool, i, j, k) for i, j in index]
+    return _over_draws(per, _feature_keys(k), n, len(set_pool), len(ref_pool), k)
 
 
 MIN_PER_SPLIT = 10  # images an Inception Score split needs to mean anything

@@ -85,6 +85,8 @@ def fid_inception_architecture() -> torch.nn.Module:
 
 
 class InceptionFeatures(torch.nn.Module):
+    short = "inception"  # the progress bar's name
+
     def __init__(
         self, net: torch.nn.Module, label: str, comparable: bool, names: dict[str, str] = INCEPTION_NAMES
     ):
@@ -154,17 +156,18 @@ def verify_fid_inception(path: Path, remove: bool = True) -> None:
 
 
 def extract(
-    model: InceptionFeatures, images_u8: np.ndarray, device: torch.device, batch: int = 50, desc: str = ""
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features and logits of uint8 (N, 3, H, W) images, in batches, with a progress bar.
+    model: torch.nn.Module, images_u8: np.ndarray, device: torch.device, batch: int = 50, desc: str = ""
+) -> tuple[np.ndarray, ...]:
+    """Each output of ``model`` (features and logits here; DINOv2's features alone) for uint8
+    (N, 3, H, W) images, in batches, with a progress bar.
 
     float32, as the network gives them; the metrics compute in float64 themselves."""
     from tqdm import tqdm
 
     model = model.to(device)
-    pools, logits = [], []
-    for s in tqdm(range(0, len(images_u8), batch), desc=f"inception {desc}".strip(), unit="batch"):
-        p, z = model(torch.from_numpy(np.ascontiguousarray(images_u8[s : s + batch])).to(device))
-        pools.append(p.float().cpu().numpy())
-        logits.append(z.float().cpu().numpy())
-    return np.concatenate(pools), np.concatenate(logits)
+    outs = []
+    name = f"{getattr(model, 'short', 'features')} {desc}".strip()
+    for s in tqdm(range(0, len(images_u8), batch), desc=name, unit="batch"):
+        batch_out = model(torch.from_numpy(np.ascontiguousarray(images_u8[s : s + batch])).to(device))
+        outs.append([t.float().cpu().numpy() for t in batch_out])
+    return tuple(np.concatenate(parts) for parts in zip(*outs, strict=True))

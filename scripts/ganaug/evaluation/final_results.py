@@ -129,6 +129,7 @@ def build(
                 "review_mode": review,
                 "simulated_review": bool(curation_summary.get("simulated_review")),
                 "gan_feature_extractor": gan_metrics.get("feature_extractor"),
+                "gan_dinov2": gan_metrics.get("dinov2"),
             },
             "dataset_statistics": data_summary,
             "curation": {"funnel": curation_summary.get("funnel", [])},

@@ -38,6 +38,7 @@ from ganaug.data.provenance import check_raw_set
 from ganaug.dataclass_io import from_dict
 from ganaug.evaluation import equal_size
 from ganaug.evaluation.copying import c_t
+from ganaug.evaluation.dinov2 import DinoFeatures, build_dinov2, dino_features, dino_record
 from ganaug.evaluation.features import INCEPTION_NAMES, InceptionFeatures, build_extractor, extract
 from ganaug.io import atomic_path, write_csv, write_json
 from ganaug.models.registry import backbone_label
@@ -75,17 +76,27 @@ class Settings:
 
 @dataclass
 class Reference:
-    """A real reference set with its Inception features and logits."""
+    """A real reference set with its Inception features and logits (and DINOv2 features)."""
 
     name: str  # train | val
     images: Images
     pool: np.ndarray
     logits: np.ndarray
+    dino: np.ndarray | None = None
 
 
-def reference(name: str, images: Images, extractor: InceptionFeatures, device: torch.device, s: Settings):
+def reference(
+    name: str,
+    images: Images,
+    extractor: InceptionFeatures,
+    device: torch.device,
+    s: Settings,
+    dino: DinoFeatures | None = None,
+):
     pool, logits = extract(extractor, images.rgb, device, s.batch_size, desc=f"real {name}")
-    return Reference(name, images, pool, logits)
+    return Reference(
+        name, images, pool, logits, dino_features(dino, images.rgb, device, s.batch_size, f"real {name}")
+    )
 
 
 def subsample(raw: Images, n: int, seed: int) -> Images:
@@ -136,6 +147,7 @@ class SetResult:
     pool: np.ndarray
     logits: np.ndarray
     pairwise: dict  # reference name -> Pairwise
+    dino: np.ndarray | None = None  # DINOv2 features (None: evaluation.dinov2 is none)
 
 
 def _per_image(images: Images, ref: Reference, lp: np.ndarray, ss: np.ndarray) -> pd.DataFrame:
@@ -182,14 +194,17 @@ def evaluate_set(
     desc: str,
     n: int,
     stream: int = 0,
+    dino: DinoFeatures | None = None,
 ) -> SetResult:
-    """All metrics of one synthetic set against each reference, at ``n`` images a side."""
+    """All metrics of one synthetic set against each reference, at ``n`` images a side; on
+    DINOv2's features too (``dino``), over the same draws."""
     for ref in refs:
         if images.rgb.shape[1:] != ref.images.rgb.shape[1:]:
             raise ValueError(
                 f"{desc}: synthetic images are {images.rgb.shape[1:]}, real ones {ref.images.rgb.shape[1:]}"
             )
     pool, logits = extract(extractor, images.rgb, device, s.batch_size, desc=desc)
+    dino_pool = dino_features(dino, images.rgb, device, s.batch_size, desc)
     against, tables, pairwise = {}, [], {}
     for k, ref in enumerate(refs):
         log.info(
@@ -215,7 +230,15 @@ def evaluate_set(
         "against": against,
         "copying": c_t(train.pool, held_out.pool, pool, s.copying_cells, s.seed),
     }
-    return SetResult(summary, pd.concat(tables, ignore_index=True), pool, logits, pairwise)
+    if dino is not None:
+        dk = equal_size.Knobs(dino.names, s.kid_subsets, s.kid_subset_size, s.pr_k, s.seed)
+        summary["dinov2"] = {
+            "against": {
+                r.name: equal_size.against_features(dino_pool, r.dino, n, pairwise[r.name].index, dk)
+                for r in refs
+            }
+        }
+    return SetResult(summary, pd.concat(tables, ignore_index=True), pool, logits, pairwise, dino_pool)
 
 
 @dataclass(frozen=True)
@@ -238,6 +261,8 @@ def _set_features(name: str, images: Images, result: SetResult) -> dict[str, np.
         f"{name}_pool": result.pool,
         f"{name}_logits": result.logits,
     }
+    if result.dino is not None:
+        out[f"{name}_dinov2"] = result.dino
     for ref, pw in result.pairwise.items():
         out |= {
             f"{name}_{ref}_lpips": pw.lpips,
@@ -260,10 +285,11 @@ def gan_metrics(
     n_show: int,
     out: GanMetricsOutputs,
     tf32: bool = True,
+    dino: DinoFeatures | None = None,
 ) -> dict:
     """The rule gan_metrics: every figure, written with what it is recomputed from, and how the
     job ran (``runtime``: TF32, the arithmetic, determinism)."""
-    refs = [reference(name, real_minority(metadata, name), extractor, device, s) for name in REFERENCES]
+    refs = [reference(r, real_minority(metadata, r), extractor, device, s, dino) for r in REFERENCES]
     curated = synthetic(curated_dir)
     raw_all = synthetic(raw_dir)
     sets = {"raw": subsample(raw_all, len(curated.names), s.seed), "curated": curated}
@@ -273,8 +299,9 @@ def gan_metrics(
     summaries, tables = {}, []
     features = {f"real_{r.name}_ids": np.array(r.images.names) for r in refs}
     features |= {f"real_{r.name}_pool": r.pool for r in refs}
+    features |= {f"real_{r.name}_dinov2": r.dino for r in refs if r.dino is not None}
     for k, (name, images) in enumerate(sets.items()):
-        result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name, n, k)
+        result = evaluate_set(images, refs, extractor, fast, lpips_label, device, s, name, n, k, dino)
         summaries[name] = result.summary
         tables.append(result.per_image.assign(set=name))
         features |= _set_features(name, images, result)
@@ -297,6 +324,7 @@ def gan_metrics(
     table = pd.concat(tables, ignore_index=True)
     write_csv(table[["set", *(c for c in table.columns if c != "set")]], out.per_image)
     result = _summary(refs, summaries, extractor, s, n) | {"runtime": runtime_record(device, tf32)}
+    result["dinov2"] = None if dino is None else dino_record(dino)
     write_json(result, out.metrics)
     return result
 
@@ -341,8 +369,10 @@ def gan_metrics_rule(
     torch.set_num_threads(threads)
     dev = select_device(device, evaluation["tf32"])
     extractor = build_extractor(evaluation["feature_extractor"], cache_dir, seed)
-    if not extractor.comparable:
-        log.warning("GAN metrics on %s: not comparable to any published FID/IS", extractor.label)
+    dino = build_dinov2(evaluation["dinov2"], cache_dir, evaluation["dinov2_size"], seed)
+    for ex in (extractor, dino):
+        if ex is not None and not ex.comparable:
+            log.warning("GAN metrics on %s: not comparable to any published figure", ex.label)
     check_raw_set(inputs["manifest"], inputs["metadata"], image_size)
     keys = {f.name for f in dataclasses.fields(Settings)} - {"lpips_chunk", "seed"}
     settings = from_dict(Settings, {**{k: evaluation[k] for k in keys}, "seed": seed}, "evaluation")
@@ -362,4 +392,5 @@ def gan_metrics_rule(
         evaluation["real_vs_synthetic"],
         out,
         evaluation["tf32"],
+        dino,
     )

@@ -4,7 +4,8 @@ Per generator and repeat, from files its own rules wrote:
 
 - KID of its raw and curated sets against the held-out validation DF images, at equal size on
   both sides (its metrics.json, ``ganaug.evaluation.equal_size``), and against the training images
-  beside it, since a set much closer to train than to val copies;
+  beside it, since a set much closer to train than to val copies; the kernel distance on DINOv2's
+  features against the val images beside it;
 - the data-copying test of each set (Meehan et al. 2020, ``ganaug.evaluation.copying``);
 - the visual Turing test of its review: each reviewer's accuracy, balanced accuracy and realism
   AUC at telling its images from the blinded real ones, averaged over reviewers;
@@ -81,6 +82,11 @@ def set_figures(metrics: dict) -> dict:
             f"{kd}_x1000_vs_val": _x1000(against, "val", kd, "mean"),
             f"{kd}_x1000_sd_vs_val": _x1000(against, "val", kd, "sd"),
             f"{kd}_x1000_vs_train": _x1000(against, "train", kd, "mean"),
+            # the same kernel distance on DINOv2's features (None without them); the key does not
+            # end like kid_key's, which names the Inception-space figure
+            "dinov2_kd_vs_val_x1000": _x1000(
+                s.get("dinov2", {}).get("against", {}), "val", "kernel_distance", "mean"
+            ),
             "copying_z": copying.get("z"),
             "copying_c_t": copying.get("c_t"),
             "copying_why": copying.get("why", ""),

@@ -77,13 +77,12 @@ PACKAGED = {"tf_efficientnet_lite0": EFFICIENTNET_LITE0}
 _TIMM_NAME = re.compile(r"^[a-z0-9_.]+$")
 
 
-def timm_weight_file(model: str) -> WeightFile:
+def timm_weight_file(model: str, purpose: str | None = None) -> WeightFile:
     """A timm model's cache entry. Its download address is timm's own pretrained config, read at
     fetch time (the ``timm:`` scheme), since asking timm while the workflow is parsed would
     import torch."""
-    return WeightFile(
-        f"timm-{model}.safetensors", f"timm:{model}", f"classifier.weights (timm/{model})", "timm"
-    )
+    purpose = purpose or f"classifier.weights (timm/{model})"
+    return WeightFile(f"timm-{model}.safetensors", f"timm:{model}", purpose, "timm")
 
 
 def arch_spec(name: str) -> ArchSpec:
@@ -113,6 +112,10 @@ FID_INCEPTION = WeightFile(
     purpose="evaluation.feature_extractor",
     verify="fid-inception",
 )
+# DINOv2 ViT-S/14 (Oquab et al. 2023), the second feature space of the GAN metrics (Stein et al.
+# 2023): timm's port of Meta's weights, fetched like any timm file
+DINOV2_MODEL = "vit_small_patch14_dinov2.lvd142m"
+DINOV2 = timm_weight_file(DINOV2_MODEL, "evaluation.dinov2")
 RANDOM = "random"  # the one spelling of "random init" in every config key and label
 
 

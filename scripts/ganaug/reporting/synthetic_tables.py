@@ -34,6 +34,17 @@ AGAINST_ROWS = [
 ]
 
 
+# per set and reference, on DINOv2's features over the same draws (metrics.json "dinov2")
+DINOV2_ROWS = [
+    ("kernel_distance", "DINOv2: kernel distance x 1000"),
+    ("frechet_distance", "DINOv2: Frechet distance (FD_DINOv2)"),
+    ("precision", "DINOv2: precision"),
+    ("recall", "DINOv2: recall"),
+    ("density", "DINOv2: density"),
+    ("coverage", "DINOv2: coverage"),
+]
+
+
 def _fmt(key: str, v) -> str:
     if isinstance(v, dict):
         mean, sd = v.get("mean"), v.get("sd")
@@ -66,14 +77,20 @@ def gan_metrics_table(gan: dict) -> pd.DataFrame:
         k for k in gan["sets"] if k not in ("raw", "curated")
     ]
     refs = list(gan["references"])
+    dino_rows = DINOV2_ROWS if gan.get("dinov2") else []
     cols = {}
     for name in sets:
         s = gan["sets"][name]
         for ref in refs:
             a = s["against"][ref]
             own = [_fmt(k, s[k]) if ref == refs[0] else "" for k, _ in set_rows]
-            cols[f"{name} vs {ref}"] = own + [_fmt(k, a.get(k, "n/a")) for k, _ in against_rows]
-    return pd.DataFrame(cols, index=[label for _, label in set_rows + against_rows])
+            d = s.get("dinov2", {}).get("against", {}).get(ref, {})
+            cols[f"{name} vs {ref}"] = (
+                own
+                + [_fmt(k, a.get(k, "n/a")) for k, _ in against_rows]
+                + [_fmt(k, d.get(k, "n/a")) for k, _ in dino_rows]
+            )
+    return pd.DataFrame(cols, index=[label for _, label in set_rows + against_rows + dino_rows])
 
 
 def memorisation_table(gan: dict) -> pd.DataFrame:
@@ -163,6 +180,9 @@ def generator_table(final: dict) -> pd.DataFrame:
                 f"curated: {label} x 1000 vs val": mean_of([c.get(kd) for c in cur]),
                 f"curated: {label} x 1000 vs train": mean_of([c.get(kd_train) for c in cur]),
                 f"raw: {label} x 1000 vs val": mean_of([c.get(kd) for c in raw]),
+                "curated: DINOv2 kernel distance x 1000 vs val": mean_of(
+                    [c.get("dinov2_kd_vs_val_x1000") for c in cur]
+                ),
                 "curated: data-copying z": mean_of([c.get("copying_z") for c in cur]),
                 "Turing: accuracy": mean_of([t["accuracy"] for t in turing]),
                 "Turing: balanced accuracy": mean_of([t["balanced_accuracy"] for t in turing]),

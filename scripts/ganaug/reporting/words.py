@@ -37,6 +37,9 @@ def caveats(final: dict) -> list[str]:
     ex = p.get("gan_feature_extractor") or {}
     if not ex.get("comparable", True):
         out.append(f"GAN metrics: {ex.get('name')}.")
+    dino = p.get("gan_dinov2") or {}
+    if not dino.get("comparable", True):
+        out.append(f"GAN metrics' second feature space: {dino.get('name')}.")
     if p.get("simulated_review"):
         out.append("The human review of synthetic images was SIMULATED (curation.review.mode: simulate).")
     for key in ("lpips_backbone", "cluster_backbone"):

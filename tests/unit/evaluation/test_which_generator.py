@@ -26,7 +26,8 @@ def _metrics(rng, z_curated: float) -> dict:
             "raw": {"n_synthetic": 50, "against": {"val": against(7), "train": against(7)},
                     "copying": {"z": float(rng.normal()), "c_t": 0.1, "why": ""}},
             "curated": {"n_synthetic": 9, "against": {"val": against(7), "train": against(7)},
-                        "copying": {"z": z_curated, "c_t": z_curated / 2, "why": ""}},
+                        "copying": {"z": z_curated, "c_t": z_curated / 2, "why": ""},
+                        "dinov2": {"against": {"val": {"kernel_distance": {"mean": float(rng.uniform())}}}}},
         },
     }  # fmt: skip
 
@@ -113,6 +114,12 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     assert t.index.tolist() == ["WGAN-GP", "DDPM"]
     kids = [1000 * m["sets"]["curated"]["against"]["val"]["kid"]["mean"] for m in metrics["ddpm"]]
     assert t.loc["DDPM", "curated: KID x 1000 vs val"] == pytest.approx(np.mean(kids))
+    dino = [
+        1000 * m["sets"]["curated"]["dinov2"]["against"]["val"]["kernel_distance"]["mean"]
+        for m in metrics["ddpm"]
+    ]
+    assert t.loc["DDPM", "curated: DINOv2 kernel distance x 1000 vs val"] == pytest.approx(np.mean(dino))
+    assert cur["dinov2_kd_vs_val_x1000"] == pytest.approx(dino[1])
     accs = [np.mean([r["accuracy"] for r in x["reviewers"]]) for x in turing["ddpm"]]
     assert t.loc["DDPM", "Turing: accuracy"] == pytest.approx(np.mean(accs))
     assert t.loc["WGAN-GP", "training (min)"] == pytest.approx(1.5)
@@ -180,3 +187,26 @@ def test_each_generators_blur_threshold_is_shown_and_unalike_ones_are_a_caveat(t
         assert note == "" and not any("blur thresholds" in c for c in words.caveats(final))
     else:
         assert "different blur thresholds (WGAN-GP 780, DDPM 100" in note and note in words.caveats(final)
+
+
+def test_the_gan_table_shows_the_dinov2_figures_beside_inceptions_and_the_caveat_names_them():
+    rng = np.random.default_rng()
+    kd, fd = float(rng.uniform(0.001, 0.1)), float(rng.uniform(1, 50))
+    dino = {"kernel_distance": {"mean": kd, "sd": None}, "frechet_distance": {"mean": fd, "sd": None}}
+    a = {"n_per_side": 7, "draws": 1, "kid": {"mean": 0.5, "sd": None}}
+    gan = {
+        "names": {"fd": "fid", "kd": "kid", "score": "inception_score"},
+        "references": {"val": {"n": 7, "set": "val"}},
+        "sets": {"curated": {"n_synthetic": 9, "inception_score": {"mean": 1.0, "sd": None},
+                             "lpips_diversity": {"mean": 0.3, "sd": None},
+                             "against": {"val": a}, "dinov2": {"against": {"val": dino}}}},
+        "dinov2": {"name": "DINOv2 ViT-S/14, RANDOM INIT", "comparable": False},
+    }  # fmt: skip
+    t = synthetic_tables.gan_metrics_table(gan)
+    assert t.loc["DINOv2: kernel distance x 1000", "curated vs val"] == f"{1000 * kd:.4g}"
+    assert t.loc["DINOv2: Frechet distance (FD_DINOv2)", "curated vs val"] == f"{fd:.4g}"
+    assert t.loc["DINOv2: precision", "curated vs val"] == "n/a"
+    gan["dinov2"] = None
+    assert not any(i.startswith("DINOv2") for i in synthetic_tables.gan_metrics_table(gan).index)
+    final = {"provenance": {"seeds": [42], "gan_dinov2": {"name": "DINOv2 X", "comparable": False}}}
+    assert any("second feature space: DINOv2 X" in c for c in words.caveats(final))
