@@ -187,6 +187,14 @@ def generator_problems(study: Sections, config: Mapping[str, Any]) -> list[str]:
             FAMILIES[gen].settings(config)
         except ValueError as err:
             problems.append(f"config section '{FAMILIES[gen].section}': {err}")
+    if study.curation.blur_percentile is not None:  # one rule for all: no per-generator values
+        if isinstance(study.curation.blur_threshold, Mapping):
+            problems.append(
+                "config keys 'curation.blur_threshold' and 'curation.blur_percentile': a threshold per "
+                "generator and the shared percentile rule exclude each other; set blur_percentile: null or "
+                "give blur_threshold one number"
+            )
+        return problems
     return problems + blur_problems(study.curation.blur_threshold, used | {DEFAULT})
 
 

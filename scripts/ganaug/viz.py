@@ -40,6 +40,20 @@ def plot_gan_curves(history: pd.DataFrame, path: str | Path) -> None:
     _save(fig, path)
 
 
+def plot_curves(history: pd.DataFrame, panels: list[tuple[str, str]], xlabel: str, path: str | Path) -> None:
+    """One panel a (column, title) of ``history`` against its iterations."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), squeeze=False)
+    for ax, (col, title) in zip(axes[0], panels, strict=True):
+        ax.plot(history["iteration"], history[col], lw=1.2)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if history.empty:
+            ax.text(0.5, 0.5, "nothing logged", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def plot_diffusion_curves(history: pd.DataFrame, path: str | Path) -> None:
     """The denoising loss (log scale) and the learning rate against optimiser steps."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))

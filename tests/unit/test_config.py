@@ -335,7 +335,7 @@ def test_a_condition_may_name_a_registered_generator():
         (
             {"x": {**DDPM_CURATED, "generator": "stylegan9"}},
             {},
-            "'stylegan9' is not a registered generator (wgan_gp, ddpm)",
+            "'stylegan9' is not a registered generator (wgan_gp, ddpm, stylegan2_ada)",
         ),
         (
             {"x": {"synthetic": "none", "real_minority": True, "augment": False, "generator": "ddpm"}},

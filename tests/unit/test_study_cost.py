@@ -62,11 +62,13 @@ def test_the_study_config_is_projected_per_stage_with_its_range(tmp_path):
     cost = json.loads(out.read_text())
     assert cost["config"] == "config/config.yaml" and cost["epochs_per_fit"] == 20
     rows = {r["stage"]: r for r in cost["anchored"]["stages"]}
-    # 16 conditions (real_extra needs data.extra_minority), per architecture; both generators
+    # 18 conditions (real_extra needs data.extra_minority), per architecture; the three generators
     for arch in ("resnet50", "densenet121", "efficientnet_b0"):
-        assert rows[f"fit {arch}"]["jobs"] == 12 * 16
+        assert rows[f"fit {arch}"]["jobs"] == 12 * 18
     assert rows["train_gan"]["jobs"] == rows["train_ddpm"]["jobs"] == rows["sample_ddpm"]["jobs"] == 12
+    assert rows["train_stylegan2_ada"]["jobs"] == rows["sample_stylegan2_ada"]["jobs"] == 12
     assert rows["curate_lpips"]["jobs"] == rows["curate_lpips ddpm"]["jobs"] == 12
+    assert rows["curate_lpips stylegan2_ada"]["jobs"] == 12
     proj = cost["anchored"]["projection"]
     hours = [proj[c]["one_gpu"]["wall_hours"] for c in ("optimistic", "expected", "pessimistic")]
     assert 0 < hours[0] <= hours[1] <= hours[2]

@@ -11,6 +11,8 @@ CUR_DIR = f"{SYN}/curation"
 rule curate_blur:
     input:
         raw=f"{SYN}/raw",
+        # the real train-split minority images set the threshold under curation.blur_percentile
+        metadata=f"{REP}/data/metadata.csv",
     output:
         f"{CUR_DIR}/blur.csv",
     log:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ganaug.curation.blur import real_percentile
 from ganaug.curation.clusters import alternative_selections, build_feature_extractor
 from ganaug.curation.lpips_fast import FastLpips, build_lpips
 from ganaug.curation.review import write_review_sheet
@@ -27,8 +28,25 @@ from ganaug.viz import plot_score_distributions, scatter_clusters
 log = logging.getLogger(__name__)
 
 
-def blur_rule(raw: str | Path, out: str | Path, blur_threshold: float) -> None:
-    write_csv(blur_stage(raw, blur_threshold), out)
+def blur_rule(
+    raw: str | Path,
+    out: str | Path,
+    blur_threshold: float | None,
+    blur_percentile: float | None = None,
+    metadata: str | Path | None = None,
+) -> None:
+    """The blur stage at the fixed threshold, or (``blur_percentile``) at that percentile of the
+    real train-split minority images' values; blur.csv records the threshold and its rule."""
+    if blur_percentile is not None:
+        threshold, rule = real_percentile(metadata, blur_percentile), f"real_percentile_{blur_percentile:g}"
+        log.info(
+            "blur threshold %.1f: percentile %g of the real train-split minority images",
+            threshold,
+            blur_percentile,
+        )
+    else:
+        threshold, rule = blur_threshold, "fixed"
+    write_csv(blur_stage(raw, threshold).assign(threshold=threshold, threshold_rule=rule), out)
 
 
 def ssim_rule(
@@ -121,7 +139,8 @@ def clusters_rule(
     min_per_cluster: int,
     lpips_backbone: str,
     review: dict,
-    blur_threshold: float,
+    blur_threshold: float | None,
+    blur_percentile: float | None,
     ssim_min: float,
     ssim_max: float,
     lpips_min: float,
@@ -156,9 +175,18 @@ def clusters_rule(
     scatter_clusters(
         syn_xy, table["cluster"].to_numpy(), table["selected"].to_numpy(), real_xy, outputs["tsne"], title
     )
-    write_summary(inputs, outputs, review["mode"], lpips_backbone, cluster_backbone)
+    blur = pd.read_csv(inputs["blur"])  # the threshold the blur stage applied, and its rule
+    passed = {
+        "blur": {
+            "laplacian_var_above": float(blur["threshold"].iloc[0]),
+            "rule": blur["threshold_rule"].iloc[0],
+        },
+        "ssim": {"max_ssim_above": ssim_min, "max_ssim_below": ssim_max},
+        "lpips": {"min_lpips_above": lpips_min, "backbone": lpips_backbone},
+    }
+    write_summary(inputs, outputs, review["mode"], lpips_backbone, cluster_backbone, passed)
     thresholds = {
-        "blur": ("laplacian_var", [blur_threshold]),
+        "blur": ("laplacian_var", [passed["blur"]["laplacian_var_above"]]),
         "ssim": ("max_ssim", [ssim_min, ssim_max]),
         "lpips": ("min_lpips", [lpips_min]),
     }
@@ -168,14 +196,21 @@ def clusters_rule(
 
 
 def write_summary(
-    inputs: dict, outputs: dict, review_mode: str, lpips_backbone: str, cluster_backbone: str
+    inputs: dict,
+    outputs: dict,
+    review_mode: str,
+    lpips_backbone: str,
+    cluster_backbone: str,
+    thresholds: dict | None = None,
 ) -> None:
-    """summary.json of the curated set: the funnel, the review mode, the backbones, and the
-    training set of the GAN the images come from (checked by cluster_stage)."""
+    """summary.json of the curated set: the funnel, the thresholds its images passed, the review
+    mode, the backbones, and the training set of the GAN the images come from (checked by
+    cluster_stage): a curated folder describes itself."""
     stages = {"raw": inputs["manifest"], **{k: inputs[k] for k in ("blur", "ssim", "lpips", "review")}}
     stages["clusters"] = outputs["clusters"]
     summary = {
         "funnel": funnel(stages),
+        "thresholds": thresholds or {},
         "review_mode": review_mode,
         "lpips_backbone": lpips_backbone,
         "cluster_backbone": cluster_backbone,

@@ -158,6 +158,8 @@ def summarise(
             "conditions": g["conditions"],
             # curation.blur_threshold may be one per generator: then their sets are filtered unalike
             "blur_threshold": g.get("blur_threshold"),
+            # or the one rule for every generator: a percentile of the real images' values
+            "blur_percentile": g.get("blur_percentile"),
             "repeats": repeats,
             "copying_flag": {
                 "repeats": flagged,

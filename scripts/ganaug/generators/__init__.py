@@ -77,7 +77,7 @@ class Family:
 
 
 # one line per family: the folder under ganaug.generators whose __init__ defines FAMILY
-_MODULES = ("wgan_gp", "ddpm")
+_MODULES = ("wgan_gp", "ddpm", "stylegan2_ada")
 
 
 def lazy(module: str, name: str) -> Callable[..., Any]:

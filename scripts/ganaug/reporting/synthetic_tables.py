@@ -189,7 +189,9 @@ def generator_table(final: dict) -> pd.DataFrame:
                 "Turing: realism AUC": mean_of([t["realism_auc"] for t in turing]),
                 "training (min)": mean_of([r["training"]["seconds"] / 60 for r in reps]),
                 "training peak RSS (MB)": mean_of([r["training"]["max_rss_mb"] for r in reps]),
-                "blur threshold": g.get("blur_threshold"),
+                "blur threshold": g.get("blur_threshold")
+                if g.get("blur_percentile") is None
+                else f"percentile {g['blur_percentile']:g} of the real train DF images",
             }
         )
     return pd.DataFrame(rows).set_index("generator") if rows else pd.DataFrame()

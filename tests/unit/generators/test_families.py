@@ -60,6 +60,26 @@ TINY = {
         "n_samples": 6,
         "sample_batch_size": 4,
     },
+    "stylegan2_ada": {
+        "z_dim": 8,
+        "w_dim": 8,
+        "mapping_layers": 2,
+        "channel_base": 128,
+        "channel_max": 8,
+        "mbstd_group": 2,
+        "batch_size": 4,
+        "d_reg_interval": 2,
+        "g_reg_interval": 2,
+        "ema_kimg": 0.01,
+        "ada_interval": 1,
+        "ada_kimg": 0.1,
+        "total_iterations": 12,
+        "checkpoint_interval": 3,
+        "sample_interval": 100,
+        "log_interval": 1,
+        "n_samples": 6,
+        "sample_batch_size": 4,
+    },
 }
 NAMES = sorted(FAMILIES)
 

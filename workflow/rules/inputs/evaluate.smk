@@ -36,6 +36,7 @@ def generator_summary_params():
                 "label": g.label,
                 "conditions": [n for n, x in generator_of.items() if x == g.name],
                 "blur_threshold": blur[g.name]["blur_threshold"],
+                "blur_percentile": blur[g.name]["blur_percentile"],
             }
             for g in GENERATORS
         ],
