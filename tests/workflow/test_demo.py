@@ -324,6 +324,26 @@ def test_dinov2_figures_sit_beside_inceptions_and_are_recomputed_from_the_featur
                     assert a["frechet_distance"]["per_draw"][0] == pytest.approx(fd, rel=1e-4)
 
 
+def test_the_shared_blur_rule_is_the_real_images_percentile(demo, demo_config):
+    """curation.blur_percentile: the threshold is numpy's percentile of the study's Laplacian
+    variance of the split's real train DF images, recorded in blur.csv and summary.json."""
+    import cv2
+
+    q = demo_config["curation"]["blur_percentile"]
+    meta = pd.read_csv(demo / R0 / "data/metadata.csv")
+    rows = meta[(meta["split"] == "train") & (meta["target"] == 1)]
+    grey = [cv2.imread(str(demo.parent / p), cv2.IMREAD_GRAYSCALE) for p in rows["path"]]  # relative paths
+    real = [cv2.Laplacian(g, cv2.CV_64F).var() for g in grey]
+    blur = pd.read_csv(demo / R0 / "synthetic/curation/blur.csv")
+    assert blur["threshold"].iloc[0] == pytest.approx(np.percentile(real, q), rel=1e-9)
+    assert (blur["kept"] == (blur["laplacian_var"] > blur["threshold"])).all()
+    passed = read(demo / R0 / "synthetic/curation/summary.json")["thresholds"]
+    assert passed["blur"] == {
+        "laplacian_var_above": blur["threshold"].iloc[0],
+        "rule": f"real_percentile_{q:g}",
+    }
+
+
 # ---------------------------------------------------------------- the comparisons
 
 

@@ -206,7 +206,7 @@ def test_the_long_tail_baselines_train_on_the_baselines_images_with_their_own_lo
 
 def test_every_reported_score_is_possible_for_its_test_set(run):
     """mlscorecheck on every fit's metrics.json of both repeats, in distribution and external."""
-    assert every_score_is_possible(run) == 2 * 2 * 2 * 13  # repeats x sets x decisions x conditions
+    assert every_score_is_possible(run) == 2 * 2 * 2 * 15  # repeats x sets x decisions x conditions
 
 
 def test_the_review_was_blinded_and_unblinded(run):
@@ -283,11 +283,20 @@ def test_which_generator_reads_each_generators_own_files(run):
     training job's benchmark file; the head-to-head pair; and the report's section, in Chromium,
     with each generator's closest-to-train pairs."""
     gens = read(run / "final_results.json")["generators"]
-    assert gens["order"] == ["wgan_gp", "ddpm"] and ["gan_curated", "ddpm_curated"] in gens["head_to_head"]
+    assert gens["order"] == ["wgan_gp", "ddpm", "stylegan2_ada"]
+    assert ["gan_curated", "ddpm_curated"] in gens["head_to_head"]
+    assert ["gan_curated", "sg2ada_curated"] in gens["head_to_head"]
+    assert gens["each"]["stylegan2_ada"]["conditions"] == ["sg2ada_uncurated", "sg2ada_curated"]
     assert gens["each"]["ddpm"]["conditions"] == ["ddpm_uncurated", "ddpm_curated"]
     for name, folder, syn, bench in (
         ("wgan_gp", "gan", "synthetic", "train_gan/repeat_{r}.tsv"),
         ("ddpm", "ddpm", "synthetic_ddpm", "train_generator/repeat_{r}_ddpm.tsv"),
+        (
+            "stylegan2_ada",
+            "stylegan2_ada",
+            "synthetic_stylegan2_ada",
+            "train_generator/repeat_{r}_stylegan2_ada.tsv",
+        ),
     ):
         for r in (0, 1):
             got = gens["each"][name]["repeats"][str(r)]
@@ -296,6 +305,10 @@ def test_which_generator_reads_each_generators_own_files(run):
                 1000 * m["against"]["val"]["kid"]["mean"]
             )
             assert got["sets"]["curated"]["copying_z"] == m["copying"]["z"]
+            # the curated folder describes itself: the thresholds its images passed
+            passed = read(run / f"repeat_{r}/{syn}/curation/summary.json")["thresholds"]
+            assert passed["blur"] == {"laplacian_var_above": 0.0, "rule": "fixed"}
+            assert passed["lpips"]["min_lpips_above"] == 0.0
             turing = read(run / f"repeat_{r}/{syn}/curation/review_turing.json")
             accs = [x["accuracy"] for x in turing["reviewers"]]
             assert got["turing"]["accuracy"] == pytest.approx(sum(accs) / len(accs))
@@ -339,7 +352,8 @@ def test_one_generators_curation_change_reruns_only_its_own_outputs(run, tmp_pat
     """A blur threshold for the DDPM alone reruns its curation, its part of the shared review page,
     its review, selection and fits, and the page itself; no job of the WGAN-GP's curation or fits."""
     cfg = yaml.safe_load(CONFIG.read_text())
-    cfg["curation"]["blur_threshold"] = {"wgan_gp": cfg["curation"]["blur_threshold"], "ddpm": 1}
+    base = cfg["curation"]["blur_threshold"]
+    cfg["curation"]["blur_threshold"] = {"wgan_gp": base, "ddpm": 1, "stylegan2_ada": base}
     conf = tmp_path / "ddpm_blur.yaml"
     conf.write_text(yaml.safe_dump(cfg, sort_keys=False))
     res = snakemake(run.parent, "-n", *TARGETS, "--configfile", str(conf))
@@ -355,6 +369,8 @@ def test_one_generators_curation_change_reruns_only_its_own_outputs(run, tmp_pat
         ):
             assert f"results/repeat_{r}/synthetic_ddpm/curation/{out}" in outputs, rule
         assert f"results/repeat_{r}/review/index.html" in outputs
-    assert not [o for o in outputs if "/synthetic/" in o or "/gan/" in o]
+    assert not [
+        o for o in outputs if any(f"/{d}/" in o for d in ("synthetic", "gan", "synthetic_stylegan2_ada"))
+    ]
     fits = {j["wildcards"]["condition"] for j in jobs if j["rule"] == "fit_classifier"}
     assert fits == {"ddpm_curated"}  # the DDPM's raw set, and every WGAN-GP condition, as they were

@@ -144,27 +144,32 @@ def test_a_condition_of_another_generator_plans_that_generator_and_its_own_curat
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     jobs = planned_jobs(res.stdout)
     rules = [j["rule"] for j in jobs]
-    assert rules.count("train_gan") == rules.count("train_generator") == 1
-    assert rules.count("curate_lpips") == rules.count("select_clusters") == 2
-    assert rules.count("review_sheet") == 1  # one page for both
-    assert rules.count("review_key") == rules.count("ingest_reviews") == 2  # each keyed and read alone
-    assert rules.count("gan_metrics") == rules.count("generator_metrics") == 1
-    assert next(j for j in jobs if j["rule"] == "train_generator")["wildcards"]["gdir"] == "ddpm"
+    # the demo's three generators: the study's WGAN-GP, the DDPM and StyleGAN2-ADA
+    syn = ("synthetic", "synthetic_ddpm", "synthetic_stylegan2_ada")
+    assert rules.count("train_gan") == 1 and rules.count("train_generator") == 2
+    assert rules.count("curate_lpips") == rules.count("select_clusters") == 3
+    assert rules.count("review_sheet") == 1  # one page for all
+    assert rules.count("review_key") == rules.count("ingest_reviews") == 3  # each keyed and read alone
+    assert rules.count("gan_metrics") == 1 and rules.count("generator_metrics") == 2
+    gdirs = {j["wildcards"]["gdir"] for j in jobs if j["rule"] == "train_generator"}
+    assert gdirs == {"ddpm", "stylegan2_ada"}
     blur = sorted(j["output"][0] for j in jobs if j["rule"] == "curate_blur")
-    assert blur == [f"results/repeat_0/{s}/curation/blur.csv" for s in ("synthetic", "synthetic_ddpm")]
+    assert blur == [f"results/repeat_0/{s}/curation/blur.csv" for s in syn]
     page = next(j for j in jobs if j["rule"] == "review_sheet")
     assert page["output"] == ["results/repeat_0/review/index.html"]
-    keys = {f"results/repeat_0/{s}/curation/review_key.csv" for s in ("synthetic", "synthetic_ddpm")}
+    keys = {f"results/repeat_0/{s}/curation/review_key.csv" for s in syn}
     assert keys <= set(page["input"])
-    for s in ("synthetic", "synthetic_ddpm"):
+    for s in syn:
         ingest = next(j for j in jobs if j["rule"] == "ingest_reviews" and f"/{s}/" in j["output"][0])
         assert ingest["output"] == [
             f"results/repeat_0/{s}/curation/{f}" for f in ("review.csv", "review_turing.json")
         ]
         # its own key and curation tables, and nothing of the other generator's, nor the page
         assert f"results/repeat_0/{s}/curation/review_key.csv" in ingest["input"]
-        other = "synthetic_ddpm" if s == "synthetic" else "synthetic"
-        assert not any(f"/{other}/" in i or i.endswith("review/index.html") for i in ingest["input"])
+        others = [o for o in syn if o != s]
+        assert not any(
+            f"/{o}/" in i or i.endswith("review/index.html") for o in others for i in ingest["input"]
+        )
     fit = next(
         j for j in jobs if j["rule"] == "fit_classifier" and j["wildcards"]["condition"] == "ddpm_curated"
     )

@@ -175,15 +175,7 @@ def clusters_rule(
     scatter_clusters(
         syn_xy, table["cluster"].to_numpy(), table["selected"].to_numpy(), real_xy, outputs["tsne"], title
     )
-    blur = pd.read_csv(inputs["blur"])  # the threshold the blur stage applied, and its rule
-    passed = {
-        "blur": {
-            "laplacian_var_above": float(blur["threshold"].iloc[0]),
-            "rule": blur["threshold_rule"].iloc[0],
-        },
-        "ssim": {"max_ssim_above": ssim_min, "max_ssim_below": ssim_max},
-        "lpips": {"min_lpips_above": lpips_min, "backbone": lpips_backbone},
-    }
+    passed = thresholds_passed(inputs["blur"], ssim_min, ssim_max, lpips_min, lpips_backbone)
     write_summary(inputs, outputs, review["mode"], lpips_backbone, cluster_backbone, passed)
     thresholds = {
         "blur": ("laplacian_var", [passed["blur"]["laplacian_var_above"]]),
@@ -193,6 +185,22 @@ def clusters_rule(
     plot_score_distributions(
         {k: (pd.read_csv(inputs[k]), *v) for k, v in thresholds.items()}, outputs["scores"]
     )
+
+
+def thresholds_passed(
+    blur_csv, ssim_min: float, ssim_max: float, lpips_min: float, lpips_backbone: str
+) -> dict:
+    """What every curated image passed: the blur threshold the blur stage applied (blur.csv
+    records it and its rule), the SSIM window and the LPIPS floor."""
+    blur = pd.read_csv(blur_csv)
+    return {
+        "blur": {
+            "laplacian_var_above": float(blur["threshold"].iloc[0]),
+            "rule": blur["threshold_rule"].iloc[0],
+        },
+        "ssim": {"max_ssim_above": ssim_min, "max_ssim_below": ssim_max},
+        "lpips": {"min_lpips_above": lpips_min, "backbone": lpips_backbone},
+    }
 
 
 def write_summary(

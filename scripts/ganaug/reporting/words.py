@@ -73,9 +73,18 @@ def header(final: dict) -> str:
         if p.get("phantom_demo_data")
         else f"{p['data_format']} data"
     )
+    gens = final.get("generators") or {}
+    labels = [gens["each"][n]["label"] for n in gens.get("order", [])] or [study().label]
+    if len(labels) == 1:
+        title = f"# Synthetic dermatofibroma from a {labels[0]}: does it help CNNs?\n\n"
+    else:  # the question asked of every configured generator, the study's named as such
+        named = ", ".join(f"**{x}**" + (" (the study's)" if x == study().label else "") for x in labels)
+        title = (
+            f"# Synthetic dermatofibroma from {len(labels)} generators: does any help CNNs?\n\n"
+            f"Generators: {named}.\n\n"
+        )
     return (
-        f"# Synthetic dermatofibroma from a {study().label}: does it help CNNs?\n\n"
-        f"**{kind}.** Minority class "
+        title + f"**{kind}.** Minority class "
         f"**{p['minority']}** against **{p['majority']}**, at {p['image_size']} px, "
         f"{len(p.get('repeats', [0]))} split(s) x seeds {p['seeds']}."
     )

@@ -509,3 +509,36 @@ def test_simulated_review_scores_the_real_images_without_moving_the_candidates(w
     with pytest.raises(ValueError, match=r"needs the split's metadata\.csv"):
         review_stage([one], *args, key=key)
     assert both["ddpm"][0]["image"].tolist() == cands[:4] and both["ddpm"][1]["n_synthetic_images"] == 4
+
+
+def test_the_shared_blur_rule_is_a_percentile_of_the_real_train_images(world):
+    """curation.blur_percentile: the threshold is numpy's percentile of the study's Laplacian
+    variance of each real train-split minority image (val, test and majority rows point at files
+    that do not exist: reading one would fail), and blur.csv records it with its rule."""
+    from ganaug.curation.blur import real_percentile
+    from ganaug.curation.steps import blur_rule
+
+    q = float(np.random.default_rng().uniform(5, 95))
+    real = [cv2.Laplacian(study_grey(world / "real" / f"r{i}.png"), cv2.CV_64F).var() for i in range(6)]
+    assert real_percentile(world / "metadata.csv", q) == pytest.approx(np.percentile(real, q), rel=1e-12)
+    blur_rule(world / "raw", world / "blur.csv", None, q, world / "metadata.csv")
+    t = pd.read_csv(world / "blur.csv")
+    assert t["threshold"].unique().tolist() == [pytest.approx(np.percentile(real, q))]
+    assert t["threshold_rule"].unique().tolist() == [f"real_percentile_{q:g}"]
+    assert (t["kept"] == (t["laplacian_var"] > np.percentile(real, q))).all()
+    blur_rule(world / "raw", world / "fixed.csv", 100.0)
+    f = pd.read_csv(world / "fixed.csv")
+    assert f["threshold"].unique().tolist() == [100.0] and f["threshold_rule"].unique().tolist() == ["fixed"]
+
+
+def test_under_the_shared_rule_no_generator_has_its_own_threshold():
+    from ganaug.config import ConfigError, validate_config
+    from ganaug.settings import curation_params
+
+    shared = {"blur_threshold": 100, "blur_percentile": 10}
+    for g in ("wgan_gp", "ddpm", "stylegan2_ada"):
+        assert curation_params(shared, "blur", g) == {"blur_threshold": None, "blur_percentile": 10}
+    per = {"blur_threshold": {"wgan_gp": 780, "ddpm": 100}, "blur_percentile": None}
+    assert curation_params(per, "blur", "ddpm") == {"blur_threshold": 100, "blur_percentile": None}
+    with pytest.raises(ConfigError, match="exclude each other"):
+        validate_config({"curation": {"blur_threshold": {"wgan_gp": 780}, "blur_percentile": 10}})

@@ -210,3 +210,29 @@ def test_the_gan_table_shows_the_dinov2_figures_beside_inceptions_and_the_caveat
     assert not any(i.startswith("DINOv2") for i in synthetic_tables.gan_metrics_table(gan).index)
     final = {"provenance": {"seeds": [42], "gan_dinov2": {"name": "DINOv2 X", "comparable": False}}}
     assert any("second feature space: DINOv2 X" in c for c in words.caveats(final))
+
+
+def test_the_shared_blur_rule_raises_no_unalike_caveat():
+    each = {n: {"label": n.upper(), "blur_threshold": None, "blur_percentile": 10.0} for n in ("a", "b", "c")}
+    final = {"generators": {"order": list(each), "each": each}}
+    assert generator_words.blur_note(final) == ""
+    each["b"] = {"label": "B", "blur_threshold": 780, "blur_percentile": None}
+    each["a"] |= {"blur_threshold": 100, "blur_percentile": None}
+    each["c"] |= {"blur_threshold": 100, "blur_percentile": None}
+    assert "different blur thresholds" in generator_words.blur_note(final)
+
+
+def test_the_title_asks_the_question_of_every_generator():
+    p = {"data_format": "isic2019", "minority": "df", "majority": "nv", "image_size": 64, "seeds": [42]}
+    gens = {
+        "order": ["wgan_gp", "ddpm", "stylegan2_ada"],
+        "each": {
+            "wgan_gp": {"label": "WGAN-GP"},
+            "ddpm": {"label": "DDPM"},
+            "stylegan2_ada": {"label": "StyleGAN2-ADA"},
+        },
+    }
+    head = words.header({"provenance": p, "generators": gens})
+    assert head.startswith("# Synthetic dermatofibroma from 3 generators: does any help CNNs?")
+    assert "**WGAN-GP** (the study's), **DDPM**, **StyleGAN2-ADA**" in head
+    assert words.header({"provenance": p}).startswith("# Synthetic dermatofibroma from a WGAN-GP:")
