@@ -67,7 +67,7 @@ def test_missing_real_data_says_what_to_do(tmp_path):
 
 
 def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path):
-    """With data.split.repeats: 2 the plan has two splits, two GANs and DDPMs, their curations, and every
+    """With data.split.repeats: 2 the plan has two splits, two of each generator, their curations, and every
     job of repeat r reads only repeat r's files or the split-free ones (results/data/, the raw
     data, the weights); the aggregates and statistics read both."""
     cfg = yaml.safe_load(Path(DEMO).read_text())
@@ -79,9 +79,10 @@ def test_repeats_plan_a_gan_each_and_no_job_reads_another_repeats_files(tmp_path
     jobs = planned_jobs(res.stdout)
     rules = ("split", "train_gan", "train_generator", "review_sheet", "select_clusters", "gan_metrics")
     count = {r: sum(j["rule"] == r for j in jobs) for r in rules}
-    # the demo's two generators: a GAN and a DDPM, one review page and two curations a repeat
-    assert count == {"split": 2, "train_gan": 2, "train_generator": 2, "review_sheet": 2,
-                     "select_clusters": 4, "gan_metrics": 2}  # fmt: skip
+    # the demo's three generators: the WGAN-GP, a DDPM and StyleGAN2-ADA, one review page and
+    # three curations a repeat
+    assert count == {"split": 2, "train_gan": 2, "train_generator": 4, "review_sheet": 2,
+                     "select_clusters": 6, "gan_metrics": 2}  # fmt: skip
     per_repeat = [j for j in jobs if "repeat" in j["wildcards"]]
     assert {j["rule"] for j in per_repeat} >= {
         "split",
