@@ -31,11 +31,6 @@ def run(tmp_path_factory) -> Path:
         str(CONFIG),
         "--cores",
         "2",
-        # a thread a job, two at once (as make demo): the toy jobs are mostly imports
-        "--max-threads",
-        "1",
-        "--resources",
-        "gpu=2",
         timeout=1500,
     )
     assert res.returncode == 0, res.stderr[-4000:]
@@ -211,14 +206,14 @@ def test_the_long_tail_baselines_train_on_the_baselines_images_with_their_own_lo
 
 def test_every_reported_score_is_possible_for_its_test_set(run):
     """mlscorecheck on every fit's metrics.json of both repeats, in distribution and external."""
-    assert every_score_is_possible(run) == 2 * 2 * 2 * 14  # repeats x sets x decisions x conditions
+    assert every_score_is_possible(run) == 2 * 2 * 2 * 13  # repeats x sets x decisions x conditions
 
 
 def test_the_review_was_blinded_and_unblinded(run):
     """One page per repeat over every generator's LPIPS survivors and the real images, blinded;
     each generator's key (kept apart) says which of its part is which, and each generator's
     ingestion reads its own part."""
-    syns = {"wgan_gp": "synthetic", "ddpm": "synthetic_ddpm", "stylegan2_ada": "synthetic_stylegan2_ada"}
+    syns = {"wgan_gp": "synthetic", "ddpm": "synthetic_ddpm"}
     keys = {
         g: pd.read_csv(run / f"repeat_0/{syn}/curation/review_key.csv", keep_default_na=False)
         for g, syn in syns.items()
@@ -288,20 +283,11 @@ def test_which_generator_reads_each_generators_own_files(run):
     training job's benchmark file; the head-to-head pair; and the report's section, in Chromium,
     with each generator's closest-to-train pairs."""
     gens = read(run / "final_results.json")["generators"]
-    assert gens["order"] == ["wgan_gp", "ddpm", "stylegan2_ada"]
-    assert ["gan_curated", "ddpm_curated"] in gens["head_to_head"]
-    assert ["gan_curated", "sg2ada_curated"] in gens["head_to_head"]
-    assert gens["each"]["stylegan2_ada"]["conditions"] == ["sg2ada_curated"]
+    assert gens["order"] == ["wgan_gp", "ddpm"] and ["gan_curated", "ddpm_curated"] in gens["head_to_head"]
     assert gens["each"]["ddpm"]["conditions"] == ["ddpm_uncurated", "ddpm_curated"]
     for name, folder, syn, bench in (
         ("wgan_gp", "gan", "synthetic", "train_gan/repeat_{r}.tsv"),
         ("ddpm", "ddpm", "synthetic_ddpm", "train_generator/repeat_{r}_ddpm.tsv"),
-        (
-            "stylegan2_ada",
-            "stylegan2_ada",
-            "synthetic_stylegan2_ada",
-            "train_generator/repeat_{r}_stylegan2_ada.tsv",
-        ),
     ):
         for r in (0, 1):
             got = gens["each"][name]["repeats"][str(r)]
@@ -358,6 +344,7 @@ def test_one_generators_curation_change_reruns_only_its_own_outputs(run, tmp_pat
     its review, selection and fits, and the page itself; no job of the WGAN-GP's curation or fits."""
     cfg = yaml.safe_load(CONFIG.read_text())
     base = cfg["curation"]["blur_threshold"]
+    # config.yaml's StyleGAN2-ADA conditions are not in the protocol's table: its threshold is unused
     cfg["curation"]["blur_threshold"] = {"wgan_gp": base, "ddpm": 1, "stylegan2_ada": base}
     conf = tmp_path / "ddpm_blur.yaml"
     conf.write_text(yaml.safe_dump(cfg, sort_keys=False))
