@@ -50,6 +50,12 @@ def latent_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
+def latent(seed: int, index: int, dim: int) -> torch.Tensor:
+    """The latent vector of image ``index``: N(0, 1) of length ``dim`` from its own seed (every
+    GAN family's, so an image does not depend on its batch)."""
+    return torch.randn(dim, generator=torch.Generator().manual_seed(latent_seed(seed, index)))
+
+
 def image_name(index: int, n: int) -> str:
     return f"generated_{index:0{max(4, len(str(n - 1)))}d}.png"
 

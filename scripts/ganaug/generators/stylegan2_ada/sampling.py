@@ -11,15 +11,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.generators.sampling import GeneratorMismatch, latent_seed, read_generator_file, write_samples
+from ganaug.generators.sampling import GeneratorMismatch, latent, read_generator_file, write_samples
 from ganaug.generators.stylegan2_ada.config import NAME, SHAPE_KEYS
 from ganaug.runtime import select_device
 
 
 def fixed_latents(seed: int, indices: list[int], z_dim: int) -> torch.Tensor:
     """z of each index from its own seed: (len(indices), z_dim)."""
-    gens = [torch.Generator().manual_seed(latent_seed(seed, i)) for i in indices]
-    return torch.stack([torch.randn(z_dim, generator=g) for g in gens])
+    return torch.stack([latent(seed, i, z_dim) for i in indices])
 
 
 def load(path: str | Path, device: torch.device, expected: dict[str, Any] | None = None):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganaug.generators.sampling import GeneratorMismatch, latent_seed, read_generator_file, write_samples
+from ganaug.generators.sampling import GeneratorMismatch, latent, read_generator_file, write_samples
 from ganaug.generators.wgan_gp.config import HPARAM_KEYS, NAME
 from ganaug.generators.wgan_gp.networks import Generator
 from ganaug.runtime import select_device
@@ -50,10 +50,6 @@ def load_generator(
             f"{path}: its weights do not fit the generator its hparams describe ({hp}): " + " ".join(first)
         ) from None
     return gen.to(device).eval(), blob.get("training_set", {})
-
-
-def latent(seed: int, index: int, latent_dim: int) -> torch.Tensor:
-    return torch.randn(latent_dim, generator=torch.Generator().manual_seed(latent_seed(seed, index)))
 
 
 @torch.no_grad()
