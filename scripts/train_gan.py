@@ -1,8 +1,10 @@
 """Rules train_gan (the study's generator) and train_generator (any other registered family, by its
 folder {gdir}): train on the train-split minority images; resumes from its checkpoint."""
 
+from pathlib import Path
+
 from ganaug.generators import by_directory, study
-from ganaug.generators.loop import GeneratorOutputs
+from ganaug.generators.loop import GeneratorOutputs, Snapshots
 from ganaug.runtime import configure_runtime, setup_logging
 
 setup_logging(snakemake.log[0])
@@ -14,7 +16,9 @@ fam.train(
     snakemake.input.metadata,
     p.settings,
     snakemake.config[fam.section],
-    GeneratorOutputs.of(*paths),
+    GeneratorOutputs.of(
+        *paths, snapshots=Snapshots(Path(p.snapshots_dir), Path(o.snapshots), p.snapshot_count)
+    ),
     p.device,
     snakemake.threads,
 )

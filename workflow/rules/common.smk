@@ -50,6 +50,10 @@ SOURCE = resolve(DATA)
 STUDY = study()
 GAN = STUDY.settings(config)
 RESULTS = "results"
+# which of each generator's snapshots is sampled (rule select_snapshot): scored by KID on the
+# evaluation's feature extractor, whose weights it then needs
+SNAPSHOTS = config["snapshots"]
+SNAPSHOT_EVAL = {k: config["evaluation"][k] for k in ("feature_extractor", "batch_size", "tf32")}
 ENVS = "../../envs"
 # extra real minority images of lesions in no split (the real_extra control), or None; without
 # them a condition with extra_real_to is not planned, and final_results says why

@@ -1,6 +1,11 @@
 # The study's generator: train on the train-split minority images, then sample the raw synthetic
 # set, in its historical folders (gan/, synthetic/).
 
+# the feature extractor's weights, which scoring the snapshots reads (none to sample the last)
+SNAPSHOT_WEIGHTS = (
+    cached("evaluation.feature_extractor") if SNAPSHOTS["select"] == "kid_val" else []
+)
+
 
 rule train_gan:
     input:
@@ -21,6 +26,7 @@ rule train_gan:
             subcategory="repeat {repeat}",
         ),
         progress=f"{REP}/gan/progress_grids.png",
+        snapshots=f"{REP}/gan/snapshots.csv",
     log:
         f"{RESULTS}/logs/train_gan/repeat_{{repeat}}.log",
     benchmark:
@@ -36,17 +42,58 @@ rule train_gan:
         # what training depends on (the sampling keys are sample_gan's)
         settings=GAN.training_params(),
         device=config["device"],
+        snapshot_count=SNAPSHOTS["count"],
         # not outputs: they must survive a failed or preempted job, which is how it resumes
         checkpoint=lambda w: f"{rep(w.repeat)}/gan/checkpoints/last.pt",
         samples_dir=lambda w: f"{rep(w.repeat)}/gan/grids",
         tensorboard=lambda w: f"{rep(w.repeat)}/gan/tensorboard",
+        snapshots_dir=lambda w: f"{rep(w.repeat)}/gan/snapshots",
     script:
         rule_script("train_gan")
 
 
+# Which of the generator's snapshots to sample (snapshots.select): the lowest KID against the
+# val-split DF images, or the last (ganaug.generators.snapshots).
+rule select_snapshot:
+    input:
+        snapshots=f"{REP}/gan/snapshots.csv",
+        metadata=f"{REP}/data/metadata.csv",
+        weights=SNAPSHOT_WEIGHTS,
+    output:
+        generator=f"{REP}/gan/selected_generator.pt",
+        record=f"{REP}/gan/snapshot.json",
+        figure=report(
+            f"{REP}/gan/snapshot_kid.png",
+            caption="../report/snapshot_kid.rst",
+            category="2. GAN",
+            subcategory="repeat {repeat}",
+        ),
+    log:
+        f"{RESULTS}/logs/select_snapshot/repeat_{{repeat}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/select_snapshot/repeat_{{repeat}}.tsv"
+    conda:
+        f"{ENVS}/evaluate.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=60,
+    params:
+        method=SNAPSHOTS["select"],
+        sampling=GAN.sampling_params(),
+        evaluation=SNAPSHOT_EVAL,
+        cache_dir=config["weights"]["cache_dir"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        rule_script("select_snapshot")
+
+
 rule sample_gan:
     input:
-        generator=f"{REP}/gan/generator.pt",
+        generator=f"{REP}/gan/selected_generator.pt",
+        snapshot=f"{REP}/gan/snapshot.json",
     output:
         images=directory(f"{REP}/synthetic/raw"),
         manifest=f"{REP}/synthetic/raw_manifest.csv",
@@ -88,6 +135,7 @@ use rule train_gan as train_generator with:
             subcategory="{gdir}, repeat {repeat}",
         ),
         progress=f"{REP}/{{gdir}}/progress_grids.png",
+        snapshots=f"{REP}/{{gdir}}/snapshots.csv",
     log:
         f"{RESULTS}/logs/train_generator/repeat_{{repeat}}_{{gdir}}.log",
     benchmark:
@@ -95,14 +143,44 @@ use rule train_gan as train_generator with:
     params:
         settings=lambda w: by_directory(w.gdir).settings(config).training_params(),
         device=config["device"],
+        snapshot_count=SNAPSHOTS["count"],
         checkpoint=lambda w: f"{rep(w.repeat)}/{w.gdir}/checkpoints/last.pt",
         samples_dir=lambda w: f"{rep(w.repeat)}/{w.gdir}/grids",
         tensorboard=lambda w: f"{rep(w.repeat)}/{w.gdir}/tensorboard",
+        snapshots_dir=lambda w: f"{rep(w.repeat)}/{w.gdir}/snapshots",
+
+
+use rule select_snapshot as select_generator_snapshot with:
+    input:
+        snapshots=f"{REP}/{{gdir}}/snapshots.csv",
+        metadata=f"{REP}/data/metadata.csv",
+        weights=SNAPSHOT_WEIGHTS,
+    output:
+        generator=f"{REP}/{{gdir}}/selected_generator.pt",
+        record=f"{REP}/{{gdir}}/snapshot.json",
+        figure=report(
+            f"{REP}/{{gdir}}/snapshot_kid.png",
+            caption="../report/snapshot_kid.rst",
+            category="2. GAN",
+            subcategory="{gdir}, repeat {repeat}",
+        ),
+    log:
+        f"{RESULTS}/logs/select_snapshot/repeat_{{repeat}}_{{gdir}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/select_snapshot/repeat_{{repeat}}_{{gdir}}.tsv"
+    params:
+        method=SNAPSHOTS["select"],
+        sampling=lambda w: by_directory(w.gdir).settings(config).sampling_params(),
+        evaluation=SNAPSHOT_EVAL,
+        cache_dir=config["weights"]["cache_dir"],
+        seed=config["seed"],
+        device=config["device"],
 
 
 use rule sample_gan as sample_generator with:
     input:
-        generator=f"{REP}/{{gdir}}/generator.pt",
+        generator=f"{REP}/{{gdir}}/selected_generator.pt",
+        snapshot=f"{REP}/{{gdir}}/snapshot.json",
     output:
         images=directory(f"{REP}/synthetic_{{gdir}}/raw"),
         manifest=f"{REP}/synthetic_{{gdir}}/raw_manifest.csv",

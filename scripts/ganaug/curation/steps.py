@@ -20,6 +20,7 @@ from ganaug.curation.review import write_review_sheet
 from ganaug.curation.review_stage import Candidates, review_key, review_page, review_stage
 from ganaug.curation.stages import blur_stage, cluster_stage, funnel, lpips_stage, ssim_stage
 from ganaug.data.provenance import TRAINING_SET_KEY, manifest_digest
+from ganaug.generators.snapshots import of_manifest as snapshot_of_manifest
 from ganaug.io import write_csv, write_json
 from ganaug.models.registry import RANDOM
 from ganaug.runtime import determinism_label, select_device
@@ -212,8 +213,8 @@ def write_summary(
     thresholds: dict | None = None,
 ) -> None:
     """summary.json of the curated set: the funnel, the thresholds its images passed, the review
-    mode, the backbones, and the training set of the GAN the images come from (checked by
-    cluster_stage): a curated folder describes itself."""
+    mode, the backbones, the training set of the GAN the images come from (checked by
+    cluster_stage) and its snapshot: a curated folder describes itself."""
     stages = {"raw": inputs["manifest"], **{k: inputs[k] for k in ("blur", "ssim", "lpips", "review")}}
     stages["clusters"] = outputs["clusters"]
     summary = {
@@ -224,6 +225,8 @@ def write_summary(
         "cluster_backbone": cluster_backbone,
         "simulated_review": review_mode == "simulate",
         TRAINING_SET_KEY: manifest_digest(inputs["manifest"]),
+        # the generator's weights the images come from (rule select_snapshot)
+        "snapshot": snapshot_of_manifest(inputs["manifest"]),
     }
     write_json(summary, outputs["summary"])
 

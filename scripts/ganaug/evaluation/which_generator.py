@@ -9,7 +9,9 @@ Per generator and repeat, from files its own rules wrote:
 - the data-copying test of each set (Meehan et al. 2020, ``ganaug.evaluation.copying``);
 - the visual Turing test of its review: each reviewer's accuracy, balanced accuracy and realism
   AUC at telling its images from the blinded real ones, averaged over reviewers;
-- its training job's wall time and peak memory (its Snakemake benchmark file).
+- its training job's wall time and peak memory (its Snakemake benchmark file);
+- the snapshot its raw set was sampled from, and that snapshot's KID against val
+  (``ganaug.generators.snapshots``).
 
 Beside them, the conditions that use each generator, and which comparisons of differences.csv
 put two generators head to head (a condition of one against a condition of another).
@@ -119,6 +121,20 @@ def training_cost(benchmark: str | Path) -> dict:
     return {"seconds": b["seconds"], "max_rss_mb": b["max_rss_mb"]}
 
 
+def snapshot_figures(record: dict) -> dict:
+    """The snapshot sampled (its unit count of the training's), how it was chosen, and its KID
+    x 1000 against the val DF images (None where the last was taken unscored)."""
+    chosen, unit = record["chosen"], record["unit"]
+    return {
+        "select": record["method"],
+        "unit": unit,
+        "at": chosen[unit],
+        "of": record["of"],
+        "n_snapshots": len(record["snapshots"]),
+        "kid_x1000_vs_val": chosen["kid_x1000_vs_val"],
+    }
+
+
 def head_to_head(diffs: pd.DataFrame, generator_of: dict[str, str]) -> pd.DataFrame:
     """The rows of differences.csv that compare conditions of two different generators."""
     if diffs.empty:
@@ -137,19 +153,21 @@ def summarise(
 
     ``generators``: name, label, conditions and blur threshold of each generator in use, in the
     registry's order;
-    ``each[name]``: its per-repeat "metrics", "turing" (dicts) and "train_benchmark" (paths);
+    ``each[name]``: its per-repeat "metrics", "turing", "snapshot" (dicts) and "train_benchmark"
+    (paths);
     ``generator_of``: condition -> generator, for the conditions with synthetic images."""
     out = {}
     for g in generators:
         files = each[g["name"]]
         repeats = {}
-        for r, (metrics, turing, bench) in enumerate(
-            zip(files["metrics"], files["turing"], files["train_benchmark"], strict=True)
+        for r, (metrics, turing, bench, snap) in enumerate(
+            zip(files["metrics"], files["turing"], files["train_benchmark"], files["snapshot"], strict=True)
         ):
             repeats[str(r)] = {
                 "sets": set_figures(metrics),
                 "turing": turing_figures(turing),
                 "training": training_cost(bench),
+                "snapshot": snapshot_figures(snap),
             }
         curated_z = {r: x["sets"].get("curated", {}).get("copying_z") for r, x in repeats.items()}
         flagged = sorted((r for r, z in curated_z.items() if z is not None and z < COPYING_Z), key=int)
@@ -181,5 +199,6 @@ def summarise(
         "ones) at equal size, mean over seeded draws; the data-copying z (about N(0, 1) without "
         "copying); the visual Turing test averaged over reviewers (0.5 balanced accuracy: the "
         "reviewers cannot tell its images from real ones); the training job's wall time and peak RSS "
-        "from its benchmark file",
+        "from its benchmark file; the snapshot sampled (snapshots.select) and its KID x 1000 against "
+        "the val DF images at equal size",
     }

@@ -12,7 +12,12 @@ it to its training length:
 - a checkpoint every ``trainer.cfg.checkpoint_interval``, at the last unit (unfinished) and when
   SIGTERM arrives (how SLURM preempts), after which the job stops with :class:`Preempted`;
 - ``trainer.finish()`` writes the outputs under the handler (a SIGTERM then waits until they are
-  written), and only then is the final checkpoint marked complete.
+  written), and only then is the final checkpoint marked complete;
+- with ``out.snapshots`` set, the sampling weights (``trainer.generator_blob``) are kept at
+  ``count`` evenly spaced units, the last the final weights, and listed in ``snapshots.csv``:
+  the rule select_snapshot samples each and keeps the best by KID against the validation DF
+  images (``ganaug.generators.snapshots``). A snapshot is written just before the checkpoint of
+  its unit, so a resumed run has every snapshot up to where it resumes and rewrites the rest.
 
 So a run killed at any point and resumed ends bit-identical on the CPU to one that never
 stopped (each family tests it), and a finished run rerun by force retrains rather than reusing
@@ -30,7 +35,8 @@ from typing import Any, Protocol
 import pandas as pd
 import torch
 
-from ganaug.io import atomic_path, clear_event_files
+from ganaug.io import atomic_path, clear_event_files, write_csv
+from ganaug.training.checkpoints import save_checkpoint
 from ganaug.viz import montage
 
 
@@ -52,10 +58,11 @@ class GeneratorOutputs:
     samples_dir: Path  # a grid every sample_interval
     tensorboard: Path  # TensorBoard event files
     progress: Path | None = None  # the grids of samples_dir side by side: training at a glance
+    snapshots: Snapshots | None = None  # the weights kept along the way (None: none kept)
 
     @classmethod
-    def of(cls, *paths: str | Path | None) -> GeneratorOutputs:
-        return cls(*(None if p is None else Path(p) for p in paths))
+    def of(cls, *paths: str | Path | None, snapshots: Snapshots | None = None) -> GeneratorOutputs:
+        return cls(*(None if p is None else Path(p) for p in paths), snapshots=snapshots)
 
     @classmethod
     def in_folder(cls, root: str | Path) -> GeneratorOutputs:
@@ -63,6 +70,42 @@ class GeneratorOutputs:
         one that does not exist."""
         names = ("last.pt", "generator.pt", "history.csv", "curves.png", "grid.png", "samples", "tensorboard")
         return cls(*(Path(root) / n for n in names))
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Where the snapshots go: ``folder/<unit>.pt`` (not a rule output: like the checkpoint, they
+    must survive a preempted job), listed in ``index`` (the rule's output) when training ends."""
+
+    folder: Path
+    index: Path
+    count: int  # evenly spaced over the training length; the last is the final weights
+
+    def units(self, total: int) -> list[int]:
+        """The units a snapshot is kept at: ceil(k * total / count) for k = 1..count (fewer when
+        the training is shorter than ``count`` units)."""
+        return sorted({-(-k * total // self.count) for k in range(1, self.count + 1)})
+
+    def path(self, unit: int) -> Path:
+        return self.folder / f"{unit:08d}.pt"
+
+    def clear(self, after: int) -> None:
+        """Remove the snapshots past unit ``after`` (0: all): a fresh run's, or what a killed run
+        kept beyond the checkpoint it resumes from (rewritten as it gets there again)."""
+        for f in sorted(self.folder.glob("*.pt")) if self.folder.is_dir() else []:
+            if f.stem.isdigit() and int(f.stem) > after:
+                f.unlink()
+
+    def write_index(self, total: int, unit: str) -> pd.DataFrame:
+        units = self.units(total)
+        missing = [str(self.path(u)) for u in units if not self.path(u).is_file()]
+        if missing:
+            raise FileNotFoundError(f"snapshots missing after training: {', '.join(missing)}")
+        table = pd.DataFrame(
+            {"snapshot": range(len(units)), unit: units, "path": [str(self.path(u)) for u in units]}
+        )
+        write_csv(table, self.index)
+        return table
 
 
 class EndlessSampler:
@@ -145,6 +188,7 @@ class Trainer(Protocol):
     def session(self) -> contextlib.AbstractContextManager: ...  # open for the whole loop
     def advance(self, it: int) -> dict[str, str] | None: ...  # one unit; the bar's postfix
     def checkpoint(self, it: int, complete: bool = False) -> None: ...
+    def generator_blob(self, it: int) -> dict: ...  # what generator.pt holds, at unit it
     def finish(self) -> pd.DataFrame: ...  # every output; the history
 
 
@@ -154,9 +198,13 @@ def run(trainer: Trainer, total: int, desc: str, unit: str, progress: bool = Tru
     from tqdm import tqdm
 
     out, every = trainer.out, trainer.cfg.checkpoint_interval
+    snaps = out.snapshots
+    keep = set(snaps.units(total)) if snaps else set()
     trainer.resume()
     if trainer.start == 0:  # a fresh run: the curves of an earlier one would be drawn beside its own
         clear_event_files(out.tensorboard)
+    if snaps:
+        snaps.clear(after=trainer.start)
     bar = tqdm(
         total=total, initial=trainer.start, desc=desc, unit=unit[:4], mininterval=5, disable=not progress
     )
@@ -166,6 +214,8 @@ def run(trainer: Trainer, total: int, desc: str, unit: str, progress: bool = Tru
             if postfix:
                 bar.set_postfix(postfix)
             bar.update(1)
+            if it in keep:  # before its checkpoint: a run resumed past it has it
+                save_checkpoint(trainer.generator_blob(it), snaps.path(it))
             # the last unit is checkpointed too, unfinished: a signal or a kill while the outputs
             # are written then loses no training (the rerun resumes there and only writes)
             if it % every == 0 or it == total or sigterm.raised:
@@ -177,6 +227,8 @@ def run(trainer: Trainer, total: int, desc: str, unit: str, progress: bool = Tru
         # its outputs anyway), with the checkpoint at the last unit left unfinished: the rerun
         # resumes there and only writes the outputs again, it does not retrain
         hist = trainer.finish()
+        if snaps:
+            snaps.write_index(total, unit)
         if sigterm.raised:
             raise Preempted(
                 f"SIGTERM while the outputs were written: they were finished first; the checkpoint "

@@ -89,9 +89,22 @@ def copying_warning(final: dict, name: str) -> str:
     )
 
 
+def snapshot_words(snaps: list[dict]) -> str:
+    """Which weights were sampled, per repeat: the snapshot's place in the training and, scored,
+    its KID against val."""
+    at = ", ".join(f"{s['unit']} {s['at']:,} of {s['of']:,}" for s in snaps)
+    if snaps[0]["select"] == "last":
+        return f"sampled from its final weights ({at}; snapshots.select: last)"
+    kid = mean_of([s["kid_x1000_vs_val"] for s in snaps])
+    return (
+        f"sampled from the snapshot with the lowest KID x 1000 against val among {snaps[0]['n_snapshots']} "
+        f"({at}; {kid:.1f})"
+    )
+
+
 def generators_sentence(final: dict) -> str:
     """The "Which generator?" figures in words: per generator, KID against val, the data-copying
-    z and the Turing test's balanced accuracy (means over repeats), read out."""
+    z, the Turing test's balanced accuracy (means over repeats) and the snapshot sampled, read out."""
     parts = []
     for g, reps, cur in each_generator(final):
         kid = mean_of([c.get(kid_key(c)) for c in cur])
@@ -117,5 +130,6 @@ def generators_sentence(final: dict) -> str:
                 f"the reviewers' balanced accuracy at telling its images from real ones {acc:.2f} "
                 "(0.5: chance)"
             )
+        bits.append(snapshot_words([r["snapshot"] for r in reps]))
         parts.append(f"**{g['label']}**: " + "; ".join(bits))
     return ". ".join(parts) + "." if parts else ""

@@ -166,11 +166,13 @@ def generator_table(final: dict) -> pd.DataFrame:
     """ "Which generator?": one row per generator, each figure the mean over repeats (final_results'
     generators section; per repeat in final_results.json). KID x 1000 at equal size against the
     held-out val images (and the train ones), the curated set's data-copying z, the visual Turing
-    test averaged over reviewers, and the training job's time and peak memory."""
+    test averaged over reviewers, the training's length, its job's time and peak memory, and the
+    snapshot sampled with its KID against val."""
     rows = []
     for g, reps, cur in each_generator(final):
         raw = [r["sets"].get("raw", {}) for r in reps]
         turing = [r["turing"] for r in reps]
+        snaps = [r["snapshot"] for r in reps]
         kd, kd_train, label = kid_key(cur[0]), kid_key(cur[0], "train"), kid_label(cur[0])
         rows.append(
             {
@@ -187,8 +189,14 @@ def generator_table(final: dict) -> pd.DataFrame:
                 "Turing: accuracy": mean_of([t["accuracy"] for t in turing]),
                 "Turing: balanced accuracy": mean_of([t["balanced_accuracy"] for t in turing]),
                 "Turing: realism AUC": mean_of([t["realism_auc"] for t in turing]),
+                "training length": ", ".join(sorted({f"{s['of']:,} {s['unit']}s" for s in snaps})),
                 "training (min)": mean_of([r["training"]["seconds"] / 60 for r in reps]),
                 "training peak RSS (MB)": mean_of([r["training"]["max_rss_mb"] for r in reps]),
+                # which weights were sampled (by repeat), and how they scored against val
+                "snapshot sampled": f"{snaps[0]['select']}: "
+                + ", ".join(f"{s['at']:,}" for s in snaps)
+                + f" (of {snaps[0]['n_snapshots']})",
+                "snapshot: KID x 1000 vs val": mean_of([s["kid_x1000_vs_val"] for s in snaps]),
                 "blur threshold": g.get("blur_threshold")
                 if g.get("blur_percentile") is None
                 else f"percentile {g['blur_percentile']:g} of the real train DF images",

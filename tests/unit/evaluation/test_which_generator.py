@@ -52,6 +52,18 @@ def _bench(path, seconds, rss) -> str:
     return str(path)
 
 
+def _snapshot(rng, method: str = "kid_val", of: int = 400) -> dict:
+    """snapshot.json as select_snapshot writes it: four snapshots, the lowest scored chosen."""
+    units = [100, 200, 300, 400] if of == 400 else [of]
+    kids = [float(k) for k in rng.uniform(1, 20, len(units))] if method == "kid_val" else [None] * len(units)
+    best = int(np.argmin(kids)) if method == "kid_val" else len(units) - 1
+    snaps = [
+        {"snapshot": i, "iteration": u, "kid_x1000_vs_val": k}
+        for i, (u, k) in enumerate(zip(units, kids, strict=True))
+    ]
+    return {"method": method, "unit": "iteration", "of": units[-1], "chosen": snaps[best], "snapshots": snaps}
+
+
 def test_the_turing_figures_are_the_reviewers_means_by_hand():
     t = {"reviewers": [
         {"accuracy": 0.5, "balanced_accuracy": 0.6, "realism_auc": 0.7},
@@ -92,7 +104,7 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     }
     turing = {g: [_turing(rng), _turing(rng)] for g in metrics}
     each = {
-        g: {"metrics": metrics[g], "turing": turing[g],
+        g: {"metrics": metrics[g], "turing": turing[g], "snapshot": [_snapshot(rng), _snapshot(rng)],
             "train_benchmark": [_bench(tmp_path / f"{g}{r}.tsv", 60.0 * (r + 1), 100 + r) for r in range(2)]}
         for g in metrics
     }  # fmt: skip
@@ -107,6 +119,15 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     assert cur["kid_x1000_vs_train"] == pytest.approx(1000 * src["train"]["kid"]["mean"])
     assert cur["copying_z"] == 0.3 and cur["n_per_side"] == 7
     assert d["repeats"]["1"]["training"] == {"seconds": 120.0, "max_rss_mb": 101.0}
+    snap = each["ddpm"]["snapshot"][1]["chosen"]
+    assert d["repeats"]["1"]["snapshot"] == {
+        "select": "kid_val",
+        "unit": "iteration",
+        "at": snap["iteration"],
+        "of": 400,
+        "n_snapshots": 4,
+        "kid_x1000_vs_val": snap["kid_x1000_vs_val"],
+    }
 
     # the report: the table's means over repeats, the warning above the flagged generator only
     final = {"generators": out}
@@ -123,6 +144,15 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     accs = [np.mean([r["accuracy"] for r in x["reviewers"]]) for x in turing["ddpm"]]
     assert t.loc["DDPM", "Turing: accuracy"] == pytest.approx(np.mean(accs))
     assert t.loc["WGAN-GP", "training (min)"] == pytest.approx(1.5)
+    assert t.loc["WGAN-GP", "training length"] == "400 iterations"
+    chosen = [x["chosen"] for x in each["ddpm"]["snapshot"]]
+    assert t.loc["DDPM", "snapshot: KID x 1000 vs val"] == pytest.approx(
+        np.mean([c["kid_x1000_vs_val"] for c in chosen])
+    )
+    assert (
+        t.loc["DDPM", "snapshot sampled"]
+        == f"kid_val: {chosen[0]['iteration']}, {chosen[1]['iteration']} (of 4)"
+    )
     assert generator_words.copying_warning(final, "wgan_gp") == ""
     warning = generator_words.copying_warning(final, "ddpm")
     assert "DDPM copies its training images" in warning and "-4.2" in warning
@@ -131,6 +161,7 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     assert not any("WGAN-GP's curated" in c for c in words.caveats(final))
     sentence = generator_words.generators_sentence(final)
     assert "**WGAN-GP**" in sentence and "copying flagged in repeat 0" in sentence
+    assert f"lowest KID x 1000 against val among 4 (iteration {chosen[0]['iteration']} of 400" in sentence
 
 
 def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
@@ -148,6 +179,7 @@ def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
             "metrics": [m],
             "turing": [_turing(rng)],
             "train_benchmark": [_bench(tmp_path / "b.tsv", 6.0, 1)],
+            "snapshot": [_snapshot(rng, "last", 50)],
         }
     }
     final = {"generators": summarise(gens, each, {"gan_curated": "wgan_gp"}, pd.DataFrame())}
@@ -158,10 +190,10 @@ def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
     assert synthetic_tables.generator_table(final).loc[
         "WGAN-GP", "curated: kernel distance x 1000 vs val"
     ] == pytest.approx(want)
-    assert (
-        f"kernel distance x 1000 against the held-out val images {want:.1f}"
-        in generator_words.generators_sentence(final)
-    )
+    sentence = generator_words.generators_sentence(final)
+    assert f"kernel distance x 1000 against the held-out val images {want:.1f}" in sentence
+    assert "sampled from its final weights (iteration 50 of 50; snapshots.select: last)" in sentence
+    assert synthetic_tables.generator_table(final).loc["WGAN-GP", "snapshot: KID x 1000 vs val"] is None
 
 
 @pytest.mark.parametrize(("wgan", "ddpm"), [(780.0, 100.0), (100.0, 100.0)])
@@ -172,7 +204,7 @@ def test_each_generators_blur_threshold_is_shown_and_unalike_ones_are_a_caveat(t
         {"name": "ddpm", "label": "DDPM", "conditions": ["ddpm_curated"], "blur_threshold": ddpm},
     ]
     each = {
-        g["name"]: {"metrics": [_metrics(rng, 0.0)], "turing": [_turing(rng)],
+        g["name"]: {"metrics": [_metrics(rng, 0.0)], "turing": [_turing(rng)], "snapshot": [_snapshot(rng)],
                     "train_benchmark": [_bench(tmp_path / f"{g['name']}.tsv", 6.0, 1)]}
         for g in gens
     }  # fmt: skip

@@ -24,7 +24,7 @@ import torch
 
 from ganaug.config import load_schema, validate_config
 from ganaug.generators import FAMILIES, family
-from ganaug.generators.loop import GeneratorOutputs
+from ganaug.generators.loop import GeneratorOutputs, Snapshots
 from ganaug.generators.resume import NoFamily
 from ganaug.generators.sampling import GeneratorMismatch
 from ganaug.training.checkpoints import load_checkpoint, save_checkpoint
@@ -102,10 +102,18 @@ def settings(name: str):
     return family(name).config.from_section(tiny(name), SIZE, 42)
 
 
+SNAPSHOTS = 4  # kept along each tiny run (its checkpoints fall between some of them)
+
+
+def snapshots(root: Path) -> Snapshots:
+    return Snapshots(root / "snapshots", root / "snapshots.csv", SNAPSHOTS)
+
+
 def train(name: str, metadata: Path, root: Path, threads: int = 1) -> None:
-    """What the rule train_generator does for ``name``: its params and its section."""
+    """What the rule train_generator does for ``name``: its params and its section, with the
+    snapshots kept."""
     fam = family(name)
-    out = GeneratorOutputs.in_folder(root)
+    out = dataclasses.replace(GeneratorOutputs.in_folder(root), snapshots=snapshots(root))
     fam.train(metadata, settings(name).training_params(), tiny(name), out, "cpu", threads)
 
 
@@ -190,6 +198,16 @@ def test_a_stopped_run_resumes_bit_identical(name, sig, metadata, reference, tmp
         assert max_diff(mine, theirs) == 0.0, file
     assert (root / "history.csv").read_text() == (ref / "history.csv").read_text()
     assert load_checkpoint(root / "generator.pt")["family"] == name
+    # the snapshots too: the ones kept before the stop, those past its checkpoint rewritten
+    length = settings(name).length
+    index = pd.read_csv(root / "snapshots.csv")
+    assert list(index.iloc[:, 1]) == snapshots(root).units(length) and len(index) == SNAPSHOTS
+    for path in index["path"]:
+        mine, theirs = load_checkpoint(path), load_checkpoint(ref / "snapshots" / Path(path).name)
+        assert max_diff(weights(mine), weights(theirs)) == 0.0, path
+    # the last snapshot holds the final weights, the file sampling would otherwise read
+    last = weights(load_checkpoint(index["path"].iloc[-1]))
+    assert max_diff(last, weights(load_checkpoint(root / "generator.pt"))) == 0.0
 
 
 @pytest.mark.parametrize("name", NAMES)

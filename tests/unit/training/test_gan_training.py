@@ -240,7 +240,8 @@ def test_generator_file_holds_weights_only(tmp_path):
         progress=False,
     )
     blob = torch.load(tmp_path / "generator.pt", weights_only=True)
-    assert set(blob) == {"family", "state_dict", "hparams", "training_set"} and blob["family"] == "wgan_gp"
+    assert set(blob) == {"family", "state_dict", "hparams", "training_set", "iteration"}
+    assert blob["family"] == "wgan_gp" and blob["iteration"] == 1  # the weights after iteration 1
     assert blob["hparams"] == {"latent_dim": 100, "features_g": 4, "img_size": 32}
 
 

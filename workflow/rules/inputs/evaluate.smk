@@ -13,13 +13,15 @@ def external_significance_inputs():
 
 def generator_summary_inputs(wildcards):
     """What final_results reads of each generator in use, per repeat, for its "Which generator?"
-    section: its metrics.json, its review's Turing test and its training job's benchmark file."""
+    section: its metrics.json, its review's Turing test, its training job's benchmark file and
+    the snapshot it was sampled from."""
     out = {}
     for g in GENERATORS:
         train = rules.train_gan if g.study else rules.train_generator
         out[f"generator_metrics_{g.name}"] = per_repeat(f"{g.directory}/metrics.json")
         out[f"generator_turing_{g.name}"] = per_repeat(f"{g.synthetic}/curation/review_turing.json")
         out[f"generator_train_{g.name}"] = expand(train.benchmark, repeat=REPEATS, gdir=g.directory)
+        out[f"generator_snapshot_{g.name}"] = per_repeat(f"{g.directory}/snapshot.json")
     return out
 
 

@@ -233,6 +233,20 @@ class _Trainer:
             save_grid(self.grid(), self.out.samples_dir / f"iter_{it:06d}.png", nrow=4)
         return postfix
 
+    def generator_blob(self, it: int) -> dict:
+        """What generator.pt holds: the EMA weights, the network's shape and the schedule."""
+        cfg = self.cfg
+        return {
+            "family": NAME,
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.ema_unet().state_dict().items()},
+            "hparams": cfg.shape(),
+            "schedule": {k: getattr(cfg, k) for k in SCHEDULE_KEYS},
+            # what curation and the fits check: the minority images, conditional or not
+            "training_set": self.minority_set,
+            "conditioning_set": self.training_set if cfg.conditional else None,
+            "step": it,
+        }
+
     def finish(self) -> pd.DataFrame:
         return _finish(self, self.out)
 
@@ -251,17 +265,7 @@ def _finish(t: _Trainer, out: GeneratorOutputs) -> pd.DataFrame:
     plot_diffusion_curves(hist, out.curves)
     save_grid(t.grid(), out.grid, nrow=4)
     loop.progress_montage(out, "step")
-    net = t.ema_unet()
-    blob = {
-        "family": NAME,
-        "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
-        "hparams": cfg.shape(),
-        "schedule": {k: getattr(cfg, k) for k in SCHEDULE_KEYS},
-        # what curation and the fits check: the minority images, conditional or not
-        "training_set": t.minority_set,
-        "conditioning_set": t.training_set if cfg.conditional else None,
-    }
-    save_checkpoint(blob, out.generator)
+    save_checkpoint(t.generator_blob(cfg.total_steps), out.generator)
     log.info("ddpm: EMA weights written to %s after %d steps", out.generator, cfg.total_steps)
     return hist
 

@@ -266,6 +266,17 @@ class _Trainer:
     def session(self):
         return contextlib.nullcontext()
 
+    def generator_blob(self, it: int) -> dict:
+        """What generator.pt holds: the EMA generator, its shape and the augmentation p reached."""
+        return {
+            "family": NAME,
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.G_ema.state_dict().items()},
+            "hparams": self.cfg.shape(),
+            "ada_p": self.p,
+            "iterations": it,
+            "training_set": self.training_set,
+        }
+
     def finish(self) -> pd.DataFrame:
         cfg, out = self.cfg, self.out
         hist = pd.DataFrame(self.history, columns=HISTORY_COLUMNS)
@@ -279,15 +290,7 @@ class _Trainer:
         plot_curves(hist, panels, "iteration", out.curves)
         save_grid(self.grid(), out.grid, nrow=4)
         loop.progress_montage(out, "iteration")
-        blob = {
-            "family": NAME,
-            "state_dict": {k: v.cpu() for k, v in self.G_ema.state_dict().items()},
-            "hparams": cfg.shape(),
-            "ada_p": self.p,
-            "iterations": cfg.total_iterations,
-            "training_set": self.training_set,
-        }
-        save_checkpoint(blob, out.generator)
+        save_checkpoint(self.generator_blob(cfg.total_iterations), out.generator)
         log.info("%s: EMA generator written to %s (ADA p %.3f)", NAME, out.generator, self.p)
         return hist
 

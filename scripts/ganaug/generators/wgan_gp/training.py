@@ -288,8 +288,20 @@ class _Trainer:
             save_grid(grid, self.out.samples_dir / f"iter_{it:06d}.png")
         return postfix
 
+    def generator_blob(self, it: int) -> dict[str, Any]:
+        """What generator.pt holds: the generator's weights (with its BatchNorm statistics)."""
+        hparams = {k: getattr(self.cfg, k) for k in HPARAM_KEYS}
+        state = {k: v.detach().cpu().clone() for k, v in self.gen.state_dict().items()}
+        return {
+            "family": NAME,
+            "state_dict": state,
+            "hparams": hparams,
+            "training_set": self.training_set,
+            "iteration": it,
+        }
+
     def finish(self) -> pd.DataFrame:
-        return _finish(self.cfg, self.gen, self.history, self.noise_fixed, self.out, self.training_set)
+        return _finish(self, self.out)
 
 
 def train_gan(
@@ -312,22 +324,14 @@ def _sample(gen: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _finish(
-    cfg: WganGpConfig,
-    gen: Generator,
-    history: list[dict],
-    noise: torch.Tensor,
-    out: GeneratorOutputs,
-    training_set: dict[str, Any],
-) -> pd.DataFrame:
-    hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+def _finish(t: _Trainer, out: GeneratorOutputs) -> pd.DataFrame:
+    cfg = t.cfg
+    hist = pd.DataFrame(t.history, columns=HISTORY_COLUMNS)
     write_csv(hist, out.history)
     plot_gan_curves(hist, out.curves)
-    save_grid(_sample(gen, noise), out.grid)
+    save_grid(_sample(t.gen, t.noise_fixed), out.grid)
     loop.progress_montage(out, "iteration")
-    hparams = {k: getattr(cfg, k) for k in HPARAM_KEYS}
-    blob = {"family": NAME, "state_dict": gen.state_dict(), "hparams": hparams, "training_set": training_set}
-    save_checkpoint(blob, out.generator)
+    save_checkpoint(t.generator_blob(cfg.total_iterations), out.generator)
     log.info("generator written to %s after %d iterations", out.generator, cfg.total_iterations)
     return hist
 

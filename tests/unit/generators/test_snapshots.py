@@ -1,0 +1,101 @@
+"""Snapshot selection (ganaug.generators.snapshots): the KID at equal size against
+torch-fidelity's, the choice of the lowest, and the scoring of snapshots whose images are known
+to be nearer or farther from the validation images. Resume with snapshots kept is the family
+tests' (tests/unit/generators/test_families.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ganaug.generators.loop import Snapshots
+from ganaug.generators.snapshots import choose, kid_equal_size, of_manifest, score_snapshots, stamp_manifest
+from ganaug.io import write_json
+from tests.helpers import random_features
+
+
+@pytest.mark.parametrize(
+    ("total", "count", "units"), [(20, 5, [4, 8, 12, 16, 20]), (10, 3, [4, 7, 10]), (2, 5, [1, 2])]
+)
+def test_snapshots_are_evenly_spaced_and_end_at_the_final_weights(total, count, units, tmp_path):
+    snaps = Snapshots(tmp_path / "s", tmp_path / "s.csv", count)
+    assert snaps.units(total) == units
+
+
+def test_clearing_keeps_the_snapshots_up_to_the_resumed_unit(tmp_path):
+    snaps = Snapshots(tmp_path / "s", tmp_path / "s.csv", 4)
+    snaps.folder.mkdir()
+    for u in (5, 10, 15):
+        snaps.path(u).write_bytes(b"x")
+    (snaps.folder / "notes.pt").write_bytes(b"y")  # not a snapshot's name: left alone
+    snaps.clear(after=10)
+    assert sorted(p.name for p in snaps.folder.iterdir()) == ["00000005.pt", "00000010.pt", "notes.pt"]
+    with pytest.raises(FileNotFoundError, match=r"00000020\.pt"):
+        snaps.write_index(20, "step")
+
+
+@pytest.mark.parametrize("n", [8, 37])
+def test_kid_at_equal_size_equals_torch_fidelity(n):
+    """Every image on both sides: torch-fidelity's KID with one subset of the whole set (its
+    subsets are drawn without replacement, and the unbiased MMD is permutation-invariant)."""
+    import torch
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    rng = np.random.default_rng()
+    real, fake = random_features(rng, n, 16), random_features(rng, n, 16, shift=0.3)
+    ref = kid_features_to_metric(
+        torch.from_numpy(real),
+        torch.from_numpy(fake),
+        kid_subsets=1,
+        kid_subset_size=n,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        verbose=False,
+    )["kernel_inception_distance_mean"]
+    assert kid_equal_size(real, fake) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="same size"):
+        kid_equal_size(real, fake[:-1])
+
+
+def test_the_lowest_score_is_chosen_the_later_on_a_tie_and_last_ignores_scores():
+    assert choose([3.0, 1.0, 2.0], "kid_val") == 1
+    assert choose([1.0, 2.0, 1.0], "kid_val") == 2
+    assert choose([None, 2.0, float("nan")], "kid_val") == 1
+    assert choose([None, None, None], "last") == 2
+    with pytest.raises(ValueError, match="no snapshot could be scored"):
+        choose([None, None], "kid_val")
+    with pytest.raises(ValueError, match=r"snapshots\.select"):
+        choose([1.0], "best")
+
+
+def test_the_snapshot_whose_images_match_the_validation_images_scores_lowest(tmp_path):
+    """Three snapshots whose images are drawn from distributions at known distances from the val
+    images' (mean shifts 2, 0 and 1): the scores order them so, and the middle one is chosen."""
+    rng = np.random.default_rng()
+    n, d = 40, 12
+    real = random_features(rng, n, d)
+    shifts = {"a.pt": 2.0, "b.pt": 0.0, "c.pt": 1.0}
+    index = pd.DataFrame({"snapshot": [0, 1, 2], "step": [10, 20, 30], "path": list(shifts)})
+
+    def sample(path: str, folder: Path) -> None:  # a snapshot's images, as files
+        folder.mkdir(parents=True)
+        np.save(folder / "f.npy", random_features(rng, n, d, shift=shifts[path]))
+
+    scores = score_snapshots(index, real, sample, lambda f: np.load(Path(f) / "f.npy"), progress=False)
+    assert scores[1] < scores[2] < scores[0]
+    assert choose(scores, "kid_val") == 1
+
+
+def test_the_manifest_and_the_curated_summary_name_the_snapshot(tmp_path):
+    manifest = tmp_path / "raw_manifest.csv"
+    pd.DataFrame({"image": ["generated_0000.png"], "index": [0]}).to_csv(manifest, index=False)
+    assert of_manifest(manifest) is None  # a raw set sampled before snapshots were kept
+    record = {"method": "kid_val", "unit": "iteration", "chosen": {"snapshot": 2, "iteration": 300}}
+    write_json(record, tmp_path / "snapshot.json")
+    stamp_manifest(manifest, tmp_path / "snapshot.json")
+    assert of_manifest(manifest) == {"snapshot": 2, "at": 300, "unit": "iteration", "select": "kid_val"}
