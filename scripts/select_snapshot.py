@@ -20,4 +20,5 @@ select_rule(
     p.device,
     snakemake.threads,
     dict(snakemake.output.items()),
+    p.draws,
 )

@@ -3,6 +3,7 @@ folder {gdir}): train on the train-split minority images; resumes from its check
 
 from pathlib import Path
 
+from ganaug.cost.budget import budgeted
 from ganaug.generators import by_directory, study
 from ganaug.generators.loop import GeneratorOutputs, Snapshots
 from ganaug.runtime import configure_runtime, setup_logging
@@ -14,7 +15,8 @@ fam = by_directory(w.gdir) if w.get("gdir") else study()
 paths = (p.checkpoint, o.generator, o.history, o.curves, o.grid, p.samples_dir, p.tensorboard, o.progress)
 fam.train(
     snakemake.input.metadata,
-    p.settings,
+    # its length from the one GPU budget where budget.gpu_hours is set (rule generator_budget)
+    budgeted(fam, p.settings, snakemake.input.get("budget")),
     snakemake.config[fam.section],
     GeneratorOutputs.of(
         *paths, snapshots=Snapshots(Path(p.snapshots_dir), Path(o.snapshots), p.snapshot_count)

@@ -14,9 +14,11 @@ import os
 import zipfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tests.helpers import DEMO, every_score_is_possible, open_in_chromium, snakemake
@@ -342,6 +344,57 @@ def test_the_shared_blur_rule_is_the_real_images_percentile(demo, demo_config):
         "laplacian_var_above": blur["threshold"].iloc[0],
         "rule": f"real_percentile_{q:g}",
     }
+
+
+def test_the_sampled_snapshot_is_within_one_se_of_the_lowest_kid_and_the_score_recomputes(
+    demo, demo_config, tmp_path
+):
+    """snapshots.select kid_val: every snapshot scored over its draws, the latest within one
+    standard error of the lowest mean sampled (its file byte for byte), the choice on the raw
+    manifest and the curated summary; the chosen score recomputed from its snapshot's images and
+    the val DF images (the same seeds, the same extractor)."""
+    from ganaug.evaluation.features import build_extractor, extract
+    from ganaug.generators import family
+    from ganaug.generators.snapshots import kid_equal_size
+
+    rec = read(demo / R0 / "gan/snapshot.json")
+    index = pd.read_csv(demo / R0 / "gan/snapshots.csv")
+    snaps, draws = rec["snapshots"], demo_config["snapshots"]["draws"]
+    means = np.array([x["kid_x1000_vs_val"] for x in snaps])
+    assert rec["method"] == "kid_val" and len(snaps) == len(index) == demo_config["snapshots"]["count"]
+    assert np.isfinite(means).all() and all(len(x["kid_x1000_draws"]) == draws for x in snaps)
+    best = int(np.argmin(means))
+    within = np.flatnonzero(means <= means[best] + snaps[best]["kid_x1000_se"])
+    assert rec["chosen"]["snapshot"] == within[-1]
+    assert index["iteration"].iloc[-1] == rec["of"] == demo_config["gan"]["total_iterations"]
+    chosen = demo.parent / index["path"].iloc[rec["chosen"]["snapshot"]]  # paths relative to the run
+    assert (demo / R0 / "gan/selected_generator.pt").read_bytes() == chosen.read_bytes()
+    manifest = pd.read_csv(demo / R0 / "synthetic/raw_manifest.csv")
+    assert set(manifest["snapshot"]) == {rec["chosen"]["snapshot"]}
+    assert read(demo / R0 / "synthetic/curation/summary.json")["snapshot"] == {
+        "snapshot": rec["chosen"]["snapshot"],
+        "at": rec["chosen"]["iteration"],
+        "unit": "iteration",
+        "select": "kid_val",
+    }
+    meta = pd.read_csv(demo / R0 / "data/metadata.csv")
+    val = meta[(meta["split"] == "val") & (meta["target"] == 1)]
+    n = len(val)
+    assert rec["n_val_images"] == n
+    fam = family("wgan_gp")
+    params = {**fam.settings(demo_config).sampling_params(), "n_samples": n * draws}
+    fam.sample(chosen, tmp_path / "raw", tmp_path / "m.csv", params, "cpu", 2)
+    net = build_extractor(demo_config["evaluation"]["feature_extractor"], "unused", 42)
+    rgb = [cv2.imread(str(demo.parent / p))[..., ::-1].transpose(2, 0, 1) for p in val["path"]]
+    fake = [
+        cv2.imread(str(f))[..., ::-1].transpose(2, 0, 1) for f in sorted((tmp_path / "raw").glob("*.png"))
+    ]
+    real_f = extract(net, np.stack(rgb), torch.device("cpu"))[0]
+    fake_f = extract(net, np.stack(fake), torch.device("cpu"))[0]
+    per = [1000 * kid_equal_size(real_f, fake_f[i * n : (i + 1) * n]) for i in range(draws)]
+    # the job's thread count may round a pixel of its images the other way: a last-digit tolerance
+    assert per == pytest.approx(rec["chosen"]["kid_x1000_draws"], rel=1e-3, abs=1e-3)
+    assert np.mean(per) == pytest.approx(rec["chosen"]["kid_x1000_vs_val"], rel=1e-3, abs=1e-3)
 
 
 # ---------------------------------------------------------------- the comparisons

@@ -5,11 +5,37 @@
 SNAPSHOT_WEIGHTS = (
     cached("evaluation.feature_extractor") if SNAPSHOTS["select"] == "kid_val" else []
 )
+# every generator's length from one GPU budget (budget.gpu_hours), or each its own (null): the
+# training rules read the budget's file only where it sets their length, so a change to the cost
+# model retrains nothing otherwise
+BUDGET_JSON = f"{RESULTS}/plan/generator_budget.json"
+BUDGET_INPUT = BUDGET_JSON if config["budget"]["gpu_hours"] is not None else []
+
+
+rule generator_budget:
+    output:
+        BUDGET_JSON,
+    log:
+        f"{RESULTS}/logs/generator_budget.log",
+    conda:
+        f"{ENVS}/gan.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        # what the lengths follow from: the budget and every generator section in use
+        budget=config["budget"],
+        sections={g.section: config[g.section] for g in GENERATORS},
+        image_size=DATA["image_size"],
+    script:
+        rule_script("generator_budget")
 
 
 rule train_gan:
     input:
         metadata=f"{REP}/data/metadata.csv",
+        budget=BUDGET_INPUT,
     output:
         generator=f"{REP}/gan/generator.pt",
         history=f"{REP}/gan/history.csv",
@@ -81,6 +107,7 @@ rule select_snapshot:
         runtime=60,
     params:
         method=SNAPSHOTS["select"],
+        draws=SNAPSHOTS["draws"],
         sampling=GAN.sampling_params(),
         evaluation=SNAPSHOT_EVAL,
         cache_dir=config["weights"]["cache_dir"],
@@ -170,6 +197,7 @@ use rule select_snapshot as select_generator_snapshot with:
         f"{RESULTS}/benchmarks/select_snapshot/repeat_{{repeat}}_{{gdir}}.tsv"
     params:
         method=SNAPSHOTS["select"],
+        draws=SNAPSHOTS["draws"],
         sampling=lambda w: by_directory(w.gdir).settings(config).sampling_params(),
         evaluation=SNAPSHOT_EVAL,
         cache_dir=config["weights"]["cache_dir"],

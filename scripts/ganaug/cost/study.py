@@ -73,8 +73,10 @@ def fit_stages(cfg: dict, counts: dict, epochs: int) -> list[Stage]:
 
 def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
     """One generator family's training, sampling, curation features and metrics in every repeat."""
+    from ganaug.cost.budget import budgeted_settings
+
     repeats, size = cfg["data"]["split"]["repeats"], cfg["data"]["image_size"]
-    settings = fam.settings(cfg)
+    settings = budgeted_settings(fam, cfg)  # at the length budget.gpu_hours gives it, where set
     n_syn = settings.n_samples
     train, sample = fam.cost(settings, repeats)
     tf32 = "tf32" if cfg["curation"].get("tf32", True) else "fp32"

@@ -228,7 +228,7 @@ def improvements(diffs: pd.DataFrame) -> dict:
 def generators_section(inputs: dict[str, Any], generators: dict, diffs: pd.DataFrame, read) -> dict:
     """The "Which generator?" section (ganaug.evaluation.which_generator) from each generator's
     files the rule declares (generator_metrics_<name>, generator_turing_<name>,
-    generator_train_<name>, generator_snapshot_<name>: one per repeat)."""
+    generator_train_<name>, generator_snapshot_<name>: one per repeat; generator_budget: one)."""
 
     def listed(key: str) -> list[str]:
         v = inputs[key]
@@ -240,6 +240,7 @@ def generators_section(inputs: dict[str, Any], generators: dict, diffs: pd.DataF
             "turing": [read(p) for p in listed(f"generator_turing_{g['name']}")],
             "train_benchmark": listed(f"generator_train_{g['name']}"),
             "snapshot": [read(p) for p in listed(f"generator_snapshot_{g['name']}")],
+            "budget": read(inputs["generator_budget"])["families"][g["name"]],
         }
         for g in generators["generators"]
     }

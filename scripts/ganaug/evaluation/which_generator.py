@@ -154,7 +154,7 @@ def summarise(
     ``generators``: name, label, conditions and blur threshold of each generator in use, in the
     registry's order;
     ``each[name]``: its per-repeat "metrics", "turing", "snapshot" (dicts) and "train_benchmark"
-    (paths);
+    (paths), and its "budget" (its entry of generator_budget.json);
     ``generator_of``: condition -> generator, for the conditions with synthetic images."""
     out = {}
     for g in generators:
@@ -174,6 +174,8 @@ def summarise(
         out[g["name"]] = {
             "label": g["label"],
             "conditions": g["conditions"],
+            # its training length and what it projects to on one H100 (generator_budget.json)
+            "budget": files.get("budget"),
             # curation.blur_threshold may be one per generator: then their sets are filtered unalike
             "blur_threshold": g.get("blur_threshold"),
             # or the one rule for every generator: a percentile of the real images' values

@@ -4,15 +4,16 @@ Every family keeps its sampling weights at ``snapshots.count`` evenly spaced poi
 training (``ganaug.generators.loop.Snapshots``), the last the final weights. On a few hundred
 images GANs often get worse late in a run (FID jumping to 300-600 in the reports of one
 family's users), and the small-data literature keeps the best of its snapshots by a held-out
-FID (config/README.md, ``snapshots``, cites them). So, with ``select: kid_val`` (the default),
-each snapshot is scored and the best is sampled; ``last`` is the study's (the final weights, no
-scoring).
+FID (config/README.md, ``snapshots``, cites them). So, with ``select: kid_val`` (the default), each
+snapshot is scored and the latest one within one standard error of the best is sampled
+(:func:`choose`); ``last`` is the study's (the final weights, no scoring).
 
 The score: the unbiased KID (x 1000) between the validation-split DF images and as many images of
-the snapshot, at equal size on both sides. Each snapshot draws the same images (indices 0..n-1
-of the family's own sampling seeds), so two snapshots differ by their weights, not their noise.
-The images go through the family's own sampling and a PNG file, exactly as the raw set will, and
-through the evaluation's feature extractor (``evaluation.feature_extractor``). Never the test
+the snapshot, at equal size on both sides, over ``draws`` sets of different images; every
+snapshot draws the same images (indices 0..n-1 of the family's own sampling seeds), so two
+snapshots differ by their weights, not their noise. The images go through the family's own
+sampling and a PNG file, exactly as the raw set will, and through the evaluation's feature
+extractor (``evaluation.feature_extractor``). Never the test
 split: the val images already chose each classifier's epoch, and what they choose here is a
 generator's weights, which the test split then judges as it judges everything else.
 """
@@ -46,17 +47,22 @@ def kid_equal_size(real: np.ndarray, fake: np.ndarray) -> float:
     return _mmd2_unbiased(_poly_kernel(x, x), _poly_kernel(x, y), _poly_kernel(y, y))
 
 
-def choose(scores: list[float | None], method: str) -> int:
-    """The index of the snapshot to sample: the last, or the lowest score (the later on a tie:
-    more training for the same distance)."""
+def choose(scores: list[dict | None], method: str) -> int:
+    """The index of the snapshot to sample: the last; or, scored, the latest snapshot whose mean
+    KID is within one standard error of the lowest mean (Breiman's one-standard-error rule: on a
+    few dozen val images the scores are noisy, and among snapshots the noise cannot tell apart the
+    one trained longest is taken, not an early one that a lucky draw favoured)."""
     if method not in METHODS:
         raise ValueError(f"snapshots.select must be one of {METHODS}, got {method!r}")
     if method == "last":
         return len(scores) - 1
-    vals = np.array([np.inf if s is None or not np.isfinite(s) else s for s in scores])
-    if np.isinf(vals).all():
+    means = np.array([np.inf if s is None or not np.isfinite(s["mean"]) else s["mean"] for s in scores])
+    if np.isinf(means).all():
         raise ValueError("no snapshot could be scored (every KID is missing or not finite)")
-    return int(np.flatnonzero(vals == vals.min())[-1])
+    best = int(np.argmin(means))
+    se = scores[best]["se"]
+    within = means <= means[best] + (se if se is not None and np.isfinite(se) else 0.0)
+    return int(np.flatnonzero(within)[-1])
 
 
 def read_index(path: str | Path) -> pd.DataFrame:
@@ -75,23 +81,29 @@ def score_snapshots(
     real_features: np.ndarray,
     sample: Any,
     features: Any,
+    draws: int = 1,
     progress: bool = True,
-) -> list[float]:
-    """KID x 1000 of each snapshot against ``real_features``: ``sample(path, folder)`` writes
-    len(real_features) images of one snapshot as PNGs into folder, ``features(folder)`` reads
-    them back as features."""
+) -> list[dict]:
+    """KID x 1000 of each snapshot against ``real_features``, at equal size: ``sample(path, folder,
+    n)`` writes n = draws x len(real_features) images of one snapshot into folder (images 0..n-1:
+    the same seeds for every snapshot), ``features(folder)`` reads them back as features in name
+    order; each of ``draws`` consecutive groups of len(real_features) is one KID. Per snapshot:
+    the mean over draws, its standard error (None for one draw) and every draw's."""
     from tqdm import tqdm
 
-    scores = []
+    m = len(real_features)
+    out = []
     rows = tqdm(list(index["path"]), desc="snapshots", unit="snapshot", disable=not progress)
     for path in rows:
         with tempfile.TemporaryDirectory(prefix="snapshot_") as tmp:
             folder = Path(tmp) / "raw"
-            sample(path, folder)
+            sample(path, folder, draws * m)
             fake = features(folder)
-        scores.append(1000.0 * kid_equal_size(real_features, fake))
-        rows.set_postfix({"kid_x1000": f"{scores[-1]:.2f}"})
-    return scores
+        per = [1000.0 * kid_equal_size(real_features, fake[k * m : (k + 1) * m]) for k in range(draws)]
+        se = float(np.std(per, ddof=1) / np.sqrt(draws)) if draws > 1 else None
+        out.append({"mean": float(np.mean(per)), "se": se, "draws": per})
+        rows.set_postfix({"kid_x1000": f"{out[-1]['mean']:.2f}"})
+    return out
 
 
 def plot_scores(index: pd.DataFrame, unit: str, scores: list, chosen: int, label: str, path: Path) -> None:
@@ -113,12 +125,18 @@ def plot_scores(index: pd.DataFrame, unit: str, scores: list, chosen: int, label
             wrap=True,
         )
     else:
-        ax.plot(index[unit], scores, "o-", color="0.3")
+        means = [x["mean"] for x in scores]
+        se = [x["se"] or 0.0 for x in scores]
+        ax.errorbar(
+            index[unit], means, yerr=se, fmt="o-", color="0.3", capsize=3, label="mean +- 1 SE over draws"
+        )
+        best = int(np.argmin(means))
+        ax.axhline(means[best] + se[best], color="C0", lw=0.8, ls="--", label="lowest + 1 SE")
         ax.plot(
-            index[unit].iloc[chosen], scores[chosen], "o", ms=11, mfc="none", mec="C3", mew=2, label="sampled"
+            index[unit].iloc[chosen], means[chosen], "o", ms=11, mfc="none", mec="C3", mew=2, label="sampled"
         )
         ax.set(xlabel=unit, ylabel="KID x 1000 vs val DF", title=f"{label}: which snapshot")
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
@@ -135,7 +153,8 @@ def kid_val_scores(
     seed: int,
     device: str,
     threads: int,
-) -> tuple[list[float], int]:
+    draws: int,
+) -> tuple[list[dict], int]:
     """Each snapshot's KID x 1000 against the val-split DF images of ``metadata`` (as many images
     of it as there are val images), and how many val images there are."""
     from ganaug.data.image_files import real_minority, synthetic
@@ -150,42 +169,48 @@ def kid_val_scores(
         raise ValueError(f"{metadata}: {n_val} validation DF image(s); scoring a snapshot needs at least 2")
     batch = evaluation["batch_size"]
     real = extract(extractor, val.rgb, dev, batch, desc="real val")[0]
-    params = {**sampling, "n_samples": n_val}
 
-    def sample(path: str, folder: Path) -> None:
+    def sample(path: str, folder: Path, n: int) -> None:
+        params = {**sampling, "n_samples": n}
         family.sample(path, folder, folder.parent / "manifest.csv", params, device, threads)
 
     def features(folder: Path) -> np.ndarray:
         return extract(extractor, synthetic(folder).rgb, dev, batch)[0]
 
-    return score_snapshots(index, real, sample, features), n_val
+    return score_snapshots(index, real, sample, features, draws), n_val
 
 
 def describe(
     index: pd.DataFrame, unit: str, scores: list, chosen: int, method: str, family: Any, extractor: str, n_val
 ) -> dict:
-    """snapshot.json: the snapshot chosen, every snapshot's score, and how."""
-    row = index.iloc[chosen]
+    """snapshot.json: the snapshot chosen, every snapshot's score (mean, standard error and each
+    draw's), and how."""
     how = (
-        "unbiased KID x 1000 (cubic kernel, every image on both sides) between the val-split DF images "
-        f"and as many images of each snapshot, on {extractor} features; the lowest is sampled"
+        f"unbiased KID x 1000 (cubic kernel) between the {n_val} val-split DF images and as many "
+        f"images of each snapshot, on {extractor} features, over draws of different images (the "
+        "same seeds for every snapshot); the latest snapshot within one standard error of the "
+        "lowest mean is sampled"
         if method == "kid_val"
         else "the last snapshot (the final weights), as the study; no snapshot was scored"
     )
+
+    def entry(i: int) -> dict:
+        x = scores[i] or {}
+        return {
+            "snapshot": int(index["snapshot"].iloc[i]),
+            unit: int(index[unit].iloc[i]),
+            "kid_x1000_vs_val": x.get("mean"),
+            "kid_x1000_se": x.get("se"),
+            "kid_x1000_draws": x.get("draws"),
+        }
+
     return {
         "generator": family.name,
         "method": method,
         "unit": unit,
-        "chosen": {
-            "snapshot": int(row["snapshot"]),
-            unit: int(row[unit]),
-            "kid_x1000_vs_val": scores[chosen],
-        },
+        "chosen": entry(chosen),
         "of": int(index[unit].iloc[-1]),
-        "snapshots": [
-            {"snapshot": int(s), unit: int(u), "kid_x1000_vs_val": k}
-            for s, u, k in zip(index["snapshot"], index[unit], scores, strict=True)
-        ],
+        "snapshots": [entry(i) for i in range(len(index))],
         "n_val_images": n_val,
         "how": how,
     }
@@ -203,6 +228,7 @@ def select_rule(
     device: str,
     threads: int,
     out: dict[str, str],
+    draws: int = 1,
 ) -> dict:
     """The rule select_snapshot: score the snapshots of ``index_path`` (kid_val) or not (last),
     copy the chosen one to ``out['generator']``, describe the choice in ``out['record']`` and
@@ -210,26 +236,22 @@ def select_rule(
     torch.set_num_threads(threads)
     index = read_index(index_path)
     unit = next(c for c in index.columns if c not in ("snapshot", "path"))
-    scores: list[float | None] = [None] * len(index)
+    scores: list[dict | None] = [None] * len(index)
     n_val = None
     if method == "kid_val":
         scores, n_val = kid_val_scores(
-            index, metadata, family, sampling, evaluation, cache_dir, seed, device, threads
+            index, metadata, family, sampling, evaluation, cache_dir, seed, device, threads, draws
         )
     chosen = choose(scores, method)
     write_bytes(Path(index["path"].iloc[chosen]).read_bytes(), out["generator"])
     record = describe(index, unit, scores, chosen, method, family, evaluation["feature_extractor"], n_val)
     plot_scores(index, unit, scores, chosen, family.label, Path(out["figure"]))
     if method == "kid_val":
-        at = record["chosen"][unit]
+        c = record["chosen"]
         log.info(
-            "%s: snapshot %d (%s %d) has the lowest KID x 1000 vs val, %.3f",
-            family.name,
-            chosen,
-            unit,
-            at,
-            scores[chosen],
-        )
+            "%s: snapshot %d (%s %d) sampled: KID x 1000 vs val %.3f (SE %s), within one SE of the lowest",
+            family.name, chosen, unit, c[unit], c["kid_x1000_vs_val"], c["kid_x1000_se"],
+        )  # fmt: skip
     write_json(record, out["record"])
     return record
 

@@ -190,6 +190,10 @@ def generator_table(final: dict) -> pd.DataFrame:
                 "Turing: balanced accuracy": mean_of([t["balanced_accuracy"] for t in turing]),
                 "Turing: realism AUC": mean_of([t["realism_auc"] for t in turing]),
                 "training length": ", ".join(sorted({f"{s['of']:,} {s['unit']}s" for s in snaps})),
+                "training: projected H100 (min)": None
+                if not g.get("budget")
+                else g["budget"]["projected_h100_seconds"] / 60,
+                "training length set by": (g.get("budget") or {}).get("set_by"),
                 "training (min)": mean_of([r["training"]["seconds"] / 60 for r in reps]),
                 "training peak RSS (MB)": mean_of([r["training"]["max_rss_mb"] for r in reps]),
                 # which weights were sampled (by repeat), and how they scored against val

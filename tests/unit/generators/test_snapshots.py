@@ -62,32 +62,45 @@ def test_kid_at_equal_size_equals_torch_fidelity(n):
         kid_equal_size(real, fake[:-1])
 
 
-def test_the_lowest_score_is_chosen_the_later_on_a_tie_and_last_ignores_scores():
-    assert choose([3.0, 1.0, 2.0], "kid_val") == 1
-    assert choose([1.0, 2.0, 1.0], "kid_val") == 2
-    assert choose([None, 2.0, float("nan")], "kid_val") == 1
+def k(mean: float, se: float | None = None) -> dict:
+    return {"mean": mean, "se": se, "draws": []}
+
+
+def test_the_latest_snapshot_within_one_standard_error_of_the_lowest_is_chosen():
+    assert choose([k(3.0), k(1.0), k(2.0)], "kid_val") == 1  # one draw: the lowest
+    assert choose([k(1.0), k(2.0), k(1.0)], "kid_val") == 2  # a tie: the later
+    assert choose([k(3.0, 0.5), k(1.0, 0.5), k(1.4, 0.3), k(1.6, 0.2)], "kid_val") == 2  # 1.4 <= 1.5 < 1.6
+    assert choose([None, k(2.0), k(float("nan"))], "kid_val") == 1
     assert choose([None, None, None], "last") == 2
     with pytest.raises(ValueError, match="no snapshot could be scored"):
         choose([None, None], "kid_val")
     with pytest.raises(ValueError, match=r"snapshots\.select"):
-        choose([1.0], "best")
+        choose([k(1.0)], "best")
 
 
 def test_the_snapshot_whose_images_match_the_validation_images_scores_lowest(tmp_path):
     """Three snapshots whose images are drawn from distributions at known distances from the val
-    images' (mean shifts 2, 0 and 1): the scores order them so, and the middle one is chosen."""
+    images' (mean shifts 2, 0 and 1), over 4 draws: the scores order them so, each mean is its
+    draws' mean with their standard error, and the middle one is chosen."""
     rng = np.random.default_rng()
-    n, d = 40, 12
+    n, d, draws = 40, 12, 4
     real = random_features(rng, n, d)
     shifts = {"a.pt": 2.0, "b.pt": 0.0, "c.pt": 1.0}
     index = pd.DataFrame({"snapshot": [0, 1, 2], "step": [10, 20, 30], "path": list(shifts)})
+    drawn = {}
 
-    def sample(path: str, folder: Path) -> None:  # a snapshot's images, as files
+    def sample(path: str, folder: Path, m: int) -> None:  # a snapshot's m images, as a file
         folder.mkdir(parents=True)
-        np.save(folder / "f.npy", random_features(rng, n, d, shift=shifts[path]))
+        drawn[path] = random_features(rng, m, d, shift=shifts[path])
+        np.save(folder / "f.npy", drawn[path])
 
-    scores = score_snapshots(index, real, sample, lambda f: np.load(Path(f) / "f.npy"), progress=False)
-    assert scores[1] < scores[2] < scores[0]
+    scores = score_snapshots(index, real, sample, lambda f: np.load(Path(f) / "f.npy"), draws, progress=False)
+    assert [len(x["draws"]) for x in scores] == [draws] * 3 and len(drawn["a.pt"]) == draws * n
+    means = [x["mean"] for x in scores]
+    assert means[1] < means[2] < means[0]
+    per = [1000 * kid_equal_size(real, drawn["c.pt"][i * n : (i + 1) * n]) for i in range(draws)]
+    assert scores[2]["draws"] == pytest.approx(per) and scores[2]["mean"] == pytest.approx(np.mean(per))
+    assert scores[2]["se"] == pytest.approx(np.std(per, ddof=1) / np.sqrt(draws))
     assert choose(scores, "kid_val") == 1
 
 

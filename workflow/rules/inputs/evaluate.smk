@@ -22,6 +22,7 @@ def generator_summary_inputs(wildcards):
         out[f"generator_turing_{g.name}"] = per_repeat(f"{g.synthetic}/curation/review_turing.json")
         out[f"generator_train_{g.name}"] = expand(train.benchmark, repeat=REPEATS, gdir=g.directory)
         out[f"generator_snapshot_{g.name}"] = per_repeat(f"{g.directory}/snapshot.json")
+    out["generator_budget"] = BUDGET_JSON  # each family's length and projected GPU time
     return out
 
 
