@@ -35,7 +35,7 @@ STEPS = (
     "resume",
     "agreement",
     "fit",
-    "ddpm",
+    "generators",
     "checkpoint",
     "lpips",
     "snakemake",
@@ -61,6 +61,7 @@ MODULES = (
     "ganaug.generators.wgan_gp.training",
     "ganaug.training.fit_job",
     "ganaug.generators.ddpm.training",
+    "ganaug.generators.stylegan2_ada.training",
     "ganaug.curation.lpips_fast",
     "ganaug.evaluation.features",
     "ganaug.cost.study",
@@ -142,15 +143,16 @@ def preflight(rec: Record, device: torch.device, smoke: bool) -> None:
 
 def projection(rec: Record, device: torch.device, smoke: bool, work: Path) -> None:
     """study_cost.py anchored, and again with the step times this check measured in place of the
-    model's (the fits' training steps, the GAN iteration, the DDPM step) and the measured dispatch
-    cost a op. In smoke mode the 'measured' figures are the CPU's at tiny sizes: the code path
-    runs, the figures mean nothing."""
-    measured, fit, gan, ddpm = (
+    model's (the fits' training steps, the GAN iteration, the DDPM step, the StyleGAN2-ADA
+    minibatch) and the measured dispatch cost a op. In smoke mode the 'measured' figures are the
+    CPU's at tiny sizes: the code path runs, the figures mean nothing."""
+    measured, fit, gan, gens = (
         {},
         load(work, "fit") or {},
         load(work, "gan_step") or {},
-        load(work, "ddpm") or {},
+        load(work, "generators") or {},
     )
+    ddpm, sg2 = gens.get("ddpm") or {}, gens.get("stylegan2_ada") or {}
     for arch, row in (fit.get("archs") or {}).items():
         measured[f"fit {arch}"] = row["seconds_per_step"]
     best = (
@@ -160,6 +162,8 @@ def projection(rec: Record, device: torch.device, smoke: bool, work: Path) -> No
         measured["train_gan"] = best["seconds_per_iteration"]
     if ddpm.get("tf32"):
         measured["train_ddpm"] = ddpm["tf32"]["seconds_per_step"]
+    if sg2.get("tf32"):
+        measured["train_stylegan2_ada"] = sg2["tf32"]["seconds_per_iteration"]
     rec["measured_seconds_per_step"] = measured
     (work / "measured.json").write_text(json.dumps(measured))
     cmd = [

@@ -25,11 +25,12 @@
 #   agreement   45  CPU against GPU: classifier probabilities, generator pixels, LPIPS, Inception pool
 #   fit         70  ResNet-50, DenseNet-121, EfficientNet-B0 training steps (bf16), TF32, two at once,
 #                   the host's cost an op
-#   ddpm        40  the study's UNet's training step (TF32, bf16) and DDIM on the GPU
+#   generators  50  the DDPM's UNet training step (TF32, bf16) and DDIM, StyleGAN2-ADA's minibatch at
+#                   paper256 (TF32, bf16, ADA's p): neither has run on a GPU before
 #   checkpoint  20  a GPU-written checkpoint and generator.pt loaded and sampled on the CPU
 #   lpips       20  curate_lpips' features and distances at 632 x 210, 256 px
-#   snakemake   55  train_gan through Snakemake on CUDA on a tiny phantom set (slot claim, rule path)
-#   projection  40  benchmarks/study_cost.py anchored and with the measured step times (the count
+#   snakemake   50  train_gan through Snakemake on CUDA on a tiny phantom set (slot claim, rule path)
+#   projection  35  benchmarks/study_cost.py anchored and with the measured step times (the count
 #                   of every step on the meta device is most of it: about 25 s on this project's CPU)
 # A step that fails or times out is recorded so, and the others still run; the exit status is 1 if
 # any did not pass.
@@ -79,9 +80,9 @@ fi
 FLAG=()
 [[ $SMOKE -eq 1 ]] && FLAG=(--smoke)
 
-STEPS=(preflight gan_step precision resume agreement fit ddpm checkpoint lpips snakemake projection)
+STEPS=(preflight gan_step precision resume agreement fit generators checkpoint lpips snakemake projection)
 declare -A LIMIT=([preflight]=25 [gan_step]=60 [precision]=40 [resume]=40 [agreement]=45 [fit]=70
-    [ddpm]=40 [checkpoint]=20 [lpips]=20 [snakemake]=55 [projection]=40)
+    [generators]=50 [checkpoint]=20 [lpips]=20 [snakemake]=50 [projection]=35)
 # The smoke run only shows that every step runs; on a slow or loaded CPU its tiny steps can take
 # longer than a GPU's real ones (the projection's count once took over 20 s beside the suite), so
 # its limits are wide, not the GPU budget (unless GANAUG_GPU_CHECK_SECONDS sets one): no test may

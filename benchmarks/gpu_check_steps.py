@@ -449,7 +449,19 @@ def _dispatch_us(device: torch.device) -> float:
     return round(max(seconds - views, 0.0) / t.host_kernels * 1e6, 2)
 
 
-def ddpm(rec: Record, device: torch.device, smoke: bool) -> None:
+def _timed(step, n: int, warm: int, device: torch.device) -> float:
+    """Seconds a call of ``step`` after ``warm`` untimed ones, over ``n``."""
+    for _ in range(warm):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync(device)
+    return (time.perf_counter() - t0) / n
+
+
+def _ddpm(device: torch.device, smoke: bool) -> dict:
     """diffusers on the device for the first time: the study's UNet's training step (TF32, the
     config's, and bf16), then DDIM from its EMA weights."""
     from ganaug.generators.ddpm.networks import ddim_sample
@@ -458,44 +470,68 @@ def ddpm(rec: Record, device: torch.device, smoke: bool) -> None:
 
     if smoke:
         cfg = DdpmConfig(
-            img_size=32,
-            block_out_channels=(8, 16),
-            layers_per_block=1,
-            norm_num_groups=4,
-            batch_size=4,
+            img_size=32, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, batch_size=4,
             warmup_steps=2,
-        )
+        )  # fmt: skip
     else:
         cfg = DdpmConfig.from_section(study("ddpm"), 256, 42)
     n, warm = (2, 1) if smoke else (10, 3)
+    out = {}
     for name, c in (("tf32", cfg), ("bf16", replace(cfg, bf16=True))):
         t = DdpmTrainer(c, TrainSet(train_set(c, 32)), NOWHERE, device)
-        for _ in range(warm):
-            t.step()
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            t.step()
-        sync(device)
-        s = (time.perf_counter() - t0) / n
-        rec[name] = {
+        s = _timed(t.step, n, warm, device)
+        out[name] = {
             "seconds_per_step": round(s, 5),
             "hours_for_total_steps": round(c.total_steps * s / 3600, 2),
             "loss_finite": bool(torch.isfinite(t.window).all()),
         }
     t0 = time.perf_counter()
-    noise = torch.randn(2, 3, cfg.img_size, cfg.img_size, generator=torch.Generator().manual_seed(0)).to(
-        device
-    )
+    noise = torch.randn(2, 3, cfg.img_size, cfg.img_size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        x = ddim_sample(t.ema_unet(), noise, 3, as_dict(cfg))
+        x = ddim_sample(t.ema_unet(), noise.to(device), 3, as_dict(cfg))
     sync(device)
-    rec["ddim"] = {
+    out["ddim"] = {
         "images": 2,
         "steps": 3,
         "seconds": round(time.perf_counter() - t0, 2),
         "finite": bool(torch.isfinite(x).all()),
     }
+    return out
+
+
+def _stylegan2_ada(device: torch.device, smoke: bool) -> dict:
+    """StyleGAN2-ADA's minibatch on the device for the first time (plain PyTorch, never run on
+    CUDA): the study's paper256 settings in TF32 and bf16, its losses finite, ADA's p moved."""
+    from ganaug.generators.stylegan2_ada.config import StyleGan2AdaConfig
+    from ganaug.generators.stylegan2_ada.training import _Trainer as Sg2Trainer
+
+    if smoke:
+        cfg = StyleGan2AdaConfig(
+            img_size=32, z_dim=8, w_dim=8, mapping_layers=2, channel_base=128, channel_max=8, mbstd_group=2,
+            batch_size=4, d_reg_interval=2, g_reg_interval=2, ada_interval=1, ada_kimg=0.1,
+        )  # fmt: skip
+    else:
+        cfg = StyleGan2AdaConfig.from_section(study("stylegan2_ada"), 256, 42)
+    n, warm = (2, 1) if smoke else (4, 2)
+    out = {}
+    for name, c in (("tf32", cfg), ("bf16", replace(cfg, bf16=True))):
+        t = Sg2Trainer(c, train_set(c, max(32, c.batch_size)), NOWHERE, device)
+        it = iter(range(1, 10**6))
+        s = _timed(lambda t=t, it=it: t.advance(next(it)), n, warm, device)
+        out[name] = {
+            "seconds_per_iteration": round(s, 5),
+            "hours_for_total_iterations": round(c.total_iterations * s / 3600, 2),
+            "losses_finite": bool(torch.isfinite(t.window).all()),  # every loss summed so far
+            "ada_p": float(t.p),
+        }
+    return out
+
+
+def generators(rec: Record, device: torch.device, smoke: bool) -> None:
+    """The generator families other than the study's WGAN-GP (gan_step's) on the device: the
+    DDPM (diffusers) and StyleGAN2-ADA, each recorded as soon as it is measured."""
+    rec["ddpm"] = _ddpm(device, smoke)
+    rec["stylegan2_ada"] = _stylegan2_ada(device, smoke)
 
 
 def checkpoint(rec: Record, device: torch.device, smoke: bool) -> None:

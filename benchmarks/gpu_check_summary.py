@@ -92,7 +92,7 @@ def markdown(result: dict) -> str:
             f"\nFastest {best} it/s, which {verdict} {GOAL_ITERATIONS_PER_SECOND:.1f} it/s "
             "(50,000 in 30 min)."
         )
-    for name in ("precision", "resume", "agreement", "fit", "ddpm", "checkpoint", "lpips", "snakemake"):
+    for name in ("precision", "resume", "agreement", "fit", "generators", "checkpoint", "lpips", "snakemake"):
         r = (steps.get(name) or {}).get("result")
         if r:
             md += [f"\n## {name}", "```", json.dumps(r, indent=1)[:2500], "```"]

@@ -71,14 +71,23 @@ def test_gpu_check_smoke_runs_every_step_there_and_brings_back_two_files(gpu_pyt
         set(r["fit"]["archs"]) == {"resnet50", "densenet121", "efficientnet_b0"}
         and r["fit"]["dispatch_us"] > 0
     )
-    assert r["ddpm"]["tf32"]["loss_finite"] and r["ddpm"]["ddim"]["finite"]
+    gens = r["generators"]
+    assert gens["ddpm"]["tf32"]["loss_finite"] and gens["ddpm"]["ddim"]["finite"]
+    for variant in ("tf32", "bf16"):
+        sg2 = gens["stylegan2_ada"][variant]
+        assert sg2["losses_finite"] and sg2["seconds_per_iteration"] > 0 and 0 <= sg2["ada_p"] <= 1
     assert (
         r["checkpoint"]["checkpoint"]["tensors_on_cpu"]
         and r["checkpoint"]["samples_cpu_vs_device"]["max_abs_diff_grey_levels"] == 0
     )
     assert r["snakemake"]["returncode"] == 0 and r["snakemake"]["generator_written"]
     assert r["projection"]["anchored"]["expected"]["one_gpu"]["wall_hours"] > 0
-    assert set(r["projection"]["applied_to"]) >= {"fit resnet50", "train_gan", "train_ddpm"}
+    assert set(r["projection"]["applied_to"]) >= {
+        "fit resnet50",
+        "train_gan",
+        "train_ddpm",
+        "train_stylegan2_ada",
+    }
     md = (out / "gpu_check.md").read_text()
     assert "smoke" in md and "| projection | passed |" in md
 
@@ -151,7 +160,7 @@ def test_a_step_that_times_out_keeps_the_figures_it_had_written(tmp_path):
     rec = Record(work, "fit", smoke=False)
     rec["archs"] = {"resnet50": {"images_per_second": 3000.0}}  # then the step was killed
     (work / "fit.log").write_text("line\n" * 30 + "killed\n")
-    args = ["fit=timeout:90:90", "ddpm=not_run::40"]
+    args = ["fit=timeout:90:90", "generators=not_run::50"]
     subprocess.run(
         [sys.executable, str(REPO / "benchmarks/gpu_check_summary.py"), str(out), str(work), "0", *args],
         check=True,

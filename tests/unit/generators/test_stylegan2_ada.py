@@ -235,3 +235,13 @@ def test_minibatch_std_by_hand_and_the_networks_shapes():
     torch.testing.assert_close(g2(torch.ones(1, 8)), g(torch.ones(1, 8)))  # seeded, fixed noise images
     with pytest.raises(ValueError, match="power of two"):
         StyleGan2AdaConfig(img_size=48)
+
+
+def test_bf16_autocast_trains_with_the_augmentation_in_fp32(tmp_path):
+    """bf16: the generator's forwards under autocast, the augmentation on fp32 images (bf16 has no
+    CPU kernel for its anti-aliased resampling), every loss finite and the regularisers run."""
+    t = _trainer(tmp_path, bf16=True, pl_weight=2.0, d_reg_interval=2, g_reg_interval=2, ada_interval=1)
+    t.p = 0.5  # every transform in play
+    for it in range(1, 5):
+        t.advance(it)
+    assert bool(torch.isfinite(t.window).all()) and t.window[4] > 0 and t.window[6] > 0  # R1, path length ran

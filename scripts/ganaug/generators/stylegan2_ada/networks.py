@@ -51,7 +51,11 @@ def up2(x: torch.Tensor) -> torch.Tensor:
 
 
 def down2(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+    # in fp32: the anti-aliased kernel has no bf16 version on the CPU (a bf16 autocast's
+    # activations come back to their dtype after it); a no-op for fp32
+    return F.interpolate(
+        x.float(), scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True
+    ).to(x.dtype)
 
 
 class EqLinear(nn.Module):

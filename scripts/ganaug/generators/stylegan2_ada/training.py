@@ -156,7 +156,10 @@ class _Trainer:
         return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1) if mix else ws
 
     def _d(self, images: torch.Tensor) -> torch.Tensor:
-        """D's logits on the augmented images, in fp32."""
+        """D's logits on the augmented images, in fp32. The augmentation runs in fp32 whatever the
+        generator's autocast gave (bf16 has no CPU kernel for its anti-aliased resampling, and its
+        8-bit mantissa would blur the geometric transforms)."""
+        images = images.float()
         x = augment(images, self.p, self.g) if self.cfg.ada else images
         with autocast(self.device, self.cfg.bf16):
             return self.D(x).float()
