@@ -4,8 +4,7 @@ GPU-hours, so the families are compared at an equal cost rather than at lengths 
 The hours are the cost model's (``ganaug.cost``): a family's training job on one H100 at the
 model's expected rates, projected from its own networks and steps tallied on the meta device
 (its ``cost`` in its folder). A job's time is linear in its length (a fixed part, its host
-overhead, and a part a unit), so the length that fits the budget is solved from two lengths,
-not by trial. A projection, not a measurement: the report shows each family's measured training
+overhead, and a part a unit), so the length that fits the budget is solved, not searched. A projection, not a measurement: the report shows each family's measured training
 time beside it ("Which generator?").
 """
 
@@ -27,13 +26,13 @@ def job_seconds(fam, settings) -> float:
 
 
 def per_unit(fam, settings) -> tuple[float, float]:
-    """(fixed seconds, seconds a unit) of a training job, from its projection at the configured
-    length and at twice it."""
-    n = settings.length
-    s1 = job_seconds(fam, settings)
-    s2 = job_seconds(fam, replace(settings, **{settings.LENGTH_KEY: 2 * n}))
-    unit = (s2 - s1) / n
-    return s1 - unit * n, unit
+    """(fixed seconds, seconds a unit) of a training job: its host-only part, and the rest over its
+    length (every step a family's cost counts runs once a unit or once a fixed number of units,
+    so the rest is proportional to the length; the tests check the length found against the
+    model itself)."""
+    train, _ = fam.cost(settings, 1)
+    fixed = train.host_s
+    return fixed, (train.job_seconds(Rates(hw.H100, "expected", None)) - fixed) / settings.length
 
 
 def length_for(gpu_seconds: float, fixed: float, unit: float, family: str) -> int:
