@@ -1,8 +1,6 @@
 """Rules train_gan (the study's generator) and train_generator (any other registered family, by its
 folder {gdir}): train on the train-split minority images; resumes from its checkpoint."""
 
-from pathlib import Path
-
 from ganaug.cost.budget import budgeted
 from ganaug.generators import by_directory, study
 from ganaug.generators.loop import GeneratorOutputs, Snapshots
@@ -18,9 +16,7 @@ fam.train(
     # its length from the one GPU budget where budget.gpu_hours is set (rule generator_budget)
     budgeted(fam, p.settings, snakemake.input.get("budget")),
     snakemake.config[fam.section],
-    GeneratorOutputs.of(
-        *paths, snapshots=Snapshots(Path(p.snapshots_dir), Path(o.snapshots), p.snapshot_count)
-    ),
+    GeneratorOutputs.of(*paths, snapshots=Snapshots.of(p.snapshots_dir, o.snapshots, p.snapshot_count)),
     p.device,
     snakemake.threads,
 )

@@ -50,7 +50,7 @@ SOURCE = resolve(DATA)
 STUDY = study()
 GAN = STUDY.settings(config)
 RESULTS = "results"
-# which of each generator's snapshots is sampled (rule select_snapshot): scored by KID on the
+# which of each generator's snapshots is sampled (the select_snapshot rules), scored by KID on the
 # evaluation's feature extractor, whose weights it then needs
 SNAPSHOTS = config["snapshots"]
 SNAPSHOT_EVAL = {k: config["evaluation"][k] for k in ("feature_extractor", "batch_size", "tf32")}

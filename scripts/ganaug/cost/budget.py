@@ -4,8 +4,9 @@ GPU-hours, so the families are compared at an equal cost rather than at lengths 
 The hours are the cost model's (``ganaug.cost``): a family's training job on one H100 at the
 model's expected rates, projected from its own networks and steps tallied on the meta device
 (its ``cost`` in its folder). A job's time is linear in its length (a fixed part, its host
-overhead, and a part a unit), so the length that fits the budget is solved, not searched. A projection, not a measurement: the report shows each family's measured training
-time beside it ("Which generator?").
+overhead, and a part a unit), so the length that fits the budget is solved, not searched. A
+projection, not a measurement: the report shows each family's measured training time beside it
+("Which generator?").
 """
 
 from __future__ import annotations

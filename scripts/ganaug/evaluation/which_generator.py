@@ -143,6 +143,20 @@ def head_to_head(diffs: pd.DataFrame, generator_of: dict[str, str]) -> pd.DataFr
     return diffs[g_c.notna() & g_r.notna() & (g_c != g_r)]
 
 
+def per_repeat(files: dict[str, list]) -> dict[str, dict]:
+    """One generator's figures per repeat, from its files (``summarise``'s ``each[name]``)."""
+    keys = ("metrics", "turing", "train_benchmark", "snapshot")
+    return {
+        str(r): {
+            "sets": set_figures(metrics),
+            "turing": turing_figures(turing),
+            "training": training_cost(bench),
+            "snapshot": snapshot_figures(snap),
+        }
+        for r, (metrics, turing, bench, snap) in enumerate(zip(*(files[k] for k in keys), strict=True))
+    }
+
+
 def summarise(
     generators: list[dict],
     each: dict[str, dict[str, list]],
@@ -159,16 +173,7 @@ def summarise(
     out = {}
     for g in generators:
         files = each[g["name"]]
-        repeats = {}
-        for r, (metrics, turing, bench, snap) in enumerate(
-            zip(files["metrics"], files["turing"], files["train_benchmark"], files["snapshot"], strict=True)
-        ):
-            repeats[str(r)] = {
-                "sets": set_figures(metrics),
-                "turing": turing_figures(turing),
-                "training": training_cost(bench),
-                "snapshot": snapshot_figures(snap),
-            }
+        repeats = per_repeat(files)
         curated_z = {r: x["sets"].get("curated", {}).get("copying_z") for r, x in repeats.items()}
         flagged = sorted((r for r, z in curated_z.items() if z is not None and z < COPYING_Z), key=int)
         out[g["name"]] = {

@@ -81,6 +81,10 @@ class Snapshots:
     index: Path
     count: int  # evenly spaced over the training length; the last is the final weights
 
+    @classmethod
+    def of(cls, folder: str | Path, index: str | Path, count: int) -> Snapshots:
+        return cls(Path(folder), Path(index), int(count))
+
     def units(self, total: int) -> list[int]:
         """The units a snapshot is kept at: ceil(k * total / count) for k = 1..count (fewer when
         the training is shorter than ``count`` units)."""

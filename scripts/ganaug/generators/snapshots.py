@@ -248,10 +248,15 @@ def select_rule(
     plot_scores(index, unit, scores, chosen, family.label, Path(out["figure"]))
     if method == "kid_val":
         c = record["chosen"]
+        what = f"KID x 1000 vs val {c['kid_x1000_vs_val']:.3f} (SE {c['kid_x1000_se']})"
         log.info(
-            "%s: snapshot %d (%s %d) sampled: KID x 1000 vs val %.3f (SE %s), within one SE of the lowest",
-            family.name, chosen, unit, c[unit], c["kid_x1000_vs_val"], c["kid_x1000_se"],
-        )  # fmt: skip
+            "%s: snapshot %d (%s %d) sampled: %s, within one SE of the lowest",
+            family.name,
+            chosen,
+            unit,
+            c[unit],
+            what,
+        )
     write_json(record, out["record"])
     return record
 
