@@ -1,7 +1,6 @@
 """Rules train_gan (the study's generator) and train_generator (any other registered family, by its
 folder {gdir}): train on the train-split minority images; resumes from its checkpoint."""
 
-from ganaug.cost.budget import budgeted
 from ganaug.generators import by_directory, study
 from ganaug.generators.loop import GeneratorOutputs, Snapshots
 from ganaug.runtime import configure_runtime, setup_logging
@@ -13,8 +12,7 @@ fam = by_directory(w.gdir) if w.get("gdir") else study()
 paths = (p.checkpoint, o.generator, o.history, o.curves, o.grid, p.samples_dir, p.tensorboard, o.progress)
 fam.train(
     snakemake.input.metadata,
-    # its length from the one GPU budget where budget.gpu_hours is set (rule generator_budget)
-    budgeted(fam, p.settings, snakemake.input.get("budget")),
+    p.settings,  # at the length budget.gpu_hours gives it, where set (training_settings)
     snakemake.config[fam.section],
     GeneratorOutputs.of(*paths, snapshots=Snapshots.of(p.snapshots_dir, o.snapshots, p.snapshot_count)),
     p.device,

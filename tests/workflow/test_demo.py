@@ -355,7 +355,7 @@ def test_the_sampled_snapshot_is_within_one_se_of_the_lowest_kid_and_the_score_r
     the val DF images (the same seeds, the same extractor)."""
     from ganaug.evaluation.features import build_extractor, extract
     from ganaug.generators import family
-    from ganaug.generators.snapshots import kid_equal_size
+    from ganaug.generators.snapshots import kid_equal_size, scoring_seed
 
     rec = read(demo / R0 / "gan/snapshot.json")
     index = pd.read_csv(demo / R0 / "gan/snapshots.csv")
@@ -382,7 +382,8 @@ def test_the_sampled_snapshot_is_within_one_se_of_the_lowest_kid_and_the_score_r
     n = len(val)
     assert rec["n_val_images"] == n
     fam = family("wgan_gp")
-    params = {**fam.settings(demo_config).sampling_params(), "n_samples": n * draws}
+    sampling = fam.settings(demo_config).sampling_params()
+    params = {**sampling, "n_samples": n * draws, "seed": scoring_seed(sampling["seed"])}
     fam.sample(chosen, tmp_path / "raw", tmp_path / "m.csv", params, "cpu", 2)
     net = build_extractor(demo_config["evaluation"]["feature_extractor"], "unused", 42)
     rgb = [cv2.imread(str(demo.parent / p))[..., ::-1].transpose(2, 0, 1) for p in val["path"]]

@@ -100,6 +100,23 @@ wildcard_constraints:
     gdir="|".join(re.escape(f.directory) for f in FAMILIES.values() if not f.study),
 
 
+# each family's settings as it trains, found once: at the length budget.gpu_hours gives it (its
+# cost model tallied here, on the meta device, only when a budget is set), else its own
+_TRAINING = {}
+
+
+def training_settings(fam):
+    """A generator family's settings as its training job runs them."""
+    if fam.name not in _TRAINING:
+        if config["budget"]["gpu_hours"] is None:
+            _TRAINING[fam.name] = fam.settings(config)
+        else:
+            from ganaug.cost.budget import budgeted_settings
+
+            _TRAINING[fam.name] = budgeted_settings(fam, config)
+    return _TRAINING[fam.name]
+
+
 def rule_script(name):
     return f"../../scripts/{name}.py"
 

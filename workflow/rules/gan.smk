@@ -5,11 +5,10 @@
 SNAPSHOT_WEIGHTS = (
     cached("evaluation.feature_extractor") if SNAPSHOTS["select"] == "kid_val" else []
 )
-# every generator's length from one GPU budget (budget.gpu_hours), or each its own (null): the
-# training rules read the budget's file only where it sets their length, so a change to the cost
-# model retrains nothing otherwise
+# each generator's length, what set it and its projected GPU time, for the report; the length
+# itself reaches a training rule as its param (training_settings), so a budget that changes a
+# family's length retrains that family only
 BUDGET_JSON = f"{RESULTS}/plan/generator_budget.json"
-BUDGET_INPUT = BUDGET_JSON if config["budget"]["gpu_hours"] is not None else []
 
 
 rule generator_budget:
@@ -24,10 +23,9 @@ rule generator_budget:
         mem_mb=3000,
         runtime=10,
     params:
-        # what the lengths follow from: the budget and every generator section in use
+        # what the lengths follow from: the budget and what each generator's training depends on
         budget=config["budget"],
-        sections={g.section: config[g.section] for g in GENERATORS},
-        image_size=DATA["image_size"],
+        training={g.name: g.settings(config).training_params() for g in GENERATORS},
     script:
         rule_script("generator_budget")
 
@@ -35,7 +33,6 @@ rule generator_budget:
 rule train_gan:
     input:
         metadata=f"{REP}/data/metadata.csv",
-        budget=BUDGET_INPUT,
     output:
         generator=f"{REP}/gan/generator.pt",
         history=f"{REP}/gan/history.csv",
@@ -66,7 +63,7 @@ rule train_gan:
         runtime=180,
     params:
         # what training depends on (the sampling keys are sample_gan's)
-        settings=GAN.training_params(),
+        settings=training_settings(STUDY).training_params(),
         device=config["device"],
         snapshot_count=SNAPSHOTS["count"],
         # not outputs: they must survive a failed or preempted job, which is how it resumes
@@ -168,7 +165,7 @@ use rule train_gan as train_generator with:
     benchmark:
         f"{RESULTS}/benchmarks/train_generator/repeat_{{repeat}}_{{gdir}}.tsv"
     params:
-        settings=lambda w: by_directory(w.gdir).settings(config).training_params(),
+        settings=lambda w: training_settings(by_directory(w.gdir)).training_params(),
         device=config["device"],
         snapshot_count=SNAPSHOTS["count"],
         checkpoint=lambda w: f"{rep(w.repeat)}/{w.gdir}/checkpoints/last.pt",

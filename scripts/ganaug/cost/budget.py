@@ -91,17 +91,3 @@ def budget_rule(config: dict[str, Any], families: list, output: str) -> dict[str
     out = lengths(config, families)
     write_json(out, output)
     return out
-
-
-def budgeted(fam, params: dict[str, Any], budget_json: str | None) -> dict[str, Any]:
-    """A training rule's params with its length from generator_budget.json, where the budget
-    sets it (the rule declares the file as an input only then)."""
-    if not budget_json:
-        return dict(params)
-    import json
-    from pathlib import Path
-
-    entry = json.loads(Path(budget_json).read_text())["families"].get(fam.name)
-    if entry is None:
-        raise ValueError(f"{budget_json}: no length for the generator {fam.name}; rerun generator_budget")
-    return {**params, fam.config.LENGTH_KEY: int(entry["length"])}

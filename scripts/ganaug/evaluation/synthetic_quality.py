@@ -11,8 +11,10 @@
   them; the images closest to a training image are shown beside it.
 - **Two references.** The train-split DF images are what the GAN learnt from and what curation
   selected against, so closeness to them can be memorisation. The validation-split DF images
-  were seen by neither: closeness to them is generalisation. Every figure is given against both.
-  Nothing downstream selects on the validation figures; the test split is never read.
+  were trained on by neither: closeness to them is generalisation (with ``snapshots.select:
+  kid_val`` they chose the snapshot sampled, on images of their own, which slightly favours it).
+  Every figure is given against both. Nothing downstream selects on these validation figures;
+  the test split is never read.
 - **The headline.** Under 2,048 images per set (every DF set here), FID's bias dominates and KID,
   unbiased, with its sd over subsets, is the figure to read (Binkowski et al. 2018).
 
@@ -52,8 +54,9 @@ KID_HEADLINE_BELOW = 2048  # images per set under which KID, not FID, is the fig
 REFERENCES = {
     "train": "real train-split minority images (what the GAN learnt from and curation selected "
     "against: closeness here can be memorisation)",
-    "val": "real validation-split minority images (seen by neither the GAN nor curation: "
-    "closeness here is generalisation)",
+    "val": "real validation-split minority images (never trained on; with snapshots.select: "
+    "kid_val they chose which snapshot was sampled, on images of their own: closeness here is "
+    "generalisation, slightly favoured by that choice)",
 }
 
 

@@ -44,6 +44,10 @@ class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite; training stops rather than write garbage."""
 
 
+class SnapshotsMissing(RuntimeError):
+    """A resumed run lacks snapshots it cannot make again; its checkpoint was moved aside."""
+
+
 class Preempted(RuntimeError):
     """SIGTERM arrived (how SLURM preempts); a checkpoint was written before stopping."""
 
@@ -99,6 +103,22 @@ class Snapshots:
         for f in sorted(self.folder.glob("*.pt")) if self.folder.is_dir() else []:
             if f.stem.isdigit() and int(f.stem) > after:
                 f.unlink()
+
+    def check_resumable(self, start: int, total: int, checkpoint: Path) -> None:
+        """A run resumed at ``start`` must have every snapshot up to there: one whose checkpoint was
+        written with other snapshot units (another count or length, or before snapshots were kept)
+        cannot make them again. Its checkpoint is moved aside and the job stops at once, before
+        any training, saying so; the rerun trains from the start."""
+        missing = [u for u in self.units(total) if u <= start and not self.path(u).is_file()]
+        if not missing:
+            return
+        aside = checkpoint.with_name(f"{checkpoint.stem}.superseded-snapshots-it{start}{checkpoint.suffix}")
+        checkpoint.replace(aside)
+        raise SnapshotsMissing(
+            f"{checkpoint} (at {start}) was written with other snapshot units: those at "
+            f"{', '.join(map(str, missing))} do not exist in {self.folder}; the checkpoint was moved "
+            f"to {aside.name}: rerun the job to train from the start"
+        )
 
     def write_index(self, total: int, unit: str) -> pd.DataFrame:
         units = self.units(total)
@@ -209,6 +229,7 @@ def run(trainer: Trainer, total: int, desc: str, unit: str, progress: bool = Tru
         clear_event_files(out.tensorboard)
     if snaps:
         snaps.clear(after=trainer.start)
+        snaps.check_resumable(trainer.start, total, out.checkpoint)
     bar = tqdm(
         total=total, initial=trainer.start, desc=desc, unit=unit[:4], mininterval=5, disable=not progress
     )

@@ -10,8 +10,9 @@ snapshot is scored and the latest one within one standard error of the best is s
 
 The score: the unbiased KID (x 1000) between the validation-split DF images and as many images of
 the snapshot, at equal size on both sides, over ``draws`` sets of different images; every
-snapshot draws the same images (indices 0..n-1 of the family's own sampling seeds), so two
-snapshots differ by their weights, not their noise. The images go through the family's own
+snapshot draws the same images (indices 0..n-1 of a seed derived for scoring,
+:func:`scoring_seed`, so none is a raw-set image), so two snapshots differ by their weights, not
+their noise. The images go through the family's own
 sampling and a PNG file, exactly as the raw set will, and through the evaluation's feature
 extractor (``evaluation.feature_extractor``). Never the test
 split: the val images already chose each classifier's epoch, and what they choose here is a
@@ -34,6 +35,13 @@ from ganaug.io import atomic_path, write_bytes, write_json
 log = logging.getLogger(__name__)
 
 METHODS = ("kid_val", "last")
+
+
+def scoring_seed(seed: int) -> int:
+    """The sampling seed of the images that score the snapshots: derived from the global seed, so
+    they are none of the raw set's images (image i of the raw set comes from (seed, i)) and the
+    KID of the curated set against val is not measured on the images that chose the snapshot."""
+    return int(np.random.SeedSequence([seed, 0x5A4E5]).generate_state(1, dtype=np.uint64)[0] >> 33)
 
 
 def kid_equal_size(real: np.ndarray, fake: np.ndarray) -> float:
@@ -171,7 +179,7 @@ def kid_val_scores(
     real = extract(extractor, val.rgb, dev, batch, desc="real val")[0]
 
     def sample(path: str, folder: Path, n: int) -> None:
-        params = {**sampling, "n_samples": n}
+        params = {**sampling, "n_samples": n, "seed": scoring_seed(sampling["seed"])}
         family.sample(path, folder, folder.parent / "manifest.csv", params, device, threads)
 
     def features(folder: Path) -> np.ndarray:

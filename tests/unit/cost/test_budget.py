@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from ganaug.config import validate_config
-from ganaug.cost.budget import budgeted, job_seconds, length_for, lengths
+from ganaug.cost.budget import budgeted_settings, job_seconds, length_for, lengths
 from ganaug.generators import FAMILIES, family
-from ganaug.io import write_json
 from tests.helpers import DEMO
 
 
@@ -52,16 +51,6 @@ def test_a_budget_too_small_for_one_unit_is_an_error():
     assert length_for(10.0, 1.0, 0.3, "x") == 30
 
 
-def test_the_training_params_take_the_length_from_the_budget_file_only(tmp_path):
-    fam = family("stylegan2_ada")
-    params = {"total_iterations": 240, "batch_size": 8}
-    assert budgeted(fam, params, None) == params and budgeted(fam, params, []) == params
-    write_json({"families": {"stylegan2_ada": {"length": 1234}}}, tmp_path / "b.json")
-    assert budgeted(fam, params, str(tmp_path / "b.json")) == {"total_iterations": 1234, "batch_size": 8}
-    with pytest.raises(ValueError, match="no length for the generator ddpm"):
-        budgeted(family("ddpm"), {}, str(tmp_path / "b.json"))
-
-
 def test_the_cost_model_projects_the_study_at_the_budgets_lengths(demo_config):
     from ganaug.cost import hardware as hw
     from ganaug.cost.model import Rates
@@ -73,3 +62,15 @@ def test_the_cost_model_projects_the_study_at_the_budgets_lengths(demo_config):
     train = generator_stages(cfg, family("ddpm"), counts)[0]
     want = lengths(cfg, [family("ddpm")])["families"]["ddpm"]["projected_h100_seconds"]
     assert train.job_seconds(Rates(hw.H100, "expected", None)) == pytest.approx(want, rel=1e-9)
+
+
+def test_the_training_settings_take_the_budgets_length_and_keep_every_other_key(demo_config):
+    cfg = {**demo_config, "budget": {"gpu_hours": 0.002}}
+    fam = family("stylegan2_ada")
+    got, own = budgeted_settings(fam, cfg), fam.settings(cfg)
+    assert got.total_iterations == lengths(cfg, [fam])["families"][fam.name]["length"] != own.total_iterations
+    assert {**got.training_params(), "total_iterations": 0} == {
+        **own.training_params(),
+        "total_iterations": 0,
+    }
+    assert budgeted_settings(fam, {**cfg, "budget": {"gpu_hours": None}}) == own

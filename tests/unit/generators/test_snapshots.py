@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 from ganaug.generators.loop import Snapshots
-from ganaug.generators.snapshots import choose, kid_equal_size, of_manifest, score_snapshots, stamp_manifest
+from ganaug.generators.sampling import latent_seed
+from ganaug.generators.snapshots import (
+    choose,
+    kid_equal_size,
+    of_manifest,
+    score_snapshots,
+    scoring_seed,
+    stamp_manifest,
+)
 from ganaug.io import write_json
 from tests.helpers import random_features
 
@@ -112,3 +120,29 @@ def test_the_manifest_and_the_curated_summary_name_the_snapshot(tmp_path):
     write_json(record, tmp_path / "snapshot.json")
     stamp_manifest(manifest, tmp_path / "snapshot.json")
     assert of_manifest(manifest) == {"snapshot": 2, "at": 300, "unit": "iteration", "select": "kid_val"}
+
+
+def test_the_scoring_images_are_none_of_the_raw_sets():
+    """The snapshot is scored on images of a seed of its own: their latent seeds and the raw
+    set's (study size) do not meet, so the curated set's KID is not measured on them."""
+    raw = {latent_seed(42, i) for i in range(1500)}
+    scoring = {latent_seed(scoring_seed(42), i) for i in range(5 * 40)}
+    assert scoring_seed(42) != 42 and not raw & scoring
+
+
+def test_a_resume_without_the_snapshots_it_needs_stops_and_moves_its_checkpoint_aside(tmp_path):
+    """A checkpoint written with other snapshot units (another count or length) cannot make the
+    missing ones again: the job stops before training, the checkpoint moved aside."""
+    from ganaug.generators.loop import SnapshotsMissing
+
+    snaps = Snapshots(tmp_path / "s", tmp_path / "s.csv", 4)
+    snaps.folder.mkdir()
+    ckpt = tmp_path / "last.pt"
+    for u in (10, 20):
+        snaps.path(u).write_bytes(b"x")
+    ckpt.write_bytes(b"c")
+    snaps.check_resumable(20, 40, ckpt)  # units 10, 20 (30 and 40 still to come): fine
+    assert ckpt.exists()
+    with pytest.raises(SnapshotsMissing, match=r"those at 12, 24 do not exist"):
+        snaps.check_resumable(30, 48, ckpt)  # the length raised to 48: units 12, 24, 36, 48
+    assert not ckpt.exists() and (tmp_path / "last.superseded-snapshots-it30.pt").read_bytes() == b"c"
