@@ -57,6 +57,18 @@ def iteration(t: _Trainer) -> None:
     t.accumulate(d, t.generator_step())
 
 
+def _timed(step, n: int, warm: int, device: torch.device) -> float:
+    """Seconds a call of ``step`` after ``warm`` untimed ones, over ``n``."""
+    for _ in range(warm):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync(device)
+    return (time.perf_counter() - t0) / n
+
+
 def gan_step(rec: Record, device: torch.device, smoke: bool) -> None:
     """Generator iterations a second at the study's size: eager TF32, eager bf16 forwards, and the
     critic step replayed from its CUDA graph (gan.cuda_graph, the study config's); then eager
@@ -73,14 +85,7 @@ def gan_step(rec: Record, device: torch.device, smoke: bool) -> None:
         ("tf32_cuda_graph", replace(cfg, cuda_graph=True)),
     ):
         t = _Trainer(c, train_set(c), NOWHERE, device)
-        for _ in range(warm):
-            iteration(t)
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            iteration(t)
-        sync(device)
-        s = (time.perf_counter() - t0) / n
+        s = _timed(lambda t=t: iteration(t), n, warm, device)
         captured = t.captured is not None and t.captured.graph is not None
         rec[name] = {
             "seconds_per_iteration": round(s, 5),
@@ -447,18 +452,6 @@ def _dispatch_us(device: torch.device) -> float:
     seconds = (time.perf_counter() - t0) / 10
     views = (t.ops - t.host_kernels) * hw.VIEW_US.expected * 1e-6
     return round(max(seconds - views, 0.0) / t.host_kernels * 1e6, 2)
-
-
-def _timed(step, n: int, warm: int, device: torch.device) -> float:
-    """Seconds a call of ``step`` after ``warm`` untimed ones, over ``n``."""
-    for _ in range(warm):
-        step()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    sync(device)
-    return (time.perf_counter() - t0) / n
 
 
 def _ddpm(device: torch.device, smoke: bool) -> dict:
