@@ -146,12 +146,12 @@ def print_report(report: dict, j: int) -> None:
             else f"with measured steps ({', '.join(part['applied_to'])})"
         )
         print(f"\n{title}: hours (optimistic / expected / pessimistic)")
-        print(f"{'stage':<26}{'jobs':>5}{'PFLOP':>9}{'Mops':>9}{'GPU h':>8}{'host h':>8}   job h")
+        print(f"{'stage':<30}{'jobs':>5}{'PFLOP':>9}{'Mops':>9}{'GPU h':>8}{'host h':>8}   job h")
         for row in part["stages"]:
             e = row["expected"]
             span = " / ".join(f"{row[c]['job_hours']:.2f}" for c in hw.CASES)
             print(
-                f"{row['stage']:<26}{row['jobs']:>5}{row['pflop']:>9}{row['mega_ops']:>9}"
+                f"{row['stage']:<30}{row['jobs']:>5}{row['pflop']:>9}{row['mega_ops']:>9}"
                 f"{e['gpu_hours']:>8.2f}{e['host_hours']:>8.2f}   {span}"
             )
         p = part["projection"]

@@ -69,6 +69,9 @@ def test_the_study_config_is_projected_per_stage_with_its_range(tmp_path):
     assert rows["train_stylegan2_ada"]["jobs"] == rows["sample_stylegan2_ada"]["jobs"] == 12
     assert rows["curate_lpips"]["jobs"] == rows["curate_lpips ddpm"]["jobs"] == 12
     assert rows["curate_lpips stylegan2_ada"]["jobs"] == 12
+    # snapshots.select: kid_val scores every family's snapshots in every repeat
+    for tag in ("", " ddpm", " stylegan2_ada"):
+        assert rows[f"select_snapshot{tag}"]["jobs"] == 12
     proj = cost["anchored"]["projection"]
     hours = [proj[c]["one_gpu"]["wall_hours"] for c in ("optimistic", "expected", "pessimistic")]
     assert 0 < hours[0] <= hours[1] <= hours[2]

@@ -98,9 +98,33 @@ def generator_stages(cfg: dict, fam, counts: dict) -> list[Stage]:
         [Work(steps.feature_pass("inception", size, FEATURE_BATCH), metric_batches, metric_prec)],
         host_s=hw.METRICS_HOST_S,
     )
-    for s in (train, sample, lpips):  # a repeat's chain runs through each generator's branch
+    out = [train, sample, lpips, metrics]
+    if cfg["snapshots"]["select"] == "kid_val":
+        out.insert(1, snapshot_stage(cfg, tag, sample, n_syn, counts["val"]["DF"], metric_prec))
+    for s in out[:-1]:  # a repeat's chain runs through each generator's branch
         s.on_chain, s.branch = True, fam.name
-    return [train, sample, lpips, metrics]
+    return out
+
+
+def snapshot_stage(cfg: dict, tag: str, sample: Stage, n_syn: int, n_val: int, prec: str) -> Stage:
+    """``snapshots.select: kid_val`` (generators/snapshots.py): each of ``count`` snapshots samples
+    ``draws`` sets of as many images as there are val DF images, through the family's own sampler
+    (so its steps are the sampling stage's, scaled by the images), and every image and the val
+    images go through the metrics' feature network once."""
+    snap = cfg["snapshots"]
+    scored = snap["count"] * snap["draws"] * n_val
+    scale = scored / n_syn
+    work = [Work(w.step, w.count * scale, w.precision, w.like) for w in sample.work]
+    work.append(
+        Work(
+            steps.feature_pass("inception", cfg["data"]["image_size"], FEATURE_BATCH),
+            -(-(scored + n_val) // FEATURE_BATCH),
+            prec,
+        )
+    )
+    return Stage(
+        f"select_snapshot{tag}", f"select_snapshot{tag}", sample.jobs, work, host_s=sample.host_s * scale
+    )
 
 
 def stages(cfg: dict, nv: int = ISIC2019["NV"], df: int = ISIC2019["DF"], epochs: int = 20) -> list[Stage]:

@@ -97,7 +97,8 @@ def snapshot_words(snaps: list[dict]) -> str:
         return f"sampled from its final weights ({at}; snapshots.select: last)"
     kid = mean_of([s["kid_x1000_vs_val"] for s in snaps])
     return (
-        f"sampled from the snapshot with the lowest KID x 1000 against val among {snaps[0]['n_snapshots']} "
+        "sampled from the latest snapshot within one standard error of the lowest KID x 1000 against val "
+        f"among {snaps[0]['n_snapshots']} "
         f"({at}; {kid:.1f})"
     )
 

@@ -161,7 +161,10 @@ def test_the_section_reads_each_generators_own_files_and_flags_copying(tmp_path)
     assert not any("WGAN-GP's curated" in c for c in words.caveats(final))
     sentence = generator_words.generators_sentence(final)
     assert "**WGAN-GP**" in sentence and "copying flagged in repeat 0" in sentence
-    assert f"lowest KID x 1000 against val among 4 (iteration {chosen[0]['iteration']} of 400" in sentence
+    assert (
+        f"within one standard error of the lowest KID x 1000 against val among 4 (iteration {chosen[0]['iteration']} of 400"
+        in sentence
+    )
 
 
 def test_a_non_inception_extractor_names_its_kernel_distance_so(tmp_path):
