@@ -24,7 +24,6 @@ from ganaug.generators.snapshots import of_manifest as snapshot_of_manifest
 from ganaug.io import write_csv, write_json
 from ganaug.models.registry import RANDOM
 from ganaug.runtime import determinism_label, select_device
-from ganaug.viz import plot_score_distributions, scatter_clusters
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +150,10 @@ def clusters_rule(
 ) -> None:
     """The cluster-balanced selection: the curated folder, the table, the t-SNE plot and the
     curation summary (the funnel, the review mode, the backbones, the GAN's training set)."""
+    # here, not at the top: only this rule plots, and matplotlib costs every curation rule's
+    # process about half a second of start-up
+    from ganaug.viz import plot_score_distributions, scatter_clusters
+
     torch.set_num_threads(threads)
     if cluster_backbone == RANDOM:
         log.warning("cluster features from a RANDOM-INIT ResNet-50 (offline demo): not comparable")

@@ -24,7 +24,6 @@ import re
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 REAL_AT = 4  # a realism score of 4 or 5 calls the image real
 KEY_COLUMNS = ["blinded", "source", "generator", "original"]  # generator: "" for real images
@@ -86,6 +85,10 @@ def unblind(scores: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
 
 def reviewer_discrimination(scores: pd.DataFrame) -> pd.DataFrame:
     """Per reviewer: how well the realism score tells the real images from the synthetic ones."""
+    # here, not at the top: every curation rule imports this module, and scikit-learn costs each
+    # of those processes about a second of start-up that only this function needs
+    from sklearn.metrics import roc_auc_score
+
     rows = []
     for reviewer, s in scores.groupby("reviewer", sort=True):
         is_real = (s["source"] == "real").to_numpy()
