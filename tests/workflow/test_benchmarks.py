@@ -52,3 +52,28 @@ def test_the_benchmark_runs_at_its_smallest_size(script, tmp_path):
     args = SMALLEST[script].format(tmp=tmp_path).split()
     res = run([sys.executable, str(REPO / "benchmarks" / script), *args], cwd=tmp_path, timeout=900)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+
+
+def test_the_rehearsal_counts_every_rule_in_a_stage_and_stops_on_one_in_none(tmp_path):
+    """bench_scale.py's stage totals hold every rule that ran: a rule in no stage stops it (the
+    same-lesion rules once went uncounted in the data stage's time)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_scale", REPO / "benchmarks" / "bench_scale.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    bench_dir = tmp_path / "results" / "benchmarks"
+    bench_dir.mkdir(parents=True)
+    for i, rule in enumerate(("ingest", "same_lesion", "curate_lpips")):
+        (bench_dir / f"{rule}.tsv").write_text(
+            header + f"{10.0 * (i + 1)}\t0:00:10\t{100.0 * (i + 1)}\t0\t0\t0\t0\t0\t0\t1\n"
+        )
+    target = tmp_path / bench.TARGET
+    target.parent.mkdir(parents=True)
+    target.write_text('{"funnel": []}')
+    out = bench.summarise(tmp_path)
+    assert out["stages"]["data"]["seconds"] == 30.0 and out["stages"]["curation"]["seconds"] == 30.0
+    (bench_dir / "mystery_rule.tsv").write_text(header + "5.0\t0:00:05\t50\t0\t0\t0\t0\t0\t0\t1\n")
+    with pytest.raises(SystemExit, match="mystery_rule"):
+        bench.summarise(tmp_path)

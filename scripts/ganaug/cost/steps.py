@@ -56,8 +56,10 @@ def classifier_steps(arch: str, size: int, batch: int, eval_batch: int) -> dict[
     return out
 
 
+@functools.cache
 def feature_pass(name: str, size: int, batch: int) -> Tally:
-    """A forward batch of the curation's and the GAN metrics' feature networks."""
+    """A forward batch of the curation's and the GAN metrics' feature networks (tallied once a
+    process: every family's curation, metrics and snapshot scoring share them)."""
     import torchvision
 
     if name == "inception":
