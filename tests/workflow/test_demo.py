@@ -597,8 +597,10 @@ def test_snakemake_report_packs_every_figure(demo):
 # ---------------------------------------------------------------- reruns
 
 
-def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
-    """snakemake results/repeat_0/data/metadata.csv on the demo config, twice, in two folders."""
+def test_the_data_rules_are_byte_identical_across_runs(demo, tmp_path):
+    """snakemake results/repeat_0/data/metadata.csv on the demo config in a fresh folder: every
+    file it writes equals the session's demo run's (the same data config, another folder and
+    another run), so one fresh run checks what two once did."""
 
     def tree(root: Path) -> dict[str, str]:
         import hashlib
@@ -606,22 +608,22 @@ def test_the_data_rules_are_byte_identical_across_runs(tmp_path):
         return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
 
-    trees = []
-    for name in ("a", "b"):
-        wd = tmp_path / name
-        wd.mkdir()
-        res = snakemake(wd, "results/repeat_0/data/metadata.csv", "--configfile", DEMO, "--cores", "2")
-        assert res.returncode == 0, res.stderr[-4000:]
-        trees.append({**tree(wd / "results"), **tree(wd / "resources")})
-        meta = (wd / "results/repeat_0/data/metadata.csv").read_text().splitlines()
-        assert meta[0] == "image_id,path,label,target,split,lesion_id,patient_id,source,crop_method,synthetic"
-        assert (wd / "results/data/rejects.csv").read_text() == "image_id,reason\n"
-        # the archive screened against itself: the pairs, and the summary's count of them
-        pairs = (wd / "results/data/same_lesion.csv").read_text().splitlines()
-        assert pairs[0] == "image_id_a,image_id_b,kind,distance,grouped_by_ids"
-        assert read(wd / "results/repeat_0/data/summary.json")["same_lesion"]["pairs"] == len(pairs) - 1
+    wd = tmp_path / "fresh"
+    wd.mkdir()
+    res = snakemake(wd, "results/repeat_0/data/metadata.csv", "--configfile", DEMO, "--cores", "2")
+    assert res.returncode == 0, res.stderr[-4000:]
+    meta = (wd / "results/repeat_0/data/metadata.csv").read_text().splitlines()
+    assert meta[0] == "image_id,path,label,target,split,lesion_id,patient_id,source,crop_method,synthetic"
+    assert (wd / "results/data/rejects.csv").read_text() == "image_id,reason\n"
+    # the archive screened against itself: the pairs, and the summary's count of them
+    pairs = (wd / "results/data/same_lesion.csv").read_text().splitlines()
+    assert pairs[0] == "image_id_a,image_id_b,kind,distance,grouped_by_ids"
+    assert read(wd / "results/repeat_0/data/summary.json")["same_lesion"]["pairs"] == len(pairs) - 1
     # logs and benchmark records carry times; everything else must be byte-identical
-    for t in trees:
-        for k in [k for k in t if k.startswith(("logs/", "benchmarks/"))]:
-            del t[k]
-    assert trees[0] == trees[1] and "repeat_0/data/metadata.csv" in trees[0]
+    fresh = {f"results/{k}": v for k, v in tree(wd / "results").items()}
+    fresh |= {f"resources/{k}": v for k, v in tree(wd / "resources").items()}
+    fresh = {k: v for k, v in fresh.items() if not k.startswith(("results/logs/", "results/benchmarks/"))}
+    before = {**{f"results/{k}": v for k, v in tree(demo).items()},
+              **{f"resources/{k}": v for k, v in tree(demo.parent / "resources").items()}}  # fmt: skip
+    assert "results/repeat_0/data/metadata.csv" in fresh and len(fresh) > 20
+    assert {k: before.get(k) for k in fresh} == fresh
